@@ -1,0 +1,60 @@
+/** Receives one message: the payload and the channel it came on. */
+export type BusHandler = (message: string, channel: string) => void;
+
+export type BusBackend = 'memory' | 'ipc' | 'redis' | 'postgres';
+
+/**
+ * Publish/subscribe between instances. Delivery is at-most-once: a message published while a
+ * subscriber is disconnected is gone. Anything that must not be lost goes through a Store or Log.
+ * Every subscriber of a channel receives each message, the publishing process's own included.
+ *
+ * @example
+ * ```ts
+ * const bus = await createBus('redis://127.0.0.1:6379');
+ * const off = await bus.subscribe('invalidate', (msg) => cache.delete(msg));
+ * await bus.publish('invalidate', 'session:42');
+ * await off();
+ * ```
+ */
+export interface Bus {
+  readonly backend: BusBackend;
+  /** Resolves once the backend accepted the message; rejects with `SL_ERR_BUS_UNAVAILABLE` when down. */
+  publish(channel: string, message: string): Promise<void>;
+  /** Resolves when the subscription is active; the returned function removes this one handler. */
+  subscribe(channel: string, handler: BusHandler): Promise<() => Promise<void>>;
+  /**
+   * Called with `false` when the connection to the backend is lost (messages may be missed from
+   * now on) and `true` when it is back and subscriptions are active again. Returns an unsubscribe.
+   */
+  onConnectionChange(listener: (connected: boolean) => void): () => void;
+  close(): Promise<void>;
+}
+
+export interface CommonBusOptions {
+  /** Prepended to every channel (default `'sl:'`). */
+  prefix?: string;
+  /** Longest wait for the server on any call, in ms (default 2000). */
+  timeout?: number;
+}
+
+export interface MemoryBusOptions extends CommonBusOptions {
+  type: 'memory';
+  /** Buses made with the same hub object talk to each other (default: one hub per process). */
+  hub?: object;
+}
+export interface IpcBusOptions extends CommonBusOptions {
+  type: 'ipc';
+}
+export interface RedisBusOptions extends CommonBusOptions {
+  type: 'redis';
+  url: string;
+}
+export interface PostgresBusOptions extends CommonBusOptions {
+  type: 'postgres';
+  url: string;
+}
+
+export type BusOptions = MemoryBusOptions | IpcBusOptions | RedisBusOptions | PostgresBusOptions;
+
+/** `memory:`, `ipc:`, `redis://…` or `postgres://…`, or options. */
+export type BusSpec = string | BusOptions;

@@ -1,0 +1,59 @@
+/**
+ * The catalogue of Stateline errors. Every error Stateline raises carries one of these stable
+ * codes; `docs/ERRORS.md` lists the same codes and a test keeps the two in step.
+ *
+ * @example
+ * ```ts
+ * import { StatelineError, isStatelineError } from 'stateline/errors';
+ * try { await store.get('k'); }
+ * catch (err) { if (isStatelineError(err, 'SL_ERR_STORE_UNAVAILABLE')) res.statusCode = err.status; }
+ * ```
+ */
+export const ERROR_CATALOGUE = {
+  SL_ERR_INVALID_SPEC: { status: 500, message: 'The backend spec is not understood' },
+  SL_ERR_INVALID_OPTION: { status: 500, message: 'An option is unknown or has an invalid value' },
+  SL_ERR_INVALID_ARGUMENT: { status: 500, message: 'An argument has an invalid value' },
+  SL_ERR_PEER_DEPENDENCY_MISSING: { status: 500, message: 'An optional package this backend needs is not installed' },
+  SL_ERR_CLOSED: { status: 503, message: 'The backend was closed' },
+  SL_ERR_STORE_UNAVAILABLE: { status: 503, message: 'The state store cannot be reached' },
+  SL_ERR_BUS_UNAVAILABLE: { status: 503, message: 'The message bus cannot be reached' },
+  SL_ERR_BUS_PAYLOAD_TOO_LARGE: { status: 500, message: 'The bus message is larger than the backend accepts' },
+  SL_ERR_LOG_UNAVAILABLE: { status: 503, message: 'The log cannot be reached' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+/** A stable Stateline error code, e.g. `'SL_ERR_STORE_UNAVAILABLE'`. */
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/**
+ * The one error class Stateline throws. `code` is stable across versions; `status` is the HTTP
+ * status an adapter answers with; `message` is for humans and may change.
+ *
+ * @example
+ * ```ts
+ * throw new StatelineError('SL_ERR_INVALID_OPTION', 'timeout must be a positive number');
+ * ```
+ */
+export class StatelineError extends Error {
+  override readonly name = 'StatelineError';
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    const entry = ERROR_CATALOGUE[code];
+    super(detail ? `${entry.message}: ${detail}` : entry.message, options);
+    this.code = code;
+    this.status = entry.status;
+  }
+}
+
+/**
+ * True when `err` is a {@link StatelineError}, optionally with the given code.
+ *
+ * @example
+ * ```ts
+ * if (isStatelineError(err, 'SL_ERR_BUS_UNAVAILABLE')) retryLater();
+ * ```
+ */
+export function isStatelineError(err: unknown, code?: ErrorCode): err is StatelineError {
+  return err instanceof StatelineError && (code === undefined || err.code === code);
+}

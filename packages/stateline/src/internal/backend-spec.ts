@@ -1,0 +1,79 @@
+import { StatelineError } from '../errors.js';
+import { parseSpec, positiveInt } from './spec.js';
+
+/** The backend a spec string names, with Stateline's own query options pulled out. */
+export type BackendTarget =
+  | { type: 'memory' }
+  | { type: 'sqlite'; path: string }
+  | { type: 'redis'; url: string }
+  | { type: 'redis-cluster'; nodes: string[] }
+  | { type: 'postgres'; url: string }
+  | { type: 'ipc' };
+
+export interface ParsedBackend {
+  target: BackendTarget;
+  prefix?: string;
+  timeout?: number;
+  poolSize?: number;
+}
+
+const OWN = ['prefix', 'timeout', 'poolSize'] as const;
+
+/**
+ * Parses `memory:`, `ipc:`, `sqlite:<path>`, `redis://h:p`, `redis://h1:p1,h2:p2` (cluster),
+ * `redis-cluster://h1:p1,h2:p2`, `postgres://…`. Query keys `prefix`, `timeout` (ms) and `poolSize`
+ * are Stateline's; the rest goes to the driver.
+ */
+export function parseBackendSpec(spec: string, what: string, allowed: readonly BackendTarget['type'][]): ParsedBackend {
+  const p = parseSpec(spec, what, OWN);
+  let target: BackendTarget;
+  switch (p.scheme) {
+    case 'memory':
+      target = { type: 'memory' };
+      break;
+    case 'ipc':
+      target = { type: 'ipc' };
+      break;
+    case 'sqlite': {
+      const path = p.rest.startsWith('//') ? p.rest.slice(2) : p.rest;
+      if (!path) throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} spec "sqlite:" needs a file path, e.g. sqlite:.stateline/state.db`);
+      target = { type: 'sqlite', path };
+      break;
+    }
+    case 'redis':
+    case 'rediss':
+    case 'redis-cluster': {
+      const m = /^\/\/(?:([^@/]*)@)?([^/?#]+)(.*)$/.exec(p.rest);
+      if (!m) throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} spec ${JSON.stringify(spec)} is not a redis URL`);
+      const hosts = m[2]!.split(',').filter(Boolean);
+      const scheme = p.scheme === 'redis-cluster' ? 'redis' : p.scheme;
+      const auth = m[1] ? `${m[1]}@` : '';
+      if (p.scheme === 'redis-cluster' || hosts.length > 1) {
+        target = { type: 'redis-cluster', nodes: hosts.map((h) => `${scheme}://${auth}${h}`) };
+      } else {
+        const query = p.clientUrl.includes('?') ? p.clientUrl.slice(p.clientUrl.indexOf('?')) : '';
+        target = { type: 'redis', url: `${scheme}://${auth}${hosts[0]}${m[3]!.split('?')[0]}${query}` };
+      }
+      break;
+    }
+    case 'postgres':
+    case 'postgresql':
+      target = { type: 'postgres', url: p.clientUrl };
+      break;
+    default:
+      throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} spec scheme "${p.scheme}:" is unknown (use one of: ${allowed.map(schemeOf).join(', ')})`);
+  }
+  if (!allowed.includes(target.type)) {
+    throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} has no "${target.type}" backend (use one of: ${allowed.map(schemeOf).join(', ')})`);
+  }
+  const out: ParsedBackend = { target };
+  const prefix = p.params.get('prefix');
+  if (prefix !== null) out.prefix = prefix;
+  if (p.params.has('timeout')) out.timeout = positiveInt(p.params.get('timeout')!, 'timeout', 2000);
+  if (p.params.has('poolSize')) out.poolSize = positiveInt(p.params.get('poolSize')!, 'poolSize', 10);
+  return out;
+}
+
+function schemeOf(type: BackendTarget['type']): string {
+  return type === 'sqlite' ? 'sqlite:<path>' : type === 'memory' || type === 'ipc' ? `${type}:` : `${type}://…`;
+}

@@ -1,0 +1,77 @@
+import { CallGuard } from '../internal/guard.js';
+import { newEpoch, normalizeRetention, readLimit, resolveRead, checkSince } from './retention.js';
+import type { AppendResult, Log, LogEntry, MemoryLogOptions, ReadOptions, ReadResult } from './types.js';
+
+interface Stream {
+  epoch: string;
+  head: number;
+  trimmedThrough: number;
+  entries: LogEntry[];
+}
+
+/** A Log in this process's memory (a bounded ring per stream): for tests and single-process apps. */
+export class MemoryLog implements Log {
+  readonly backend = 'memory' as const;
+  private readonly streams = new Map<string, Stream>();
+  private readonly retention: { maxCount: number; maxAge: number | null };
+  private readonly now: () => number;
+  private readonly prefix: string;
+  private readonly guard: CallGuard;
+
+  constructor(options: Omit<MemoryLogOptions, 'type'> = {}) {
+    this.retention = normalizeRetention(options.retention);
+    this.now = options.now ?? Date.now;
+    this.prefix = options.prefix ?? 'sl:';
+    this.guard = new CallGuard('SL_ERR_LOG_UNAVAILABLE', 'memory log', options.timeout ?? 2000);
+  }
+
+  private stream(name: string): Stream {
+    let s = this.streams.get(this.prefix + name);
+    if (!s) this.streams.set(this.prefix + name, (s = { epoch: newEpoch(), head: 0, trimmedThrough: 0, entries: [] }));
+    return s;
+  }
+
+  private trim(s: Stream): void {
+    const { maxCount, maxAge } = this.retention;
+    let drop = Math.max(0, s.entries.length - maxCount);
+    if (maxAge !== null) {
+      const cutoff = this.now() - maxAge;
+      while (drop < s.entries.length && s.entries[drop]!.at < cutoff) drop++;
+    }
+    if (drop > 0) {
+      s.trimmedThrough = s.entries[drop - 1]!.offset;
+      s.entries.splice(0, drop);
+    }
+  }
+
+  append(stream: string, data: string): Promise<AppendResult> {
+    return this.guard.run('append', () => {
+      const s = this.stream(stream);
+      const entry = { offset: ++s.head, data, at: this.now() };
+      s.entries.push(entry);
+      this.trim(s);
+      return { offset: entry.offset, epoch: s.epoch, at: entry.at };
+    });
+  }
+
+  read(stream: string, since: number, options: ReadOptions = {}): Promise<ReadResult> {
+    return this.guard.run('read', () => {
+      checkSince(since);
+      const limit = readLimit(options.limit);
+      const s = this.stream(stream);
+      this.trim(s);
+      const { from, complete } = resolveRead(since, options.epoch, s.epoch, s.trimmedThrough);
+      const entries: LogEntry[] = [];
+      for (const e of s.entries) {
+        if (e.offset <= from) continue;
+        entries.push({ ...e });
+        if (entries.length >= limit) break;
+      }
+      return { epoch: s.epoch, entries, head: s.head, complete };
+    });
+  }
+
+  async close(): Promise<void> {
+    this.guard.close();
+  }
+}

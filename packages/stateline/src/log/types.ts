@@ -1,0 +1,96 @@
+/** One message in a stream. Offsets start at 1 and grow by one per append within an epoch. */
+export interface LogEntry {
+  offset: number;
+  data: string;
+  /** Append time, epoch ms. */
+  at: number;
+}
+
+export interface AppendResult {
+  offset: number;
+  epoch: string;
+  at: number;
+}
+
+export interface ReadOptions {
+  /** Most entries to return (default 100, at most 10,000). */
+  limit?: number;
+  /** The epoch the reader's `since` belongs to; a different current epoch means its offsets are void. */
+  epoch?: string;
+}
+
+export interface ReadResult {
+  /** The stream's current epoch. A stream that has never been written gets one on first read. */
+  epoch: string;
+  /** Entries with `offset > since` (or from the start when the epoch changed), oldest first. */
+  entries: LogEntry[];
+  /** The newest offset ever appended in this epoch (0 when none). */
+  head: number;
+  /**
+   * True when nothing the reader has not seen was lost: the epoch matched (or none was given) and
+   * retention did not trim any entry after `since`. False tells the reader it has a gap.
+   */
+  complete: boolean;
+}
+
+export interface Retention {
+  /** Keep at most this many entries per stream (default 10,000). */
+  maxCount?: number;
+  /** Drop entries older than this many ms (default: no age limit). */
+  maxAge?: number;
+}
+
+export type LogBackend = 'memory' | 'sqlite' | 'redis' | 'postgres';
+
+/**
+ * A per-stream ordered append-only log with monotonically increasing offsets. The epoch is a
+ * random id given to a stream's history: when that history is lost (the server restarted without
+ * persistence, the stream was deleted), the stream starts over under a new epoch, so a reader's
+ * old offsets can never be mistaken for new ones.
+ *
+ * @example
+ * ```ts
+ * const log = await createLog({ type: 'redis', url: 'redis://127.0.0.1:6379', retention: { maxCount: 1000 } });
+ * const { offset, epoch } = await log.append('room:lobby', JSON.stringify({ text: 'hi' }));
+ * const { entries, complete } = await log.read('room:lobby', offset - 1, { epoch });
+ * ```
+ */
+export interface Log {
+  readonly backend: LogBackend;
+  append(stream: string, data: string): Promise<AppendResult>;
+  /** Entries after `since` (0: from the beginning). */
+  read(stream: string, since: number, options?: ReadOptions): Promise<ReadResult>;
+  close(): Promise<void>;
+}
+
+export interface CommonLogOptions {
+  /** Prepended to every stream name (default `'sl:'`). */
+  prefix?: string;
+  /** Longest wait for the server on any call, in ms (default 2000). */
+  timeout?: number;
+  retention?: Retention;
+}
+
+export interface MemoryLogOptions extends CommonLogOptions {
+  type: 'memory';
+  /** Clock, for tests. */
+  now?: () => number;
+}
+export interface SqliteLogOptions extends CommonLogOptions {
+  type: 'sqlite';
+  path: string;
+}
+export interface RedisLogOptions extends CommonLogOptions {
+  type: 'redis';
+  url: string;
+}
+export interface PostgresLogOptions extends CommonLogOptions {
+  type: 'postgres';
+  url: string;
+  poolSize?: number;
+}
+
+export type LogOptions = MemoryLogOptions | SqliteLogOptions | RedisLogOptions | PostgresLogOptions;
+
+/** `memory:`, `sqlite:<path>`, `redis://…`, `postgres://…`, or options. */
+export type LogSpec = string | LogOptions;

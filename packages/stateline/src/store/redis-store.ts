@@ -1,0 +1,5 @@
+// PLACEHOLDER: being written; replaced before this lands.
+import type { Store } from './types.js';
+export async function openRedisStore(_options: unknown): Promise<Store> {
+  throw new Error('not yet written');
+}

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isStatelineError } from '../src/errors.js';
+import { storeOptionsFromSpec, createStore } from '../src/store/index.js';
+import { busOptionsFromSpec } from '../src/bus/index.js';
+import { logOptionsFromSpec } from '../src/log/index.js';
+import { parseDuration } from '../src/internal/duration.js';
+
+describe('backend specs', () => {
+  it('parses every store scheme', () => {
+    assert.deepEqual(storeOptionsFromSpec('memory:'), { type: 'memory' });
+    assert.deepEqual(storeOptionsFromSpec('sqlite:.stateline/state.db'), { type: 'sqlite', path: '.stateline/state.db' });
+    assert.deepEqual(storeOptionsFromSpec('sqlite:///tmp/x.db'), { type: 'sqlite', path: '/tmp/x.db' });
+    assert.deepEqual(storeOptionsFromSpec('redis://127.0.0.1:6379/2?prefix=app:&timeout=500'), {
+      type: 'redis',
+      url: 'redis://127.0.0.1:6379/2',
+      prefix: 'app:',
+      timeout: 500,
+    });
+    assert.deepEqual(storeOptionsFromSpec('redis://u:p@h1:7000,h2:7001'), {
+      type: 'redis-cluster',
+      nodes: ['redis://u:p@h1:7000', 'redis://u:p@h2:7001'],
+    });
+    assert.deepEqual(storeOptionsFromSpec('redis-cluster://h1:7000'), { type: 'redis-cluster', nodes: ['redis://h1:7000'] });
+    assert.deepEqual(storeOptionsFromSpec('postgres://u@h:5432/db?sslmode=disable&poolSize=3'), {
+      type: 'postgres',
+      url: 'postgres://u@h:5432/db?sslmode=disable',
+      poolSize: 3,
+    });
+    assert.deepEqual(busOptionsFromSpec('ipc:'), { type: 'ipc' });
+    assert.deepEqual(logOptionsFromSpec('postgresql://h/db'), { type: 'postgres', url: 'postgresql://h/db' });
+  });
+
+  it('refuses bad specs and options with stable codes', async () => {
+    const bad = (fn: () => unknown, code: string) =>
+      assert.throws(fn, (e) => isStatelineError(e) && e.code === code, String(fn));
+    bad(() => storeOptionsFromSpec('nonsense'), 'SL_ERR_INVALID_SPEC');
+    bad(() => storeOptionsFromSpec('mongodb://x'), 'SL_ERR_INVALID_SPEC');
+    bad(() => storeOptionsFromSpec('ipc:'), 'SL_ERR_INVALID_SPEC');
+    bad(() => storeOptionsFromSpec('sqlite:'), 'SL_ERR_INVALID_SPEC');
+    bad(() => busOptionsFromSpec('sqlite:x.db'), 'SL_ERR_INVALID_SPEC');
+    bad(() => storeOptionsFromSpec('redis://h:1?timeout=-3'), 'SL_ERR_INVALID_OPTION');
+    await assert.rejects(createStore({ type: 'memory', colour: 'red' } as never), (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION'));
+    await assert.rejects(createStore({ type: 'memory', timeout: 0 }), (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION'));
+  });
+
+  it('parses durations', () => {
+    assert.equal(parseDuration('30m', 'idle'), 1_800_000);
+    assert.equal(parseDuration('250ms', 'x'), 250);
+    assert.equal(parseDuration('1.5s', 'x'), 1500);
+    assert.equal(parseDuration(42, 'x'), 42);
+    assert.throws(() => parseDuration('soon', 'idle'), (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION') && /idle/.test(e.message));
+  });
+});

@@ -1,0 +1,45 @@
+import net from 'node:net';
+
+export const REDIS_URL = process.env.STATELINE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const POSTGRES_URL = process.env.STATELINE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
+
+function reachable(url: string, defaultPort: number): Promise<boolean> {
+  const u = new URL(url);
+  const port = Number(u.port || defaultPort);
+  const host = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port });
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1000, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
+const printed = new Set<string>();
+
+/**
+ * Checks a service the integration tests need. Returns `false` (skip, with one printed line)
+ * when it is absent outside CI; under `CI=true` an absent service throws, failing the run.
+ */
+export async function needService(name: 'redis' | 'postgres'): Promise<string | false> {
+  const url = name === 'redis' ? REDIS_URL : POSTGRES_URL;
+  const ok = await reachable(url, name === 'redis' ? 6379 : 5432);
+  if (ok) return false;
+  const line = `${name} is not reachable at ${url}: skipping its tests (set STATELINE_TEST_${name.toUpperCase()}_URL)`;
+  if (IN_CI) throw new Error(`CI=true but ${line.split(':')[0]}`);
+  if (!printed.has(name)) {
+    printed.add(name);
+    process.stdout.write(`# SKIP ${line}\n`);
+  }
+  return line;
+}
+
+/** A unique key prefix so concurrent test files never meet on the shared servers. */
+export function uniquePrefix(tag: string): string {
+  return `sltest:${tag}:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
+}
