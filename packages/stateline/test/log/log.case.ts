@@ -1,0 +1,118 @@
+/**
+ * The Log conformance suite: every backend runs exactly these tests.
+ * `make(prefix, retention)` must open a new Log (a new connection where there are connections).
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { isStatelineError } from '../../src/errors.js';
+import type { Log, Retention } from '../../src/log/index.js';
+import { sleep } from '../support/free-port.js';
+import { uniquePrefix } from '../support/services.js';
+
+export interface LogCase {
+  backend: string;
+  make: (prefix: string, retention?: Retention) => Promise<Log>;
+  /** The backend keeps state per object (memory): "two connections" share one object. */
+  perObjectState?: string;
+  skip?: string | false;
+}
+
+export function runLogConformance(c: LogCase): void {
+  describe(`Log conformance [${c.backend}]`, { skip: c.skip || undefined }, () => {
+    const opened: Log[] = [];
+    const open = async (retention?: Retention, prefix = uniquePrefix(`log-${c.backend}`)) => {
+      const l = await c.make(prefix, retention);
+      opened.push(l);
+      return l;
+    };
+    after(async () => {
+      for (const l of opened) await l.close();
+    });
+
+    it(`[${c.backend}] append gives offsets 1, 2, 3 in one epoch; read returns them in order`, async () => {
+      const log = await open();
+      const t0 = Date.now();
+      const r = [await log.append('s', 'a'), await log.append('s', 'b'), await log.append('s', 'c')];
+      assert.deepEqual(r.map((x) => x.offset), [1, 2, 3]);
+      assert.equal(new Set(r.map((x) => x.epoch)).size, 1);
+      assert.ok(r[0]!.at >= t0 - 1000 && r[0]!.at <= Date.now() + 1000);
+      const all = await log.read('s', 0);
+      assert.equal(all.epoch, r[0]!.epoch);
+      assert.equal(all.head, 3);
+      assert.equal(all.complete, true);
+      assert.deepEqual(all.entries.map((e) => [e.offset, e.data]), [[1, 'a'], [2, 'b'], [3, 'c']]);
+      assert.equal(all.entries[0]!.at, r[0]!.at);
+      const tail = await log.read('s', 2);
+      assert.deepEqual(tail.entries.map((e) => e.data), ['c']);
+      assert.deepEqual((await log.read('s', 3)).entries, []);
+      assert.deepEqual((await log.read('s', 0, { limit: 2 })).entries.map((e) => e.offset), [1, 2]);
+    });
+
+    it(`[${c.backend}] streams are independent and a new stream reads empty with an epoch`, async () => {
+      const log = await open();
+      await log.append('one', 'x');
+      assert.equal((await log.append('two', 'y')).offset, 1);
+      const fresh = await log.read('never', 0);
+      assert.deepEqual([fresh.entries, fresh.head, fresh.complete], [[], 0, true]);
+      assert.ok(fresh.epoch.length > 0);
+      const first = await log.append('never', 'z');
+      assert.equal(first.epoch, fresh.epoch, 'the epoch given on first read is the one appends use');
+    });
+
+    it(`[${c.backend}] 200 concurrent appends through two connections get unique consecutive offsets`, async () => {
+      const prefix = uniquePrefix(`log-${c.backend}`);
+      const a = await open(undefined, prefix);
+      const b = c.perObjectState ? a : await open(undefined, prefix);
+      const results = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).append('race', `m${i}`)));
+      assert.deepEqual(results.map((r) => r.offset).sort((x, y) => x - y), Array.from({ length: 200 }, (_, i) => i + 1));
+      const read = await a.read('race', 0, { limit: 500 });
+      assert.deepEqual(read.entries.map((e) => e.offset), Array.from({ length: 200 }, (_, i) => i + 1));
+      const byOffset = new Map(results.map((r, i) => [r.offset, `m${i}`]));
+      for (const e of read.entries) assert.equal(e.data, byOffset.get(e.offset));
+    });
+
+    it(`[${c.backend}] retention by count trims the oldest and reports the gap to readers behind it`, async () => {
+      const log = await open({ maxCount: 5 });
+      for (let i = 1; i <= 12; i++) await log.append('r', `m${i}`);
+      const all = await log.read('r', 0);
+      assert.deepEqual(all.entries.map((e) => e.offset), [8, 9, 10, 11, 12]);
+      assert.equal(all.complete, false);
+      assert.equal(all.head, 12);
+      assert.equal((await log.read('r', 7)).complete, true);
+      assert.equal((await log.read('r', 6)).complete, false);
+      assert.deepEqual((await log.read('r', 10)).entries.map((e) => e.data), ['m11', 'm12']);
+    });
+
+    it(`[${c.backend}] retention by age drops old entries`, async () => {
+      const log = await open({ maxAge: 300 });
+      await log.append('age', 'old');
+      await sleep(500);
+      const fresh = await log.append('age', 'new');
+      const read = await log.read('age', 0);
+      assert.deepEqual(read.entries.map((e) => e.data), ['new']);
+      assert.equal(read.complete, false);
+      assert.equal((await log.read('age', 1)).complete, true);
+      assert.equal(fresh.offset, 2);
+    });
+
+    it(`[${c.backend}] a reader from another epoch gets the history from the start, marked incomplete`, async () => {
+      const log = await open();
+      await log.append('e', 'a');
+      const { epoch } = await log.append('e', 'b');
+      assert.equal((await log.read('e', 1, { epoch })).complete, true);
+      const stale = await log.read('e', 1, { epoch: 'some-other-epoch' });
+      assert.equal(stale.complete, false);
+      assert.equal(stale.epoch, epoch);
+      assert.deepEqual(stale.entries.map((e) => e.data), ['a', 'b']);
+    });
+
+    it(`[${c.backend}] bad arguments are refused and a closed log refuses calls`, async () => {
+      const log = await c.make(uniquePrefix(`log-${c.backend}`));
+      await assert.rejects(log.read('x', -1), (e) => isStatelineError(e, 'SL_ERR_INVALID_ARGUMENT'));
+      await assert.rejects(log.read('x', 0, { limit: 0 }), (e) => isStatelineError(e, 'SL_ERR_INVALID_ARGUMENT'));
+      await log.close();
+      await assert.rejects(log.append('x', 'y'), (e) => isStatelineError(e, 'SL_ERR_CLOSED'));
+      await log.close();
+    });
+  });
+}
