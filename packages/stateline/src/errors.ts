@@ -10,6 +10,7 @@
  * ```
  */
 export const ERROR_CATALOGUE = {
+  SL_ERR_INTERNAL: { status: 500, message: 'Something went wrong inside the server' },
   SL_ERR_INVALID_SPEC: { status: 500, message: 'The backend spec is not understood' },
   SL_ERR_INVALID_OPTION: { status: 500, message: 'An option is unknown or has an invalid value' },
   SL_ERR_INVALID_ARGUMENT: { status: 500, message: 'An argument has an invalid value' },
