@@ -1,0 +1,421 @@
+/**
+ * The one place Stateline creates node-redis (v5) clients. Every Redis backend goes through here so
+ * they all share the same failure behaviour:
+ *
+ * - `disableOfflineQueue`: a command while disconnected fails at once instead of waiting for a
+ *   reconnect that may never come; commands in flight when the socket dies fail at once too.
+ * - `reconnectStrategy`: exponential backoff (50 ms doubling, capped at 2 s) with jitter, forever.
+ *   Once opened, a connection heals by itself when the server comes back.
+ * - An `'error'` listener is always attached: a dead server never crashes the process.
+ * - Opening is bounded by `timeout`. Decision: when the first connection cannot be made within
+ *   `timeout`, opening rejects with the backend's `…_UNAVAILABLE` code and the half-made client is
+ *   destroyed (nothing keeps retrying in the background for an object the caller never received).
+ *   A typo in a URL therefore fails loudly at startup, while a server lost later is waited for.
+ */
+import { createHash } from 'node:crypto';
+import type * as NodeRedis from 'redis';
+import { StatelineError, type ErrorCode } from '../errors.js';
+import { loadPeer } from './peer.js';
+import { withTimeout } from './timeout.js';
+
+type RedisModule = Pick<typeof NodeRedis, 'createClient' | 'createCluster'>;
+
+/** The backend's "cannot reach the server" code. */
+export type UnavailableCode = Extract<
+  ErrorCode,
+  'SL_ERR_STORE_UNAVAILABLE' | 'SL_ERR_BUS_UNAVAILABLE' | 'SL_ERR_LOG_UNAVAILABLE'
+>;
+
+/** A single server or a cluster given by seed nodes. */
+export type RedisTarget = { type: 'redis'; url: string } | { type: 'redis-cluster'; nodes: string[] };
+
+export interface RedisConnectOptions {
+  code: UnavailableCode;
+  /** Names the backend in errors, e.g. `'redis store'`. */
+  label: string;
+  /** Bounds the first connection and each TCP connect attempt, in ms. */
+  timeout: number;
+}
+
+/** A pub/sub message listener as node-redis calls it. */
+export type RedisMessageListener = (message: string, channel: string) => void;
+
+/** The part of a node-redis client Stateline uses. */
+export interface NodeRedisClient {
+  readonly isReady: boolean;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  connect(): Promise<unknown>;
+  sendCommand(args: readonly string[]): Promise<unknown>;
+  subscribe(channel: string, listener: RedisMessageListener): Promise<void>;
+  unsubscribe(channel: string, listener?: RedisMessageListener): Promise<void>;
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+interface NodeRedisCluster {
+  readonly masters: ReadonlyArray<{ client?: { readonly isReady: boolean } }>;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  connect(): Promise<unknown>;
+  sendCommand(firstKey: string, isReadonly: boolean, args: string[]): Promise<unknown>;
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+/** A Lua script with its SHA1, for EVALSHA. */
+export interface RedisScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+/**
+ * Prepares a Lua script for {@link RedisLink.script}.
+ *
+ * @example
+ * ```ts
+ * const INCR_IF = redisScript(`return redis.call('INCR', KEYS[1])`);
+ * await link.script(INCR_IF, ['counter'], []);
+ * ```
+ */
+export function redisScript(source: string): RedisScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+const BACKOFF_START_MS = 50;
+const BACKOFF_CAP_MS = 2000;
+
+/**
+ * Milliseconds to wait before reconnect attempt `retries` (0-based): doubles from 50 ms up to 2 s,
+ * then a random point in the upper half of that window so many clients do not reconnect in step.
+ *
+ * @example
+ * ```ts
+ * reconnectDelay(0); // 25…50
+ * reconnectDelay(20); // 1000…2000
+ * ```
+ */
+export function reconnectDelay(retries: number): number {
+  const window = Math.min(BACKOFF_CAP_MS, BACKOFF_START_MS * 2 ** Math.min(retries, 16));
+  return Math.round(window / 2 + (Math.random() * window) / 2);
+}
+
+/** A connection (single server or cluster) that reports when it goes down and comes back. */
+export interface RedisLink {
+  /** True while commands can be sent. */
+  readonly connected: boolean;
+  /** Sends one command; on a cluster `key` chooses the node. */
+  command(key: string, args: string[]): Promise<unknown>;
+  /** EVALSHA, falling back to EVAL when the server does not know the script (e.g. after a restart). All `keys` must share a slot. */
+  script(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  /** `false` when the connection is lost, `true` when it is back. Returns an unsubscribe. */
+  onConnectionChange(listener: (connected: boolean) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** A link to one server, with the raw client for pub/sub. */
+export interface RedisClientLink extends RedisLink {
+  readonly client: NodeRedisClient;
+}
+
+function socketOptions(timeout: number) {
+  return {
+    connectTimeout: timeout,
+    reconnectStrategy: (retries: number) => reconnectDelay(retries),
+  };
+}
+
+function describe(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length) return describe(err.errors[0]);
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
+
+/** Shared up/down bookkeeping: listeners hear only real transitions. */
+class ConnectionState {
+  private up = false;
+  private readonly listeners = new Set<(connected: boolean) => void>();
+  lastError: unknown;
+
+  get connected(): boolean {
+    return this.up;
+  }
+
+  set(up: boolean): void {
+    if (up === this.up) return;
+    this.up = up;
+    for (const l of [...this.listeners]) {
+      try {
+        l(up);
+      } catch (err) {
+        process.emitWarning(`stateline redis connection listener threw: ${describe(err)}`);
+      }
+    }
+  }
+
+  add(listener: (connected: boolean) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  clear(): void {
+    this.listeners.clear();
+  }
+}
+
+function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT');
+}
+
+function scriptArgs(
+  op: 'EVALSHA' | 'EVAL',
+  body: string,
+  keys: readonly string[],
+  args: readonly string[],
+): string[] {
+  const out = new Array<string>(3 + keys.length + args.length);
+  out[0] = op;
+  out[1] = body;
+  out[2] = String(keys.length);
+  let i = 3;
+  for (const k of keys) out[i++] = k;
+  for (const a of args) out[i++] = a;
+  return out;
+}
+
+async function openOrFail(
+  connect: () => Promise<unknown>,
+  state: ConnectionState,
+  destroy: () => void,
+  where: string,
+  o: RedisConnectOptions,
+): Promise<void> {
+  try {
+    await withTimeout(connect(), o.timeout, () => new Error(`no connection within ${o.timeout} ms`));
+  } catch (err) {
+    try {
+      destroy();
+    } catch {
+      // Already closed: nothing left to release.
+    }
+    const why =
+      state.lastError === undefined
+        ? describe(err)
+        : `${describe(err)}; last error: ${describe(state.lastError)}`;
+    throw new StatelineError(o.code, `${o.label}: cannot connect to ${where} (${why})`, { cause: err });
+  }
+}
+
+class SingleLink implements RedisClientLink {
+  constructor(
+    readonly client: NodeRedisClient,
+    private readonly state: ConnectionState,
+    private readonly timeout: number,
+  ) {}
+
+  get connected(): boolean {
+    return this.state.connected;
+  }
+
+  command(_key: string, args: string[]): Promise<unknown> {
+    return this.client.sendCommand(args);
+  }
+
+  script(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return this.client.sendCommand(scriptArgs('EVALSHA', script.sha, keys, args)).catch((err: unknown) => {
+      if (!isNoScript(err)) throw err;
+      return this.client.sendCommand(scriptArgs('EVAL', script.source, keys, args));
+    });
+  }
+
+  onConnectionChange(listener: (connected: boolean) => void): () => void {
+    return this.state.add(listener);
+  }
+
+  async close(): Promise<void> {
+    this.state.clear();
+    try {
+      // Graceful (lets in-flight replies arrive) but bounded: a dead server must not hold close().
+      await withTimeout(this.client.close(), this.timeout, () => new Error('close timed out'));
+    } catch {
+      try {
+        this.client.destroy();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+}
+
+/**
+ * Opens a connection to one Redis server. Rejects with `o.code` when no connection is made
+ * within `o.timeout`.
+ *
+ * @example
+ * ```ts
+ * const link = await connectRedisClient('redis://127.0.0.1:6379', { code: 'SL_ERR_BUS_UNAVAILABLE', label: 'redis bus', timeout: 2000 });
+ * await link.command('k', ['PING']);
+ * ```
+ */
+export async function connectRedisClient(url: string, o: RedisConnectOptions): Promise<RedisClientLink> {
+  const redis = await loadPeer<RedisModule>('redis', `The ${o.label}`);
+  let client: NodeRedisClient;
+  try {
+    client = redis.createClient({ url, disableOfflineQueue: true, socket: socketOptions(o.timeout) });
+  } catch (err) {
+    throw new StatelineError(
+      'SL_ERR_INVALID_OPTION',
+      `${o.label}: url ${JSON.stringify(redactUrl(String(url)))} is not a redis URL (${describe(err)})`,
+      { cause: err },
+    );
+  }
+  const state = new ConnectionState();
+  client.on('error', (err: unknown) => {
+    state.lastError = err;
+    state.set(client.isReady);
+  });
+  client.on('ready', () => state.set(true));
+  client.on('reconnecting', () => state.set(false));
+  client.on('end', () => state.set(false));
+  await openOrFail(
+    () => client.connect(),
+    state,
+    () => client.destroy(),
+    redactUrl(url),
+    o,
+  );
+  return new SingleLink(client, state, o.timeout);
+}
+
+const CLUSTER_POLL_MS = 100;
+
+class ClusterLink implements RedisLink {
+  private poll: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly cluster: NodeRedisCluster,
+    private readonly state: ConnectionState,
+    private readonly timeout: number,
+  ) {}
+
+  get connected(): boolean {
+    return this.state.connected;
+  }
+
+  /** Every master's client is ready; node-redis reports a node's *first* ready only, so recovery is polled. */
+  private allReady(): boolean {
+    return this.cluster.masters.every((m) => m.client?.isReady === true);
+  }
+
+  nodeDown(): void {
+    this.state.set(false);
+    if (this.poll) return;
+    this.poll = setInterval(() => {
+      if (!this.allReady()) return;
+      clearInterval(this.poll);
+      this.poll = undefined;
+      this.state.set(true);
+    }, CLUSTER_POLL_MS);
+    this.poll.unref();
+  }
+
+  command(key: string, args: string[]): Promise<unknown> {
+    return this.cluster.sendCommand(key, false, args);
+  }
+
+  script(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    const key = keys[0] ?? '';
+    return this.cluster
+      .sendCommand(key, false, scriptArgs('EVALSHA', script.sha, keys, args))
+      .catch((err: unknown) => {
+        if (!isNoScript(err)) throw err;
+        return this.cluster.sendCommand(key, false, scriptArgs('EVAL', script.source, keys, args));
+      });
+  }
+
+  onConnectionChange(listener: (connected: boolean) => void): () => void {
+    return this.state.add(listener);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.poll);
+    this.state.clear();
+    try {
+      await withTimeout(this.cluster.close(), this.timeout, () => new Error('close timed out'));
+    } catch {
+      try {
+        this.cluster.destroy();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+}
+
+/**
+ * Opens a Redis Cluster connection from seed node URLs (the topology is discovered from them).
+ *
+ * @example
+ * ```ts
+ * const link = await connectRedisCluster(['redis://127.0.0.1:7000'], { code: 'SL_ERR_STORE_UNAVAILABLE', label: 'redis-cluster store', timeout: 2000 });
+ * ```
+ */
+export async function connectRedisCluster(nodes: string[], o: RedisConnectOptions): Promise<RedisLink> {
+  if (!Array.isArray(nodes) || nodes.length === 0 || !nodes.every((n) => typeof n === 'string' && n)) {
+    throw new StatelineError(
+      'SL_ERR_INVALID_OPTION',
+      `${o.label}: nodes must be a non-empty array of redis:// URLs`,
+    );
+  }
+  const redis = await loadPeer<RedisModule>('redis', `The ${o.label}`);
+  let cluster: NodeRedisCluster;
+  try {
+    cluster = redis.createCluster({
+      rootNodes: nodes.map((url) => ({ url })),
+      defaults: { disableOfflineQueue: true, socket: socketOptions(o.timeout) },
+    });
+  } catch (err) {
+    throw new StatelineError(
+      'SL_ERR_INVALID_OPTION',
+      `${o.label}: nodes are not redis URLs (${describe(err)})`,
+      { cause: err },
+    );
+  }
+  const state = new ConnectionState();
+  const link = new ClusterLink(cluster, state, o.timeout);
+  const down = (err?: unknown) => {
+    if (err !== undefined) state.lastError = err;
+    if (state.connected) link.nodeDown();
+  };
+  cluster.on('error', (err: unknown) => {
+    state.lastError = err;
+  });
+  cluster.on('node-error', down);
+  cluster.on('node-reconnecting', () => down());
+  await openOrFail(
+    () => cluster.connect(),
+    state,
+    () => cluster.destroy(),
+    nodes.map(redactUrl).join(','),
+    o,
+  );
+  state.set(true);
+  return link;
+}
+
+/**
+ * Opens a single-server or cluster link as the target says.
+ *
+ * @example
+ * ```ts
+ * const link = await connectRedis({ type: 'redis', url: 'redis://127.0.0.1:6379' }, { code: 'SL_ERR_STORE_UNAVAILABLE', label: 'redis store', timeout: 2000 });
+ * ```
+ */
+export function connectRedis(target: RedisTarget, o: RedisConnectOptions): Promise<RedisLink> {
+  return target.type === 'redis-cluster'
+    ? connectRedisCluster(target.nodes, o)
+    : connectRedisClient(target.url, o);
+}
+
+/** The URL without its password, for error messages. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
