@@ -19,6 +19,9 @@ export const ERROR_CATALOGUE = {
   SL_ERR_STORE_UNAVAILABLE: { status: 503, message: 'The state store cannot be reached' },
   SL_ERR_BUS_UNAVAILABLE: { status: 503, message: 'The message bus cannot be reached' },
   SL_ERR_BUS_PAYLOAD_TOO_LARGE: { status: 500, message: 'The bus message is larger than the backend accepts' },
+  SL_ERR_SESSION_ENDED: { status: 409, message: 'The session ended while this request was running' },
+  SL_ERR_SESSION_TOO_LARGE: { status: 500, message: 'The session does not fit in its token budget' },
+  SL_ERR_SESSION_CONTENDED: { status: 503, message: 'Too many concurrent writes to one session' },
   SL_ERR_LOG_UNAVAILABLE: { status: 503, message: 'The log cannot be reached' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

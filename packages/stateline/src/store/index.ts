@@ -20,7 +20,7 @@ export { MemoryStore } from './memory-store.js';
 
 const COMMON = ['type', 'prefix', 'timeout'];
 const KNOWN: Record<StoreOptions['type'], string[]> = {
-  memory: [...COMMON, 'now'],
+  memory: [...COMMON, 'now', 'maxEntries'],
   sqlite: [...COMMON, 'path'],
   redis: [...COMMON, 'url'],
   'redis-cluster': [...COMMON, 'nodes'],
@@ -65,3 +65,4 @@ export async function createStore(spec: StoreSpec): Promise<Store> {
       return (await import('./postgres-store.js')).openPostgresStore(options);
   }
 }
+export { NearCacheStore, type NearCacheOptions } from './near-cache-store.js';

@@ -1,3 +1,4 @@
+import { StatelineError } from '../errors.js';
 import { CallGuard } from '../internal/guard.js';
 import type {
   CreateOptions,
@@ -21,23 +22,42 @@ export class MemoryStore implements Store {
   private readonly prefix: string;
   private readonly guard: CallGuard;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly maxEntries: number;
 
   constructor(options: Omit<MemoryStoreOptions, 'type'> = {}) {
     this.now = options.now ?? Date.now;
     this.prefix = options.prefix ?? 'sl:';
     this.guard = new CallGuard('SL_ERR_STORE_UNAVAILABLE', 'memory store', options.timeout ?? 2000);
+    this.maxEntries = options.maxEntries ?? Infinity;
+    if (!(this.maxEntries > 0)) throw new StatelineError('SL_ERR_INVALID_OPTION', 'maxEntries must be a positive integer');
     this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
     this.sweeper.unref();
   }
 
   private live(key: string): StoredRecord | null {
-    const rec = this.records.get(this.prefix + key);
+    const k = this.prefix + key;
+    const rec = this.records.get(k);
     if (!rec) return null;
     if (rec.expiresAt !== null && rec.expiresAt <= this.now()) {
-      this.records.delete(this.prefix + key);
+      this.records.delete(k);
       return null;
     }
+    if (this.maxEntries !== Infinity) {
+      // Map keeps insertion order: re-inserting marks the record as most recently used.
+      this.records.delete(k);
+      this.records.set(k, rec);
+    }
     return rec;
+  }
+
+  private put(key: string, rec: StoredRecord): void {
+    const k = this.prefix + key;
+    this.records.delete(k);
+    this.records.set(k, rec);
+    if (this.records.size > this.maxEntries) {
+      const oldest = this.records.keys().next();
+      if (!oldest.done) this.records.delete(oldest.value);
+    }
   }
 
   private expiry(ttl: number | null | undefined): number | null {
@@ -54,7 +74,7 @@ export class MemoryStore implements Store {
   create(key: string, value: string, options: CreateOptions = {}): Promise<CreateResult> {
     return this.guard.run('create', (): CreateResult => {
       if (this.live(key)) return { ok: false, reason: 'exists' };
-      this.records.set(this.prefix + key, { value, version: 1, expiresAt: this.expiry(options.ttl) });
+      this.put(key, { value, version: 1, expiresAt: this.expiry(options.ttl) });
       return { ok: true, version: 1 };
     });
   }
@@ -68,7 +88,7 @@ export class MemoryStore implements Store {
       }
       const version = rec.version + 1;
       const expiresAt = options.ttl === undefined ? rec.expiresAt : this.expiry(options.ttl);
-      this.records.set(this.prefix + key, { value, version, expiresAt });
+      this.put(key, { value, version, expiresAt });
       return { ok: true, version };
     });
   }

@@ -85,6 +85,8 @@ export interface MemoryStoreOptions extends CommonStoreOptions {
   type: 'memory';
   /** Clock, for tests. */
   now?: () => number;
+  /** Most records kept; past it the least recently used record is evicted (default: unbounded). */
+  maxEntries?: number;
 }
 export interface SqliteStoreOptions extends CommonStoreOptions {
   type: 'sqlite';

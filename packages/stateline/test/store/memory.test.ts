@@ -20,3 +20,15 @@ describe('memory store [memory]', () => {
     await s.close();
   });
 });
+
+describe('memory store LRU bound [memory]', () => {
+  it('[memory] evicts the least recently used record past maxEntries', async () => {
+    const s = new MemoryStore({ maxEntries: 3 });
+    for (const k of ['a', 'b', 'c']) await s.create(k, k);
+    await s.get('a'); // a is now the most recently used
+    await s.create('d', 'd');
+    assert.equal(await s.get('b'), null);
+    assert.deepEqual(await Promise.all(['a', 'c', 'd'].map(async (k) => (await s.get(k))?.value)), ['a', 'c', 'd']);
+    await s.close();
+  });
+});

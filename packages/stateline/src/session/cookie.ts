@@ -1,0 +1,50 @@
+import type { RequestContext, SessionCookieOptions } from './types.js';
+
+/** The cookie values of `name` in a Cookie header, in order (a browser may send duplicates). */
+export function readCookies(header: string | undefined, name: string): string[] {
+  if (!header) return [];
+  const out: string[] = [];
+  let start = 0;
+  while (start < header.length) {
+    let end = header.indexOf(';', start);
+    if (end === -1) end = header.length;
+    const eq = header.indexOf('=', start);
+    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) {
+      let v = header.slice(eq + 1, end).trim();
+      if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+      out.push(v);
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+/** Resolved cookie settings for one request. */
+export interface CookieSettings {
+  name: string;
+  secure: boolean;
+  attributes: string;
+}
+
+/** Decides the cookie's name and attributes: Secure and `__Host-` when the request is secure. */
+export function cookieSettings(options: Required<Pick<SessionCookieOptions, 'name' | 'secure' | 'sameSite'>> & SessionCookieOptions, req: RequestContext, trustProxy: boolean): CookieSettings {
+  const viaTls = req.encrypted || (trustProxy && req.forwardedProto?.split(',')[0]?.trim().toLowerCase() === 'https');
+  const secure = options.secure === 'auto' ? viaTls : options.secure;
+  const samesite = options.sameSite === 'none' ? 'None' : options.sameSite === 'strict' ? 'Strict' : 'Lax';
+  const hostOnly = secure && !options.domain;
+  let attributes = `; Path=/; HttpOnly; SameSite=${samesite}`;
+  if (secure) attributes += '; Secure';
+  if (!hostOnly && options.domain) attributes += `; Domain=${options.domain}`;
+  return { name: hostOnly ? `__Host-${options.name}` : options.name, secure, attributes };
+}
+
+/** A Set-Cookie value; `maxAgeMs` null makes a browser-session cookie. */
+export function setCookie(s: CookieSettings, value: string, maxAgeMs: number | null): string {
+  const age = maxAgeMs === null ? '' : `; Max-Age=${Math.max(0, Math.floor(maxAgeMs / 1000))}`;
+  return `${s.name}=${value}${age}${s.attributes}`;
+}
+
+/** A Set-Cookie value that deletes the cookie. */
+export function clearCookie(s: CookieSettings): string {
+  return `${s.name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT${s.attributes}`;
+}

@@ -1,0 +1,124 @@
+import { createBus } from '../bus/index.js';
+import type { Bus } from '../bus/types.js';
+import { isStatelineError } from '../errors.js';
+import { createStore, MemoryStore, NearCacheStore } from '../store/index.js';
+import type { Store } from '../store/types.js';
+import { resolveOptions } from './options.js';
+import { RecordStrategy } from './record-strategy.js';
+import { Revocations } from './revocations.js';
+import { TokenStrategy } from './token-strategy.js';
+import type { RequestContext, Session, SessionManager, SessionMetrics, SessionOptions } from './types.js';
+
+export const DEFAULT_STORE = 'sqlite:.stateline/state.db';
+
+function isStore(x: unknown): x is Store {
+  return !!x && typeof x === 'object' && typeof (x as Store).get === 'function' && typeof (x as Store).update === 'function';
+}
+function isBus(x: unknown): x is Bus {
+  return !!x && typeof x === 'object' && typeof (x as Bus).publish === 'function';
+}
+
+/**
+ * Creates the session manager: one per process, shared by every request.
+ *
+ * @example
+ * ```ts
+ * import { createSessions } from 'stateline/session';
+ * const sessions = await createSessions({
+ *   strategy: 'server',
+ *   store: 'redis://127.0.0.1:6379',
+ *   keys: [process.env.SESSION_KEY],
+ *   idleTimeout: '30m',
+ *   absoluteTimeout: '8h',
+ * });
+ * ```
+ */
+export async function createSessions(options: SessionOptions): Promise<SessionManager> {
+  const o = resolveOptions(options);
+  const closers: (() => Promise<void>)[] = [];
+  const metrics: SessionMetrics = { invalidCookies: 0, expired: 0, storeErrors: 0, conflictsResolved: 0, revokedRefused: 0 };
+  try {
+    let store: Store;
+    if (o.strategy === 'memory') {
+      store = new MemoryStore({ maxEntries: o.maxSessions, now: o.now });
+      closers.push(() => store.close());
+    } else if (isStore(options.store)) {
+      store = options.store;
+    } else {
+      const s = await createStore(options.store ?? DEFAULT_STORE);
+      closers.push(() => s.close());
+      store = s;
+    }
+    let bus: Bus | undefined;
+    if (o.strategy === 'hybrid' || o.strategy === 'token') {
+      if (isBus(options.bus)) bus = options.bus;
+      else {
+        const b = await createBus(options.bus ?? 'memory:');
+        closers.push(() => b.close());
+        bus = b;
+      }
+    }
+    let impl: RecordStrategy | TokenStrategy;
+    if (o.strategy === 'token') {
+      const revocations = new Revocations(store, bus!, o.now, o.revocationSync, o.absolute);
+      await revocations.start();
+      closers.unshift(() => revocations.close());
+      impl = await TokenStrategy.create(o, store, metrics, revocations);
+    } else {
+      let records = store;
+      if (o.strategy === 'hybrid') {
+        const near = await NearCacheStore.open(store, bus!, { size: o.cacheSize, now: o.now });
+        closers.unshift(() => near.close());
+        records = near;
+      }
+      impl = new RecordStrategy({ o, store: records, metrics });
+    }
+    return new Manager(o.strategy, store, metrics, impl, o.onStoreError, closers);
+  } catch (err) {
+    for (const close of closers) await close().catch(() => {});
+    throw err;
+  }
+}
+
+class Manager implements SessionManager {
+  private closed = false;
+
+  constructor(
+    readonly strategy: SessionManager['strategy'],
+    readonly store: Store,
+    readonly metrics: SessionMetrics,
+    private readonly impl: RecordStrategy | TokenStrategy,
+    private readonly onStoreError: 'fail' | 'anonymous',
+    private readonly closers: (() => Promise<void>)[],
+  ) {}
+
+  async load(request: RequestContext): Promise<Session> {
+    try {
+      return await this.impl.load(request);
+    } catch (err) {
+      if (isStatelineError(err, 'SL_ERR_STORE_UNAVAILABLE') || isStatelineError(err, 'SL_ERR_CLOSED')) {
+        this.metrics.storeErrors++;
+        if (this.onStoreError === 'anonymous' && this.impl instanceof RecordStrategy) return this.impl.degraded(request);
+      }
+      throw err;
+    }
+  }
+
+  list(userId: string) {
+    return this.impl.list(userId);
+  }
+
+  revoke(handle: string, options: { userId?: string } = {}) {
+    return this.impl.revoke(handle, options.userId);
+  }
+
+  revokeAll(userId: string) {
+    return this.impl.revokeAll(userId);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const close of this.closers) await close().catch(() => {});
+  }
+}

@@ -1,0 +1,314 @@
+import { StatelineError } from '../errors.js';
+import type { Store, StoredRecord } from '../store/types.js';
+import { BaseSession, checkUserId } from './base-session.js';
+import { clearCookie, cookieSettings, readCookies, setCookie, type CookieSettings } from './cookie.js';
+import { randomId, verifierOf } from './key-ring.js';
+import type { ResolvedOptions } from './options.js';
+import { isRecord, keys, newRecord, timedOut, type SessionRecord } from './record.js';
+import type { CommitResult, RequestContext, Session, SessionInfo, SessionMetrics } from './types.js';
+
+/** A record as the Store holds it: the session plus the verifier of its current (and previous) id. */
+interface Stored extends SessionRecord {
+  /** Verifier of the current secret. */
+  k: string;
+  /** Verifier of the previous secret, honoured until `q` (periodic renewal only). */
+  p?: string;
+  q?: number;
+}
+
+const MAX_ATTEMPTS = 1000;
+const ID_RE = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
+
+/** Shared by every request session of one manager. */
+interface Env {
+  o: ResolvedOptions;
+  store: Store;
+  metrics: SessionMetrics;
+}
+
+/**
+ * `server`, `memory` and `hybrid`: the session is a Store record keyed by its handle; the cookie
+ * carries `handle.secret.signature`. The three differ only in the Store they are given (a real
+ * one, a bounded in-process one, a near-cached one).
+ */
+export class RecordStrategy {
+  constructor(private readonly env: Env) {}
+
+  async load(req: RequestContext): Promise<Session> {
+    const { o, store, metrics } = this.env;
+    const cookie = cookieSettings(o.cookie, req, o.trustProxy);
+    const values = readCookies(req.cookie, cookie.name);
+    const now = o.now();
+    for (const value of values) {
+      const m = value.length <= 100 ? ID_RE.exec(value) : null;
+      if (!m || !o.ring.verify(`${m[1]}.${m[2]}`, m[3]!)) {
+        metrics.invalidCookies++;
+        continue;
+      }
+      const handle = m[1]!;
+      const secret = m[2]!;
+      const found = await store.get(keys.session(handle));
+      const rec = found && parse(found);
+      if (!found || !rec) continue;
+      const v = verifierOf(secret);
+      if (rec.k !== v && !(rec.p === v && (rec.q ?? 0) > now)) {
+        metrics.invalidCookies++;
+        continue;
+      }
+      if (timedOut(rec, now, o.idle, o.absolute)) {
+        metrics.expired++;
+        await this.remove(rec);
+        continue;
+      }
+      return new RecordSession(this.env, this, cookie, rec, found.version, secret, req.userAgent);
+    }
+    return new RecordSession(this.env, this, cookie, null, 0, null, req.userAgent, values.length > 0);
+  }
+
+  /** An empty session that is never saved: the Store is down and the policy is `anonymous`. */
+  degraded(req: RequestContext): Session {
+    const cookie = cookieSettings(this.env.o.cookie, req, this.env.o.trustProxy);
+    return new RecordSession(this.env, this, cookie, null, 0, null, req.userAgent, false, true);
+  }
+
+  async remove(rec: SessionRecord): Promise<boolean> {
+    const removed = await this.env.store.delete(keys.session(rec.h));
+    if (rec.u) await this.env.store.indexRemove(keys.user(rec.u), rec.h);
+    return removed;
+  }
+
+  async list(userId: string): Promise<SessionInfo[]> {
+    const { store, o } = this.env;
+    const members = await store.indexMembers(keys.user(userId));
+    const now = o.now();
+    const out: SessionInfo[] = [];
+    await Promise.all(
+      members.map(async ({ member }) => {
+        const found = await store.get(keys.session(member));
+        const rec = found && parse(found);
+        if (!rec || rec.u !== userId || timedOut(rec, now, o.idle, o.absolute)) {
+          await store.indexRemove(keys.user(userId), member);
+          return;
+        }
+        out.push({ handle: rec.h, createdAt: rec.c, lastSeenAt: rec.s, userAgent: rec.a });
+      }),
+    );
+    return out.sort((a, b) => b.lastSeenAt - a.lastSeenAt);
+  }
+
+  async revoke(handle: string, userId?: string): Promise<boolean> {
+    const found = await this.env.store.get(keys.session(handle));
+    const rec = found && parse(found);
+    if (!rec || (userId !== undefined && rec.u !== userId)) return false;
+    return this.remove(rec);
+  }
+
+  async revokeAll(userId: string): Promise<number> {
+    const members = await this.env.store.indexMembers(keys.user(userId));
+    let n = 0;
+    await Promise.all(
+      members.map(async ({ member }) => {
+        if (await this.env.store.delete(keys.session(member))) n++;
+        await this.env.store.indexRemove(keys.user(userId), member);
+      }),
+    );
+    return n;
+  }
+}
+
+function parse(found: StoredRecord): Stored | null {
+  try {
+    const x: unknown = JSON.parse(found.value);
+    return isRecord(x) && typeof (x as Stored).k === 'string' ? (x as Stored) : null;
+  } catch {
+    return null;
+  }
+}
+
+class RecordSession extends BaseSession {
+  private destroyed = false;
+
+  constructor(
+    private readonly env: Env,
+    private readonly strategy: RecordStrategy,
+    cookie: CookieSettings,
+    rec: Stored | null,
+    private version: number,
+    /** The secret of the id this request holds; null while the session is unsaved. */
+    private secret: string | null,
+    private readonly userAgent: string | undefined,
+    presented = false,
+    degraded = false,
+  ) {
+    super(rec, cookie, presented, degraded);
+    this.sentSecret = secret;
+  }
+
+  /** The secret the client holds (the one it sent, then the last one we set). */
+  private sentSecret: string | null;
+
+  private get stored(): Stored | null {
+    return this.rec as Stored | null;
+  }
+
+  get isNew(): boolean {
+    return this.rec === null;
+  }
+
+  private ttl(rec: SessionRecord, now: number): number {
+    return Math.max(1, Math.min(this.env.o.idle, rec.c + this.env.o.absolute - now));
+  }
+
+  /** Re-reads after a conflict; null when the session is gone or this request's id is no longer valid. */
+  private async refresh(): Promise<Stored | null> {
+    const found = await this.env.store.get(keys.session(this.rec!.h));
+    const rec = found && parse(found);
+    if (!found || !rec || !this.secret) return null;
+    const v = verifierOf(this.secret);
+    if (rec.k !== v && !(rec.p === v && (rec.q ?? 0) > this.env.o.now())) return null;
+    this.rec = rec;
+    this.version = found.version;
+    return rec;
+  }
+
+  private ended(): StatelineError {
+    this.rec = null;
+    this.secret = null;
+    this.dirty.clear();
+    return new StatelineError('SL_ERR_SESSION_ENDED', 'the session was ended (logged out, revoked or expired) while this request ran');
+  }
+
+  /** Writes `next(rec)` with compare-and-set, re-reading and re-applying on conflict; `null` stops. */
+  private async casLoop(next: (rec: Stored) => Stored | null): Promise<void> {
+    const { store, metrics } = this.env;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const cur = this.stored!;
+      const want = next(cur);
+      if (!want) return;
+      const res = await store.update(keys.session(cur.h), JSON.stringify(want), {
+        ifVersion: this.version,
+        ttl: this.ttl(want, this.env.o.now()),
+      });
+      if (res.ok) {
+        this.rec = want;
+        this.version = res.version;
+        return;
+      }
+      if (res.reason === 'missing' || !(await this.refresh())) throw this.ended();
+      metrics.conflictsResolved++;
+    }
+    throw new StatelineError('SL_ERR_SESSION_CONTENDED', `gave up after ${MAX_ATTEMPTS} conflicting writes`);
+  }
+
+  /** Saves a new session (with pending changes) under a fresh handle and secret. */
+  private async create(userId: string | null): Promise<void> {
+    const { store, o } = this.env;
+    const now = o.now();
+    const secret = randomId();
+    const rec: Stored = { ...newRecord(randomId(), now, this.userAgent), u: userId, k: verifierOf(secret) };
+    rec.d = this.withChanges(rec.d);
+    const res = await store.create(keys.session(rec.h), JSON.stringify(rec), { ttl: this.ttl(rec, now) });
+    if (!res.ok) throw new StatelineError('SL_ERR_INTERNAL', 'a fresh session handle collided');
+    this.rec = rec;
+    this.version = res.version;
+    this.secret = secret;
+    this.dirty.clear();
+    this.destroyed = false;
+    if (userId) await store.indexAdd(keys.user(userId), rec.h, rec.c + o.absolute);
+  }
+
+  async update<T = unknown>(key: string, fn: (current: T | undefined) => T): Promise<T> {
+    this.reopen();
+    if (this.degraded) throw new StatelineError('SL_ERR_STORE_UNAVAILABLE', 'the session is degraded (the store was unreachable)');
+    if (!this.rec) {
+      const value = fn(this.current(key, undefined) as T | undefined);
+      this.set(key, value);
+      await this.create(null);
+      return value;
+    }
+    let result!: T;
+    await this.casLoop((rec) => {
+      result = fn(this.current(key, rec.d) as T | undefined);
+      return { ...rec, d: this.setIn(rec.d, key, result) };
+    });
+    this.dirty.delete(key);
+    return result;
+  }
+
+  /** Binds to `userId` (or keeps the user) under a brand-new secret; the old id dies at once. */
+  private async reissue(userId: string | null): Promise<void> {
+    this.reopen();
+    if (!this.rec) return this.create(userId);
+    const { store, o } = this.env;
+    const secret = randomId();
+    const before = this.rec.u;
+    await this.casLoop((rec) => {
+      const next: Stored = { ...rec, d: this.withChanges(rec.d), u: userId, i: o.now(), k: verifierOf(secret) };
+      delete next.p;
+      delete next.q;
+      return next;
+    });
+    this.secret = secret;
+    this.dirty.clear();
+    if (before && before !== userId) await store.indexRemove(keys.user(before), this.rec.h);
+    if (userId) await store.indexAdd(keys.user(userId), this.rec.h, this.rec.c + o.absolute);
+  }
+
+  login(userId: string): Promise<void> {
+    return this.reissue(checkUserId(userId));
+  }
+
+  regenerate(): Promise<void> {
+    return this.reissue(this.rec?.u ?? null);
+  }
+
+  async destroy(): Promise<void> {
+    this.reopen();
+    if (this.rec) await this.strategy.remove(this.rec);
+    this.rec = null;
+    this.secret = null;
+    this.dirty.clear();
+    this.destroyed = true;
+  }
+
+  protected async doCommit(): Promise<CommitResult> {
+    if (this.degraded) return { setCookie: [] };
+    const { o } = this.env;
+    if (!this.rec && this.dirty.size > 0) await this.create(null);
+    if (this.rec) {
+      const now = o.now();
+      const renew = now - this.rec.i > o.renewal;
+      const needed = this.dirty.size > 0 || renew;
+      if (needed || now - this.rec.s >= o.touchAfter) {
+        const fresh = renew ? randomId() : null;
+        let first = true;
+        await this.casLoop((rec) => {
+          // A refresh-only write that lost a race has nothing left to do: the winner refreshed too.
+          if (!first && !needed) return null;
+          first = false;
+          const next: Stored = { ...rec, d: this.withChanges(rec.d), s: now };
+          if (fresh && rec.k === verifierOf(this.secret!)) Object.assign(next, { k: verifierOf(fresh), p: rec.k, q: now + o.grace, i: now });
+          return next;
+        }).catch((err: unknown) => {
+          if (!needed && err instanceof StatelineError && err.code === 'SL_ERR_SESSION_ENDED') return;
+          throw err;
+        });
+        if (fresh && this.stored?.k === verifierOf(fresh)) this.secret = fresh;
+        this.dirty.clear();
+      }
+    }
+    const changed = this.secret !== this.sentSecret;
+    this.sentSecret = this.secret;
+    if (this.rec) return { setCookie: changed ? [this.cookieFor()] : [] };
+    const clear = this.destroyed || this.presented;
+    this.presented = false;
+    this.destroyed = false;
+    return { setCookie: clear ? [clearCookie(this.cookie)] : [] };
+  }
+
+  private cookieFor(): string {
+    const rec = this.rec!;
+    const id = `${rec.h}.${this.secret}`;
+    return setCookie(this.cookie, `${id}.${this.env.o.ring.sign(id)}`, rec.c + this.env.o.absolute - this.env.o.now());
+  }
+}

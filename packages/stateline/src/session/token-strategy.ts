@@ -1,0 +1,243 @@
+import { StatelineError } from '../errors.js';
+import { loadPeer } from '../internal/peer.js';
+import type { Store } from '../store/types.js';
+import { BaseSession, checkUserId } from './base-session.js';
+import { clearCookie, cookieSettings, readCookies, setCookie, type CookieSettings } from './cookie.js';
+import { randomId } from './key-ring.js';
+import type { ResolvedOptions } from './options.js';
+import { isRecord, keys, newRecord, timedOut, type SessionRecord } from './record.js';
+import type { Revocations } from './revocations.js';
+import type { CommitResult, RequestContext, Session, SessionInfo, SessionMetrics } from './types.js';
+
+type Jose = typeof import('jose');
+
+interface Env {
+  o: ResolvedOptions;
+  store: Store;
+  metrics: SessionMetrics;
+  revocations: Revocations;
+  jose: Jose;
+}
+
+/** What the Store keeps of a logged-in token session, so `list()` can show it. */
+interface TokenInfo {
+  u: string;
+  c: number;
+  s: number;
+  a: string | null;
+}
+
+const DECRYPT = { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] };
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * `token`: the whole session travels in an encrypted, authenticated cookie (JWE compact, `dir` +
+ * A256GCM, `kid` naming the key of the ring). No Store round trip per request; revocation through
+ * {@link Revocations}. Concurrent changes to one session cannot be merged: the last response wins.
+ */
+export class TokenStrategy {
+  private constructor(private readonly env: Env) {}
+
+  static async create(o: ResolvedOptions, store: Store, metrics: SessionMetrics, revocations: Revocations): Promise<TokenStrategy> {
+    const jose = await loadPeer<Jose>('jose', 'The token session strategy');
+    return new TokenStrategy({ o, store, metrics, revocations, jose });
+  }
+
+  async load(req: RequestContext): Promise<Session> {
+    const { o, metrics, revocations, jose } = this.env;
+    const cookie = cookieSettings(o.cookie, req, o.trustProxy);
+    const values = readCookies(req.cookie, cookie.name);
+    const now = o.now();
+    for (const value of values) {
+      let rec: SessionRecord | null = null;
+      if (value.length <= o.maxTokenBytes) {
+        try {
+          const { plaintext } = await jose.compactDecrypt(value, (h: { kid?: string }) => this.key(h.kid), DECRYPT);
+          const x: unknown = JSON.parse(decoder.decode(plaintext));
+          if (isRecord(x)) rec = x;
+        } catch {
+          rec = null;
+        }
+      }
+      if (!rec) {
+        metrics.invalidCookies++;
+        continue;
+      }
+      if (revocations.isRevoked(rec)) {
+        metrics.revokedRefused++;
+        continue;
+      }
+      if (timedOut(rec, now, o.idle, o.absolute)) {
+        metrics.expired++;
+        continue;
+      }
+      return new TokenSession(this.env, cookie, rec, true, true, req.userAgent);
+    }
+    return new TokenSession(this.env, cookie, null, false, values.length > 0, req.userAgent);
+  }
+
+  private key(kid: unknown): Uint8Array {
+    const k = this.env.o.ring.decryptionKey(kid);
+    if (!k) throw new Error('unknown kid');
+    return k;
+  }
+
+  async list(userId: string): Promise<SessionInfo[]> {
+    const { store, revocations } = this.env;
+    const out: SessionInfo[] = [];
+    await Promise.all(
+      (await store.indexMembers(keys.user(userId))).map(async ({ member }) => {
+        const info = await readInfo(store, member);
+        if (!info || info.u !== userId || revocations.isRevoked({ ...newRecord(member, info.c, undefined), u: info.u })) {
+          await store.indexRemove(keys.user(userId), member);
+          return;
+        }
+        out.push({ handle: member, createdAt: info.c, lastSeenAt: info.s, userAgent: info.a });
+      }),
+    );
+    return out.sort((a, b) => b.lastSeenAt - a.lastSeenAt);
+  }
+
+  async revoke(handle: string, userId?: string): Promise<boolean> {
+    const { store, revocations, o } = this.env;
+    const info = await readInfo(store, handle);
+    if (userId !== undefined && info?.u !== userId) return false;
+    await revocations.deny(handle, (info?.c ?? o.now()) + o.absolute);
+    if (info) await forget(store, handle, info.u);
+    return info !== null;
+  }
+
+  async revokeAll(userId: string): Promise<number> {
+    const { store, revocations } = this.env;
+    await revocations.revokeUser(userId);
+    const members = await store.indexMembers(keys.user(userId));
+    await Promise.all(members.map(({ member }) => forget(store, member, userId)));
+    return members.length;
+  }
+}
+
+async function readInfo(store: Store, handle: string): Promise<TokenInfo | null> {
+  const found = await store.get(keys.tokenInfo(handle));
+  if (!found) return null;
+  try {
+    return JSON.parse(found.value) as TokenInfo;
+  } catch {
+    return null;
+  }
+}
+
+async function forget(store: Store, handle: string, userId: string): Promise<void> {
+  await store.delete(keys.tokenInfo(handle));
+  await store.indexRemove(keys.user(userId), handle);
+}
+
+class TokenSession extends BaseSession {
+  private changed = false;
+  private destroyed = false;
+
+  constructor(
+    private readonly env: Env,
+    cookie: CookieSettings,
+    rec: SessionRecord | null,
+    /** The record came from a valid token (it is not new). */
+    private fromToken: boolean,
+    presented: boolean,
+    private readonly userAgent: string | undefined,
+  ) {
+    super(rec, cookie, presented);
+  }
+
+  get isNew(): boolean {
+    return !this.fromToken;
+  }
+
+  /** No server copy to compare against: applied locally, the last response wins (documented). */
+  async update<T = unknown>(key: string, fn: (current: T | undefined) => T): Promise<T> {
+    const value = fn(this.get<T>(key));
+    this.set(key, value);
+    this.reopen();
+    return value;
+  }
+
+  /** Refuses the current token everywhere (when it was ever issued). */
+  private async retire(): Promise<void> {
+    const { revocations, o, store } = this.env;
+    if (this.rec && this.fromToken) await revocations.deny(this.rec.h, this.rec.c + o.absolute);
+    if (this.rec?.u) await forget(store, this.rec.h, this.rec.u);
+  }
+
+  private async reissue(userId: string | null): Promise<void> {
+    const { o, store } = this.env;
+    await this.retire();
+    const now = o.now();
+    const rec = { ...newRecord(randomId(), now, this.userAgent), u: userId, d: this.withChanges(this.rec?.d ?? {}) };
+    if (userId) {
+      const info: TokenInfo = { u: userId, c: now, s: now, a: rec.a };
+      await store.create(keys.tokenInfo(rec.h), JSON.stringify(info), { ttl: o.absolute });
+      await store.indexAdd(keys.user(userId), rec.h, now + o.absolute);
+    }
+    this.rec = rec;
+    this.dirty.clear();
+    this.fromToken = true;
+    this.changed = true;
+    this.reopen();
+  }
+
+  login(userId: string): Promise<void> {
+    return this.reissue(checkUserId(userId));
+  }
+
+  regenerate(): Promise<void> {
+    return this.reissue(this.rec?.u ?? null);
+  }
+
+  async destroy(): Promise<void> {
+    await this.retire();
+    this.rec = null;
+    this.dirty.clear();
+    this.fromToken = false;
+    this.destroyed = true;
+    this.reopen();
+  }
+
+  protected async doCommit(): Promise<CommitResult> {
+    const { o, store, jose } = this.env;
+    const now = o.now();
+    if (!this.rec) {
+      if (this.dirty.size === 0) {
+        const clear = this.destroyed || this.presented;
+        this.destroyed = this.presented = false;
+        return { setCookie: clear ? [clearCookie(this.cookie)] : [] };
+      }
+      this.rec = newRecord(randomId(), now, this.userAgent);
+      this.changed = true;
+    }
+    const rec = this.rec;
+    const touch = now - rec.s >= o.touchAfter;
+    const renew = now - rec.i > o.renewal;
+    if (!(this.changed || this.dirty.size > 0 || touch || renew)) return { setCookie: [] };
+    const next: SessionRecord = { ...rec, d: this.withChanges(rec.d), s: now, i: renew ? now : rec.i };
+    const { kid, key } = o.ring.encryptionKey;
+    const token = await new jose.CompactEncrypt(encoder.encode(JSON.stringify(next)))
+      .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid })
+      .encrypt(key);
+    const value = setCookie(this.cookie, token, next.c + o.absolute - now);
+    if (token.length > o.maxTokenBytes) {
+      throw new StatelineError(
+        'SL_ERR_SESSION_TOO_LARGE',
+        `the session token would be ${token.length} bytes, over the ${o.maxTokenBytes}-byte budget; keep less in the session or use another strategy`,
+      );
+    }
+    if (next.u && touch) {
+      // Best effort: list() shows last-seen from here; the token itself stays valid without it.
+      const info: TokenInfo = { u: next.u, c: next.c, s: now, a: next.a };
+      await store.update(keys.tokenInfo(next.h), JSON.stringify(info)).catch(() => {});
+    }
+    this.rec = next;
+    this.dirty.clear();
+    this.changed = false;
+    this.fromToken = true;
+    return { setCookie: [value] };
+  }
+}

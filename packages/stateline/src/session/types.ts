@@ -1,0 +1,165 @@
+import type { Bus, BusSpec } from '../bus/types.js';
+import type { Store, StoreSpec } from '../store/types.js';
+
+/** Where a session's data lives. See docs/sessions.md for how to choose. */
+export type SessionStrategy = 'server' | 'token' | 'memory' | 'hybrid';
+
+/** A duration in ms, or a string such as `'30s'`, `'30m'`, `'8h'`. */
+export type Duration = number | string;
+
+export interface SessionCookieOptions {
+  /** Cookie name (default `'sl.sid'`); gets the `__Host-` prefix when the cookie is Secure. */
+  name?: string;
+  /** `'auto'` (default): Secure and `__Host-` when the request came over TLS (or `trustProxy` and `X-Forwarded-Proto: https`). */
+  secure?: 'auto' | boolean;
+  /** Default `'lax'`. */
+  sameSite?: 'lax' | 'strict' | 'none';
+  /** Only without the `__Host-` prefix; default: none (host-only). */
+  domain?: string;
+}
+
+/**
+ * Options of {@link createSessions}. Unknown keys are refused with `SL_ERR_INVALID_OPTION`.
+ */
+export interface SessionOptions {
+  /** Default `'server'`. */
+  strategy?: SessionStrategy;
+  /** Store for `server` and `hybrid` records, and for indexes and revocations (default `'sqlite:.stateline/state.db'`). */
+  store?: StoreSpec | Store;
+  /** Bus for hybrid invalidation and token revocation (default `'memory:'`, i.e. this process only). */
+  bus?: BusSpec | Bus;
+  /** Signing/encryption secrets, newest first, each at least 32 characters. The first signs; all verify. */
+  keys: readonly (string | undefined)[];
+  /** Session ends after this long without a request (default `'30m'`). */
+  idleTimeout?: Duration;
+  /** Session ends this long after it began, whatever happens (default `'8h'`). */
+  absoluteTimeout?: Duration;
+  /** The id is replaced this often (old id honoured for `renewalGrace`); default `'1h'`. */
+  renewalTimeout?: Duration;
+  /** How long a renewed id's predecessor keeps working for requests already on their way (default `'30s'`). */
+  renewalGrace?: Duration;
+  /** Last-seen is written only once this much of the idle window has passed (default: a tenth of `idleTimeout`). */
+  touchAfter?: Duration;
+  cookie?: SessionCookieOptions;
+  /** What a request gets when the Store cannot be reached: `'fail'` (503, default) or `'anonymous'`. */
+  onStoreError?: 'fail' | 'anonymous';
+  /** Trust `X-Forwarded-Proto` for the Secure decision (default false). */
+  trustProxy?: boolean;
+  /** `token`: largest cookie value in bytes (default 4096). */
+  maxTokenBytes?: number;
+  /** `memory`: most sessions kept in this process (default 100,000; least recently used go first). */
+  maxSessions?: number;
+  /** `hybrid`: most records in the near cache (default 10,000). */
+  cacheSize?: number;
+  /** `token`: how often revocations are re-read from the Store as a backstop for missed bus messages (default `'5s'`). */
+  revocationSync?: Duration;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/** One of a user's sessions, as `list()` shows it. `handle` is opaque and is not the session id. */
+export interface SessionInfo {
+  handle: string;
+  createdAt: number;
+  lastSeenAt: number;
+  userAgent: string | null;
+}
+
+/** What an adapter knows about the incoming request. */
+export interface RequestContext {
+  /** The raw `Cookie` header, if any. */
+  cookie: string | undefined;
+  /** The request came over TLS. */
+  encrypted: boolean;
+  /** The raw `X-Forwarded-Proto` header (used only with `trustProxy`). */
+  forwardedProto?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+/** What an adapter must send after the handler: `Set-Cookie` values (possibly none). */
+export interface CommitResult {
+  setCookie: string[];
+}
+
+/**
+ * The session of one request, as `req.session` (Express, node:http), `request.session` (Fastify)
+ * or `c.get('session')` (Hono).
+ *
+ * @example
+ * ```ts
+ * const theme = req.session.get<string>('theme') ?? 'light';
+ * req.session.set('theme', 'dark');
+ * await req.session.update<Item[]>('cart', (cart = []) => [...cart, item]);
+ * await req.session.login(user.id);
+ * ```
+ */
+export interface Session {
+  /** The logged-in user, or `null` when anonymous. */
+  readonly userId: string | null;
+  /** Opaque, stable for the life of the session (survives id renewal); `null` until the session is saved. */
+  readonly handle: string | null;
+  /** True until the session has been saved for the first time. */
+  readonly isNew: boolean;
+  /** True when the Store could not be reached and `onStoreError: 'anonymous'` gave an empty session that will not be saved. */
+  readonly degraded: boolean;
+  get<T = unknown>(key: string): T | undefined;
+  /** Changed keys are written when the response is sent, merged with concurrent changes to other keys. */
+  set(key: string, value: unknown): void;
+  delete(key: string): void;
+  /**
+   * Read-modify-write of one key, saved at once and re-applied to the fresh value when another
+   * request changed the session in between, so concurrent updates never lose each other
+   * (except with the `token` strategy, which has no server copy to compare against).
+   */
+  update<T = unknown>(key: string, fn: (current: T | undefined) => T): Promise<T>;
+  /** Binds the session to a user and replaces its id at once (the old id stops working); data is kept. */
+  login(userId: string): Promise<void>;
+  /** Replaces the session id at once, keeping the data. */
+  regenerate(): Promise<void>;
+  /** Ends the session everywhere; the cookie is cleared. */
+  destroy(): Promise<void>;
+  /** Writes pending changes now (adapters call it before the response; call it yourself before streaming). */
+  commit(): Promise<CommitResult>;
+}
+
+/** Counters of what the manager refused or saw; exported as metrics by the app. */
+export interface SessionMetrics {
+  /** Cookies that were malformed, tampered, signed with an unknown key, or too large. */
+  invalidCookies: number;
+  /** Sessions ended by idle or absolute timeout when they came back. */
+  expired: number;
+  /** Requests served while the Store was unreachable. */
+  storeErrors: number;
+  /** Version conflicts that `update()` or a commit resolved by re-applying. */
+  conflictsResolved: number;
+  /** Tokens refused because they were revoked. */
+  revokedRefused: number;
+}
+
+/**
+ * One manager per process: loads and commits request sessions and manages a user's sessions.
+ *
+ * @example
+ * ```ts
+ * const sessions = await createSessions({ strategy: 'server', store: 'redis://127.0.0.1:6379', keys: [process.env.SESSION_KEY] });
+ * for (const s of await sessions.list('alice')) console.log(s.handle, s.userAgent);
+ * await sessions.revokeAll('alice');
+ * ```
+ */
+export interface SessionManager {
+  readonly strategy: SessionStrategy;
+  readonly store: Store;
+  readonly metrics: Readonly<SessionMetrics>;
+  /** Reads the request's session; rejects with `SL_ERR_STORE_UNAVAILABLE` under `onStoreError: 'fail'`. */
+  load(request: RequestContext): Promise<Session>;
+  /** The live sessions of a user. */
+  list(userId: string): Promise<SessionInfo[]>;
+  /**
+   * Ends one session by its handle; true when it was live. Every instance refuses it within a
+   * second. With `userId`, only a session of that user is ended (for "log out that device" pages).
+   */
+  revoke(handle: string, options?: { userId?: string }): Promise<boolean>;
+  /** Ends every session of a user; returns how many were live. */
+  revokeAll(userId: string): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,167 @@
+import { randomUUID } from 'node:crypto';
+import type { Bus } from '../bus/types.js';
+import type { CreateOptions, CreateResult, IndexEntry, Store, StoredRecord, UpdateOptions, UpdateResult } from './types.js';
+
+export interface NearCacheOptions {
+  /** Most records kept in process (default 10,000; least recently used go first). */
+  size?: number;
+  /** Bus channel for invalidations (default `'near-cache'`). */
+  channel?: string;
+  /** A cached record is re-read after this many ms even without an invalidation (default 10,000). */
+  maxAge?: number;
+  now?: () => number;
+}
+
+interface Entry {
+  rec: StoredRecord;
+  at: number;
+}
+
+/**
+ * A Store in front of another: reads are served from a bounded in-process cache, writes go to the
+ * inner Store (compare-and-set included) and publish an invalidation on the Bus so every other
+ * instance drops its copy. A stale copy can never win a write: the inner Store checks versions.
+ * While the Bus is down the cache is emptied and bypassed.
+ *
+ * @example
+ * ```ts
+ * const store = await NearCacheStore.open(await createStore('redis://127.0.0.1:6379'), await createBus('redis://127.0.0.1:6379'));
+ * ```
+ */
+export class NearCacheStore implements Store {
+  private readonly cache = new Map<string, Entry>();
+  private readonly origin = randomUUID();
+  private connected = true;
+  /** Bumped on every invalidation: a read that raced one does not fill the cache. */
+  private generation = 0;
+  private unsubscribe: (() => Promise<void>) | undefined;
+  private offConnection: (() => void) | undefined;
+  private readonly size: number;
+  private readonly maxAge: number;
+  private readonly now: () => number;
+  private readonly channel: string;
+
+  private constructor(
+    private readonly inner: Store,
+    private readonly bus: Bus,
+    options: NearCacheOptions,
+  ) {
+    this.size = options.size ?? 10_000;
+    this.maxAge = options.maxAge ?? 10_000;
+    this.now = options.now ?? Date.now;
+    this.channel = options.channel ?? 'near-cache';
+  }
+
+  get backend(): Store['backend'] {
+    return this.inner.backend;
+  }
+
+  /** Number of records held in process, for metrics and tests. */
+  get cached(): number {
+    return this.cache.size;
+  }
+
+  static async open(inner: Store, bus: Bus, options: NearCacheOptions = {}): Promise<NearCacheStore> {
+    const s = new NearCacheStore(inner, bus, options);
+    s.offConnection = bus.onConnectionChange((up) => {
+      s.connected = up;
+      s.generation++;
+      s.cache.clear();
+    });
+    s.unsubscribe = await bus.subscribe(s.channel, (msg) => {
+      const sep = msg.indexOf(' ');
+      if (msg.slice(0, sep) === s.origin) return;
+      s.generation++;
+      s.cache.delete(msg.slice(sep + 1));
+    });
+    return s;
+  }
+
+  private remember(key: string, rec: StoredRecord): void {
+    if (!this.connected) return;
+    this.cache.delete(key);
+    this.cache.set(key, { rec, at: this.now() });
+    if (this.cache.size > this.size) {
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) this.cache.delete(oldest.value);
+    }
+  }
+
+  private invalidate(key: string): void {
+    this.cache.delete(key);
+    // At-most-once: a lost invalidation is bounded by maxAge, and a lost connection empties every cache.
+    this.bus.publish(this.channel, `${this.origin} ${key}`).catch(() => {
+      this.generation++;
+    });
+  }
+
+  async get(key: string): Promise<StoredRecord | null> {
+    const hit = this.cache.get(key);
+    const now = this.now();
+    if (hit && (hit.rec.expiresAt === null || hit.rec.expiresAt > now) && now - hit.at < this.maxAge) {
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      return { ...hit.rec };
+    }
+    if (hit) this.cache.delete(key);
+    const gen = this.generation;
+    const rec = await this.inner.get(key);
+    if (rec && gen === this.generation) this.remember(key, rec);
+    return rec;
+  }
+
+  async create(key: string, value: string, options?: CreateOptions): Promise<CreateResult> {
+    const res = await this.inner.create(key, value, options);
+    if (res.ok) this.remember(key, { value, version: res.version, expiresAt: expiry(options?.ttl, null, this.now()) });
+    return res;
+  }
+
+  async update(key: string, value: string, options: UpdateOptions = {}): Promise<UpdateResult> {
+    const before = this.cache.get(key);
+    this.cache.delete(key);
+    const res = await this.inner.update(key, value, options);
+    if (res.ok) {
+      this.invalidate(key);
+      this.remember(key, { value, version: res.version, expiresAt: expiry(options.ttl, before?.rec.expiresAt ?? null, this.now()) });
+    }
+    return res;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    this.cache.delete(key);
+    const removed = await this.inner.delete(key);
+    this.invalidate(key);
+    return removed;
+  }
+
+  async touch(key: string, ttl: number | null): Promise<boolean> {
+    const ok = await this.inner.touch(key, ttl);
+    const hit = this.cache.get(key);
+    if (hit) hit.rec = { ...hit.rec, expiresAt: ttl === null ? null : this.now() + ttl };
+    return ok;
+  }
+
+  indexAdd(owner: string, member: string, expiresAt: number | null): Promise<void> {
+    return this.inner.indexAdd(owner, member, expiresAt);
+  }
+
+  indexMembers(owner: string): Promise<IndexEntry[]> {
+    return this.inner.indexMembers(owner);
+  }
+
+  indexRemove(owner: string, member: string): Promise<void> {
+    return this.inner.indexRemove(owner, member);
+  }
+
+  /** Stops listening; the inner Store and the Bus stay open (their owner closes them). */
+  async close(): Promise<void> {
+    this.offConnection?.();
+    await this.unsubscribe?.().catch(() => {});
+    this.cache.clear();
+  }
+}
+
+function expiry(ttl: number | null | undefined, keep: number | null, now: number): number | null {
+  if (ttl === undefined) return keep;
+  return ttl === null ? null : now + ttl;
+}
