@@ -1,5 +1,122 @@
-// PLACEHOLDER: being written; replaced before this lands.
-import type { Log } from './types.js';
-export async function openSqliteLog(_options: unknown): Promise<Log> {
-  throw new Error('not yet written');
+import { CallGuard } from '../internal/guard.js';
+import { openSqlite, type SqliteHandle } from '../internal/sqlite-open.js';
+import { checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
+import type { AppendResult, Log, LogEntry, ReadOptions, ReadResult, SqliteLogOptions } from './types.js';
+
+const SQL = {
+  // Creates the stream (with its epoch) on first use, else claims the next offset.
+  claim: `INSERT INTO stateline_log_meta (stream, epoch, head, trimmed_through) VALUES (@stream, @epoch, 1, 0)
+          ON CONFLICT (stream) DO UPDATE SET head = head + 1 RETURNING epoch, head, trimmed_through`,
+  insert: `INSERT INTO stateline_log (stream, "offset", data, at) VALUES (@stream, @offset, @data, @at)`,
+  meta: `SELECT epoch, head, trimmed_through FROM stateline_log_meta WHERE stream = @stream`,
+  ensure: `INSERT INTO stateline_log_meta (stream, epoch, head, trimmed_through) VALUES (@stream, @epoch, 0, 0)
+           ON CONFLICT (stream) DO NOTHING`,
+  // The oldest entry retention by age keeps: everything before it goes (memory-log trims a prefix).
+  firstYoung: `SELECT "offset" FROM stateline_log WHERE stream = @stream AND "offset" > @after AND at >= @cutoff
+               ORDER BY "offset" LIMIT 1`,
+  trim: `DELETE FROM stateline_log WHERE stream = @stream AND "offset" <= @through`,
+  trimmed: `UPDATE stateline_log_meta SET trimmed_through = @through WHERE stream = @stream`,
+  entries: `SELECT "offset", data, at FROM stateline_log WHERE stream = @stream AND "offset" > @after
+            ORDER BY "offset" LIMIT @limit`,
+};
+
+interface Meta {
+  epoch: string;
+  head: number;
+  trimmed_through: number;
+}
+
+/**
+ * The Log in a SQLite file (WAL), shared by every local process. An append is one `BEGIN
+ * IMMEDIATE` transaction (claim the offset, insert, trim), so offsets are unique and consecutive
+ * across processes. Reads take no write lock: they apply retention virtually (hide what the next
+ * append will delete) and only insert the stream's meta row the first time a stream is seen.
+ */
+export class SqliteLog implements Log {
+  readonly backend = 'sqlite' as const;
+  private readonly retention: { maxCount: number; maxAge: number | null };
+
+  constructor(
+    private readonly h: SqliteHandle,
+    private readonly prefix: string,
+    private readonly guard: CallGuard,
+    retention: SqliteLogOptions['retention'],
+  ) {
+    this.retention = normalizeRetention(retention);
+  }
+
+  /** The highest offset retention removes from a stream whose entries are `through+1 … head`. */
+  private trimTarget(stream: string, head: number, through: number, now: number): number {
+    const { maxCount, maxAge } = this.retention;
+    let target = Math.max(through, head - maxCount);
+    if (maxAge !== null) {
+      const row = this.h.stmt(SQL.firstYoung).get({ stream, after: target, cutoff: now - maxAge }) as
+        { offset: number } | undefined;
+      target = row ? Math.max(target, row.offset - 1) : head;
+    }
+    return target;
+  }
+
+  append(stream: string, data: string): Promise<AppendResult> {
+    return this.guard.run('append', () =>
+      this.h.immediate((): AppendResult => {
+        const s = this.prefix + stream;
+        const at = Date.now();
+        const meta = this.h.stmt(SQL.claim).get({ stream: s, epoch: newEpoch() }) as Meta;
+        this.h.stmt(SQL.insert).run({ stream: s, offset: meta.head, data, at });
+        const target = this.trimTarget(s, meta.head, meta.trimmed_through, at);
+        if (target > meta.trimmed_through) {
+          this.h.stmt(SQL.trim).run({ stream: s, through: target });
+          this.h.stmt(SQL.trimmed).run({ stream: s, through: target });
+        }
+        return { offset: meta.head, epoch: meta.epoch, at };
+      }),
+    );
+  }
+
+  read(stream: string, since: number, options: ReadOptions = {}): Promise<ReadResult> {
+    return this.guard.run('read', () => {
+      checkSince(since);
+      const limit = readLimit(options.limit);
+      const s = this.prefix + stream;
+      if (!this.h.stmt(SQL.meta).get({ stream: s }))
+        this.h.stmt(SQL.ensure).run({ stream: s, epoch: newEpoch() });
+      // A deferred (read-only) transaction: meta and entries come from one snapshot.
+      return this.h.db.transaction((): ReadResult => {
+        const meta = this.h.stmt(SQL.meta).get({ stream: s }) as Meta;
+        const through = this.trimTarget(s, meta.head, meta.trimmed_through, Date.now());
+        const { from, complete } = resolveRead(since, options.epoch, meta.epoch, through);
+        const rows = this.h
+          .stmt(SQL.entries)
+          .all({ stream: s, after: Math.max(from, through), limit }) as LogEntry[];
+        return { epoch: meta.epoch, entries: rows, head: meta.head, complete };
+      })();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.guard.close()) this.h.close();
+  }
+}
+
+/**
+ * Opens the SQLite Log; it may share its file with a SQLite Store.
+ *
+ * @example
+ * ```ts
+ * const log = await openSqliteLog({ type: 'sqlite', path: '.stateline/state.db', retention: { maxCount: 1000 } });
+ * const { offset, epoch } = await log.append('room:lobby', '{"text":"hi"}');
+ * ```
+ */
+export async function openSqliteLog(options: SqliteLogOptions): Promise<SqliteLog> {
+  const guard = new CallGuard(
+    'SL_ERR_LOG_UNAVAILABLE',
+    `sqlite log ${options.path}`,
+    options.timeout ?? 2000,
+  );
+  normalizeRetention(options.retention);
+  const h = await openSqlite(options.path, guard.timeout, 'The sqlite log').catch((err: unknown) => {
+    throw guard.wrap('open', err);
+  });
+  return new SqliteLog(h, options.prefix ?? 'sl:', guard, options.retention);
 }
