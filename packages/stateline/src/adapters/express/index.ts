@@ -1,0 +1,5 @@
+/**
+ * `stateline/express`: session and idempotency middleware for Express 4 and 5.
+ * @module
+ */
+export { session, problemHandler, type SessionRequest } from './session.js';

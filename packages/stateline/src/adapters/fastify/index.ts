@@ -1,0 +1,5 @@
+/**
+ * `stateline/fastify`: session and idempotency plugins for Fastify 4 and 5.
+ * @module
+ */
+export { sessionPlugin, type SessionFastifyRequest, type SessionPluginOptions } from './session.js';

@@ -1,0 +1,5 @@
+/**
+ * `stateline/hono`: session and idempotency middleware for Hono.
+ * @module
+ */
+export { session, type SessionVariables } from './session.js';

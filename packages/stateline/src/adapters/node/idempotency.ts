@@ -1,0 +1,81 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { problemFor } from '../../http/problem.js';
+import { createIdempotency } from '../../idempotency/idempotency-core.js';
+import { captureServerResponse, readRequestBody, sendNodeAnswer } from '../../idempotency/node-response.js';
+import type { IdempotencyOptions } from '../../idempotency/types.js';
+
+/** A request whose body `withIdempotency` has read: the bytes are in `body`. */
+export type IdempotentRequest = IncomingMessage & { body?: Buffer };
+
+/** A node:http handler; it may return a promise. */
+export type NodeHandler = (req: IdempotentRequest, res: ServerResponse) => void | Promise<void>;
+
+/** Options of the node:http wrapper; callbacks receive the `IncomingMessage` (with `body`). */
+export type NodeIdempotencyOptions = IdempotencyOptions<IdempotentRequest>;
+
+/** The wrapped handler, with `close()` for a Store it opened from a spec. */
+export type NodeIdempotentHandler = ((req: IncomingMessage, res: ServerResponse) => void) & { close(): Promise<void> };
+
+/**
+ * Wraps a node:http `(req, res)` handler with Idempotency-Key handling. For the covered methods
+ * the body is read first (to fingerprint it) and handed over as `req.body` (a Buffer); other
+ * requests reach the handler with the stream untouched. A handler that throws or rejects before
+ * answering gets a 500 problem, and that is what retries replay.
+ *
+ * @example
+ * ```ts
+ * import http from 'node:http';
+ * import { withIdempotency } from 'stateline/node';
+ * const handler = withIdempotency({ store: 'sqlite:.stateline/state.db' }, (req, res) => {
+ *   const order = JSON.parse(req.body!.toString());
+ *   res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify(order));
+ * });
+ * http.createServer(handler).listen(3000);
+ * ```
+ */
+export function withIdempotency(options: NodeIdempotencyOptions, handler: NodeHandler): NodeIdempotentHandler {
+  const core = createIdempotency<IdempotentRequest>(options);
+
+  const run = (req: IdempotentRequest, res: ServerResponse): void => {
+    Promise.resolve()
+      .then(() => handler(req, res))
+      .catch((err: unknown) => {
+        core.onError(err);
+        if (!res.headersSent) sendNodeAnswer(res, problemFor(err));
+        else res.destroy();
+      });
+  };
+
+  const wrapped = (req: IdempotentRequest, res: ServerResponse): void => {
+    if (!core.covers(req.method ?? 'GET')) return run(req, res);
+    const url = req.url ?? '/';
+    readRequestBody(req)
+      .then((body) => {
+        req.body = body;
+        return core.begin({
+          raw: req,
+          method: req.method ?? 'GET',
+          path: url.split('?', 1)[0]!,
+          url,
+          header: (name) => joined(req.headers[name]),
+          body: () => body,
+          session: (req as { session?: unknown }).session,
+          address: req.socket.remoteAddress,
+        });
+      })
+      .then(
+        (r) => {
+          if (r.kind === 'answer') return sendNodeAnswer(res, r.answer);
+          if (r.kind === 'ticket') captureServerResponse(res, r.ticket);
+          run(req, res);
+        },
+        // The body could not be read: the client went away mid-upload.
+        () => res.destroy(),
+      );
+  };
+  return Object.assign(wrapped, { close: () => core.close() });
+}
+
+function joined(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}

@@ -1,0 +1,6 @@
+/**
+ * `stateline/node`: sessions and idempotency for plain node:http servers.
+ * @module
+ */
+export { withSession, type SessionIncomingMessage } from './session.js';
+export { requestContext } from './request-context.js';
