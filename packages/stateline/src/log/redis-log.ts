@@ -1,5 +1,206 @@
-// PLACEHOLDER: being written; replaced before this lands.
-import type { Log } from './types.js';
-export async function openRedisLog(_options: unknown): Promise<Log> {
-  throw new Error('not yet written');
+/**
+ * The Redis Log: one Redis Stream per log stream, with integer offsets.
+ *
+ * Layout: entries in the stream `${prefix}log:{${stream}}` under explicit ids `<offset>-0` with
+ * fields `at` (server time, ms) and `data`; the hash `${prefix}log:{${stream}}:meta` (same hash tag,
+ * same slot) holds `epoch`, `head` (last offset given) and `trimmedThrough` (last offset retention
+ * removed). Append and read are Lua scripts, so offsets are unique and gap-free across any number of
+ * connections, and retention (XTRIM MINID by count, then by age) is applied by every call, exactly
+ * as the memory log does. The epoch is created by whichever comes first, append or read (HSETNX),
+ * so both agree; when Redis loses the data (restart without persistence, eviction) the meta hash is
+ * gone and the next call starts a new epoch at offset 1. Needs Redis >= 6.2.
+ */
+import { StatelineError } from '../errors.js';
+import { CallGuard } from '../internal/guard.js';
+import { connectRedisClient, redisScript, type RedisLink } from '../internal/redis-connect.js';
+import { checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
+import type { AppendResult, Log, LogEntry, ReadOptions, ReadResult, RedisLogOptions } from './types.js';
+
+/** Shared by both scripts: KEYS[1] stream, KEYS[2] meta. */
+const COMMON = `
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- The stream's epoch; a new one (and an empty stream) when the meta hash is missing.
+local function epoch(candidate)
+  if redis.call('HSETNX', KEYS[2], 'epoch', candidate) == 1 then
+    redis.call('DEL', KEYS[1])
+    return candidate
+  end
+  return redis.call('HGET', KEYS[2], 'epoch')
+end
+
+-- Drops entries beyond maxCount, then leading entries older than maxAge; returns trimmedThrough.
+local function trim(head, maxCount, maxAge, t)
+  local trimmed = tonumber(redis.call('HGET', KEYS[2], 'trimmedThrough') or '0')
+  local cut = head - maxCount
+  if cut < trimmed then cut = trimmed end
+  if maxAge ~= '' then
+    local cutoff = t - tonumber(maxAge)
+    local start = '(' .. cut .. '-0'
+    if cut <= 0 then start = '-' end
+    local batch = 8
+    while true do
+      local entries = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', batch)
+      local old = 0
+      for _, e in ipairs(entries) do
+        if tonumber(e[2][2]) >= cutoff then break end
+        old = old + 1
+        cut = tonumber(string.match(e[1], '^(%d+)'))
+      end
+      if old < #entries or #entries < batch then break end
+      start = '(' .. entries[#entries][1]
+      if batch < 1024 then batch = batch * 2 end
+    end
+  end
+  if cut > trimmed then
+    redis.call('XTRIM', KEYS[1], 'MINID', (cut + 1) .. '-0')
+    redis.call('HSET', KEYS[2], 'trimmedThrough', cut)
+    trimmed = cut
+  end
+  return trimmed
+end
+`;
+
+/** ARGV data, maxCount, maxAge ('' none), epoch candidate. Returns {offset, epoch, at}. */
+const APPEND = redisScript(`${COMMON}
+local t = now()
+local ep = epoch(ARGV[4])
+local head = redis.call('HINCRBY', KEYS[2], 'head', 1)
+redis.call('XADD', KEYS[1], head .. '-0', 'at', t, 'data', ARGV[1])
+trim(head, tonumber(ARGV[2]), ARGV[3], t)
+return {head, ep, t}
+`);
+
+/**
+ * ARGV since, reader epoch ('' none), limit, maxCount, maxAge ('' none), epoch candidate.
+ * Returns {epoch, head, trimmedThrough, entries}; a reader from another epoch reads from the start.
+ */
+const READ = redisScript(`${COMMON}
+local t = now()
+local ep = epoch(ARGV[6])
+local head = tonumber(redis.call('HGET', KEYS[2], 'head') or '0')
+local trimmed = trim(head, tonumber(ARGV[4]), ARGV[5], t)
+local from = tonumber(ARGV[1])
+if ARGV[2] ~= '' and ARGV[2] ~= ep then from = 0 end
+local entries = {}
+if from < head then
+  entries = redis.call('XRANGE', KEYS[1], (from + 1) .. '-0', '+', 'COUNT', tonumber(ARGV[3]))
+end
+return {ep, head, trimmed, entries}
+`);
+
+function unexpected(op: string, reply: unknown): StatelineError {
+  return new StatelineError(
+    'SL_ERR_LOG_UNAVAILABLE',
+    `redis log: ${op} got an unexpected reply ${JSON.stringify(reply)?.slice(0, 100)}`,
+  );
+}
+
+function toEntry(raw: unknown): LogEntry {
+  // [id, ['at', at, 'data', data]]
+  if (!Array.isArray(raw) || typeof raw[0] !== 'string' || !Array.isArray(raw[1]))
+    throw unexpected('read', raw);
+  const fields = raw[1] as unknown[];
+  return { offset: Number.parseInt(raw[0], 10), data: String(fields[3]), at: Number(fields[1]) };
+}
+
+class RedisLog implements Log {
+  readonly backend = 'redis' as const;
+  private readonly maxCount: string;
+  private readonly maxAge: string;
+
+  constructor(
+    private readonly link: RedisLink,
+    private readonly prefix: string,
+    retention: { maxCount: number; maxAge: number | null },
+    private readonly guard: CallGuard,
+  ) {
+    this.maxCount = String(retention.maxCount);
+    this.maxAge = retention.maxAge === null ? '' : String(Math.round(retention.maxAge));
+  }
+
+  private keys(stream: string): [string, string] {
+    const key = `${this.prefix}log:{${stream}}`;
+    return [key, `${key}:meta`];
+  }
+
+  append(stream: string, data: string): Promise<AppendResult> {
+    return this.guard.run('append', async () => {
+      const reply = await this.link.script(APPEND, this.keys(stream), [
+        data,
+        this.maxCount,
+        this.maxAge,
+        newEpoch(),
+      ]);
+      if (!Array.isArray(reply) || reply.length !== 3) throw unexpected('append', reply);
+      const [offset, epoch, at] = reply as [unknown, unknown, unknown];
+      if (typeof offset !== 'number' || typeof epoch !== 'string' || typeof at !== 'number')
+        throw unexpected('append', reply);
+      return { offset, epoch, at };
+    });
+  }
+
+  read(stream: string, since: number, options: ReadOptions = {}): Promise<ReadResult> {
+    return this.guard.run('read', async () => {
+      checkSince(since);
+      const limit = readLimit(options.limit);
+      const reply = await this.link.script(READ, this.keys(stream), [
+        String(since),
+        options.epoch ?? '',
+        String(limit),
+        this.maxCount,
+        this.maxAge,
+        newEpoch(),
+      ]);
+      if (!Array.isArray(reply) || reply.length !== 4 || !Array.isArray(reply[3]))
+        throw unexpected('read', reply);
+      const [epoch, head, trimmedThrough, raw] = reply as [unknown, unknown, unknown, unknown[]];
+      if (typeof epoch !== 'string' || typeof head !== 'number' || typeof trimmedThrough !== 'number')
+        throw unexpected('read', reply);
+      const { from, complete } = resolveRead(since, options.epoch, epoch, trimmedThrough);
+      const entries: LogEntry[] = [];
+      for (const r of raw) {
+        const e = toEntry(r);
+        if (e.offset > from) entries.push(e);
+      }
+      return { epoch, entries, head, complete };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.guard.close()) return;
+    await this.link.close();
+  }
+}
+
+/**
+ * Opens a Redis Log. Rejects with `SL_ERR_LOG_UNAVAILABLE` when the server cannot be reached
+ * within `timeout`; once open it reconnects by itself. Usually reached through `createLog`.
+ *
+ * @example
+ * ```ts
+ * const log = await openRedisLog({ type: 'redis', url: 'redis://127.0.0.1:6379', retention: { maxCount: 1000, maxAge: 86_400_000 } });
+ * const { offset, epoch } = await log.append('room:lobby', '{"text":"hi"}');
+ * ```
+ */
+export async function openRedisLog(options: RedisLogOptions): Promise<Log> {
+  const timeout = options.timeout ?? 2000;
+  const retention = normalizeRetention(options.retention);
+  if (typeof options.url !== 'string' || !options.url) {
+    throw new StatelineError('SL_ERR_INVALID_OPTION', 'redis log needs a url such as redis://127.0.0.1:6379');
+  }
+  const link = await connectRedisClient(options.url, {
+    code: 'SL_ERR_LOG_UNAVAILABLE',
+    label: 'redis log',
+    timeout,
+  });
+  return new RedisLog(
+    link,
+    options.prefix ?? 'sl:',
+    retention,
+    new CallGuard('SL_ERR_LOG_UNAVAILABLE', 'redis log', timeout),
+  );
 }
