@@ -1,5 +1,211 @@
-// PLACEHOLDER: being written; replaced before this lands.
-import type { Bus } from './types.js';
-export async function openIpcBus(_options: unknown): Promise<Bus> {
-  throw new Error('not yet written');
+import { randomUUID } from 'node:crypto';
+import { StatelineError } from '../errors.js';
+import { CallGuard } from '../internal/guard.js';
+import { withTimeout } from '../internal/timeout.js';
+import { safeCall } from './memory-bus.js';
+import type { Bus, BusHandler, IpcBusOptions } from './types.js';
+
+/**
+ * What travels over the IPC channel. The `$sl: 'bus'` marker lets other traffic share the channel.
+ * Child → relay: `hello`, `sub`, `unsub` (each answered by `ack` with the same id) and `pub`;
+ * relay → child: `ack` and `msg`. Channels are already prefixed.
+ */
+export type IpcBusMessage =
+  | { $sl: 'bus'; op: 'hello' | 'sub' | 'unsub'; ch: string; id: string }
+  | { $sl: 'bus'; op: 'pub' | 'msg'; ch: string; msg: string }
+  | { $sl: 'bus'; op: 'ack'; id: string };
+
+/** True when an IPC message is Stateline bus traffic. */
+export function isIpcBusMessage(m: unknown): m is IpcBusMessage {
+  return typeof m === 'object' && m !== null && (m as { $sl?: unknown }).$sl === 'bus';
+}
+
+/** How an IpcBus reaches the relay: over this child's IPC channel, or directly inside the relay. */
+export interface IpcLink {
+  readonly connected: boolean;
+  /** `hello`/`sub`/`unsub` resolve once the relay applied them; `pub` once the message left. */
+  send(op: 'hello' | 'sub' | 'unsub' | 'pub', ch: string, msg?: string): Promise<void>;
+  close(): void;
+}
+
+/** What a link calls back into: a message for a (prefixed) channel, or a connection change. */
+export interface IpcSink {
+  deliver(ch: string, msg: string): void;
+  connection(up: boolean): void;
+}
+
+const gone = (cause?: unknown) =>
+  new StatelineError('SL_ERR_BUS_UNAVAILABLE', 'ipc bus: the parent process is gone (IPC channel closed)', {
+    cause,
+  });
+
+/** The bus on either side of the relay; the link decides how requests travel. */
+export class IpcBus implements Bus {
+  readonly backend = 'ipc' as const;
+  private readonly handlers = new Map<string, Set<BusHandler>>();
+  private readonly listeners = new Set<(connected: boolean) => void>();
+  private readonly prefix: string;
+  private readonly guard: CallGuard;
+  private readonly link: IpcLink;
+
+  constructor(
+    connect: (sink: IpcSink) => IpcLink,
+    options: Omit<IpcBusOptions, 'type'> = {},
+    label = 'ipc bus',
+  ) {
+    this.prefix = options.prefix ?? 'sl:';
+    this.guard = new CallGuard('SL_ERR_BUS_UNAVAILABLE', label, options.timeout ?? 2000);
+    this.link = connect({
+      deliver: (ch, msg) => {
+        for (const h of [...(this.handlers.get(ch) ?? [])]) safeCall(h, msg, ch.slice(this.prefix.length));
+      },
+      connection: (up) => {
+        for (const l of [...this.listeners]) {
+          try {
+            l(up);
+          } catch (err) {
+            process.emitWarning(`stateline ipc bus connection listener threw: ${String(err)}`);
+          }
+        }
+      },
+    });
+  }
+
+  /** Resolves once a relay answered; used on open to fail fast when the parent runs none. */
+  ready(): Promise<void> {
+    return this.guard.run('connect', () => this.link.send('hello', ''));
+  }
+
+  publish(channel: string, message: string): Promise<void> {
+    return this.guard.run('publish', () => this.link.send('pub', this.prefix + channel, message));
+  }
+
+  subscribe(channel: string, handler: BusHandler): Promise<() => Promise<void>> {
+    return this.guard.run('subscribe', async () => {
+      const name = this.prefix + channel;
+      await this.link.send('sub', name); // the relay counts one subscription per handler
+      if (this.guard.isClosed) {
+        this.link.send('unsub', name).catch(() => {});
+        throw new StatelineError('SL_ERR_CLOSED', 'ipc bus was closed');
+      }
+      const wrapped: BusHandler = (m, c) => handler(m, c);
+      let set = this.handlers.get(name);
+      if (!set) this.handlers.set(name, (set = new Set()));
+      set.add(wrapped);
+      let active = true;
+      return async () => {
+        if (!active) return;
+        active = false;
+        const current = this.handlers.get(name);
+        current?.delete(wrapped);
+        if (current?.size === 0) this.handlers.delete(name);
+        // Locally gone already; telling the relay only saves it forwarding, so failures are ignored.
+        await this.guard.run('unsubscribe', () => this.link.send('unsub', name)).catch(() => {});
+      };
+    });
+  }
+
+  onConnectionChange(listener: (connected: boolean) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (!this.guard.close()) return;
+    const unsubs = [...this.handlers].flatMap(([name, set]) => [...set].map(() => name));
+    this.handlers.clear();
+    this.listeners.clear();
+    if (this.link.connected) {
+      const sent = Promise.all(unsubs.map((name) => this.link.send('unsub', name).catch(() => {})));
+      await withTimeout(sent, this.guard.timeout, () => gone()).catch(() => {});
+    }
+    this.link.close();
+  }
+}
+
+/** The link of a forked child: requests go to the parent over `process.send`. */
+function childLink(sink: IpcSink): IpcLink {
+  const tag = randomUUID();
+  let n = 0;
+  let up = true;
+  const pending = new Map<string, { resolve: () => void; reject: (err: Error) => void }>();
+  const onMessage = (m: unknown) => {
+    if (!isIpcBusMessage(m)) return;
+    if (m.op === 'msg') sink.deliver(m.ch, m.msg);
+    else if (m.op === 'ack') {
+      pending.get(m.id)?.resolve();
+      pending.delete(m.id);
+    }
+  };
+  const onDisconnect = () => {
+    up = false;
+    for (const p of pending.values()) p.reject(gone());
+    pending.clear();
+    sink.connection(false);
+  };
+  process.on('message', onMessage);
+  process.on('disconnect', onDisconnect);
+  return {
+    get connected() {
+      return up && process.connected;
+    },
+    send(op, ch, msg) {
+      return new Promise<void>((resolve, reject) => {
+        if (!up || !process.connected || !process.send) return reject(gone());
+        const id = op === 'pub' ? '' : `${tag}:${++n}`;
+        const envelope: IpcBusMessage =
+          op === 'pub' ? { $sl: 'bus', op, ch, msg: msg ?? '' } : { $sl: 'bus', op, ch, id };
+        if (id) pending.set(id, { resolve, reject });
+        const done = (err: Error | null) => {
+          if (err) {
+            pending.delete(id);
+            reject(gone(err));
+          } else if (!id) resolve();
+        };
+        try {
+          process.send(envelope, undefined, undefined, done);
+        } catch (err) {
+          done(err instanceof Error ? err : new Error(String(err)));
+        }
+      });
+    },
+    close() {
+      process.off('message', onMessage);
+      process.off('disconnect', onDisconnect);
+      for (const p of pending.values()) p.reject(new StatelineError('SL_ERR_CLOSED', 'ipc bus was closed'));
+      pending.clear();
+    },
+  };
+}
+
+/**
+ * Opens the `ipc:` bus in a process forked by a parent that runs {@link attachIpcRelay}
+ * (as `stateline up` does). Without an IPC channel, or when no relay answers within `timeout`,
+ * it rejects with `SL_ERR_BUS_UNAVAILABLE`.
+ *
+ * @example
+ * ```ts
+ * const bus = await openIpcBus({ prefix: 'shop:' }); // usually: await createBus('ipc:')
+ * await bus.subscribe('revoked', (sid) => denyList.add(sid));
+ * ```
+ */
+export async function openIpcBus(options: Omit<IpcBusOptions, 'type'> = {}): Promise<IpcBus> {
+  if (typeof process.send !== 'function' || !process.connected) {
+    throw new StatelineError(
+      'SL_ERR_BUS_UNAVAILABLE',
+      'the ipc: bus needs a parent process running attachIpcRelay() (e.g. `stateline up`), and this process has no IPC channel',
+    );
+  }
+  const bus = new IpcBus(childLink, options);
+  try {
+    await bus.ready();
+  } catch (cause) {
+    await bus.close();
+    throw new StatelineError(
+      'SL_ERR_BUS_UNAVAILABLE',
+      'no relay answered on the IPC channel: the parent process must run attachIpcRelay() (e.g. `stateline up`)',
+      { cause },
+    );
+  }
+  return bus;
 }
