@@ -97,7 +97,10 @@ export abstract class BaseSession implements Session {
 
 function checkKey(key: string): void {
   if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY) {
-    throw new StatelineError('SL_ERR_INVALID_ARGUMENT', `session keys are non-empty strings of at most ${MAX_KEY} characters`);
+    throw new StatelineError(
+      'SL_ERR_INVALID_ARGUMENT',
+      `session keys are non-empty strings of at most ${MAX_KEY} characters`,
+    );
   }
 }
 
@@ -105,7 +108,10 @@ function checkKey(key: string): void {
 function checkValue(key: string, value: unknown): unknown {
   const t = typeof value;
   if (t === 'function' || t === 'symbol' || t === 'bigint') {
-    throw new StatelineError('SL_ERR_INVALID_ARGUMENT', `session value for "${key}" must be JSON-serialisable (got a ${t})`);
+    throw new StatelineError(
+      'SL_ERR_INVALID_ARGUMENT',
+      `session value for "${key}" must be JSON-serialisable (got a ${t})`,
+    );
   }
   return value;
 }
@@ -113,7 +119,10 @@ function checkValue(key: string, value: unknown): unknown {
 /** Checks a user id given to `login`. */
 export function checkUserId(userId: unknown): string {
   if (typeof userId !== 'string' || userId.length === 0 || userId.length > 256) {
-    throw new StatelineError('SL_ERR_INVALID_ARGUMENT', 'login(userId) needs a non-empty string of at most 256 characters');
+    throw new StatelineError(
+      'SL_ERR_INVALID_ARGUMENT',
+      'login(userId) needs a non-empty string of at most 256 characters',
+    );
   }
   return userId;
 }

@@ -27,8 +27,13 @@ export interface CookieSettings {
 }
 
 /** Decides the cookie's name and attributes: Secure and `__Host-` when the request is secure. */
-export function cookieSettings(options: Required<Pick<SessionCookieOptions, 'name' | 'secure' | 'sameSite'>> & SessionCookieOptions, req: RequestContext, trustProxy: boolean): CookieSettings {
-  const viaTls = req.encrypted || (trustProxy && req.forwardedProto?.split(',')[0]?.trim().toLowerCase() === 'https');
+export function cookieSettings(
+  options: Required<Pick<SessionCookieOptions, 'name' | 'secure' | 'sameSite'>> & SessionCookieOptions,
+  req: RequestContext,
+  trustProxy: boolean,
+): CookieSettings {
+  const viaTls =
+    req.encrypted || (trustProxy && req.forwardedProto?.split(',')[0]?.trim().toLowerCase() === 'https');
   const secure = options.secure === 'auto' ? viaTls : options.secure;
   const samesite = options.sameSite === 'none' ? 'None' : options.sameSite === 'strict' ? 'Strict' : 'Lax';
   const hostOnly = secure && !options.domain;

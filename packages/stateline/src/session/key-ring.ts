@@ -19,7 +19,10 @@ export class KeyRing {
 
   constructor(secrets: readonly (string | undefined)[]) {
     if (!Array.isArray(secrets) || secrets.length === 0) {
-      throw new StatelineError('SL_ERR_INVALID_OPTION', 'keys must be a non-empty array of secrets, newest first');
+      throw new StatelineError(
+        'SL_ERR_INVALID_OPTION',
+        'keys must be a non-empty array of secrets, newest first',
+      );
     }
     this.keys = secrets.map((secret, i) => {
       if (typeof secret !== 'string' || secret.length < MIN_KEY_LENGTH) {

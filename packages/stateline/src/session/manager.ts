@@ -12,7 +12,12 @@ import type { RequestContext, Session, SessionManager, SessionMetrics, SessionOp
 export const DEFAULT_STORE = 'sqlite:.stateline/state.db';
 
 function isStore(x: unknown): x is Store {
-  return !!x && typeof x === 'object' && typeof (x as Store).get === 'function' && typeof (x as Store).update === 'function';
+  return (
+    !!x &&
+    typeof x === 'object' &&
+    typeof (x as Store).get === 'function' &&
+    typeof (x as Store).update === 'function'
+  );
 }
 function isBus(x: unknown): x is Bus {
   return !!x && typeof x === 'object' && typeof (x as Bus).publish === 'function';
@@ -36,7 +41,13 @@ function isBus(x: unknown): x is Bus {
 export async function createSessions(options: SessionOptions): Promise<SessionManager> {
   const o = resolveOptions(options);
   const closers: (() => Promise<void>)[] = [];
-  const metrics: SessionMetrics = { invalidCookies: 0, expired: 0, storeErrors: 0, conflictsResolved: 0, revokedRefused: 0 };
+  const metrics: SessionMetrics = {
+    invalidCookies: 0,
+    expired: 0,
+    storeErrors: 0,
+    conflictsResolved: 0,
+    revokedRefused: 0,
+  };
   try {
     let store: Store;
     if (o.strategy === 'memory') {
@@ -98,7 +109,8 @@ class Manager implements SessionManager {
     } catch (err) {
       if (isStatelineError(err, 'SL_ERR_STORE_UNAVAILABLE') || isStatelineError(err, 'SL_ERR_CLOSED')) {
         this.metrics.storeErrors++;
-        if (this.onStoreError === 'anonymous' && this.impl instanceof RecordStrategy) return this.impl.degraded(request);
+        if (this.onStoreError === 'anonymous' && this.impl instanceof RecordStrategy)
+          return this.impl.degraded(request);
       }
       throw err;
     }

@@ -5,8 +5,23 @@ import { KeyRing } from './key-ring.js';
 import type { SessionOptions, SessionStrategy } from './types.js';
 
 const KNOWN = [
-  'strategy', 'store', 'bus', 'keys', 'idleTimeout', 'absoluteTimeout', 'renewalTimeout', 'renewalGrace', 'touchAfter',
-  'cookie', 'onStoreError', 'trustProxy', 'maxTokenBytes', 'maxSessions', 'cacheSize', 'revocationSync', 'now',
+  'strategy',
+  'store',
+  'bus',
+  'keys',
+  'idleTimeout',
+  'absoluteTimeout',
+  'renewalTimeout',
+  'renewalGrace',
+  'touchAfter',
+  'cookie',
+  'onStoreError',
+  'trustProxy',
+  'maxTokenBytes',
+  'maxSessions',
+  'cacheSize',
+  'revocationSync',
+  'now',
 ];
 const STRATEGIES: SessionStrategy[] = ['server', 'token', 'memory', 'hybrid'];
 
@@ -33,7 +48,8 @@ const bad = (msg: string) => new StatelineError('SL_ERR_INVALID_OPTION', msg);
 
 function positive(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw bad(`${name} must be a positive integer (got ${JSON.stringify(value)})`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
+    throw bad(`${name} must be a positive integer (got ${JSON.stringify(value)})`);
   return value;
 }
 
@@ -42,7 +58,8 @@ export function resolveOptions(o: SessionOptions): ResolvedOptions {
   if (!o || typeof o !== 'object') throw bad('createSessions needs an options object with at least `keys`');
   rejectUnknown(o, KNOWN, 'createSessions');
   const strategy = o.strategy ?? 'server';
-  if (!STRATEGIES.includes(strategy)) throw bad(`strategy must be one of ${STRATEGIES.join(', ')} (got ${JSON.stringify(strategy)})`);
+  if (!STRATEGIES.includes(strategy))
+    throw bad(`strategy must be one of ${STRATEGIES.join(', ')} (got ${JSON.stringify(strategy)})`);
   const idle = parseDuration(o.idleTimeout ?? '30m', 'idleTimeout');
   const absolute = parseDuration(o.absoluteTimeout ?? '8h', 'absoluteTimeout');
   if (idle <= 0 || absolute <= 0) throw bad('idleTimeout and absoluteTimeout must be longer than zero');
@@ -50,15 +67,20 @@ export function resolveOptions(o: SessionOptions): ResolvedOptions {
   if (typeof cookie !== 'object') throw bad('cookie must be an object');
   rejectUnknown(cookie, ['name', 'secure', 'sameSite', 'domain'], 'cookie');
   const name = cookie.name ?? 'sl.sid';
-  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw bad(`cookie.name ${JSON.stringify(name)} is not a valid cookie name`);
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name))
+    throw bad(`cookie.name ${JSON.stringify(name)} is not a valid cookie name`);
   const secure = cookie.secure ?? 'auto';
-  if (secure !== 'auto' && typeof secure !== 'boolean') throw bad("cookie.secure must be 'auto', true or false");
+  if (secure !== 'auto' && typeof secure !== 'boolean')
+    throw bad("cookie.secure must be 'auto', true or false");
   const sameSite = cookie.sameSite ?? 'lax';
-  if (!['lax', 'strict', 'none'].includes(sameSite)) throw bad("cookie.sameSite must be 'lax', 'strict' or 'none'");
+  if (!['lax', 'strict', 'none'].includes(sameSite))
+    throw bad("cookie.sameSite must be 'lax', 'strict' or 'none'");
   if (sameSite === 'none' && secure === false) throw bad("cookie.sameSite 'none' needs a Secure cookie");
   const onStoreError = o.onStoreError ?? 'fail';
-  if (onStoreError !== 'fail' && onStoreError !== 'anonymous') throw bad("onStoreError must be 'fail' or 'anonymous'");
-  if (o.now !== undefined && typeof o.now !== 'function') throw bad('now must be a function returning epoch ms');
+  if (onStoreError !== 'fail' && onStoreError !== 'anonymous')
+    throw bad("onStoreError must be 'fail' or 'anonymous'");
+  if (o.now !== undefined && typeof o.now !== 'function')
+    throw bad('now must be a function returning epoch ms');
   return {
     strategy,
     ring: new KeyRing(o.keys),
@@ -66,7 +88,8 @@ export function resolveOptions(o: SessionOptions): ResolvedOptions {
     absolute,
     renewal: parseDuration(o.renewalTimeout ?? '1h', 'renewalTimeout'),
     grace: parseDuration(o.renewalGrace ?? '30s', 'renewalGrace'),
-    touchAfter: o.touchAfter === undefined ? Math.floor(idle / 10) : parseDuration(o.touchAfter, 'touchAfter'),
+    touchAfter:
+      o.touchAfter === undefined ? Math.floor(idle / 10) : parseDuration(o.touchAfter, 'touchAfter'),
     cookie: { name, secure, sameSite, ...(cookie.domain ? { domain: cookie.domain } : {}) },
     onStoreError,
     trustProxy: o.trustProxy ?? false,

@@ -175,7 +175,10 @@ class RecordSession extends BaseSession {
     this.rec = null;
     this.secret = null;
     this.dirty.clear();
-    return new StatelineError('SL_ERR_SESSION_ENDED', 'the session was ended (logged out, revoked or expired) while this request ran');
+    return new StatelineError(
+      'SL_ERR_SESSION_ENDED',
+      'the session was ended (logged out, revoked or expired) while this request ran',
+    );
   }
 
   /** Writes `next(rec)` with compare-and-set, re-reading and re-applying on conflict; `null` stops. */
@@ -219,7 +222,11 @@ class RecordSession extends BaseSession {
 
   async update<T = unknown>(key: string, fn: (current: T | undefined) => T): Promise<T> {
     this.reopen();
-    if (this.degraded) throw new StatelineError('SL_ERR_STORE_UNAVAILABLE', 'the session is degraded (the store was unreachable)');
+    if (this.degraded)
+      throw new StatelineError(
+        'SL_ERR_STORE_UNAVAILABLE',
+        'the session is degraded (the store was unreachable)',
+      );
     if (!this.rec) {
       const value = fn(this.current(key, undefined) as T | undefined);
       this.set(key, value);
@@ -243,7 +250,13 @@ class RecordSession extends BaseSession {
     const secret = randomId();
     const before = this.rec.u;
     await this.casLoop((rec) => {
-      const next: Stored = { ...rec, d: this.withChanges(rec.d), u: userId, i: o.now(), k: verifierOf(secret) };
+      const next: Stored = {
+        ...rec,
+        d: this.withChanges(rec.d),
+        u: userId,
+        i: o.now(),
+        k: verifierOf(secret),
+      };
       delete next.p;
       delete next.q;
       return next;
@@ -287,7 +300,8 @@ class RecordSession extends BaseSession {
           if (!first && !needed) return null;
           first = false;
           const next: Stored = { ...rec, d: this.withChanges(rec.d), s: now };
-          if (fresh && rec.k === verifierOf(this.secret!)) Object.assign(next, { k: verifierOf(fresh), p: rec.k, q: now + o.grace, i: now });
+          if (fresh && rec.k === verifierOf(this.secret!))
+            Object.assign(next, { k: verifierOf(fresh), p: rec.k, q: now + o.grace, i: now });
           return next;
         }).catch((err: unknown) => {
           if (!needed && err instanceof StatelineError && err.code === 'SL_ERR_SESSION_ENDED') return;
@@ -309,6 +323,10 @@ class RecordSession extends BaseSession {
   private cookieFor(): string {
     const rec = this.rec!;
     const id = `${rec.h}.${this.secret}`;
-    return setCookie(this.cookie, `${id}.${this.env.o.ring.sign(id)}`, rec.c + this.env.o.absolute - this.env.o.now());
+    return setCookie(
+      this.cookie,
+      `${id}.${this.env.o.ring.sign(id)}`,
+      rec.c + this.env.o.absolute - this.env.o.now(),
+    );
   }
 }

@@ -23,7 +23,15 @@ const MAX_UA = 200;
 
 /** A fresh record for a new session. */
 export function newRecord(handle: string, now: number, userAgent: string | undefined): SessionRecord {
-  return { h: handle, u: null, c: now, s: now, i: now, a: userAgent ? userAgent.slice(0, MAX_UA) : null, d: {} };
+  return {
+    h: handle,
+    u: null,
+    c: now,
+    s: now,
+    i: now,
+    a: userAgent ? userAgent.slice(0, MAX_UA) : null,
+    d: {},
+  };
 }
 
 /** Type guard for a record read back from a Store or a token. */

@@ -44,7 +44,10 @@ export class Revocations {
 
   private schedule(): void {
     clearInterval(this.timer);
-    this.timer = setInterval(() => void this.sync().catch(() => {}), this.busUp ? this.syncEvery : Math.min(FAST_SYNC_MS, this.syncEvery));
+    this.timer = setInterval(
+      () => void this.sync().catch(() => {}),
+      this.busUp ? this.syncEvery : Math.min(FAST_SYNC_MS, this.syncEvery),
+    );
     this.timer.unref();
   }
 
@@ -62,7 +65,10 @@ export class Revocations {
   sync(): Promise<void> {
     this.syncing ??= (async () => {
       try {
-        const [denied, users] = await Promise.all([this.store.indexMembers(DENIED), this.store.indexMembers(USERS)]);
+        const [denied, users] = await Promise.all([
+          this.store.indexMembers(DENIED),
+          this.store.indexMembers(USERS),
+        ]);
         const d = new Map<string, number>();
         for (const e of denied) d.set(e.member, e.expiresAt ?? Infinity);
         const v = new Map<string, number>();

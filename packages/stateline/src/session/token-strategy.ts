@@ -1,3 +1,4 @@
+import type * as Jose_ from 'jose';
 import { StatelineError } from '../errors.js';
 import { loadPeer } from '../internal/peer.js';
 import type { Store } from '../store/types.js';
@@ -9,7 +10,7 @@ import { isRecord, keys, newRecord, timedOut, type SessionRecord } from './recor
 import type { Revocations } from './revocations.js';
 import type { CommitResult, RequestContext, Session, SessionInfo, SessionMetrics } from './types.js';
 
-type Jose = typeof import('jose');
+type Jose = typeof Jose_;
 
 interface Env {
   o: ResolvedOptions;
@@ -39,7 +40,12 @@ const decoder = new TextDecoder();
 export class TokenStrategy {
   private constructor(private readonly env: Env) {}
 
-  static async create(o: ResolvedOptions, store: Store, metrics: SessionMetrics, revocations: Revocations): Promise<TokenStrategy> {
+  static async create(
+    o: ResolvedOptions,
+    store: Store,
+    metrics: SessionMetrics,
+    revocations: Revocations,
+  ): Promise<TokenStrategy> {
     const jose = await loadPeer<Jose>('jose', 'The token session strategy');
     return new TokenStrategy({ o, store, metrics, revocations, jose });
   }
@@ -53,7 +59,11 @@ export class TokenStrategy {
       let rec: SessionRecord | null = null;
       if (value.length <= o.maxTokenBytes) {
         try {
-          const { plaintext } = await jose.compactDecrypt(value, (h: { kid?: string }) => this.key(h.kid), DECRYPT);
+          const { plaintext } = await jose.compactDecrypt(
+            value,
+            (h: { kid?: string }) => this.key(h.kid),
+            DECRYPT,
+          );
           const x: unknown = JSON.parse(decoder.decode(plaintext));
           if (isRecord(x)) rec = x;
         } catch {
@@ -89,7 +99,11 @@ export class TokenStrategy {
     await Promise.all(
       (await store.indexMembers(keys.user(userId))).map(async ({ member }) => {
         const info = await readInfo(store, member);
-        if (!info || info.u !== userId || revocations.isRevoked({ ...newRecord(member, info.c, undefined), u: info.u })) {
+        if (
+          !info ||
+          info.u !== userId ||
+          revocations.isRevoked({ ...newRecord(member, info.c, undefined), u: info.u })
+        ) {
           await store.indexRemove(keys.user(userId), member);
           return;
         }
@@ -171,7 +185,11 @@ class TokenSession extends BaseSession {
     const { o, store } = this.env;
     await this.retire();
     const now = o.now();
-    const rec = { ...newRecord(randomId(), now, this.userAgent), u: userId, d: this.withChanges(this.rec?.d ?? {}) };
+    const rec = {
+      ...newRecord(randomId(), now, this.userAgent),
+      u: userId,
+      d: this.withChanges(this.rec?.d ?? {}),
+    };
     if (userId) {
       const info: TokenInfo = { u: userId, c: now, s: now, a: rec.a };
       await store.create(keys.tokenInfo(rec.h), JSON.stringify(info), { ttl: o.absolute });

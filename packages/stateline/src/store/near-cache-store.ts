@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Bus } from '../bus/types.js';
-import type { CreateOptions, CreateResult, IndexEntry, Store, StoredRecord, UpdateOptions, UpdateResult } from './types.js';
+import type {
+  CreateOptions,
+  CreateResult,
+  IndexEntry,
+  Store,
+  StoredRecord,
+  UpdateOptions,
+  UpdateResult,
+} from './types.js';
 
 export interface NearCacheOptions {
   /** Most records kept in process (default 10,000; least recently used go first). */
@@ -112,7 +120,8 @@ export class NearCacheStore implements Store {
 
   async create(key: string, value: string, options?: CreateOptions): Promise<CreateResult> {
     const res = await this.inner.create(key, value, options);
-    if (res.ok) this.remember(key, { value, version: res.version, expiresAt: expiry(options?.ttl, null, this.now()) });
+    if (res.ok)
+      this.remember(key, { value, version: res.version, expiresAt: expiry(options?.ttl, null, this.now()) });
     return res;
   }
 
@@ -122,7 +131,11 @@ export class NearCacheStore implements Store {
     const res = await this.inner.update(key, value, options);
     if (res.ok) {
       this.invalidate(key);
-      this.remember(key, { value, version: res.version, expiresAt: expiry(options.ttl, before?.rec.expiresAt ?? null, this.now()) });
+      this.remember(key, {
+        value,
+        version: res.version,
+        expiresAt: expiry(options.ttl, before?.rec.expiresAt ?? null, this.now()),
+      });
     }
     return res;
   }

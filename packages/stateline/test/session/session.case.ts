@@ -12,7 +12,9 @@ import { FakeClock, Jar, KEY_A, KEY_B, request } from './client.js';
 export interface SessionCase {
   name: string;
   /** Opens a manager; two managers from one `make` share their state (two instances). */
-  make: (options: Omit<SessionOptions, 'keys'> & { keys?: SessionOptions['keys'] }) => Promise<SessionManager>;
+  make: (
+    options: Omit<SessionOptions, 'keys'> & { keys?: SessionOptions['keys'] },
+  ) => Promise<SessionManager>;
   skip?: string | false;
   limits?: {
     /** Concurrent updates to one session can overwrite each other (token). */
@@ -50,7 +52,8 @@ export function runSessionConformance(c: SessionCase): void {
       assert.equal(second.setCookie.length, 1);
       const line = second.setCookie[0]!;
       assert.match(line, /^sl\.sid=/);
-      for (const attr of ['HttpOnly', 'SameSite=Lax', 'Path=/']) assert.ok(line.includes(attr), `${attr} in ${line}`);
+      for (const attr of ['HttpOnly', 'SameSite=Lax', 'Path=/'])
+        assert.ok(line.includes(attr), `${attr} in ${line}`);
       assert.ok(!line.includes('Secure'), 'no Secure over plain http');
       const third = await request(m, jar, (s) => {
         assert.equal(s.isNew, false);
@@ -83,7 +86,10 @@ export function runSessionConformance(c: SessionCase): void {
       });
       assert.deepEqual(r.value, { obj: { a: [1, 2, { b: 'ü' }] }, gone: undefined, n: 1 });
       assert.equal((await request(m, jar, (s) => s.get('n'))).value, 1);
-      assert.throws(() => r.session.set('fn', () => 1), (e) => isStatelineError(e, 'SL_ERR_INVALID_ARGUMENT'));
+      assert.throws(
+        () => r.session.set('fn', () => 1),
+        (e) => isStatelineError(e, 'SL_ERR_INVALID_ARGUMENT'),
+      );
     });
 
     it(`[${c.name}] 100 concurrent update(push) requests on one session`, async () => {
@@ -92,18 +98,25 @@ export function runSessionConformance(c: SessionCase): void {
       await request(m, jar, (s) => s.set('cart', []));
       await Promise.all(
         Array.from({ length: 100 }, async (_, i) => {
-          const r = await request(m, jar.clone(), (s) => s.update<number[]>('cart', (cart = []) => [...cart, i]));
+          const r = await request(m, jar.clone(), (s) =>
+            s.update<number[]>('cart', (cart = []) => [...cart, i]),
+          );
           jar.apply(r.setCookie); // as a browser does: the last Set-Cookie wins
         }),
       );
       const cart = (await request(m, jar, (s) => s.get<number[]>('cart'))).value!;
       if (c.limits?.lostUpdates) {
         const lost = 100 - cart.length;
-        process.stdout.write(`# [${c.name}] documented limit: ${lost} of 100 concurrent updates lost (${c.limits.lostUpdates})\n`);
+        process.stdout.write(
+          `# [${c.name}] documented limit: ${lost} of 100 concurrent updates lost (${c.limits.lostUpdates})\n`,
+        );
         assert.ok(cart.length >= 1 && cart.length <= 100);
       } else {
         assert.equal(cart.length, 100);
-        assert.deepEqual([...cart].sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
+        assert.deepEqual(
+          [...cart].sort((a, b) => a - b),
+          Array.from({ length: 100 }, (_, i) => i),
+        );
       }
     });
 
@@ -138,7 +151,10 @@ export function runSessionConformance(c: SessionCase): void {
         assert.deepEqual(after.value, [true, undefined]);
       } else {
         await assert.rejects(slow.commit(), (e) => isStatelineError(e, 'SL_ERR_SESSION_ENDED'));
-        await assert.rejects(slowUpdate.update('cart', () => ['z']), (e) => isStatelineError(e, 'SL_ERR_SESSION_ENDED'));
+        await assert.rejects(
+          slowUpdate.update('cart', () => ['z']),
+          (e) => isStatelineError(e, 'SL_ERR_SESSION_ENDED'),
+        );
       }
       const again = await request(m, jar, (s) => [s.isNew, s.get('cart')]);
       assert.deepEqual(again.value, [true, undefined]);
@@ -147,11 +163,13 @@ export function runSessionConformance(c: SessionCase): void {
     it(`[${c.name}] no resurrection after revoke(handle) and revokeAll(user)`, async () => {
       const m = await open();
       const jar = new Jar();
-      const handle = (await request(m, jar, async (s) => {
-        s.set('cart', ['x']);
-        await s.login('user-r');
-        return s.handle;
-      })).value!;
+      const handle = (
+        await request(m, jar, async (s) => {
+          s.set('cart', ['x']);
+          await s.login('user-r');
+          return s.handle;
+        })
+      ).value!;
       const slow = await m.load(jar.context());
       assert.equal(await m.revoke(handle), true);
       slow.set('cart', ['x', 'y']);
@@ -210,7 +228,10 @@ export function runSessionConformance(c: SessionCase): void {
       assert.equal(list.length, 2);
       for (const s of list) {
         assert.equal(typeof s.handle, 'string');
-        assert.ok(!jars.some((j) => j.get(SID)!.includes(s.handle) && j.get(SID) === s.handle), 'the handle is not the cookie');
+        assert.ok(
+          !jars.some((j) => j.get(SID)!.includes(s.handle) && j.get(SID) === s.handle),
+          'the handle is not the cookie',
+        );
         assert.equal(s.userAgent, 'test-agent/1.0');
         assert.ok(s.createdAt > 0 && s.lastSeenAt >= s.createdAt);
       }
@@ -228,7 +249,11 @@ export function runSessionConformance(c: SessionCase): void {
       await request(m, jar, (s) => s.set('k', 1));
       for (let i = 0; i < 5; i++) {
         clock.advance(8 * 60_000);
-        assert.equal((await request(m, jar, (s) => s.get('k'))).value, 1, `alive after ${(i + 1) * 8} min of activity`);
+        assert.equal(
+          (await request(m, jar, (s) => s.get('k'))).value,
+          1,
+          `alive after ${(i + 1) * 8} min of activity`,
+        );
       }
       clock.advance(30_000);
       const quiet = await request(m, jar, (s) => s.get('k'));
@@ -239,7 +264,12 @@ export function runSessionConformance(c: SessionCase): void {
 
     it(`[${c.name}] absolute timeout ends even an active session`, async () => {
       const clock = new FakeClock();
-      const m = await open({ now: clock.now, idleTimeout: '30m', absoluteTimeout: '1h', renewalTimeout: '8h' });
+      const m = await open({
+        now: clock.now,
+        idleTimeout: '30m',
+        absoluteTimeout: '1h',
+        renewalTimeout: '8h',
+      });
       const jar = new Jar();
       await request(m, jar, (s) => s.login('abs'));
       for (let i = 0; i < 5; i++) {
@@ -263,9 +293,17 @@ export function runSessionConformance(c: SessionCase): void {
       assert.notEqual(jar.get(SID), old.get(SID));
       assert.equal((await request(m, jar, (s) => s.get('k'))).value, 'v');
       if (!isToken) {
-        assert.equal((await request(m, old.clone(), (s) => s.get('k'))).value, 'v', 'old id still works in the grace');
+        assert.equal(
+          (await request(m, old.clone(), (s) => s.get('k'))).value,
+          'v',
+          'old id still works in the grace',
+        );
         clock.advance(31_000);
-        assert.equal((await request(m, old.clone(), (s) => s.get('k'))).value, undefined, 'old id dead after the grace');
+        assert.equal(
+          (await request(m, old.clone(), (s) => s.get('k'))).value,
+          undefined,
+          'old id dead after the grace',
+        );
       }
     });
 
@@ -279,7 +317,11 @@ export function runSessionConformance(c: SessionCase): void {
         const jar2 = new Jar();
         await request(rotated, jar2, (s) => s.set('k', 'new'));
         const onlyOld = await open({ keys: [KEY_A] });
-        assert.equal((await request(onlyOld, jar2, (s) => s.get('k'))).value, undefined, 'signed with the new key');
+        assert.equal(
+          (await request(onlyOld, jar2, (s) => s.get('k'))).value,
+          undefined,
+          'signed with the new key',
+        );
       }
     });
 
@@ -306,23 +348,28 @@ export function runSessionConformance(c: SessionCase): void {
       assert.ok(m.metrics.invalidCookies >= before + bad.length - 1);
     });
 
-    it(`[${c.name}] a revocation on one instance is refused by another within a second`, { skip: c.limits?.singleProcess }, async () => {
-      const a = await open();
-      const b = await open();
-      const jar = new Jar();
-      const handle = (await request(a, jar, async (s) => {
-        await s.login('multi');
-        return s.handle!;
-      })).value;
-      assert.equal((await request(b, jar.clone(), (s) => s.userId)).value, 'multi');
-      const t0 = Date.now();
-      await a.revoke(handle);
-      for (;;) {
-        if ((await request(b, jar.clone(), (s) => s.userId)).value === null) break;
-        assert.ok(Date.now() - t0 < 1000, 'refused within 1 s');
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    });
+    it(
+      `[${c.name}] a revocation on one instance is refused by another within a second`,
+      { skip: c.limits?.singleProcess },
+      async () => {
+        const a = await open();
+        const b = await open();
+        const jar = new Jar();
+        const handle = (
+          await request(a, jar, async (s) => {
+            await s.login('multi');
+            return s.handle!;
+          })
+        ).value;
+        assert.equal((await request(b, jar.clone(), (s) => s.userId)).value, 'multi');
+        const t0 = Date.now();
+        await a.revoke(handle);
+        for (;;) {
+          if ((await request(b, jar.clone(), (s) => s.userId)).value === null) break;
+          assert.ok(Date.now() - t0 < 1000, 'refused within 1 s');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      },
+    );
   });
-
 }

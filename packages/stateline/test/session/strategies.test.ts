@@ -23,7 +23,10 @@ runSessionConformance({
   make: (o) => createSessions({ ...o, keys: o.keys ?? [], strategy: 'server', store: memStore }),
 });
 const sqlite = shared((p) => `sqlite:${sqliteFile}?prefix=${p}`);
-runSessionConformance({ name: 'server/sqlite', make: (o) => createSessions({ ...o, keys: o.keys ?? [], strategy: 'server', store: sqlite() }) });
+runSessionConformance({
+  name: 'server/sqlite',
+  make: (o) => createSessions({ ...o, keys: o.keys ?? [], strategy: 'server', store: sqlite() }),
+});
 const redisSpec = shared((p) => `${REDIS_URL}?prefix=${p}`);
 runSessionConformance({
   name: 'server/redis',
@@ -39,13 +42,22 @@ runSessionConformance({
 const tokenHub = {};
 runSessionConformance({
   name: 'token',
-  make: (o) => createSessions({ ...o, keys: o.keys ?? [], strategy: 'token', store: memStore, bus: new MemoryBus({ hub: tokenHub }) }),
+  make: (o) =>
+    createSessions({
+      ...o,
+      keys: o.keys ?? [],
+      strategy: 'token',
+      store: memStore,
+      bus: new MemoryBus({ hub: tokenHub }),
+    }),
   limits: { lostUpdates: 'the whole state is in the cookie: the last response to set it wins' },
 });
 runSessionConformance({
   name: 'memory',
   make: (o) => createSessions({ ...o, keys: o.keys ?? [], strategy: 'memory' }),
-  limits: { singleProcess: 'sessions live in this process; replication across instances comes with the gateway' },
+  limits: {
+    singleProcess: 'sessions live in this process; replication across instances comes with the gateway',
+  },
 });
 const hybridPrefix = uniquePrefix('sess-hybrid');
 runSessionConformance({

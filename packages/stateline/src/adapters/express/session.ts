@@ -25,7 +25,9 @@ type Next = (err?: unknown) => void;
  * app.use(problemHandler());
  * ```
  */
-export function session(sessions: SessionManager): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
+export function session(
+  sessions: SessionManager,
+): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
   return (req, res, next) => {
     sessions.load(requestContext(req)).then(
       (s) => {
@@ -47,7 +49,12 @@ export function session(sessions: SessionManager): (req: IncomingMessage, res: S
  * app.use(problemHandler());
  * ```
  */
-export function problemHandler(): (err: unknown, req: IncomingMessage, res: ServerResponse, next: Next) => void {
+export function problemHandler(): (
+  err: unknown,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: Next,
+) => void {
   return (err, _req, res, next) => {
     if (res.headersSent) return next(err);
     const p = problemFor(err);

@@ -11,7 +11,10 @@ type Fn = (...args: never[]) => unknown;
  * the handler's response is replaced by the problem, so a lost write is never reported as success.
  */
 export function commitBeforeResponse(res: ServerResponse, session: Session): void {
-  const original = { writeHead: res.writeHead, write: res.write, end: res.end } as Record<'writeHead' | 'write' | 'end', Fn>;
+  const original = { writeHead: res.writeHead, write: res.write, end: res.end } as Record<
+    'writeHead' | 'write' | 'end',
+    Fn
+  >;
   let gate: Promise<boolean> | undefined;
   let heldHead: unknown[] | undefined;
   const queue: [Fn, unknown[]][] = [];

@@ -14,7 +14,9 @@ export type NodeHandler = (req: IdempotentRequest, res: ServerResponse) => void 
 export type NodeIdempotencyOptions = IdempotencyOptions<IdempotentRequest>;
 
 /** The wrapped handler, with `close()` for a Store it opened from a spec. */
-export type NodeIdempotentHandler = ((req: IncomingMessage, res: ServerResponse) => void) & { close(): Promise<void> };
+export type NodeIdempotentHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
+  close(): Promise<void>;
+};
 
 /**
  * Wraps a node:http `(req, res)` handler with Idempotency-Key handling. For the covered methods
@@ -33,7 +35,10 @@ export type NodeIdempotentHandler = ((req: IncomingMessage, res: ServerResponse)
  * http.createServer(handler).listen(3000);
  * ```
  */
-export function withIdempotency(options: NodeIdempotencyOptions, handler: NodeHandler): NodeIdempotentHandler {
+export function withIdempotency(
+  options: NodeIdempotencyOptions,
+  handler: NodeHandler,
+): NodeIdempotentHandler {
   const core = createIdempotency<IdempotentRequest>(options);
 
   const run = (req: IdempotentRequest, res: ServerResponse): void => {

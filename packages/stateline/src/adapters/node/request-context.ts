@@ -15,7 +15,11 @@ export function requestContext(req: IncomingMessage): RequestContext {
 }
 
 /** Sends `err` as problem+json unless the response already started (then the socket is closed). */
-export function sendProblem(res: ServerResponse, err: unknown, end: (body: string) => void = (b) => res.end(b)): void {
+export function sendProblem(
+  res: ServerResponse,
+  err: unknown,
+  end: (body: string) => void = (b) => res.end(b),
+): void {
   if (res.headersSent) {
     res.destroy();
     return;

@@ -1,0 +1,39 @@
+import express from 'express';
+import type { AddressInfo } from 'node:net';
+import { problemHandler, session, type SessionRequest } from '../../src/adapters/express/index.js';
+import { runAdapterSuite } from './adapter.case.js';
+import { handlers } from './routes.js';
+
+runAdapterSuite({
+  name: 'express',
+  start: async (sessions) => {
+    const app = express();
+    app.use(session(sessions));
+    type Req = SessionRequest<express.Request>;
+    app.get('/cart', (req, res) => void res.json(handlers.cart((req as Req).session)));
+    app.post(
+      '/cart',
+      async (req, res) => void res.json(await handlers.add((req as Req).session, String(req.query.item))),
+    );
+    app.post(
+      '/login',
+      async (req, res) => void res.json(await handlers.login((req as Req).session, String(req.query.user))),
+    );
+    app.post('/logout', async (req, res) => {
+      await handlers.logout((req as Req).session);
+      res.status(204).end();
+    });
+    app.post(
+      '/slow',
+      async (req, res) => void res.json(await handlers.slow((req as Req).session, String(req.query.gate))),
+    );
+    app.post('/big', (req, res) => void res.json(handlers.big((req as Req).session)));
+    app.use(problemHandler());
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => new Promise((r) => server.close(() => r())),
+    };
+  },
+});
