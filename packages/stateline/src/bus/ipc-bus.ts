@@ -15,7 +15,14 @@ export type IpcBusMessage =
   | { $sl: 'bus'; op: 'pub' | 'msg'; ch: string; msg: string }
   | { $sl: 'bus'; op: 'ack'; id: string };
 
-/** True when an IPC message is Stateline bus traffic. */
+/**
+ * True when an IPC message is Stateline bus traffic.
+ *
+ * @example
+ * ```ts
+ * process.on('message', (m) => { if (!isIpcBusMessage(m)) handleMyOwnMessage(m); });
+ * ```
+ */
 export function isIpcBusMessage(m: unknown): m is IpcBusMessage {
   return typeof m === 'object' && m !== null && (m as { $sl?: unknown }).$sl === 'bus';
 }
@@ -39,7 +46,16 @@ const gone = (cause?: unknown) =>
     cause,
   });
 
-/** The bus on either side of the relay; the link decides how requests travel. */
+/**
+ * The `ipc:` bus on either side of the relay; the link decides how requests travel. Made by
+ * {@link openIpcBus} in a child and by `IpcRelay.bus()` in the supervisor.
+ *
+ * @example
+ * ```ts
+ * const bus = await createBus('ipc:'); // an IpcBus in a child of `stateline up`
+ * bus.onConnectionChange((up) => { if (!up) log.warn('supervisor gone: bus messages are lost'); });
+ * ```
+ */
 export class IpcBus implements Bus {
   readonly backend = 'ipc' as const;
   private readonly handlers = new Map<string, Set<BusHandler>>();
@@ -81,28 +97,41 @@ export class IpcBus implements Bus {
   }
 
   subscribe(channel: string, handler: BusHandler): Promise<() => Promise<void>> {
-    return this.guard.run('subscribe', async () => {
-      const name = this.prefix + channel;
-      await this.link.send('sub', name); // the relay counts one subscription per handler
-      if (this.guard.isClosed) {
-        this.link.send('unsub', name).catch(() => {});
-        throw new StatelineError('SL_ERR_CLOSED', 'ipc bus was closed');
-      }
-      const wrapped: BusHandler = (m, c) => handler(m, c);
-      let set = this.handlers.get(name);
-      if (!set) this.handlers.set(name, (set = new Set()));
-      set.add(wrapped);
-      let active = true;
-      return async () => {
-        if (!active) return;
-        active = false;
-        const current = this.handlers.get(name);
-        current?.delete(wrapped);
-        if (current?.size === 0) this.handlers.delete(name);
-        // Locally gone already; telling the relay only saves it forwarding, so failures are ignored.
-        await this.guard.run('unsubscribe', () => this.link.send('unsub', name)).catch(() => {});
-      };
-    });
+    const name = this.prefix + channel;
+    const wrapped: BusHandler = (m, c) => handler(m, c);
+    // Listen before asking: Node emits each IPC message on its own tick, ahead of promise
+    // continuations, so a message right behind the relay's ack must already find the handler.
+    let set = this.handlers.get(name);
+    if (!set) this.handlers.set(name, (set = new Set()));
+    set.add(wrapped);
+    // The relay counts one subscription per handler.
+    return this.guard
+      .run('subscribe', () => this.link.send('sub', name))
+      .then(
+        () => {
+          let active = true;
+          return async () => {
+            if (!active) return;
+            active = false;
+            // Locally gone at once; telling the relay only saves it forwarding, so failures are ignored.
+            if (this.drop(name, wrapped))
+              await this.guard.run('unsubscribe', () => this.link.send('unsub', name)).catch(() => {});
+          };
+        },
+        (err: unknown) => {
+          // A timed-out 'sub' may still reach the relay: balance it so the relay's count stays right.
+          if (this.drop(name, wrapped) && this.link.connected) this.link.send('unsub', name).catch(() => {});
+          throw err;
+        },
+      );
+  }
+
+  /** Removes one handler; false when it was already gone (unsubscribed, or the bus closed). */
+  private drop(name: string, handler: BusHandler): boolean {
+    const set = this.handlers.get(name);
+    if (!set?.delete(handler)) return false;
+    if (set.size === 0) this.handlers.delete(name);
+    return true;
   }
 
   onConnectionChange(listener: (connected: boolean) => void): () => void {
@@ -123,28 +152,44 @@ export class IpcBus implements Bus {
   }
 }
 
+/** Child links in this process; one pair of `process` listeners serves them all. */
+const receivers = new Set<{ message(m: IpcBusMessage): void; disconnect(): void }>();
+const onProcessMessage = (m: unknown) => {
+  if (isIpcBusMessage(m)) for (const r of [...receivers]) r.message(m);
+};
+const onProcessDisconnect = () => {
+  for (const r of [...receivers]) r.disconnect();
+};
+
 /** The link of a forked child: requests go to the parent over `process.send`. */
 function childLink(sink: IpcSink): IpcLink {
   const tag = randomUUID();
   let n = 0;
   let up = true;
   const pending = new Map<string, { resolve: () => void; reject: (err: Error) => void }>();
-  const onMessage = (m: unknown) => {
-    if (!isIpcBusMessage(m)) return;
-    if (m.op === 'msg') sink.deliver(m.ch, m.msg);
-    else if (m.op === 'ack') {
-      pending.get(m.id)?.resolve();
-      pending.delete(m.id);
-    }
-  };
-  const onDisconnect = () => {
-    up = false;
-    for (const p of pending.values()) p.reject(gone());
+  const settleAll = (err: Error) => {
+    for (const p of pending.values()) p.reject(err);
     pending.clear();
-    sink.connection(false);
   };
-  process.on('message', onMessage);
-  process.on('disconnect', onDisconnect);
+  const receiver = {
+    message(m: IpcBusMessage) {
+      if (m.op === 'msg') sink.deliver(m.ch, m.msg);
+      else if (m.op === 'ack') {
+        pending.get(m.id)?.resolve();
+        pending.delete(m.id);
+      }
+    },
+    disconnect() {
+      up = false;
+      settleAll(gone());
+      sink.connection(false);
+    },
+  };
+  if (receivers.size === 0) {
+    process.on('message', onProcessMessage);
+    process.on('disconnect', onProcessDisconnect);
+  }
+  receivers.add(receiver);
   return {
     get connected() {
       return up && process.connected;
@@ -170,10 +215,14 @@ function childLink(sink: IpcSink): IpcLink {
       });
     },
     close() {
-      process.off('message', onMessage);
-      process.off('disconnect', onDisconnect);
-      for (const p of pending.values()) p.reject(new StatelineError('SL_ERR_CLOSED', 'ipc bus was closed'));
-      pending.clear();
+      up = false;
+      receivers.delete(receiver);
+      // Without listeners the IPC channel no longer keeps this process alive.
+      if (receivers.size === 0) {
+        process.off('message', onProcessMessage);
+        process.off('disconnect', onProcessDisconnect);
+      }
+      settleAll(new StatelineError('SL_ERR_CLOSED', 'ipc bus was closed'));
     },
   };
 }

@@ -100,17 +100,19 @@ export function attachIpcRelay(): IpcRelay {
           };
           peers.add(peer);
           local.add(sink);
+          let open = true;
           const gone = () => new StatelineError('SL_ERR_BUS_UNAVAILABLE', 'ipc bus: the relay was closed');
           return {
             get connected() {
-              return !closed;
+              return open && !closed;
             },
             send: async (op, ch, msg) => {
-              if (closed) throw gone();
+              if (!open || closed) throw gone();
               if (op === 'pub') publish(ch, msg ?? '');
               else if (op !== 'hello') count(peer, op, ch);
             },
             close: () => {
+              open = false;
               peers.delete(peer);
               local.delete(sink);
             },

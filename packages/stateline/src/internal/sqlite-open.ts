@@ -30,7 +30,7 @@ const SCHEMA = [
      stream TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL, trimmed_through INTEGER NOT NULL)`,
 ];
 
-/** One connection to a Stateline SQLite file, with its prepared statements compiled once. */
+/** One connection to a Stateline SQLite file, with its prepared statements compiled once (see {@link openSqlite}). */
 export interface SqliteHandle {
   readonly db: SqliteDatabase;
   /** The prepared statement for `sql`, compiled on first use and cached for this connection. */
@@ -42,7 +42,14 @@ export interface SqliteHandle {
   close(): void;
 }
 
-/** True for SQLite's "another connection holds the lock" errors. */
+/**
+ * True for SQLite's "another connection holds the lock" errors.
+ *
+ * @example
+ * ```ts
+ * try { h.immediate(work); } catch (err) { if (!isSqliteBusy(err)) throw err; }
+ * ```
+ */
 export function isSqliteBusy(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));

@@ -31,6 +31,12 @@ interface Meta {
  * IMMEDIATE` transaction (claim the offset, insert, trim), so offsets are unique and consecutive
  * across processes. Reads take no write lock: they apply retention virtually (hide what the next
  * append will delete) and only insert the stream's meta row the first time a stream is seen.
+ *
+ * @example
+ * ```ts
+ * const log = await openSqliteLog({ type: 'sqlite', path: '.stateline/state.db' });
+ * const { entries, complete } = await log.read('room:lobby', lastSeen, { epoch });
+ * ```
  */
 export class SqliteLog implements Log {
   readonly backend = 'sqlite' as const;

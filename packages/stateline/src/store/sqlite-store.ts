@@ -54,6 +54,13 @@ interface Row {
  * write is a single statement or one `BEGIN IMMEDIATE` transaction, so compare-and-set is exact
  * across processes. Expiry compares with the calling process's `Date.now()`; expired rows are
  * invisible at once and deleted in batches by an unref'd background timer.
+ *
+ * @example
+ * ```ts
+ * const store = await openSqliteStore({ type: 'sqlite', path: '.stateline/state.db' });
+ * const rec = await store.get('cart:1');
+ * if (rec) await store.update('cart:1', '["apple"]', { ifVersion: rec.version });
+ * ```
  */
 export class SqliteStore implements Store {
   readonly backend = 'sqlite' as const;

@@ -216,6 +216,32 @@ describe('ipc bus across processes [ipc]', () => {
     }
   });
 
+  it('[ipc] many buses in one child share its IPC channel: each handler gets each message once, closing some keeps the rest', async () => {
+    pair ??= [new FixtureChild(relay), new FixtureChild(relay)];
+    const kid = pair[1]!;
+    const prefix = uniquePrefix('ipc-many');
+    const buses = await Promise.all(Array.from({ length: 12 }, () => kid.open(prefix)));
+    const got = buses.map(() => [] as string[]);
+    await Promise.all(buses.map((b, i) => b.subscribe('fan', (m) => got[i]!.push(m))));
+    await relay.bus({ prefix }).publish('fan', 'one');
+    await eventually(() => got.every((g) => g.length === 1), 3000);
+    for (const b of buses.slice(1)) await b.close();
+    await relay.bus({ prefix }).publish('fan', 'two');
+    await eventually(() => got[0]!.length === 2, 3000);
+    await sleep(100);
+    assert.deepEqual(got[0], ['one', 'two'], 'the relay still forwards to the child for its one open bus');
+    assert.ok(
+      got.slice(1).every((g) => g.length === 1),
+      'closed buses hear nothing more',
+    );
+    assert.deepEqual(
+      await kid.call('warnings'),
+      [],
+      'no MaxListenersExceededWarning or other warnings in the child',
+    );
+    await buses[0]!.close();
+  });
+
   it('[ipc] the supervisor’s relay.bus() and a child bus talk both ways', async () => {
     pair ??= [new FixtureChild(relay), new FixtureChild(relay)];
     const prefix = uniquePrefix('ipc-mixed');
