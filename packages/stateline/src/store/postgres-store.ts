@@ -1,5 +1,299 @@
-// PLACEHOLDER: being written; replaced before this lands.
-import type { Store } from './types.js';
-export async function openPostgresStore(_options: unknown): Promise<Store> {
-  throw new Error('not yet written');
+import { StatelineError } from '../errors.js';
+import { CallGuard } from '../internal/guard.js';
+import { positiveInt } from '../internal/spec.js';
+import {
+  PG_NOW_MS as NOW,
+  assertNoNul,
+  endPool,
+  int8,
+  int8OrNull,
+  openPgPool,
+  type PgPool,
+} from '../internal/pg-connect.js';
+import type {
+  CreateOptions,
+  CreateResult,
+  IndexEntry,
+  PostgresStoreOptions,
+  Store,
+  StoredRecord,
+  UpdateOptions,
+  UpdateResult,
+} from './types.js';
+
+/** How often expired rows are swept (jittered so several processes spread out). */
+const GC_EVERY_MS = 60_000;
+/** Rows one sweep statement deletes; a sweep runs at most GC_MAX_BATCHES of them. */
+const GC_BATCH = 1000;
+const GC_MAX_BATCHES = 10;
+
+const LIVE = `(expires_at IS NULL OR expires_at > ${NOW})`;
+
+// Every operation is one statement (one round trip), prepared once per connection by name.
+const SQL = {
+  get: {
+    name: 'sl_store_get',
+    text: `SELECT value, version, expires_at FROM stateline_store WHERE key = $1 AND ${LIVE}`,
+  },
+  // An expired row may be replaced, a live one never; RETURNING is empty when the key was live.
+  create: {
+    name: 'sl_store_create',
+    text: `INSERT INTO stateline_store AS s (key, value, version, expires_at)
+VALUES ($1, $2, 1, ${NOW} + $3::bigint)
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, version = 1, expires_at = EXCLUDED.expires_at
+WHERE s.expires_at IS NOT NULL AND s.expires_at <= ${NOW}
+RETURNING version`,
+  },
+  // `cur` (the statement's snapshot) tells "missing" from "conflict" when the UPDATE matched nothing.
+  update: {
+    name: 'sl_store_update',
+    text: `WITH cur AS (
+  SELECT version FROM stateline_store WHERE key = $1 AND ${LIVE}
+), upd AS (
+  UPDATE stateline_store
+  SET value = $2, version = version + 1,
+      expires_at = CASE WHEN $4::boolean THEN ${NOW} + $5::bigint ELSE expires_at END
+  WHERE key = $1 AND ${LIVE} AND ($3::bigint IS NULL OR version = $3::bigint)
+  RETURNING version
+)
+SELECT (SELECT version FROM upd) AS updated, (SELECT version FROM cur) AS current`,
+  },
+  // An expired row is garbage: delete it too, but report only a live one.
+  delete: {
+    name: 'sl_store_delete',
+    text: `DELETE FROM stateline_store WHERE key = $1 RETURNING ${LIVE} AS live`,
+  },
+  touch: {
+    name: 'sl_store_touch',
+    text: `UPDATE stateline_store SET expires_at = ${NOW} + $2::bigint WHERE key = $1 AND ${LIVE} RETURNING 1`,
+  },
+  indexAdd: {
+    name: 'sl_store_index_add',
+    text: `INSERT INTO stateline_index (owner, member, expires_at) VALUES ($1, $2, $3::bigint)
+ON CONFLICT (owner, member) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
+  },
+  // The DELETE runs to completion even though the SELECT does not read it; the SELECT sees the
+  // statement's snapshot (expired rows included), hence its own filter.
+  indexMembers: {
+    name: 'sl_store_index_members',
+    text: `WITH pruned AS (
+  DELETE FROM stateline_index WHERE owner = $1 AND expires_at <= ${NOW} RETURNING member
+)
+SELECT member, expires_at FROM stateline_index WHERE owner = $1 AND ${LIVE} ORDER BY member`,
+  },
+  indexRemove: {
+    name: 'sl_store_index_remove',
+    text: `DELETE FROM stateline_index WHERE owner = $1 AND member = $2`,
+  },
+  // The outer expiry check is re-evaluated on the current row version, so a row re-created
+  // between the sub-select and the delete survives.
+  gcStore: {
+    name: 'sl_store_gc',
+    text: `DELETE FROM stateline_store WHERE key IN (
+  SELECT key FROM stateline_store WHERE expires_at <= ${NOW} LIMIT ${GC_BATCH}
+) AND expires_at <= ${NOW}`,
+  },
+  gcIndex: {
+    name: 'sl_store_gc_index',
+    text: `DELETE FROM stateline_index WHERE (owner, member) IN (
+  SELECT owner, member FROM stateline_index WHERE expires_at <= ${NOW} LIMIT ${GC_BATCH}
+) AND expires_at <= ${NOW}`,
+  },
+} as const;
+
+interface RecordRow {
+  value: string;
+  version: string;
+  expires_at: string | null;
+}
+
+/** A ttl in ms as the bigint the SQL adds to the database clock (`null`: no expiry). */
+function ttlParam(ttl: number | null | undefined): number | null {
+  if (ttl === undefined || ttl === null) return null;
+  if (!Number.isFinite(ttl))
+    throw new StatelineError('SL_ERR_INVALID_ARGUMENT', `ttl must be a finite number of ms (got ${ttl})`);
+  return Math.round(ttl);
+}
+
+/**
+ * A Store in PostgreSQL tables shared by every process (see internal/pg-connect.ts for the
+ * schema). Versions and compare-and-set are done by single `UPDATE … WHERE version = $v`
+ * statements; expiry uses the database clock; expired rows are invisible at once and deleted by
+ * a background sweep.
+ */
+class PostgresStore implements Store {
+  readonly backend = 'postgres' as const;
+  private readonly gcTimer: NodeJS.Timeout;
+  private sweeping = false;
+
+  constructor(
+    private readonly pool: PgPool,
+    private readonly prefix: string,
+    private readonly guard: CallGuard,
+  ) {
+    this.gcTimer = setInterval(() => void this.sweepExpired(), GC_EVERY_MS * (0.75 + Math.random() / 2));
+    this.gcTimer.unref();
+  }
+
+  /** The prefixed key; NUL cannot be stored in text, so it is refused up front. */
+  private k(key: string): string {
+    assertNoNul(key, 'store key');
+    return this.prefix + key;
+  }
+
+  get(key: string): Promise<StoredRecord | null> {
+    return this.guard.run('get', async () => {
+      const { rows } = await this.pool.query<RecordRow>({ ...SQL.get, values: [this.k(key)] });
+      const row = rows[0];
+      return row
+        ? { value: row.value, version: int8(row.version), expiresAt: int8OrNull(row.expires_at) }
+        : null;
+    });
+  }
+
+  create(key: string, value: string, options: CreateOptions = {}): Promise<CreateResult> {
+    return this.guard.run('create', async (): Promise<CreateResult> => {
+      assertNoNul(value, 'store value');
+      const { rowCount } = await this.pool.query({
+        ...SQL.create,
+        values: [this.k(key), value, ttlParam(options.ttl)],
+      });
+      return rowCount ? { ok: true, version: 1 } : { ok: false, reason: 'exists' };
+    });
+  }
+
+  update(key: string, value: string, options: UpdateOptions = {}): Promise<UpdateResult> {
+    return this.guard.run('update', async (): Promise<UpdateResult> => {
+      assertNoNul(value, 'store value');
+      if (options.ifVersion !== undefined && !Number.isSafeInteger(options.ifVersion)) {
+        throw new StatelineError(
+          'SL_ERR_INVALID_ARGUMENT',
+          `ifVersion must be an integer (got ${options.ifVersion})`,
+        );
+      }
+      const setTtl = options.ttl !== undefined;
+      const values = [this.k(key), value, options.ifVersion ?? null, setTtl, ttlParam(options.ttl)];
+      const { rows } = await this.pool.query<{ updated: string | null; current: string | null }>({
+        ...SQL.update,
+        values,
+      });
+      const row = rows[0];
+      if (row?.updated != null) return { ok: true, version: int8(row.updated) };
+      if (row?.current != null) return { ok: false, reason: 'conflict', version: int8(row.current) };
+      return { ok: false, reason: 'missing' };
+    });
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.guard.run('delete', async () => {
+      const { rows } = await this.pool.query<{ live: boolean }>({ ...SQL.delete, values: [this.k(key)] });
+      return rows[0]?.live === true;
+    });
+  }
+
+  touch(key: string, ttl: number | null): Promise<boolean> {
+    return this.guard.run('touch', async () => {
+      const { rowCount } = await this.pool.query({ ...SQL.touch, values: [this.k(key), ttlParam(ttl)] });
+      return (rowCount ?? 0) > 0;
+    });
+  }
+
+  indexAdd(owner: string, member: string, expiresAt: number | null): Promise<void> {
+    return this.guard.run('indexAdd', async () => {
+      assertNoNul(member, 'index member');
+      if (expiresAt !== null && !Number.isFinite(expiresAt)) {
+        throw new StatelineError(
+          'SL_ERR_INVALID_ARGUMENT',
+          `expiresAt must be epoch ms or null (got ${expiresAt})`,
+        );
+      }
+      const at = expiresAt === null ? null : Math.round(expiresAt);
+      await this.pool.query({ ...SQL.indexAdd, values: [this.k(owner), member, at] });
+    });
+  }
+
+  indexMembers(owner: string): Promise<IndexEntry[]> {
+    return this.guard.run('indexMembers', async () => {
+      const { rows } = await this.pool.query<{ member: string; expires_at: string | null }>({
+        ...SQL.indexMembers,
+        values: [this.k(owner)],
+      });
+      return rows.map((r) => ({ member: r.member, expiresAt: int8OrNull(r.expires_at) }));
+    });
+  }
+
+  indexRemove(owner: string, member: string): Promise<void> {
+    return this.guard.run('indexRemove', async () => {
+      assertNoNul(member, 'index member');
+      await this.pool.query({ ...SQL.indexRemove, values: [this.k(owner), member] });
+    });
+  }
+
+  /**
+   * Deletes expired rows now, in small batches (the background timer calls this about once a
+   * minute), off the hot path. Rows of every prefix are swept:
+   * an expired row is invisible to every reader, whoever wrote it. Failures wait for the next tick.
+   */
+  async sweepExpired(): Promise<void> {
+    if (this.sweeping || this.guard.isClosed) return;
+    this.sweeping = true;
+    try {
+      for (const q of [SQL.gcStore, SQL.gcIndex]) {
+        for (let i = 0; i < GC_MAX_BATCHES && !this.guard.isClosed; i++) {
+          const { rowCount } = await this.pool.query(q);
+          if ((rowCount ?? 0) < GC_BATCH) break;
+        }
+      }
+    } catch {
+      // The server is away; the next tick tries again.
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.guard.close()) return;
+    clearInterval(this.gcTimer);
+    await endPool(this.pool);
+  }
+}
+
+/**
+ * Opens a PostgreSQL Store: creates the pool, makes sure the tables exist, and resolves once the
+ * server answered (rejects with `SL_ERR_STORE_UNAVAILABLE` within `timeout` when it cannot).
+ *
+ * @example
+ * ```ts
+ * const store = await openPostgresStore({ type: 'postgres', url: 'postgres://127.0.0.1/app', poolSize: 20 });
+ * await store.create('cart:1', '[]', { ttl: 60_000 });
+ * ```
+ */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const timeout = options.timeout ?? 2000;
+  if (!(Number.isFinite(timeout) && timeout > 0)) {
+    throw new StatelineError('SL_ERR_INVALID_OPTION', 'store timeout must be a positive number of ms');
+  }
+  const label = 'postgres store';
+  const poolSize = positiveInt(options.poolSize, 'poolSize', 10);
+  const pool = await openPgPool({ url: options.url, label, timeout, poolSize }, 'SL_ERR_STORE_UNAVAILABLE');
+  return new PostgresStore(
+    pool,
+    options.prefix ?? 'sl:',
+    new CallGuard('SL_ERR_STORE_UNAVAILABLE', label, timeout),
+  );
+}
+
+/**
+ * Deletes expired rows of a PostgreSQL Store now instead of waiting for its background sweep
+ * (expired rows are already invisible; this only reclaims space).
+ *
+ * @example
+ * ```ts
+ * await sweepPostgresStore(store);
+ * ```
+ */
+export function sweepPostgresStore(store: Store): Promise<void> {
+  if (!(store instanceof PostgresStore))
+    throw new StatelineError('SL_ERR_INVALID_ARGUMENT', 'not a postgres store');
+  return store.sweepExpired();
 }
