@@ -6,6 +6,7 @@ import { createBus, type Bus } from '../../src/bus/index.js';
 import { POSTGRES_BUS_MAX_PAYLOAD } from '../../src/bus/postgres-bus.js';
 import { eventually, freePort, sleep } from '../support/free-port.js';
 import { POSTGRES_URL, needService, uniquePrefix } from '../support/services.js';
+import { FlakyProxy } from '../store/flaky-proxy.js';
 import { runBusConformance } from './bus.case.js';
 
 const skip = await needService('postgres');
@@ -123,6 +124,40 @@ describe('postgres bus [postgres]', { skip }, () => {
       return true;
     }, 3000);
     await eventually(() => got.includes('a:self'), 3000);
+  });
+
+  it('[postgres] while the server is away publish and subscribe fail fast; after it returns (several reconnect attempts later) delivery resumes', async () => {
+    const proxy = await FlakyProxy.start(POSTGRES_URL);
+    const prefix = uniquePrefix('pg-bus-outage');
+    try {
+      const sub = await open(proxy.url(POSTGRES_URL), prefix, 500);
+      const pub = await open(POSTGRES_URL, prefix);
+      const changes: boolean[] = [];
+      sub.onConnectionChange((up) => changes.push(up));
+      const got: string[] = [];
+      await sub.subscribe('x', (m) => got.push(m));
+      await proxy.cut();
+      await eventually(() => changes.length === 1, 3000);
+      const t0 = Date.now();
+      const unavailable = (err: unknown) => isStatelineError(err, 'SL_ERR_BUS_UNAVAILABLE');
+      await assert.rejects(sub.publish('x', 'lost'), unavailable);
+      await assert.rejects(
+        sub.subscribe('y', (m) => got.push(`y:${m}`)),
+        unavailable,
+      );
+      assert.ok(Date.now() - t0 < 1500, 'bounded by the timeout');
+      await sleep(600); // several failed reconnect attempts
+      await proxy.restore();
+      await eventually(() => changes.length === 2, 5000);
+      assert.deepEqual(changes, [false, true]);
+      await pub.publish('x', 'back');
+      await pub.publish('y', 'not subscribed');
+      await eventually(() => got.includes('back'), 3000);
+      await sleep(100);
+      assert.deepEqual(got, ['back'], 'the failed subscribe left nothing behind');
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('[postgres] a bus pointed at a port where nothing listens rejects with SL_ERR_BUS_UNAVAILABLE within its timeout', async () => {
