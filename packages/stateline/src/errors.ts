@@ -23,6 +23,13 @@ export const ERROR_CATALOGUE = {
   SL_ERR_SESSION_TOO_LARGE: { status: 500, message: 'The session does not fit in its token budget' },
   SL_ERR_SESSION_CONTENDED: { status: 503, message: 'Too many concurrent writes to one session' },
   SL_ERR_LOG_UNAVAILABLE: { status: 503, message: 'The log cannot be reached' },
+  SL_ERR_IDEMPOTENCY_KEY_MISSING: { status: 400, message: 'This request needs an Idempotency-Key header' },
+  SL_ERR_IDEMPOTENCY_KEY_INVALID: { status: 400, message: 'The Idempotency-Key header is malformed' },
+  SL_ERR_IDEMPOTENCY_IN_FLIGHT: { status: 409, message: 'A request with this Idempotency-Key is still being processed' },
+  SL_ERR_IDEMPOTENCY_MISMATCH: { status: 422, message: 'This Idempotency-Key was used for a different request' },
+  SL_ERR_IDEMPOTENCY_RESPONSE_NOT_STORED: { status: 409, message: 'The request already ran but its response was too large to replay' },
+  SL_ERR_IDEMPOTENCY_BODY_UNREADABLE: { status: 415, message: 'The request body cannot be read to fingerprint it' },
+  SL_ERR_IDEMPOTENCY_LOCK_EXPIRED: { status: 500, message: 'A handler outlived its idempotency lock and another request took over the key' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable Stateline error code, e.g. `'SL_ERR_STORE_UNAVAILABLE'`. */

@@ -53,7 +53,8 @@ function parsedBody(req: Request): unknown {
   const body: unknown = req.body;
   if (body !== undefined) return body;
   const length = req.headers['content-length'];
-  if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return undefined;
+  if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0'))
+    return undefined;
   throw new StatelineError(
     'SL_ERR_IDEMPOTENCY_BODY_UNREADABLE',
     'no body parser read this request body before idempotency(); mount express.json(), express.raw() or similar first, or pass fingerprint',

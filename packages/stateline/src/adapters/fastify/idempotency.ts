@@ -54,7 +54,8 @@ export function idempotency(options: FastifyIdempotencyOptions = {}): FastifyIde
       tickets.delete(request);
       const saved: Omit<CapturedResponse, 'body'> = { status: reply.statusCode, headers: reply.getHeaders() };
       if (payload instanceof Readable) return captureStream(payload, ticket, saved);
-      const bytes = payload === null || payload === undefined ? Buffer.alloc(0) : Buffer.from(payload as string | Buffer);
+      const bytes =
+        payload === null || payload === undefined ? Buffer.alloc(0) : Buffer.from(payload as string | Buffer);
       await ticket.complete({ ...saved, body: bytes.byteLength > ticket.maxBodyBytes ? null : bytes });
       return payload;
     });
@@ -67,7 +68,11 @@ export function idempotency(options: FastifyIdempotencyOptions = {}): FastifyIde
 }
 
 /** Passes a streamed reply through, keeping its bytes; the end is held until the outcome is saved. */
-function captureStream(stream: Readable, ticket: IdempotencyTicket, saved: Omit<CapturedResponse, 'body'>): Readable {
+function captureStream(
+  stream: Readable,
+  ticket: IdempotencyTicket,
+  saved: Omit<CapturedResponse, 'body'>,
+): Readable {
   const body = new BodyCapture(ticket.maxBodyBytes);
   const tap = new Transform({
     transform(chunk: Buffer, _encoding, callback) {

@@ -60,13 +60,20 @@ export function idempotency(options: HonoIdempotencyOptions = {}): HonoIdempoten
     });
     // Cleared first: assigning over a response merges its headers into the new one.
     c.res = undefined;
-    c.res = new Response(NULL_BODY.has(res.status) ? null : bytes, { status: res.status, statusText: res.statusText, headers: res.headers });
+    c.res = new Response(NULL_BODY.has(res.status) ? null : bytes, {
+      status: res.status,
+      statusText: res.statusText,
+      headers: res.headers,
+    });
   };
   return Object.assign(middleware, { close: () => core.close() });
 }
 
 function toResponse(answer: IdempotencyAnswer): Response {
-  return new Response(NULL_BODY.has(answer.status) ? null : answer.body, { status: answer.status, headers: answer.headers });
+  return new Response(NULL_BODY.has(answer.status) ? null : answer.body, {
+    status: answer.status,
+    headers: answer.headers,
+  });
 }
 
 /** The client address @hono/node-server exposes as `c.env.incoming`. */

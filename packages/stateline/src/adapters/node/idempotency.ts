@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { problemFor } from '../../http/problem.js';
 import { createIdempotency } from '../../idempotency/idempotency-core.js';
 import { captureServerResponse, readRequestBody, sendNodeAnswer } from '../../idempotency/node-response.js';
-import type { IdempotencyOptions } from '../../idempotency/types.js';
+import type { IdempotencyOptions, IdempotencyTicket } from '../../idempotency/types.js';
 
 /** A request whose body `withIdempotency` has read: the bytes are in `body`. */
 export type IdempotentRequest = IncomingMessage & { body?: Buffer };
@@ -21,8 +21,8 @@ export type NodeIdempotentHandler = ((req: IncomingMessage, res: ServerResponse)
 /**
  * Wraps a node:http `(req, res)` handler with Idempotency-Key handling. For the covered methods
  * the body is read first (to fingerprint it) and handed over as `req.body` (a Buffer); other
- * requests reach the handler with the stream untouched. A handler that throws or rejects before
- * answering gets a 500 problem, and that is what retries replay.
+ * requests reach the handler with the stream untouched. A handler that throws or rejects gets a
+ * 500 problem (or, once its head is sent, a closed socket) and that 500 is what retries replay.
  *
  * @example
  * ```ts
@@ -41,13 +41,16 @@ export function withIdempotency(
 ): NodeIdempotentHandler {
   const core = createIdempotency<IdempotentRequest>(options);
 
-  const run = (req: IdempotentRequest, res: ServerResponse): void => {
+  const run = (req: IdempotentRequest, res: ServerResponse, ticket?: IdempotencyTicket): void => {
     Promise.resolve()
       .then(() => handler(req, res))
       .catch((err: unknown) => {
         core.onError(err);
-        if (!res.headersSent) sendNodeAnswer(res, problemFor(err));
-        else res.destroy();
+        const p = problemFor(err);
+        if (!res.headersSent) return sendNodeAnswer(res, p);
+        // The head is out, so no error answer fits: save the 500 so a retry does not run it again.
+        void ticket?.complete({ status: p.status, headers: p.headers, body: Buffer.from(p.body) });
+        res.destroy();
       });
   };
 
@@ -71,8 +74,9 @@ export function withIdempotency(
       .then(
         (r) => {
           if (r.kind === 'answer') return sendNodeAnswer(res, r.answer);
-          if (r.kind === 'ticket') captureServerResponse(res, r.ticket);
-          run(req, res);
+          if (r.kind !== 'ticket') return run(req, res);
+          captureServerResponse(res, r.ticket);
+          run(req, res, r.ticket);
         },
         // The body could not be read: the client went away mid-upload.
         () => res.destroy(),

@@ -1,0 +1,10 @@
+import { createStore } from '../../src/store/index.js';
+import { POSTGRES_URL, needService } from '../support/services.js';
+import { runIdempotencyConformance } from './idempotency.case.js';
+
+runIdempotencyConformance({
+  backend: 'postgres',
+  // Small pools: the shared server has 100 connection slots for everyone.
+  make: (prefix) => createStore({ type: 'postgres', url: POSTGRES_URL, prefix, poolSize: 3 }),
+  skip: await needService('postgres'),
+});
