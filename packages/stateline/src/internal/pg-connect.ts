@@ -67,7 +67,14 @@ export interface PgConnectOptions {
   poolSize?: number;
 }
 
-/** Loads the optional `pg` peer dependency. */
+/**
+ * Loads the optional `pg` peer dependency (SL_ERR_PEER_DEPENDENCY_MISSING names it when absent).
+ *
+ * @example
+ * ```ts
+ * const pg = await loadPg('postgres bus');
+ * ```
+ */
 export function loadPg(label: string): Promise<PgModule> {
   return loadPeer<PgModule>('pg', `The ${label}`);
 }
@@ -114,7 +121,14 @@ export async function createPgPool(o: PgConnectOptions): Promise<PgPool> {
   return pool;
 }
 
-/** Ends a pool without ever throwing (close paths and failed opens). */
+/**
+ * Ends a pool without ever throwing (close paths and failed opens).
+ *
+ * @example
+ * ```ts
+ * await endPool(pool);
+ * ```
+ */
 export async function endPool(pool: PgPool): Promise<void> {
   if (pool.ending) return;
   await pool.end().catch(() => {});
@@ -224,17 +238,38 @@ export async function openPgPool(
   }
 }
 
-/** A bigint column (pg returns int8 as a string) as a number; epoch ms and counters fit exactly. */
+/**
+ * A bigint column (pg returns int8 as a string) as a number; epoch ms and counters fit exactly.
+ *
+ * @example
+ * ```ts
+ * int8('42'); // 42
+ * ```
+ */
 export function int8(value: unknown): number {
   return typeof value === 'number' ? value : Number(value);
 }
 
-/** Like {@link int8} but keeps SQL NULL. */
+/**
+ * Like {@link int8} but keeps SQL NULL.
+ *
+ * @example
+ * ```ts
+ * int8OrNull(null); // null
+ * ```
+ */
 export function int8OrNull(value: unknown): number | null {
   return value === null || value === undefined ? null : int8(value);
 }
 
-/** PostgreSQL `text` cannot hold NUL; refuse it with a clear error rather than a driver failure. */
+/**
+ * PostgreSQL `text` cannot hold NUL; refuse it with a clear error rather than a driver failure.
+ *
+ * @example
+ * ```ts
+ * assertNoNul(value, 'store value'); // throws SL_ERR_INVALID_ARGUMENT for 'a\0b'
+ * ```
+ */
 export function assertNoNul(value: string, what: string): void {
   if (value.includes('\0')) {
     throw new StatelineError(

@@ -44,19 +44,21 @@ ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, version = 1, expires_at 
 WHERE s.expires_at IS NOT NULL AND s.expires_at <= ${NOW}
 RETURNING version`,
   },
-  // `cur` (the statement's snapshot) tells "missing" from "conflict" when the UPDATE matched nothing.
+  // When the UPDATE matched nothing, a locking read tells "missing" from "conflict": it waits for a
+  // concurrent writer and sees the latest committed version, never the statement's stale snapshot
+  // (which could report the very version the caller asked for). It runs only on that path.
   update: {
     name: 'sl_store_update',
-    text: `WITH cur AS (
-  SELECT version FROM stateline_store WHERE key = $1 AND ${LIVE}
-), upd AS (
+    text: `WITH upd AS (
   UPDATE stateline_store
   SET value = $2, version = version + 1,
       expires_at = CASE WHEN $4::boolean THEN ${NOW} + $5::bigint ELSE expires_at END
   WHERE key = $1 AND ${LIVE} AND ($3::bigint IS NULL OR version = $3::bigint)
   RETURNING version
 )
-SELECT (SELECT version FROM upd) AS updated, (SELECT version FROM cur) AS current`,
+SELECT u.updated,
+  CASE WHEN u.updated IS NULL THEN (SELECT version FROM stateline_store WHERE key = $1 AND ${LIVE} FOR SHARE) END AS current
+FROM (SELECT (SELECT version FROM upd) AS updated) u`,
   },
   // An expired row is garbage: delete it too, but report only a live one.
   delete: {
@@ -86,17 +88,18 @@ SELECT member, expires_at FROM stateline_index WHERE owner = $1 AND ${LIVE} ORDE
     text: `DELETE FROM stateline_index WHERE owner = $1 AND member = $2`,
   },
   // The outer expiry check is re-evaluated on the current row version, so a row re-created
-  // between the sub-select and the delete survives.
+  // between the sub-select and the delete survives; SKIP LOCKED keeps sweepers of several
+  // processes (and hot-path writers) from waiting on each other.
   gcStore: {
     name: 'sl_store_gc',
     text: `DELETE FROM stateline_store WHERE key IN (
-  SELECT key FROM stateline_store WHERE expires_at <= ${NOW} LIMIT ${GC_BATCH}
+  SELECT key FROM stateline_store WHERE expires_at <= ${NOW} LIMIT ${GC_BATCH} FOR UPDATE SKIP LOCKED
 ) AND expires_at <= ${NOW}`,
   },
   gcIndex: {
     name: 'sl_store_gc_index',
     text: `DELETE FROM stateline_index WHERE (owner, member) IN (
-  SELECT owner, member FROM stateline_index WHERE expires_at <= ${NOW} LIMIT ${GC_BATCH}
+  SELECT owner, member FROM stateline_index WHERE expires_at <= ${NOW} LIMIT ${GC_BATCH} FOR UPDATE SKIP LOCKED
 ) AND expires_at <= ${NOW}`,
   },
 } as const;

@@ -141,6 +141,20 @@ describe('postgres store: rows and expiry [postgres]', { skip }, () => {
     assert.equal((await store.get('live'))?.value, 'x');
   });
 
+  it('[postgres] a compare-and-set that lost to a concurrent writer reports the version that writer committed', async () => {
+    await store.create('cas', 'v1');
+    await raw.query('BEGIN');
+    await raw.query('UPDATE stateline_store SET value = $2, version = version + 1 WHERE key = $1', [
+      `${prefix}cas`,
+      'other',
+    ]);
+    const pending = store.update('cas', 'mine', { ifVersion: 1 });
+    await sleep(150); // the update now waits for the row lock
+    await raw.query('COMMIT');
+    assert.deepEqual(await pending, { ok: false, reason: 'conflict', version: 2 });
+    assert.deepEqual(await store.get('cas'), { value: 'other', version: 2, expiresAt: null });
+  });
+
   it('[postgres] delete reports false for an expired key but removes its row', async () => {
     await store.create('gone', 'x', { ttl: 30 });
     await sleep(80);
