@@ -9,6 +9,20 @@ import { runLogConformance } from './log.case.js';
 
 const skip = await needService('postgres');
 
+// The shared tables outlive the test: remove every row this process's prefixes wrote.
+after(async () => {
+  if (skip) return;
+  const raw = new pg.Client({ connectionString: POSTGRES_URL });
+  await raw.connect();
+  try {
+    const mine = `sltest:%:${process.pid}:%`;
+    await raw.query('DELETE FROM stateline_log WHERE stream LIKE $1', [mine]);
+    await raw.query('DELETE FROM stateline_log_meta WHERE stream LIKE $1', [mine]);
+  } finally {
+    await raw.end();
+  }
+});
+
 runLogConformance({
   backend: 'postgres',
   make: (prefix, retention) =>

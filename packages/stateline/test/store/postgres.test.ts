@@ -11,6 +11,20 @@ import { runStoreConformance } from './store.case.js';
 
 const skip = await needService('postgres');
 
+// The shared tables outlive the test: remove every row this process's prefixes wrote.
+after(async () => {
+  if (skip) return;
+  const raw = new pg.Client({ connectionString: POSTGRES_URL });
+  await raw.connect();
+  try {
+    const mine = `sltest:%:${process.pid}:%`;
+    await raw.query('DELETE FROM stateline_store WHERE key LIKE $1', [mine]);
+    await raw.query('DELETE FROM stateline_index WHERE owner LIKE $1', [mine]);
+  } finally {
+    await raw.end();
+  }
+});
+
 runStoreConformance({
   backend: 'postgres',
   // Small pools: the shared server has 100 connection slots for everyone.
