@@ -338,6 +338,23 @@ export function runAdapterScenarios(h: AdapterHarness): void {
       assert.equal(behaviour.count('GET /orders') - before, 2);
     });
 
+    it(`[${h.name}] the outcome is saved before the response ends: an immediate retry is a replay, even on a slow store`, async () => {
+      const probe = new ProbeStore(store);
+      probe.updateDelay = 150;
+      const slow = await h.start({ ...config, store: probe }, behaviour);
+      try {
+        for (const path of ['/orders', '/throw', '/big']) {
+          const key = freshKey();
+          const first = await send({ key, path }, slow.url);
+          const retry = await send({ key, path }, slow.url);
+          if (path === '/big') assertProblem(retry, 409, 'SL_ERR_IDEMPOTENCY_RESPONSE_NOT_STORED');
+          else assertReplayOf(retry, first);
+        }
+      } finally {
+        await slow.close();
+      }
+    });
+
     it(`[${h.name}] a store outage while reserving is a 503 with Retry-After and the handler does not run`, async () => {
       const probe = new ProbeStore(store);
       probe.failing.add('create');

@@ -113,6 +113,8 @@ const created = (n: number) => ({
 export class ProbeStore implements Store {
   readonly keys: string[] = [];
   failing = new Set<string>();
+  /** Milliseconds every update waits before it reaches the inner store: a slow network. */
+  updateDelay = 0;
   constructor(private readonly inner: Store) {}
   get backend() {
     return this.inner.backend;
@@ -126,10 +128,11 @@ export class ProbeStore implements Store {
     this.check('create', key),
     this.inner.create(key, value, o)
   );
-  update: Store['update'] = async (key, value, o) => (
-    this.check('update', key),
-    this.inner.update(key, value, o)
-  );
+  update: Store['update'] = async (key, value, o) => {
+    this.check('update', key);
+    if (this.updateDelay > 0) await sleep(this.updateDelay);
+    return this.inner.update(key, value, o);
+  };
   delete: Store['delete'] = async (key) => (this.check('delete', key), this.inner.delete(key));
   touch: Store['touch'] = (key, ttl) => this.inner.touch(key, ttl);
   indexAdd: Store['indexAdd'] = (o, m, e) => this.inner.indexAdd(o, m, e);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isStatelineError } from '../../src/errors.js';
-import { createIdempotency } from '../../src/idempotency/index.js';
-import { MemoryStore, createStore } from '../../src/store/index.js';
+import { DEFAULT_STORE, createIdempotency } from '../../src/idempotency/index.js';
+import { MemoryStore, createStore, storeOptionsFromSpec } from '../../src/store/index.js';
 import {
   answerOf,
   assertProblem,
@@ -70,6 +70,7 @@ describe('idempotency options and lifecycle [memory]', () => {
     const closed = createIdempotency({ store: 'memory:', onError: (e) => errors.push(e) });
     await closed.close();
     assertProblem(answerOf(await closed.begin(fakeRequest({ key: 'k' }))), 503, 'SL_ERR_CLOSED');
+    assert.equal(errors.length, 1, 'a 5xx is reported');
 
     const mine = new MemoryStore();
     const other = createIdempotency({ store: mine });
@@ -78,10 +79,9 @@ describe('idempotency options and lifecycle [memory]', () => {
     await mine.close();
   });
 
-  it('the default store is the embedded SQLite file, opened only when a request needs it', async () => {
-    const idem = createIdempotency({});
-    assert.equal((await idem.begin(fakeRequest({}))).kind, 'pass');
-    await idem.close();
+  it('the default store is the embedded SQLite file', () => {
+    assert.equal(DEFAULT_STORE, 'sqlite:.stateline/state.db');
+    assert.deepEqual(storeOptionsFromSpec(DEFAULT_STORE), { type: 'sqlite', path: '.stateline/state.db' });
   });
 
   it('a crashed handler’s reservation frees after lockTimeout (fake clock)', async () => {

@@ -8,13 +8,13 @@ import type { IdempotencyOptions, IdempotencyTicket } from '../../idempotency/ty
 export type IdempotentRequest = IncomingMessage & { body?: Buffer };
 
 /** A node:http handler; it may return a promise. */
-export type NodeHandler = (req: IdempotentRequest, res: ServerResponse) => void | Promise<void>;
+export type IdempotentRequestHandler = (req: IdempotentRequest, res: ServerResponse) => void | Promise<void>;
 
 /** Options of the node:http wrapper; callbacks receive the `IncomingMessage` (with `body`). */
 export type NodeIdempotencyOptions = IdempotencyOptions<IdempotentRequest>;
 
 /** The wrapped handler, with `close()` for a Store it opened from a spec. */
-export type NodeIdempotentHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
+export type NodeIdempotency = ((req: IncomingMessage, res: ServerResponse) => void) & {
   close(): Promise<void>;
 };
 
@@ -37,8 +37,8 @@ export type NodeIdempotentHandler = ((req: IncomingMessage, res: ServerResponse)
  */
 export function withIdempotency(
   options: NodeIdempotencyOptions,
-  handler: NodeHandler,
-): NodeIdempotentHandler {
+  handler: IdempotentRequestHandler,
+): NodeIdempotency {
   const core = createIdempotency<IdempotentRequest>(options);
 
   const run = (req: IdempotentRequest, res: ServerResponse, ticket?: IdempotencyTicket): void => {
