@@ -82,3 +82,8 @@ export function readRequestBody(req: IncomingMessage): Promise<Buffer> {
     req.once('error', reject);
   });
 }
+
+/** A node:http request header as one string: repeated headers joined with ", ", as Node joins unknown ones. */
+export function joinHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}

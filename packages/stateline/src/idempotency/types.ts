@@ -39,7 +39,7 @@ export interface IdempotencyRequest<Req = unknown> {
   url: string;
   /** A request header by lower-case name; repeated headers joined with `", "`. */
   header(name: string): string | undefined;
-  /** The body as the framework has it (bytes, text or parsed JSON); read only by the default fingerprint. */
+  /** The body as the framework has it (bytes, text or parsed JSON), or a promise of it; read only by the default fingerprint. */
   body(): unknown;
   /** The session object the session middleware attached, if any. */
   session?: unknown;

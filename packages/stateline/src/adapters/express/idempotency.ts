@@ -11,7 +11,7 @@ export type ExpressIdempotencyOptions = IdempotencyOptions<Request>;
 export type ExpressIdempotency = RequestHandler & { close(): Promise<void> };
 
 /**
- * Idempotency-Key middleware for Express 5. Mount it after the body parser (the default
+ * Idempotency-Key middleware for Express 4 and 5. Mount it after the body parser (the default
  * fingerprint digests `req.body`) and after the session middleware (the default scope is the
  * session's user). A handler that throws is answered by Express's error handling, and that
  * answer is what retries replay.

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { problemFor } from '../../http/problem.js';
 import { BodyCapture } from '../../idempotency/body-capture.js';
 import { createIdempotency } from '../../idempotency/idempotency-core.js';
+import { joinHeader } from '../../idempotency/node-response.js';
 import type { CapturedResponse, IdempotencyOptions, IdempotencyTicket } from '../../idempotency/types.js';
 
 /** Options of the Fastify plugin; callbacks receive the `FastifyRequest`. */
@@ -38,7 +39,7 @@ export function idempotency(options: FastifyIdempotencyOptions = {}): FastifyIde
         method: request.method,
         path: request.url.split('?', 1)[0]!,
         url: request.url,
-        header: (name) => joined(request.headers[name]),
+        header: (name) => joinHeader(request.headers[name]),
         body: () => request.body,
         session: (request as { session?: unknown }).session,
         address: request.ip,
@@ -90,8 +91,4 @@ function captureStream(
     tap.destroy(err);
   });
   return stream.pipe(tap);
-}
-
-function joined(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(', ') : value;
 }

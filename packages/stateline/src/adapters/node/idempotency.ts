@@ -1,7 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { problemFor } from '../../http/problem.js';
 import { createIdempotency } from '../../idempotency/idempotency-core.js';
-import { captureServerResponse, readRequestBody, sendNodeAnswer } from '../../idempotency/node-response.js';
+import {
+  captureServerResponse,
+  joinHeader,
+  readRequestBody,
+  sendNodeAnswer,
+} from '../../idempotency/node-response.js';
 import type { IdempotencyOptions, IdempotencyTicket } from '../../idempotency/types.js';
 
 /** A request whose body `withIdempotency` has read: the bytes are in `body`. */
@@ -65,7 +70,7 @@ export function withIdempotency(
           method: req.method ?? 'GET',
           path: url.split('?', 1)[0]!,
           url,
-          header: (name) => joined(req.headers[name]),
+          header: (name) => joinHeader(req.headers[name]),
           body: () => body,
           session: (req as { session?: unknown }).session,
           address: req.socket.remoteAddress,
@@ -83,8 +88,4 @@ export function withIdempotency(
       );
   };
   return Object.assign(wrapped, { close: () => core.close() });
-}
-
-function joined(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(', ') : value;
 }
