@@ -95,7 +95,7 @@ export function createIdempotency<Req = unknown>(options: IdempotencyOptions<Req
     if (record.fingerprint !== fingerprint) {
       return refuse(
         'SL_ERR_IDEMPOTENCY_MISMATCH',
-        'this Idempotency-Key was used for a different request (method, path or body)',
+        'this Idempotency-Key was already used with a different fingerprint (body or query)',
       );
     }
     switch (record.state) {
