@@ -3,3 +3,4 @@
  * @module
  */
 export { session, problemHandler, type SessionRequest } from './session.js';
+export { idempotency, type ExpressIdempotency, type ExpressIdempotencyOptions } from './idempotency.js';

@@ -3,3 +3,4 @@
  * @module
  */
 export { sessionPlugin, type SessionFastifyRequest, type SessionPluginOptions } from './session.js';
+export { idempotency, type FastifyIdempotency, type FastifyIdempotencyOptions } from './idempotency.js';

@@ -4,7 +4,7 @@ import type { Session, SessionManager } from '../../session/types.js';
 import { requestContext } from '../node/request-context.js';
 
 /** A Fastify request with its session: `(request: SessionFastifyRequest) => …`. */
-export type SessionFastifyRequest = FastifyRequest & { session: Session };
+export type SessionFastifyRequest = Omit<FastifyRequest, 'session'> & { session: Session };
 
 export interface SessionPluginOptions {
   sessions: SessionManager;
@@ -34,13 +34,13 @@ export const sessionPlugin = Object.assign(
     app.decorateRequest('session', null);
     app.addHook('onRequest', async (request, reply) => {
       try {
-        (request as SessionFastifyRequest).session = await sessions.load(requestContext(request.raw));
+        (request as unknown as { session: Session }).session = await sessions.load(requestContext(request.raw));
       } catch (err) {
         return reject(reply, err);
       }
     });
     app.addHook('onSend', async (request, reply, payload) => {
-      const s = (request as Partial<SessionFastifyRequest>).session;
+      const s = (request as unknown as { session: Session | null }).session;
       if (!s) return payload;
       try {
         const { setCookie } = await s.commit();

@@ -3,3 +3,4 @@
  * @module
  */
 export { session, type SessionVariables } from './session.js';
+export { idempotency, type HonoIdempotency, type HonoIdempotencyOptions } from './idempotency.js';

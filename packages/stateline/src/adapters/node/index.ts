@@ -4,3 +4,10 @@
  */
 export { withSession, type SessionIncomingMessage } from './session.js';
 export { requestContext } from './request-context.js';
+export {
+  withIdempotency,
+  type IdempotentRequest,
+  type IdempotentRequestHandler,
+  type NodeIdempotency,
+  type NodeIdempotencyOptions,
+} from './idempotency.js';
