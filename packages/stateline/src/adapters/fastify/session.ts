@@ -31,7 +31,8 @@ function reject(reply: FastifyReply, err: unknown): FastifyReply {
 export const sessionPlugin = Object.assign(
   async function statelineSession(app: FastifyInstance, options: SessionPluginOptions): Promise<void> {
     const { sessions } = options;
-    app.decorateRequest('session', null);
+    // null keeps every request one shape; `never` tolerates other plugins' typings of `session`.
+    app.decorateRequest('session', null as never);
     app.addHook('onRequest', async (request, reply) => {
       try {
         (request as unknown as { session: Session }).session = await sessions.load(requestContext(request.raw));
