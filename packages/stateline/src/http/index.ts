@@ -1,0 +1,13 @@
+/**
+ * `stateline/http`: problem+json answers with Stateline's stable error codes, for servers and
+ * proxies built on Stateline.
+ *
+ * @example
+ * ```ts
+ * import { problem } from 'stateline/http';
+ * const p = problem('SL_ERR_STORE_UNAVAILABLE', 'redis did not answer');
+ * res.writeHead(p.status, p.headers).end(p.body);
+ * ```
+ * @module
+ */
+export { problem, problemFor, PROBLEM_CONTENT_TYPE, type ProblemDocument, type ProblemResponse } from './problem.js';
