@@ -4,6 +4,7 @@ import { isStatelineError } from '../errors.js';
 import { createStore, MemoryStore, NearCacheStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { resolveOptions } from './options.js';
+import { ReplicatedStore } from './replication.js';
 import { RecordStrategy } from './record-strategy.js';
 import { Revocations } from './revocations.js';
 import { TokenStrategy } from './token-strategy.js';
@@ -47,6 +48,8 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
     storeErrors: 0,
     conflictsResolved: 0,
     revokedRefused: 0,
+    replicationDegraded: 0,
+    replicasFetched: 0,
   };
   try {
     let store: Store;
@@ -61,7 +64,7 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
       store = s;
     }
     let bus: Bus | undefined;
-    if (o.strategy === 'hybrid' || o.strategy === 'token') {
+    if (o.strategy === 'hybrid' || o.strategy === 'token' || o.replication !== 'off') {
       if (isBus(options.bus)) bus = options.bus;
       else {
         const b = await createBus(options.bus ?? 'memory:');
@@ -77,6 +80,20 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
       impl = await TokenStrategy.create(o, store, metrics, revocations);
     } else {
       let records = store;
+      if (o.replication !== 'off') {
+        const replicated = await ReplicatedStore.open(store as MemoryStore, bus!, {
+          mode: o.replication,
+          instanceId: o.instanceId,
+          timeout: o.replicationTimeout,
+        });
+        closers.unshift(() => replicated.close());
+        // The manager's counters read through to the replication's own.
+        Object.defineProperties(metrics, {
+          replicationDegraded: { get: () => replicated.metrics.replicationDegraded, enumerable: true },
+          replicasFetched: { get: () => replicated.metrics.replicasFetched, enumerable: true },
+        });
+        records = replicated;
+      }
       if (o.strategy === 'hybrid') {
         const near = await NearCacheStore.open(store, bus!, { size: o.cacheSize, now: o.now });
         closers.unshift(() => near.close());

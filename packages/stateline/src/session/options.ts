@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { StatelineError } from '../errors.js';
 import { parseDuration } from '../internal/duration.js';
 import { rejectUnknown } from '../internal/spec.js';
@@ -22,6 +23,9 @@ const KNOWN = [
   'cacheSize',
   'revocationSync',
   'now',
+  'replication',
+  'instanceId',
+  'replicationTimeout',
 ];
 const STRATEGIES: SessionStrategy[] = ['server', 'token', 'memory', 'hybrid'];
 
@@ -41,6 +45,9 @@ export interface ResolvedOptions {
   maxSessions: number;
   cacheSize: number;
   revocationSync: number;
+  replication: 'off' | 'backup' | 'all';
+  instanceId: string;
+  replicationTimeout: number;
   now: () => number;
 }
 
@@ -81,6 +88,16 @@ export function resolveOptions(o: SessionOptions): ResolvedOptions {
     throw bad("onStoreError must be 'fail' or 'anonymous'");
   if (o.now !== undefined && typeof o.now !== 'function')
     throw bad('now must be a function returning epoch ms');
+  const replication = o.replication ?? 'off';
+  if (!['off', 'backup', 'all'].includes(replication)) {
+    throw bad(`replication must be 'off', 'backup' or 'all' (got ${JSON.stringify(replication)})`);
+  }
+  if (replication !== 'off' && strategy !== 'memory') {
+    throw bad(`replication applies to the memory strategy only (strategy is ${strategy})`);
+  }
+  const instanceId = o.instanceId ?? process.env.STATELINE_INSTANCE_ID ?? randomUUID();
+  if (typeof instanceId !== 'string' || instanceId.length === 0)
+    throw bad('instanceId must be a non-empty string');
   return {
     strategy,
     ring: new KeyRing(o.keys),
@@ -97,6 +114,9 @@ export function resolveOptions(o: SessionOptions): ResolvedOptions {
     maxSessions: positive(o.maxSessions, 'maxSessions', 100_000),
     cacheSize: positive(o.cacheSize, 'cacheSize', 10_000),
     revocationSync: parseDuration(o.revocationSync ?? '1s', 'revocationSync'),
+    replication,
+    instanceId,
+    replicationTimeout: parseDuration(o.replicationTimeout ?? '500ms', 'replicationTimeout'),
     now: o.now ?? Date.now,
   };
 }

@@ -49,6 +49,16 @@ export interface SessionOptions {
   maxTokenBytes?: number;
   /** `memory`: most sessions kept in this process (default 100,000; least recently used go first). */
   maxSessions?: number;
+  /**
+   * `memory`: copy sessions to other instances over the Bus: `'backup'` (one backup per session,
+   * chosen by rendezvous hashing over the live instances, written before the response) or
+   * `'all'` (every instance). Default `'off'`.
+   */
+  replication?: 'off' | 'backup' | 'all';
+  /** This instance's id for replication (default: `STATELINE_INSTANCE_ID`, else random). */
+  instanceId?: string;
+  /** `memory` replication: longest wait for a backup's acknowledgement (default `'500ms'`). */
+  replicationTimeout?: Duration;
   /** `hybrid`: most records in the near cache (default 10,000). */
   cacheSize?: number;
   /** `token`: how often revocations are re-read from the Store as a backstop for missed bus messages (default `'5s'`). */
@@ -134,6 +144,10 @@ export interface SessionMetrics {
   conflictsResolved: number;
   /** Tokens refused because they were revoked. */
   revokedRefused: number;
+  /** `memory` replication: writes whose backup did not acknowledge in time. */
+  replicationDegraded: number;
+  /** `memory` replication: sessions fetched from a peer after a failover. */
+  replicasFetched: number;
 }
 
 /**

@@ -29,7 +29,8 @@ export class MemoryStore implements Store {
     this.prefix = options.prefix ?? 'sl:';
     this.guard = new CallGuard('SL_ERR_STORE_UNAVAILABLE', 'memory store', options.timeout ?? 2000);
     this.maxEntries = options.maxEntries ?? Infinity;
-    if (!(this.maxEntries > 0)) throw new StatelineError('SL_ERR_INVALID_OPTION', 'maxEntries must be a positive integer');
+    if (!(this.maxEntries > 0))
+      throw new StatelineError('SL_ERR_INVALID_OPTION', 'maxEntries must be a positive integer');
     this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
     this.sweeper.unref();
   }
@@ -137,9 +138,33 @@ export class MemoryStore implements Store {
     });
   }
 
+  /**
+   * Copies a record in as it is (value, version, expiry), unless this store already holds a newer
+   * version. For replication: a replica must carry its owner's version, not start over at 1.
+   */
+  restore(key: string, rec: StoredRecord): boolean {
+    const cur = this.live(key);
+    if (cur && cur.version > rec.version) return false;
+    if (rec.expiresAt !== null && rec.expiresAt <= this.now()) return false;
+    this.put(key, { ...rec });
+    return true;
+  }
+
+  /** The live record without touching recency, for replication. */
+  peek(key: string): StoredRecord | null {
+    const rec = this.records.get(this.prefix + key);
+    return rec && (rec.expiresAt === null || rec.expiresAt > this.now()) ? { ...rec } : null;
+  }
+
+  /** Number of records held (expired ones not yet swept included). */
+  get size(): number {
+    return this.records.size;
+  }
+
   private sweep(): void {
     const now = this.now();
-    for (const [key, rec] of this.records) if (rec.expiresAt !== null && rec.expiresAt <= now) this.records.delete(key);
+    for (const [key, rec] of this.records)
+      if (rec.expiresAt !== null && rec.expiresAt <= now) this.records.delete(key);
   }
 
   async close(): Promise<void> {
