@@ -30,6 +30,19 @@ export const ERROR_CATALOGUE = {
   SL_ERR_IDEMPOTENCY_RESPONSE_NOT_STORED: { status: 409, message: 'The request already ran but its response was too large to replay' },
   SL_ERR_IDEMPOTENCY_BODY_UNREADABLE: { status: 415, message: 'The request body cannot be read to fingerprint it' },
   SL_ERR_IDEMPOTENCY_LOCK_EXPIRED: { status: 500, message: 'A handler outlived its idempotency lock and another request took over the key' },
+  SL_ERR_REALTIME_BAD_FRAME: { status: 400, message: 'The realtime frame is not valid' },
+  SL_ERR_REALTIME_UNAUTHENTICATED: { status: 401, message: 'This realtime room or hub needs a logged-in session' },
+  SL_ERR_REALTIME_FORBIDDEN: { status: 403, message: 'The room policy refused this' },
+  SL_ERR_REALTIME_NOT_JOINED: { status: 409, message: 'The socket has not joined this room' },
+  SL_ERR_REALTIME_MESSAGE_TOO_LARGE: { status: 413, message: 'The realtime frame is larger than maxMessageBytes' },
+  SL_ERR_REALTIME_RATE_LIMITED: { status: 429, message: 'The socket sent too many frames' },
+  SL_ERR_REALTIME_TOO_MANY_ROOMS: { status: 429, message: 'The socket is in too many rooms' },
+  SL_ERR_REALTIME_SLOW_CONSUMER: { status: 503, message: 'The socket fell too far behind its rooms' },
+  SL_ERR_NO_INSTANCE: { status: 503, message: 'No instance is available to serve this request' },
+  SL_ERR_UPSTREAM_FAILED: { status: 502, message: 'The instance failed before it answered' },
+  SL_ERR_UPSTREAM_TIMEOUT: { status: 504, message: 'The instance did not answer in time' },
+  SL_ERR_BAD_REQUEST: { status: 400, message: 'The request is malformed' },
+  SL_ERR_REQUEST_HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable Stateline error code, e.g. `'SL_ERR_STORE_UNAVAILABLE'`. */
