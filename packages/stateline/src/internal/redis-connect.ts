@@ -73,7 +73,7 @@ export interface RedisScript {
  * @example
  * ```ts
  * const INCR_IF = redisScript(`return redis.call('INCR', KEYS[1])`);
- * await link.script(INCR_IF, ['counter'], []);
+ * const n = await link.script(INCR_IF, ['counter'], [], Number);
  * ```
  */
 export function redisScript(source: string): RedisScript {
@@ -104,8 +104,16 @@ export interface RedisLink {
   readonly connected: boolean;
   /** Sends one command; on a cluster `key` chooses the node. */
   command(key: string, args: string[]): Promise<unknown>;
-  /** EVALSHA, falling back to EVAL when the server does not know the script (e.g. after a restart). All `keys` must share a slot. */
-  script(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  /**
+   * EVALSHA, falling back to EVAL when the server does not know the script (e.g. after a restart);
+   * the reply goes through `parse` in the same step. All `keys` must share a slot.
+   */
+  script<T>(
+    script: RedisScript,
+    keys: readonly string[],
+    args: readonly string[],
+    parse: (reply: unknown) => T,
+  ): Promise<T>;
   /** `false` when the connection is lost, `true` when it is back. Returns an unsubscribe. */
   onConnectionChange(listener: (connected: boolean) => void): () => void;
   close(): Promise<void>;
@@ -219,11 +227,19 @@ class SingleLink implements RedisClientLink {
     return this.client.sendCommand(args);
   }
 
-  script(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    return this.client.sendCommand(scriptArgs('EVALSHA', script.sha, keys, args)).catch((err: unknown) => {
-      if (!isNoScript(err)) throw err;
-      return this.client.sendCommand(scriptArgs('EVAL', script.source, keys, args));
-    });
+  script<T>(
+    script: RedisScript,
+    keys: readonly string[],
+    args: readonly string[],
+    parse: (reply: unknown) => T,
+  ): Promise<T> {
+    // One reaction for both outcomes: this is the hot path of every write.
+    return this.client
+      .sendCommand(scriptArgs('EVALSHA', script.sha, keys, args))
+      .then(parse, (err: unknown) => {
+        if (!isNoScript(err)) throw err;
+        return this.client.sendCommand(scriptArgs('EVAL', script.source, keys, args)).then(parse);
+      });
   }
 
   onConnectionChange(listener: (connected: boolean) => void): () => void {
@@ -321,13 +337,20 @@ class ClusterLink implements RedisLink {
     return this.cluster.sendCommand(key, false, args);
   }
 
-  script(script: RedisScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+  script<T>(
+    script: RedisScript,
+    keys: readonly string[],
+    args: readonly string[],
+    parse: (reply: unknown) => T,
+  ): Promise<T> {
     const key = keys[0] ?? '';
     return this.cluster
       .sendCommand(key, false, scriptArgs('EVALSHA', script.sha, keys, args))
-      .catch((err: unknown) => {
+      .then(parse, (err: unknown) => {
         if (!isNoScript(err)) throw err;
-        return this.cluster.sendCommand(key, false, scriptArgs('EVAL', script.source, keys, args));
+        return this.cluster
+          .sendCommand(key, false, scriptArgs('EVAL', script.source, keys, args))
+          .then(parse);
       });
   }
 

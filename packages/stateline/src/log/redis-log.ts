@@ -107,6 +107,30 @@ function toEntry(raw: unknown): LogEntry {
   return { offset: Number.parseInt(raw[0], 10), data: String(fields[3]), at: Number(fields[1]) };
 }
 
+function toAppendResult(reply: unknown): AppendResult {
+  if (!Array.isArray(reply) || reply.length !== 3) throw unexpected('append', reply);
+  const [offset, epoch, at] = reply as [unknown, unknown, unknown];
+  if (typeof offset !== 'number' || typeof epoch !== 'string' || typeof at !== 'number')
+    throw unexpected('append', reply);
+  return { offset, epoch, at };
+}
+
+/** The READ script's reply, with completeness decided by the shared retention rules. */
+function toReadResult(reply: unknown, since: number, readerEpoch: string | undefined): ReadResult {
+  if (!Array.isArray(reply) || reply.length !== 4 || !Array.isArray(reply[3]))
+    throw unexpected('read', reply);
+  const [epoch, head, trimmedThrough, raw] = reply as [unknown, unknown, unknown, unknown[]];
+  if (typeof epoch !== 'string' || typeof head !== 'number' || typeof trimmedThrough !== 'number')
+    throw unexpected('read', reply);
+  const { from, complete } = resolveRead(since, readerEpoch, epoch, trimmedThrough);
+  const entries: LogEntry[] = [];
+  for (const r of raw) {
+    const e = toEntry(r);
+    if (e.offset > from) entries.push(e);
+  }
+  return { epoch, entries, head, complete };
+}
+
 class RedisLog implements Log {
   readonly backend = 'redis' as const;
   private readonly maxCount: string;
@@ -128,45 +152,31 @@ class RedisLog implements Log {
   }
 
   append(stream: string, data: string): Promise<AppendResult> {
-    return this.guard.run('append', async () => {
-      const reply = await this.link.script(APPEND, this.keys(stream), [
-        data,
-        this.maxCount,
-        this.maxAge,
-        newEpoch(),
-      ]);
-      if (!Array.isArray(reply) || reply.length !== 3) throw unexpected('append', reply);
-      const [offset, epoch, at] = reply as [unknown, unknown, unknown];
-      if (typeof offset !== 'number' || typeof epoch !== 'string' || typeof at !== 'number')
-        throw unexpected('append', reply);
-      return { offset, epoch, at };
-    });
+    return this.guard.run('append', () =>
+      this.link.script(
+        APPEND,
+        this.keys(stream),
+        [data, this.maxCount, this.maxAge, newEpoch()],
+        toAppendResult,
+      ),
+    );
   }
 
   read(stream: string, since: number, options: ReadOptions = {}): Promise<ReadResult> {
-    return this.guard.run('read', async () => {
+    return this.guard.run('read', () => {
       checkSince(since);
       const limit = readLimit(options.limit);
-      const reply = await this.link.script(READ, this.keys(stream), [
+      const args = [
         String(since),
         options.epoch ?? '',
         String(limit),
         this.maxCount,
         this.maxAge,
         newEpoch(),
-      ]);
-      if (!Array.isArray(reply) || reply.length !== 4 || !Array.isArray(reply[3]))
-        throw unexpected('read', reply);
-      const [epoch, head, trimmedThrough, raw] = reply as [unknown, unknown, unknown, unknown[]];
-      if (typeof epoch !== 'string' || typeof head !== 'number' || typeof trimmedThrough !== 'number')
-        throw unexpected('read', reply);
-      const { from, complete } = resolveRead(since, options.epoch, epoch, trimmedThrough);
-      const entries: LogEntry[] = [];
-      for (const r of raw) {
-        const e = toEntry(r);
-        if (e.offset > from) entries.push(e);
-      }
-      return { epoch, entries, head, complete };
+      ];
+      return this.link.script(READ, this.keys(stream), args, (reply) =>
+        toReadResult(reply, since, options.epoch),
+      );
     });
   }
 
