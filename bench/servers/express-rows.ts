@@ -1,0 +1,101 @@
+import { createRequire } from 'node:module';
+import type { Server } from 'node:http';
+import { RedisStore } from 'connect-redis';
+import express, { type Request, type RequestHandler } from 'express';
+import { getIronSession } from 'iron-session';
+import { createClient } from 'redis';
+import { problemHandler, session } from 'stateline/express';
+import type { Session, SessionStrategy } from 'stateline/session';
+import { BENCH_SECRET, REDIS_URL } from './rows.js';
+import { portOf, type RunningApp } from './running-app.js';
+import { statelineSessions } from './stateline-manager.js';
+import type { Stats } from './stats.js';
+
+/** The part of express-session used here (the package ships no types, and @types/express-session is not installed). */
+type ExpressSession = (options: {
+  store: unknown;
+  secret: string;
+  name: string;
+  resave: boolean;
+  saveUninitialized: boolean;
+  cookie: { secure: boolean; httpOnly: boolean; sameSite: 'lax'; maxAge: number };
+}) => RequestHandler;
+const expressSession = createRequire(import.meta.url)('express-session') as ExpressSession;
+
+const sl = (req: Request): Session => (req as unknown as { session: Session }).session;
+const es = (req: Request): { hits?: number } => (req as unknown as { session: { hits?: number } }).session;
+
+/** Builds, starts and returns the Express server of `row` (`express`, `express+…`). */
+export async function startExpress(row: string, prefix: string, stats: Stats): Promise<RunningApp> {
+  const app = express();
+  const closers: (() => Promise<void>)[] = [];
+  const variant = row.slice('express+'.length);
+
+  if (row === 'express') {
+    // No session: the framework's ceiling with the same routes and the same JSON.
+    let hits = 0;
+    app.get('/hit', (_req, res) => void res.json({ hits: stats.hit(++hits) }));
+    app.get('/read', (_req, res) => void res.json({ hits: stats.read(hits) }));
+  } else if (variant.startsWith('stateline-')) {
+    const sessions = await statelineSessions(variant.slice('stateline-'.length) as SessionStrategy, prefix);
+    closers.push(() => sessions.close());
+    app.use(session(sessions));
+    app.get('/hit', async (req, res) => {
+      res.json({ hits: stats.hit(await sl(req).update<number>('hits', (n = 0) => n + 1)) });
+    });
+    app.get('/read', (req, res) => void res.json({ hits: stats.read(sl(req).get<number>('hits')) }));
+    app.use(problemHandler());
+  } else if (variant === 'express-session') {
+    const client = createClient({ url: REDIS_URL });
+    client.on('error', (err: unknown) => console.error('express-session redis client:', err));
+    await client.connect();
+    closers.push(() => client.close());
+    // connect-redis README set-up: resave false, saveUninitialized false (touch keeps the TTL sliding).
+    app.use(
+      expressSession({
+        store: new RedisStore({ client, prefix }),
+        secret: BENCH_SECRET,
+        name: 'sid',
+        resave: false,
+        saveUninitialized: false,
+        cookie: { secure: false, httpOnly: true, sameSite: 'lax', maxAge: 30 * 60 * 1000 },
+      }),
+    );
+    app.get('/hit', (req, res) => {
+      const s = es(req);
+      s.hits = (s.hits ?? 0) + 1;
+      res.json({ hits: stats.hit(s.hits) });
+    });
+    app.get('/read', (req, res) => void res.json({ hits: stats.read(es(req).hits) }));
+  } else if (variant === 'iron-session') {
+    const options = {
+      password: BENCH_SECRET,
+      cookieName: 'sid',
+      cookieOptions: { secure: false, sameSite: 'lax' as const },
+    };
+    app.get('/hit', async (req, res) => {
+      const s = await getIronSession<{ hits?: number }>(req, res, options);
+      s.hits = (s.hits ?? 0) + 1;
+      await s.save();
+      res.json({ hits: stats.hit(s.hits) });
+    });
+    app.get('/read', async (req, res) => {
+      const s = await getIronSession<{ hits?: number }>(req, res, options);
+      res.json({ hits: stats.read(s.hits) });
+    });
+  } else {
+    throw new Error(`no express row named ${row}`);
+  }
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  return {
+    port: portOf(server),
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const close of closers) await close();
+    },
+  };
+}

@@ -1,0 +1,75 @@
+import fastifyCookie from '@fastify/cookie';
+import fastifySession from '@fastify/session';
+import { RedisStore } from 'connect-redis';
+import Fastify, { type FastifyRequest } from 'fastify';
+import { createClient } from 'redis';
+import type { SessionStrategy, Session } from 'stateline/session';
+import { sessionPlugin } from 'stateline/fastify';
+import { BENCH_SECRET, REDIS_URL } from './rows.js';
+import { portOf, type RunningApp } from './running-app.js';
+import { statelineSessions } from './stateline-manager.js';
+import type { Stats } from './stats.js';
+
+declare module 'fastify' {
+  interface Session {
+    hits?: number;
+  }
+}
+
+/** Stateline's `request.session` (the @fastify/session types also claim `request.session`). */
+const sl = (request: FastifyRequest): Session => (request as unknown as { session: Session }).session;
+
+/** Builds, starts and returns the Fastify server of `row` (`fastify`, `fastify+…`). */
+export async function startFastify(row: string, prefix: string, stats: Stats): Promise<RunningApp> {
+  const app = Fastify({ logger: false });
+  const closers: (() => Promise<void>)[] = [];
+  const variant = row.slice('fastify+'.length);
+
+  if (row === 'fastify') {
+    // No session: the framework's ceiling with the same routes and the same JSON.
+    let hits = 0;
+    app.get('/hit', async () => ({ hits: stats.hit(++hits) }));
+    app.get('/read', async () => ({ hits: stats.read(hits) }));
+  } else if (variant.startsWith('stateline-')) {
+    const sessions = await statelineSessions(variant.slice('stateline-'.length) as SessionStrategy, prefix);
+    closers.push(() => sessions.close());
+    await app.register(sessionPlugin, { sessions });
+    app.get('/hit', async (request) => ({
+      hits: stats.hit(await sl(request).update<number>('hits', (n = 0) => n + 1)),
+    }));
+    app.get('/read', async (request) => ({ hits: stats.read(sl(request).get<number>('hits')) }));
+  } else if (variant === 'fastify-session') {
+    const client = createClient({ url: REDIS_URL });
+    client.on('error', (err: unknown) => console.error('fastify-session redis client:', err));
+    await client.connect();
+    closers.push(() => client.close());
+    await app.register(fastifyCookie);
+    // As the docs set it up for production behind plain http: saveUninitialized false, and
+    // rolling false so a read does not rewrite the session (the cheaper choice, like express-session's default).
+    await app.register(fastifySession, {
+      secret: BENCH_SECRET,
+      cookieName: 'sid',
+      cookie: { secure: false, httpOnly: true, sameSite: 'lax', path: '/', maxAge: 30 * 60 * 1000 },
+      saveUninitialized: false,
+      rolling: false,
+      store: new RedisStore({ client, prefix }),
+    });
+    app.get('/hit', async (request) => {
+      const hits = (request.session.get('hits') ?? 0) + 1;
+      request.session.set('hits', hits);
+      return { hits: stats.hit(hits) };
+    });
+    app.get('/read', async (request) => ({ hits: stats.read(request.session.get('hits')) }));
+  } else {
+    throw new Error(`no fastify row named ${row}`);
+  }
+
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    port: portOf(app.server),
+    async close() {
+      await app.close();
+      for (const close of closers) await close();
+    },
+  };
+}

@@ -1,0 +1,534 @@
+/**
+ * `npm run bench -- sessions [--duration 5] [--connections 50] [--warmup 1] [--rounds 1] [--only <row-substring>]…
+ *   [--workloads read,hit] [--profile] [--drop-cookies]`
+ *
+ * Every row's server runs in its own child process (bench/servers/session-server.ts); autocannon
+ * loads it from this process. Each connection is its own client with its own cookie jar: the
+ * Set-Cookie of its responses is sent back on its next requests, so 50 connections are 50
+ * sessions. A warm-up of `GET /hit` creates them, then `GET /read` and `GET /hit` are measured.
+ * Each row is checked: the server counts how many sessions it created (must be one per
+ * connection) and each connection checks its counter goes up by one per hit; a row that loses
+ * sessions is reported BROKEN (`--drop-cookies` proves it: no cookie goes back, every session row
+ * must come out BROKEN). `--profile` runs the children under `--cpu-prof` and prints where
+ * their time went.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as hdr from 'hdr-histogram-js';
+import { summarizeProfile } from './servers/cpu-profile.js';
+import { RedisAdmin } from './servers/redis-admin.js';
+import { ROWS, TARGETS, type ChildMessage, type Row, type ServerStats } from './servers/rows.js';
+
+// autocannon ships no types; the part used here.
+interface AcRequestData {
+  headers: Record<string, string>;
+  [key: string]: unknown;
+}
+interface AcRequest {
+  method: 'GET';
+  path: string;
+  setupRequest: (req: AcRequestData, context: object) => AcRequestData;
+  onResponse: (
+    status: number,
+    body: string,
+    context: object,
+    headers: Record<string, string | string[]>,
+  ) => void;
+}
+interface AcClient {
+  setRequests(requests: AcRequest[]): void;
+}
+interface AcResult {
+  duration: number;
+  '2xx': number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+interface AcInstance extends PromiseLike<AcResult> {
+  on(
+    event: 'response',
+    listener: (client: AcClient, status: number, bytes: number, ms: number) => void,
+  ): void;
+  stop(): void;
+}
+type Autocannon = (options: {
+  url: string;
+  connections: number;
+  duration: number;
+  pipelining: number;
+  setupClient: (client: AcClient) => void;
+}) => AcInstance;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+type Workload = 'read' | 'hit';
+
+interface Measured {
+  row: Row;
+  workload: Workload;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  /** Answers received (any status). */
+  requests: number;
+  /** Server CPU time per answer in µs: what the row costs, whatever else the shared machine was doing. */
+  serverUs: number;
+  /** CPU used during the run as a share of one core (1 = a whole core): the loader (this process), the server child, Redis. */
+  cpu: { loader: number; server: number; redis: number | null; machine: number | null };
+}
+
+interface RowOutcome {
+  row: Row;
+  results: Measured[];
+  /** Empty when the row kept every session (or has none to keep). */
+  broken: string[];
+  sessionsNote: string;
+  profile?: string;
+}
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '50' },
+    warmup: { type: 'string', default: '1' },
+    only: { type: 'string', multiple: true },
+    // Measured workloads, in order (the warm-up always creates the sessions with /hit first).
+    workloads: { type: 'string', default: 'read,hit' },
+    // Runs every row this many times (fresh server, fresh sessions) and keeps each row's best run: the cores are shared.
+    rounds: { type: 'string', default: '1' },
+    profile: { type: 'boolean', default: false },
+    // Self-check of the session check: never send cookies back, so every session row must come out BROKEN.
+    'drop-cookies': { type: 'boolean', default: false },
+  },
+});
+const DROP_COOKIES = args['drop-cookies'];
+const DURATION = Number(args.duration);
+const CONNECTIONS = Number(args.connections);
+const WARMUP = Number(args.warmup);
+const ROUNDS = Number(args.rounds);
+if (!(DURATION > 0 && CONNECTIONS > 0 && WARMUP >= 0 && Number.isInteger(ROUNDS) && ROUNDS > 0)) {
+  throw new Error('--duration, --connections, --warmup and --rounds must be positive numbers');
+}
+const CORES = cpus().length;
+const WORKLOADS = args.workloads.split(',').map((w) => {
+  if (w !== 'read' && w !== 'hit') throw new Error(`--workloads takes read and/or hit (got ${w})`);
+  return w;
+});
+const only = args.only ?? [];
+const rows = ROWS.filter((r) => only.length === 0 || only.some((o) => r.name.includes(o)));
+if (rows.length === 0)
+  throw new Error(`no row matches ${only.join(', ')}; rows: ${ROWS.map((r) => r.name).join(', ')}`);
+
+const RUN_PREFIX = `slbench:${Date.now().toString(36)}-${process.pid}:`;
+const SERVER = new URL('./servers/session-server.ts', import.meta.url).pathname;
+const children = new Set<ChildProcess>();
+
+/** One connection's cookies and what it saw of its session counter. */
+class Jar {
+  private readonly cookies = new Map<string, string>();
+  header = '';
+  /** Last counter value this connection saw. */
+  last: number | undefined;
+  /** The value every `/read` of the current run must show. */
+  readValue: number | undefined;
+  /** True at the start of a run: the first answer may skip values lost when the previous run stopped. */
+  fresh = true;
+  responses = 0;
+  anomalies = 0;
+  firstAnomaly = '';
+
+  absorb(headers: Record<string, string | string[]>): void {
+    for (const [name, value] of Object.entries(headers)) {
+      if (name.toLowerCase() !== 'set-cookie') continue;
+      for (const line of Array.isArray(value) ? value : [value]) {
+        const pair = line.slice(0, line.indexOf(';') === -1 ? line.length : line.indexOf(';'));
+        const eq = pair.indexOf('=');
+        const cookie = pair.slice(0, eq).trim();
+        if (/;\s*max-age=0/i.test(line) || pair.slice(eq + 1) === '') this.cookies.delete(cookie);
+        else this.cookies.set(cookie, pair.slice(eq + 1));
+      }
+      this.header = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    }
+  }
+
+  private anomaly(what: string): void {
+    if (this.anomalies++ === 0) this.firstAnomaly = what;
+  }
+
+  /** Checks one answer of a session row against what this connection saw before. */
+  check(workload: Workload, status: number, n: number | undefined): void {
+    this.responses++;
+    if (status !== 200 || n === undefined)
+      return this.anomaly(`${workload}: status ${status}, hits ${String(n)}`);
+    if (workload === 'hit') {
+      const ok = this.fresh ? this.last === undefined || n > this.last : n === (this.last ?? 0) + 1;
+      if (!ok) this.anomaly(`hit: got ${n} after ${String(this.last)}`);
+      this.last = n;
+    } else {
+      const ok = this.fresh ? this.last === undefined || n >= this.last : n === this.readValue;
+      if (!ok)
+        this.anomaly(
+          `read: got ${n}, expected ${String(this.fresh ? `>= ${String(this.last)}` : this.readValue)}`,
+        );
+      this.readValue = n;
+      this.last = n;
+    }
+    this.fresh = false;
+  }
+}
+
+const HITS = /"hits":(\d+)/;
+
+/** Busy CPU time of the whole machine in µs (every process, ours and everyone else's), or null off Linux. */
+function machineBusyMicros(): number | null {
+  if (!existsSync('/proc/stat')) return null;
+  // First line: cpu user nice system idle iowait irq softirq steal …, in USER_HZ (100) ticks.
+  const t = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const busy = [0, 1, 2, 5, 6, 7].reduce((sum, i) => sum + (t[i] ?? 0), 0);
+  return busy * 10_000;
+}
+
+type LoadResult = Omit<Measured, 'row' | 'workload' | 'cpu' | 'serverUs'>;
+
+async function load(
+  port: number,
+  workload: Workload,
+  seconds: number,
+  jars: Jar[],
+  session: boolean,
+): Promise<LoadResult> {
+  for (const jar of jars) jar.fresh = true;
+  const histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  let next = 0;
+  const instance = autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: jars.length,
+    duration: seconds,
+    pipelining: 1,
+    // Called once per connection: each gets its own jar (the same one in every run of this row).
+    setupClient(client) {
+      const jar = jars[next++ % jars.length]!;
+      client.setRequests([
+        {
+          method: 'GET',
+          path: `/${workload}`,
+          setupRequest: (req) => ({
+            ...req,
+            headers: jar.header && !DROP_COOKIES ? { ...req.headers, cookie: jar.header } : req.headers,
+          }),
+          onResponse: (status, body, _context, headers) => {
+            jar.absorb(headers);
+            if (!session) return;
+            const m = HITS.exec(body);
+            jar.check(workload, status, m ? Number(m[1]) : undefined);
+          },
+        },
+      ]);
+    },
+  });
+  instance.on('response', (_client, _status, _bytes, ms) =>
+    histogram.recordValue(Math.max(1, Math.round(ms * 1000))),
+  );
+  const result = await instance;
+  const out = {
+    rps: result['2xx'] / result.duration,
+    p50: histogram.getValueAtPercentile(50) / 1000,
+    p99: histogram.getValueAtPercentile(99) / 1000,
+    errors: result.non2xx + result.errors + result.timeouts,
+    requests: result['2xx'] + result.non2xx,
+  };
+  histogram.destroy();
+  return out;
+}
+
+function startChild(
+  row: Row,
+  prefix: string,
+  profileDir: string | undefined,
+): Promise<{ child: ChildProcess; port: number }> {
+  const execArgv = ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+  const child = fork(SERVER, [row.name, prefix], {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${row.name}: server not ready after 60 s`)), 60_000);
+    child.on('message', (msg: ChildMessage) => {
+      if (msg.type === 'ready') {
+        clearTimeout(timer);
+        resolve({ child, port: msg.port });
+      } else if (msg.type === 'error') {
+        clearTimeout(timer);
+        reject(new Error(`${row.name}: server failed to start: ${msg.message}`));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${row.name}: server exited (${String(code)}) before it was ready`));
+    });
+  });
+}
+
+function statsOf(child: ChildProcess): Promise<ServerStats> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no stats from the server child')), 10_000);
+    const onMessage = (msg: ChildMessage) => {
+      if (msg.type !== 'stats') return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(msg.stats);
+    };
+    child.on('message', onMessage);
+    child.send('stats');
+  });
+}
+
+/** Asks the child to stop (it closes its server and clients, then exits); kills it if it does not. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (child.connected) child.send('stop');
+  else child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function runRow(row: Row, round: number): Promise<RowOutcome> {
+  const prefix = `${RUN_PREFIX}${round}:${row.name.replace(/[^\w-]/g, '_')}:`;
+  const profileDir = args.profile ? mkdtempSync(join(tmpdir(), 'slbench-prof-')) : undefined;
+  const { child, port } = await startChild(row, prefix, profileDir);
+  const jars = Array.from({ length: CONNECTIONS }, () => new Jar());
+  const results: Measured[] = [];
+  let stats: ServerStats;
+  /** The measured runs on the server's clock, to cut its profile to them. */
+  const window = { from: 0, to: Infinity };
+  try {
+    // Warm-up: creates one session per connection and lets the JIT settle.
+    if (WARMUP > 0) await load(port, 'hit', WARMUP, jars, row.session);
+    stats = await statsOf(child);
+    window.from = stats.clockMicros;
+    for (const workload of WORKLOADS) {
+      const before = {
+        wall: performance.now(),
+        loader: process.cpuUsage(),
+        server: stats.cpuMicros,
+        redis: row.redis ? await redis!.cpuSeconds() : 0,
+        machine: machineBusyMicros(),
+      };
+      const measured = await load(port, workload, DURATION, jars, row.session);
+      const wall = (performance.now() - before.wall) * 1000;
+      const loader = process.cpuUsage(before.loader);
+      const machine = machineBusyMicros();
+      stats = await statsOf(child);
+      const cpu = {
+        loader: (loader.user + loader.system) / wall,
+        server: (stats.cpuMicros - before.server) / wall,
+        redis: row.redis ? (((await redis!.cpuSeconds()) - before.redis) * 1e6) / wall : null,
+        machine: machine === null || before.machine === null ? null : (machine - before.machine) / wall,
+      };
+      const serverUs = (stats.cpuMicros - before.server) / Math.max(1, measured.requests);
+      results.push({ row, workload, ...measured, serverUs, cpu });
+    }
+    window.to = stats.clockMicros;
+  } finally {
+    await stopChild(child);
+  }
+  const broken: string[] = [];
+  let sessionsNote = 'no session (bare framework)';
+  if (row.session) {
+    const kept = jars.filter((j) => j.responses > 0 && j.anomalies === 0).length;
+    sessionsNote = `sessions: ${kept === CONNECTIONS && stats.created === CONNECTIONS ? CONNECTIONS : `${kept} of ${CONNECTIONS} kept`} (server created ${stats.created}, read misses ${stats.readMisses})`;
+    if (stats.created !== CONNECTIONS)
+      broken.push(`the server created ${stats.created} sessions for ${CONNECTIONS} connections`);
+    if (stats.readMisses > 0) broken.push(`${stats.readMisses} reads came without a session`);
+    const bad = jars.filter((j) => j.anomalies > 0);
+    if (bad.length > 0)
+      broken.push(`${bad.length} connections saw their counter misbehave (first: ${bad[0]!.firstAnomaly})`);
+  }
+  const errors = results.reduce((n, r) => n + r.errors, 0);
+  if (errors > 0) broken.push(`${errors} non-2xx answers, socket errors or timeouts`);
+  let profile: string | undefined;
+  if (profileDir) {
+    const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+    profile = file ? formatProfile(join(profileDir, file), window) : `no profile written in ${profileDir}`;
+  }
+  return { row, results, broken, sessionsNote, ...(profile ? { profile } : {}) };
+}
+
+function formatProfile(file: string, window: { from: number; to: number }): string {
+  const s = summarizeProfile(file, 25, window);
+  const lines = [
+    `cpu profile ${file}: busy ${(s.busyMs / 1000).toFixed(1)} s, idle ${(s.idleMs / 1000).toFixed(1)} s`,
+    '  self time by owner:',
+  ];
+  for (const o of s.owners) lines.push(`    ${o.pct.toFixed(1).padStart(5)}%  ${o.name}`);
+  lines.push('  top functions by self time:');
+  for (const f of s.functions) lines.push(`    ${f.pct.toFixed(1).padStart(5)}%  ${f.name}`);
+  return lines.join('\n');
+}
+
+const fmt = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+
+/**
+ * What limited a run. A process at ~100 % of a core is the limit. When none is, the requests
+ * waited for something else: for a core, when the machine's cores were all busy (this bench's
+ * three processes plus everyone else's work on the shared machine), or else for Redis round trips.
+ */
+function bottleneck(m: Measured): string {
+  const { loader, server, redis, machine } = m.cpu;
+  if (server >= 0.9) return 'server CPU';
+  if (loader >= 0.9) return 'loader CPU';
+  if (redis !== null && redis >= 0.9) return 'Redis CPU';
+  if (machine !== null && machine >= 0.9 * CORES) return 'shared cores (machine saturated)';
+  return m.row.redis ? 'store round trips' : 'none saturated';
+}
+
+const pct = (x: number | null) => (x === null ? '-' : `${Math.round(x * 100)}`);
+const others = (c: Measured['cpu']) =>
+  c.machine === null ? null : Math.max(0, c.machine - c.loader - c.server - (c.redis ?? 0));
+const cpuCell = (c: Measured['cpu']) => `${pct(c.loader)}/${pct(c.server)}/${pct(c.redis)}/${pct(others(c))}`;
+
+function table(outcomes: RowOutcome[]): string {
+  const all = outcomes.flatMap((o) => o.results);
+  const find = (name: string, w: Workload) => all.find((m) => m.row.name === name && m.workload === w);
+  const lines = [
+    '| framework | row | workload | req/s | p50 ms | p99 ms | ratio vs anchor | server CPU µs/req | CPU % loader/server/redis/others | bottleneck |',
+    '|---|---|---|---:|---:|---:|---|---:|---|---|',
+  ];
+  for (const workload of WORKLOADS) {
+    for (const o of outcomes) {
+      const m = o.results.find((r) => r.workload === workload);
+      if (!m) continue;
+      const anchor = find(o.row.anchor, workload);
+      const anchorLabel = ROWS.find((r) => r.name === o.row.anchor)!.label;
+      const ratio = anchor ? `${fmt(m.rps / anchor.rps, 2)}× ${anchorLabel}` : `(${anchorLabel} not run)`;
+      const label = o.broken.length > 0 ? `${o.row.label} **BROKEN**` : o.row.label;
+      lines.push(
+        `| ${o.row.framework} | ${label} | ${workload} | ${fmt(m.rps, 0)} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ${ratio} | ${fmt(m.serverUs, 0)} | ${cpuCell(m.cpu)} | ${bottleneck(m)} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+function targets(outcomes: RowOutcome[]): { lines: string[] } {
+  const lines: string[] = [];
+  for (const t of TARGETS) {
+    const a = outcomes.find((o) => o.row.name === t.row);
+    const b = outcomes.find((o) => o.row.name === t.anchor);
+    const ma = a?.results.find((r) => r.workload === t.workload);
+    const mb = b?.results.find((r) => r.workload === t.workload);
+    const what = `${t.workload}: ${t.row} ≥ ${t.min}× ${t.anchor}`;
+    if (!ma || !mb) {
+      lines.push(`SKIP ${what} (not run)`);
+      continue;
+    }
+    const ratio = ma.rps / mb.rps;
+    const brokenRows = [a, b].filter((o) => o && o.broken.length > 0).map((o) => o!.row.name);
+    const pass = ratio >= t.min && brokenRows.length === 0;
+    lines.push(
+      `${pass ? 'PASS' : 'FAIL'} ${what}: ${fmt(ratio, 2)}× (${fmt(ma.rps, 0)} vs ${fmt(mb.rps, 0)} req/s; ` +
+        `server CPU ${fmt(ma.serverUs, 0)} vs ${fmt(mb.serverUs, 0)} µs/req = ${fmt(mb.serverUs / ma.serverUs, 2)}× less)` +
+        (brokenRows.length ? ` — broken: ${brokenRows.join(', ')}` : ''),
+    );
+  }
+  return { lines };
+}
+
+let cleaned: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  cleaned ??= (async () => {
+    await Promise.all([...children].map((c) => stopChild(c)));
+    if (redis) {
+      const n = await redis.deleteKeysUnder(RUN_PREFIX);
+      console.log(`redis: deleted ${n} keys under ${RUN_PREFIX}`);
+      await redis.close();
+    }
+  })();
+  return cleaned;
+}
+
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    interrupted = true;
+    console.error(`\n${signal}: stopping the server children and deleting the bench's Redis keys…`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+/** Keeps each workload's best run of a row; the row is broken when any of its runs was. */
+function merge(a: RowOutcome | undefined, b: RowOutcome): RowOutcome {
+  if (!a) return b;
+  const results = a.results.map((r) => {
+    const other = b.results.find((x) => x.workload === r.workload);
+    return other && other.rps > r.rps ? other : r;
+  });
+  for (const r of b.results) if (!results.some((x) => x.workload === r.workload)) results.push(r);
+  return {
+    row: a.row,
+    results,
+    broken: [...a.broken, ...b.broken],
+    sessionsNote: b.sessionsNote,
+    ...(b.profile ? { profile: b.profile } : {}),
+  };
+}
+
+const redis = rows.some((r) => r.redis) ? await RedisAdmin.open() : undefined;
+const started = Date.now();
+console.log(
+  `sessions bench: ${rows.length} rows × ${ROUNDS} round(s), ${CONNECTIONS} connections (one session each), warm-up ${WARMUP} s, ${DURATION} s per workload; ` +
+    `node ${process.version}, ${CORES} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()[0]!.toFixed(1)}; redis prefix ${RUN_PREFIX}`,
+);
+console.log(
+  'cpu = share of one core used during the run by the loader (this process) / the server child / Redis / everything else on the machine',
+);
+const best = new Map<string, RowOutcome>();
+const failed = new Set<string>();
+try {
+  for (let round = 1; round <= ROUNDS && !interrupted; round++) {
+    for (const row of rows) {
+      if (interrupted) break;
+      try {
+        const o = await runRow(row, round);
+        best.set(row.name, merge(best.get(row.name), o));
+        const summary = o.results
+          .map(
+            (r) =>
+              `${r.workload} ${fmt(r.rps, 0)} req/s p50 ${fmt(r.p50, 2)} ms p99 ${fmt(r.p99, 2)} ms cpu ${cpuCell(r.cpu)}`,
+          )
+          .join(' | ');
+        console.log(
+          `${ROUNDS > 1 ? `[${round}] ` : ''}${row.name.padEnd(28)} ${summary} | ${o.sessionsNote}${o.broken.length ? ` | BROKEN: ${o.broken.join('; ')}` : ''}`,
+        );
+        if (o.profile) console.log(o.profile);
+        if (o.broken.length) failed.add(row.name);
+      } catch (err) {
+        failed.add(row.name);
+        console.error(`${row.name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+} finally {
+  await cleanup();
+}
+const outcomes = rows.flatMap((r) => best.get(r.name) ?? []);
+console.log(`\n${table(outcomes)}\n`);
+for (const line of targets(outcomes).lines) console.log(line);
+console.log(`\nload average at the end: ${loadavg()[0]!.toFixed(1)} (${CORES} shared cores)`);
+console.log(
+  `${outcomes.length} rows × ${ROUNDS} round(s) in ${((Date.now() - started) / 1000).toFixed(0)} s${failed.size ? `; broken or failed: ${[...failed].join(', ')}` : ''}`,
+);
+process.exit(failed.size > 0 ? 1 : 0);
