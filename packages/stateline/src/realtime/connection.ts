@@ -1,0 +1,185 @@
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import { CLOSE_CODES, type ServerFrame } from './protocol.js';
+import type { TokenBucket } from './rate-limit.js';
+import type { Identity } from './types.js';
+import { textFrame } from './ws-frame.js';
+
+/** A frame ready for the wire, with the offset it carries (0: not a message). */
+export interface Outgoing {
+  offset: number;
+  frame: Buffer;
+}
+
+/** What a connection reports to the hub. */
+export interface ConnectionEvents {
+  /** Frames were discarded (`drop-oldest`). */
+  dropped(n: number): void;
+  /** Closed for falling behind (`disconnect`). */
+  slow(): void;
+  /** `message` frames written. */
+  delivered(n: number): void;
+}
+
+const OPEN = 1;
+
+/**
+ * One client socket's outbound side. Frames are written straight to the upgraded TCP socket
+ * (which the hub owns since `handleUpgrade`): a message's frame Buffer is built once per instance
+ * and shared by every socket. While the socket buffer is full (`write()` returned false, until
+ * 'drain'), frames wait in a bounded queue; beyond `queueLimit` the slow-consumer policy applies.
+ * `ws` only handles reads, pings and the close handshake: it never has data of its own queued
+ * (no compression, no fragments), so writing beside it keeps frames whole and ordered.
+ */
+export class Connection {
+  /** Rooms this socket is in, by name. */
+  readonly rooms = new Set<string>();
+  /** Answered the last ping. */
+  alive = true;
+  /** Waiting frames; a `message` frame is marked so deliveries count only those. */
+  private queue: Array<{ frame: Buffer; counted: boolean }> = [];
+  private queueHead = 0;
+  private congested = false;
+  private closed = false;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly raw: Duplex,
+    readonly who: Identity,
+    readonly bucket: TokenBucket | null,
+    private readonly queueLimit: number,
+    private readonly policy: 'disconnect' | 'drop-oldest',
+    private readonly events: ConnectionEvents,
+  ) {
+    raw.on('drain', this.pump);
+  }
+
+  get open(): boolean {
+    return !this.closed && this.ws.readyState === OPEN;
+  }
+
+  /** Frames waiting beyond the socket buffer. */
+  get queued(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  /** Sends a control frame (`joined`, `presence`, `error`, `pong`). */
+  send(frame: ServerFrame): void {
+    this.write(textFrame(JSON.stringify(frame)), false);
+  }
+
+  /** Writes one prepared frame (`message` when `counted`). */
+  write(frame: Buffer, counted: boolean): void {
+    if (!this.open) return;
+    if (this.congested || this.queued > 0) return this.enqueue(frame, counted);
+    if (!this.raw.write(frame)) this.congested = true;
+    if (counted) this.events.delivered(1);
+  }
+
+  /**
+   * Writes the messages of `batch` after offset `last`, in one syscall when the socket keeps up.
+   * Returns the new `last`.
+   */
+  writeBatch(batch: readonly Outgoing[], last: number): number {
+    if (!this.open) return batch.length > 0 ? Math.max(last, batch[batch.length - 1]!.offset) : last;
+    const corked = batch.length > 1;
+    if (corked) this.raw.cork();
+    let n = 0;
+    for (const o of batch) {
+      if (o.offset <= last) continue;
+      last = o.offset;
+      if (this.congested || this.queued > 0) this.enqueue(o.frame, true);
+      else {
+        if (!this.raw.write(o.frame)) this.congested = true;
+        n++;
+      }
+    }
+    if (corked) this.raw.uncork();
+    if (n > 0) this.events.delivered(n);
+    return last;
+  }
+
+  /** Resolves when the socket buffer has room (for paging history without flooding it). */
+  drained(): Promise<void> {
+    if (!this.congested && this.queued === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!this.open || (!this.congested && this.queued === 0)) {
+          this.raw.off('drain', check);
+          this.raw.off('close', check);
+          resolve();
+        }
+      };
+      this.raw.on('drain', check);
+      this.raw.on('close', check);
+    });
+  }
+
+  private enqueue(frame: Buffer, counted: boolean): void {
+    this.queue.push({ frame, counted });
+    if (this.queued <= this.queueLimit) return;
+    if (this.policy === 'disconnect') return this.tooSlow();
+    // Drop the oldest `message`; control frames (`joined`, `presence`, `error`) are kept.
+    let i = this.queueHead;
+    while (i < this.queue.length && !this.queue[i]!.counted) i++;
+    if (i === this.queue.length) return;
+    if (i === this.queueHead) this.queueHead++;
+    else this.queue.splice(i, 1);
+    this.events.dropped(1);
+    this.compact();
+  }
+
+  private compact(): void {
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+  }
+
+  private readonly pump = (): void => {
+    this.congested = false;
+    if (this.queued === 0 || !this.open) return;
+    this.raw.cork();
+    let n = 0;
+    while (this.queued > 0 && !this.congested) {
+      const q = this.queue[this.queueHead++]!;
+      if (!this.raw.write(q.frame)) this.congested = true;
+      if (q.counted) n++;
+    }
+    this.raw.uncork();
+    if (this.queued === 0) {
+      this.queue = [];
+      this.queueHead = 0;
+    } else this.compact();
+    if (n > 0) this.events.delivered(n);
+  };
+
+  /** Closes with 4507: the socket fell too far behind. */
+  tooSlow(): void {
+    if (this.closed) return;
+    this.events.slow();
+    this.close(CLOSE_CODES.SLOW_CONSUMER, 'SL_ERR_REALTIME_SLOW_CONSUMER');
+  }
+
+  /** Closes with a code; queued frames are discarded. */
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    this.queueHead = 0;
+    this.raw.off('drain', this.pump);
+    try {
+      this.ws.close(code, reason);
+    } catch {
+      this.ws.terminate();
+    }
+  }
+
+  /** The socket went away: stop writing. */
+  dispose(): void {
+    this.closed = true;
+    this.queue = [];
+    this.queueHead = 0;
+    this.raw.off('drain', this.pump);
+  }
+}
