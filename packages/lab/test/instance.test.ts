@@ -1,0 +1,124 @@
+/** runInstance in this process (exit: false): probes, the instance header, readiness and drain. */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { after, describe, it } from 'node:test';
+import { runInstance, type RunningInstance } from '../src/instance.js';
+import { getJson, sleep } from './support.js';
+
+const running: RunningInstance[] = [];
+after(async () => {
+  for (const r of running) await r.drain();
+});
+async function start(
+  app: Parameters<typeof runInstance>[0],
+  options: Parameters<typeof runInstance>[1] = {},
+) {
+  const inst = await runInstance(app, { id: 'x1', port: 0, host: '127.0.0.1', exit: false, ...options });
+  running.push(inst);
+  return inst;
+}
+
+/** Sends raw bytes on one connection and resolves with everything the server wrote until it closed. */
+function rawExchange(port: number, first: string, then: () => Promise<string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let data = '';
+    sock.on('data', (d) => (data += d.toString()));
+    sock.on('error', reject);
+    sock.on('close', () => resolve(data));
+    sock.on('connect', () => {
+      sock.write(first);
+      void then().then((rest) => sock.write(rest));
+    });
+  });
+}
+
+describe('runInstance', () => {
+  it('answers /healthz and /readyz, and adds X-Stateline-Instance to every response, problems included', async () => {
+    let ready = true;
+    const inst = await start(
+      (req, res) => {
+        if (req.url === '/problem') {
+          // What the adapters' sendProblem does: clear every header, then answer.
+          res.setHeader('x-before', '1');
+          for (const name of res.getHeaderNames()) res.removeHeader(name);
+          res.statusCode = 503;
+          res.end('{}');
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('app');
+      },
+      { ready: () => ready },
+    );
+    const health = await getJson<{ status: string; instance: string }>(`${inst.url}/healthz`);
+    assert.deepEqual([health.status, health.body], [200, { status: 'ok', instance: 'x1' }]);
+    assert.equal((await fetch(`${inst.url}/readyz`)).status, 200);
+    ready = false;
+    const notReady = await getJson<{ status: string }>(`${inst.url}/readyz`);
+    assert.deepEqual([notReady.status, notReady.body.status], [503, 'unready']);
+    assert.equal((await fetch(`${inst.url}/healthz`)).status, 200, 'liveness does not depend on readiness');
+    const app = await fetch(`${inst.url}/anything`);
+    assert.equal(await app.text(), 'app');
+    assert.equal(app.headers.get('x-stateline-instance'), 'x1');
+    const problem = await fetch(`${inst.url}/problem`);
+    assert.equal(problem.status, 503);
+    assert.equal(problem.headers.get('x-stateline-instance'), 'x1');
+    assert.equal(problem.headers.get('x-before'), null);
+  });
+
+  it('a readiness check that throws or hangs answers 503 within about a second', async () => {
+    let mode: 'throw' | 'hang' = 'throw';
+    const inst = await start((_q, s) => s.end(), {
+      ready: () =>
+        mode === 'throw' ? Promise.reject(new Error('store down')) : new Promise<boolean>(() => {}),
+    });
+    assert.equal((await fetch(`${inst.url}/readyz`)).status, 503);
+    mode = 'hang';
+    const t0 = Date.now();
+    assert.equal((await fetch(`${inst.url}/readyz`)).status, 503);
+    assert.ok(Date.now() - t0 < 2000);
+  });
+
+  it('drain: in-flight requests finish, /readyz is 503 on a live connection, new connections are refused, close runs once', async () => {
+    let closes = 0;
+    const inst = await start(
+      (req, res) => {
+        if (req.url === '/slow') return void setTimeout(() => res.end('done'), 500);
+        res.end('ok');
+      },
+      { close: () => void closes++ },
+    );
+    const slow = fetch(`${inst.url}/slow`).then((r) => r.text());
+    await sleep(50);
+    let draining!: Promise<void>;
+    // A request already on its way (its head half sent) when the drain begins.
+    const probe = rawExchange(inst.port, 'GET /readyz HTTP/1.1\r\nHost: x\r\n', async () => {
+      await sleep(50);
+      draining = inst.drain();
+      assert.equal(inst.draining, true);
+      await sleep(50);
+      return '\r\n';
+    });
+    const answer = await probe;
+    assert.match(answer, /^HTTP\/1\.1 503/);
+    assert.match(answer, /"status":"draining"/);
+    assert.match(answer, /connection: close/i);
+    assert.match(answer, /x-stateline-instance: x1/i);
+    await assert.rejects(fetch(`${inst.url}/`), 'no new connection once draining');
+    assert.equal(await slow, 'done');
+    await draining;
+    assert.equal(await inst.drain().then(() => closes), 1);
+    assert.equal(inst.inflight, 0);
+  });
+
+  it('takes over an existing http.Server (frameworks that own theirs)', async () => {
+    const server = http.createServer((_req, res) => res.end('framework'));
+    const inst = await start(server);
+    assert.equal(inst.server, server);
+    const res = await fetch(`${inst.url}/x`);
+    assert.equal(await res.text(), 'framework');
+    assert.equal(res.headers.get('x-stateline-instance'), 'x1');
+    assert.equal((await fetch(`${inst.url}/healthz`)).status, 200);
+  });
+});
