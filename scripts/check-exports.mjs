@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 let failed = false;
-for (const dir of ['packages/stateline']) {
+for (const dir of ['packages/stateline', 'packages/gateway', 'packages/lab']) {
   const pkgDir = join(root, dir);
   const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
   const { messages } = await publint({ pkgDir, strict: true });
