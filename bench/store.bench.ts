@@ -1,0 +1,393 @@
+/**
+ * Store overhead: Stateline's Store against the raw client doing the same thing on the same server.
+ *
+ *   npm run bench -- store [--duration=3000] [--concurrency=50] [--only=redis,redis-same-work,postgres,sqlite,memory]
+ *
+ * Per backend and op (`get`, and `update` = compare-and-set with `ifVersion`, the version tracked
+ * locally), `concurrency` loops keep one call each in flight on their own key. Stateline and the raw
+ * client run in alternating 200 ms slices (after a warm-up) so drift on a shared machine hits both
+ * alike; each side gets `duration` ms per row. Rates are medians over slices and the ratio is the
+ * median of adjacent-pair ratios. Anchors:
+ * - redis: node-redis `GET` / `SET` on one connection (Stateline also uses one connection).
+ * - postgres: pg Pool (same size as Stateline's default, 10) `SELECT value FROM t WHERE key=$1` /
+ *   `UPDATE t SET value=$2 WHERE key=$1` on a scratch table this bench creates and drops.
+ * - sqlite: better-sqlite3 prepared statements on a WAL file (synchronous=NORMAL, like Stateline).
+ * - redis-same-work: the same Redis Store against anchors doing the Store's work with the raw client
+ *   (`HMGET` of the hash record; EVALSHA of the same compare-and-set Lua), to separate what the data
+ *   model costs on the server from what Stateline's wrapper costs in the client.
+ * - memory: no anchor.
+ * Issue target: ratio (stateline/raw) >= 0.85 for redis get and update.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { createStore, type Store } from 'stateline/store';
+
+type Op = 'get' | 'update';
+/** One call of worker `w`. */
+type Runner = (w: number) => Promise<unknown>;
+
+interface Row {
+  backend: string;
+  op: Op;
+  stateline?: number;
+  raw?: number;
+  ratio?: number;
+  spread?: [number, number];
+  skipped?: string;
+}
+
+interface Backend {
+  name: string;
+  /** Runners per op; `raw` absent when there is no anchor. */
+  ops: Record<Op, { stateline: Runner; raw?: Runner }>;
+  teardown: () => Promise<void>;
+}
+
+function flag(name: string, fallback: string): string {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return hit ? hit.slice(name.length + 3) : fallback;
+}
+
+const DURATION = Number(flag('duration', '3000'));
+const CONCURRENCY = Number(flag('concurrency', '50'));
+const ONLY = flag('only', 'redis,redis-same-work,postgres,sqlite,memory').split(',');
+const SLICE_MS = 200;
+const WARMUP_MS = 1000;
+const REDIS_URL = process.env.STATELINE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const POSTGRES_URL = process.env.STATELINE_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** A typical small session record. */
+const VALUE = JSON.stringify({
+  userId: 'u-123456',
+  cart: [
+    { sku: 'A-1', qty: 2 },
+    { sku: 'B-7', qty: 1 },
+  ],
+  csrf: 'x'.repeat(43),
+  seen: 1700000000000,
+});
+const TAG = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+
+const keys = Array.from({ length: CONCURRENCY }, (_, w) => `bench:${TAG}:k${w}`);
+
+/** Stateline runners on keys created here; `update` tracks each key's version locally. */
+async function statelineOps(store: Store): Promise<Record<Op, Runner>> {
+  const versions = new Array<number>(CONCURRENCY).fill(1);
+  for (const k of keys) {
+    const r = await store.create(k, VALUE);
+    if (!r.ok) throw new Error(`setup: ${k} already exists`);
+  }
+  return {
+    get: async (w) => {
+      if ((await store.get(keys[w]!)) === null)
+        throw new Error('get returned null: the bench measures nothing');
+    },
+    update: async (w) => {
+      const r = await store.update(keys[w]!, VALUE, { ifVersion: versions[w]! });
+      if (!r.ok) throw new Error(`update failed: ${r.reason}`);
+      versions[w] = r.version;
+    },
+  };
+}
+
+async function cleanup(store: Store): Promise<void> {
+  for (const k of keys) await store.delete(k);
+  await store.close();
+}
+
+/**
+ * The same CAS the Store's Lua does (read version, compare, write value and version+1), run by the
+ * raw client: separates the cost of doing a CAS in Redis from the cost of Stateline's wrapper.
+ */
+const RAW_CAS = `local cur = redis.call('HGET', KEYS[1], 'version')
+if not cur then return 0 end
+local ver = tonumber(cur)
+if tonumber(ARGV[2]) ~= ver then return -ver end
+redis.call('HSET', KEYS[1], 'value', ARGV[1], 'version', ver + 1)
+return ver + 1`;
+
+/**
+ * Redis again, with anchors that do the same work as the Store instead of a plain GET/SET:
+ * `HMGET value version expiresAt` on a hash record, and EVALSHA of the CAS above.
+ */
+async function redisSameWorkBackend(): Promise<Backend> {
+  const { createClient } = await import('redis');
+  const prefix = `slbench:${TAG}:same:`;
+  const store = await createStore({ type: 'redis', url: REDIS_URL, prefix });
+  const sl = await statelineOps(store);
+  const raw = createClient({ url: REDIS_URL });
+  raw.on('error', () => {});
+  await raw.connect();
+  const rawKeys = keys.map((k) => `${prefix}raw:${k}`);
+  for (const k of rawKeys) await raw.hSet(k, { value: VALUE, version: '1' });
+  const sha = await raw.scriptLoad(RAW_CAS);
+  const versions = new Array<number>(CONCURRENCY).fill(1);
+  return {
+    name: 'redis, same-work anchor',
+    ops: {
+      get: {
+        stateline: sl.get,
+        raw: async (w) => {
+          const [value] = await raw.hmGet(rawKeys[w]!, ['value', 'version', 'expiresAt']);
+          if (value === null) throw new Error('raw hmget returned null');
+        },
+      },
+      update: {
+        stateline: sl.update,
+        raw: async (w) => {
+          const v = await raw.evalSha(sha, { keys: [rawKeys[w]!], arguments: [VALUE, String(versions[w])] });
+          if (typeof v !== 'number' || v <= 0) throw new Error(`raw CAS failed (${String(v)})`);
+          versions[w] = v;
+        },
+      },
+    },
+    teardown: async () => {
+      await raw.del(rawKeys);
+      await raw.close();
+      await cleanup(store);
+    },
+  };
+}
+
+async function redisBackend(): Promise<Backend> {
+  const { createClient } = await import('redis');
+  const prefix = `slbench:${TAG}:`;
+  const store = await createStore({ type: 'redis', url: REDIS_URL, prefix });
+  const sl = await statelineOps(store);
+  const raw = createClient({ url: REDIS_URL });
+  raw.on('error', () => {});
+  await raw.connect();
+  const rawKeys = keys.map((k) => `${prefix}raw:${k}`);
+  for (const k of rawKeys) await raw.set(k, VALUE);
+  return {
+    name: 'redis',
+    ops: {
+      get: {
+        stateline: sl.get,
+        raw: async (w) => {
+          if ((await raw.get(rawKeys[w]!)) === null) throw new Error('raw get returned null');
+        },
+      },
+      update: { stateline: sl.update, raw: (w) => raw.set(rawKeys[w]!, VALUE) },
+    },
+    teardown: async () => {
+      await raw.del(rawKeys);
+      await raw.close();
+      await cleanup(store);
+    },
+  };
+}
+
+async function postgresBackend(): Promise<Backend> {
+  const { default: pg } = await import('pg');
+  const store = await createStore({ type: 'postgres', url: POSTGRES_URL });
+  const sl = await statelineOps(store);
+  const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 10 });
+  pool.on('error', () => {});
+  const table = `slbench_raw_${TAG.replace(/\W/g, '_')}`;
+  await pool.query(`CREATE TABLE ${table} (key text PRIMARY KEY, value text NOT NULL)`);
+  for (const k of keys) await pool.query(`INSERT INTO ${table} (key, value) VALUES ($1, $2)`, [k, VALUE]);
+  const select = `SELECT value FROM ${table} WHERE key = $1`;
+  const update = `UPDATE ${table} SET value = $2 WHERE key = $1`;
+  return {
+    name: 'postgres',
+    ops: {
+      get: {
+        stateline: sl.get,
+        raw: async (w) => {
+          if ((await pool.query(select, [keys[w]])).rowCount !== 1)
+            throw new Error('raw select found nothing');
+        },
+      },
+      update: { stateline: sl.update, raw: (w) => pool.query(update, [keys[w], VALUE]) },
+    },
+    teardown: async () => {
+      await pool.query(`DROP TABLE IF EXISTS ${table}`);
+      await pool.end();
+      await cleanup(store);
+    },
+  };
+}
+
+async function sqliteBackend(): Promise<Backend> {
+  const { default: Database } = await import('better-sqlite3');
+  const dir = mkdtempSync(join(os.tmpdir(), 'slbench-'));
+  const store = await createStore({ type: 'sqlite', path: join(dir, 'stateline.db') });
+  const sl = await statelineOps(store);
+  const db = new Database(join(dir, 'raw.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO kv (key, value) VALUES (?, ?)');
+  for (const k of keys) insert.run(k, VALUE);
+  const select = db.prepare<[string], { value: string }>('SELECT value FROM kv WHERE key = ?');
+  const update = db.prepare('UPDATE kv SET value = ? WHERE key = ?');
+  return {
+    name: 'sqlite',
+    ops: {
+      get: {
+        stateline: sl.get,
+        raw: async (w) => {
+          if (select.get(keys[w]!) === undefined) throw new Error('raw select found nothing');
+        },
+      },
+      update: { stateline: sl.update, raw: async (w) => update.run(VALUE, keys[w]!) },
+    },
+    teardown: async () => {
+      db.close();
+      await cleanup(store);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function memoryBackend(): Promise<Backend> {
+  const store = await createStore({ type: 'memory' });
+  const sl = await statelineOps(store);
+  return {
+    name: 'memory',
+    ops: { get: { stateline: sl.get }, update: { stateline: sl.update } },
+    teardown: () => cleanup(store),
+  };
+}
+
+/** Runs `run` on every worker for `ms`; returns calls completed and the real elapsed time. */
+async function slice(run: Runner, ms: number): Promise<{ count: number; elapsed: number }> {
+  let count = 0;
+  const start = performance.now();
+  const end = start + ms;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, w) => {
+      while (performance.now() < end) {
+        await run(w);
+        count++;
+      }
+    }),
+  );
+  return { count, elapsed: performance.now() - start };
+}
+
+/** The q-quantile (0…1) of `xs`, linearly interpolated. */
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((x, y) => x - y);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (pos - lo);
+}
+
+interface Measured {
+  /** Calls per second over all of this side's slices. */
+  stateline: number;
+  raw?: number;
+  /** Median of the per-pair ratios (a pair = two adjacent slices): robust to bursts of foreign load. */
+  ratio?: number;
+  /** Interquartile range of the per-pair ratios: how noisy the machine was. */
+  spread?: [number, number];
+}
+
+/**
+ * Runs both sides in short alternating slices (order flipped every pair) after a warm-up. The
+ * machine is shared, so the ratio is the median of adjacent-pair ratios rather than the quotient of
+ * the totals: a burst of foreign load then spoils one pair, not one side.
+ */
+async function compare(a: Runner, b: Runner | undefined): Promise<Measured> {
+  await slice(a, WARMUP_MS);
+  if (b) await slice(b, WARMUP_MS);
+  const sides = {
+    a: { count: 0, elapsed: 0, rates: [] as number[] },
+    b: { count: 0, elapsed: 0, rates: [] as number[] },
+  };
+  const run = async (side: 'a' | 'b', runner: Runner) => {
+    const r = await slice(runner, SLICE_MS);
+    const t = sides[side];
+    t.count += r.count;
+    t.elapsed += r.elapsed;
+    t.rates.push((r.count * 1000) / r.elapsed);
+  };
+  const pairs = Math.max(1, Math.round(DURATION / SLICE_MS));
+  for (let i = 0; i < pairs; i++) {
+    if (!b) await run('a', a);
+    else if (i % 2) await run('b', b).then(() => run('a', a));
+    else await run('a', a).then(() => run('b', b));
+  }
+  const total = (t: { count: number; elapsed: number }) => (t.count * 1000) / t.elapsed;
+  if (!b) return { stateline: total(sides.a) };
+  const ratios = sides.a.rates.map((x, i) => x / sides.b.rates[i]!);
+  return {
+    stateline: total(sides.a),
+    raw: total(sides.b),
+    ratio: quantile(ratios, 0.5),
+    spread: [quantile(ratios, 0.25), quantile(ratios, 0.75)],
+  };
+}
+
+const fmt = (n: number | undefined) => (n === undefined ? '—' : Math.round(n).toLocaleString('en-US'));
+
+function table(rows: Row[]): string {
+  const lines = [
+    '| backend | op | stateline ops/s | raw ops/s | ratio (stateline/raw) | overhead (1 − ratio) | pair ratios p25–p75 |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    if (r.skipped) {
+      lines.push(`| ${r.backend} | ${r.op} | skipped: ${r.skipped} | | | | |`);
+      continue;
+    }
+    const ratio = r.ratio;
+    const overhead = ratio === undefined ? '—' : `${((1 - ratio) * 100).toFixed(1)} %`;
+    lines.push(
+      `| ${r.backend} | ${r.op} | ${fmt(r.stateline)} | ${fmt(r.raw)} | ${ratio === undefined ? '— (no anchor)' : ratio.toFixed(2)} | ${overhead} | ${r.spread ? r.spread.map((x) => x.toFixed(2)).join('–') : '—'} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+const BACKENDS: Record<string, () => Promise<Backend>> = {
+  redis: redisBackend,
+  'redis-same-work': redisSameWorkBackend,
+  postgres: postgresBackend,
+  sqlite: sqliteBackend,
+  memory: memoryBackend,
+};
+
+async function main(): Promise<void> {
+  const cpus = os.cpus();
+  console.log(
+    `store bench: ${CONCURRENCY} in flight, ${DURATION} ms per side per row (${SLICE_MS} ms alternating slices), warm-up ${WARMUP_MS} ms`,
+  );
+  console.log(
+    `machine: ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown cpu'}, node ${process.version}, ${os.platform()} ${os.release()}`,
+  );
+  const rows: Row[] = [];
+  for (const name of Object.keys(BACKENDS).filter((n) => ONLY.includes(n))) {
+    let backend: Backend;
+    try {
+      backend = await BACKENDS[name]!();
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      console.log(`${name}: skipped: ${reason}`);
+      rows.push(
+        { backend: name, op: 'get', skipped: reason },
+        { backend: name, op: 'update', skipped: reason },
+      );
+      continue;
+    }
+    try {
+      for (const op of ['get', 'update'] as const) {
+        const { stateline, raw } = backend.ops[op];
+        const m = await compare(stateline, raw);
+        rows.push({ backend: backend.name, op, ...m });
+        const vs = m.ratio === undefined ? '' : `, raw ${fmt(m.raw)} ops/s (ratio ${m.ratio.toFixed(2)})`;
+        console.log(`${backend.name} ${op}: stateline ${fmt(m.stateline)} ops/s${vs}`);
+      }
+    } finally {
+      await backend.teardown();
+    }
+  }
+  console.log(`\n${table(rows)}`);
+  const miss = rows.filter((r) => r.backend === 'redis' && r.ratio !== undefined && r.ratio < 0.85);
+  if (miss.length)
+    console.log(`\nredis target (ratio >= 0.85) missed for: ${miss.map((r) => r.op).join(', ')}`);
+}
+
+await main();
