@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { createGateway, type Gateway } from '@stateline/gateway';
+import { checkCombination, CLUSTER_DEFAULTS, type ClusterOptions } from './cluster-options.js';
+import { clusterStatus, createControl, type ClusterStatus, type ControlOptions } from './control.js';
+import { DEFAULT_APP } from './default-app.js';
+import { INSTANCE_ENV } from './protocol.js';
+import { redactSpec } from './redact.js';
+import { Supervisor, type InstanceRegistry } from './supervisor.js';
+
+/** A running local cluster: gateway in front, supervised instances behind. */
+export interface Cluster {
+  /** Where clients go, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string;
+  readonly port: number;
+  readonly supervisor: Supervisor;
+  readonly gateway: Gateway;
+  status(): ClusterStatus;
+  /** Drains and stops every instance, then closes the gateway; the same promise on every call. */
+  close(): Promise<void>;
+}
+
+const READY_TIMEOUT = 20_000;
+
+/** The host as a URL authority; wildcard addresses are shown as the loopback address that reaches them. */
+function displayHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+async function allRouted(gw: Gateway, n: number): Promise<void> {
+  const until = Date.now() + READY_TIMEOUT;
+  for (;;) {
+    const list = gw.instances();
+    if (list.length === n && list.every((i) => i.state === 'up')) return;
+    if (Date.now() > until) {
+      const states = list.map((i) => `${i.id} ${i.state}`).join(', ');
+      throw new Error(`instances did not pass their health checks within ${READY_TIMEOUT} ms (${states})`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/**
+ * Starts what `stateline up` runs: the gateway (with the control API under `/_stateline/`) and N
+ * supervised instances of the app, each registered with the gateway once it listens. Resolves
+ * when every instance passed its health check; on failure everything started is stopped again.
+ *
+ * @example
+ * ```ts
+ * const cluster = await startCluster({ port: 0, instances: 3, store: 'sqlite:/tmp/lab.db' });
+ * console.log(cluster.url, cluster.status().instances.map((i) => i.state));
+ * await cluster.close();
+ * ```
+ */
+export async function startCluster(options: Partial<ClusterOptions> = {}): Promise<Cluster> {
+  const o: ClusterOptions = { ...CLUSTER_DEFAULTS, ...options };
+  checkCombination(o);
+  const keys =
+    o.sessionKeys ??
+    (process.env[INSTANCE_ENV.sessionKeys]?.split(',').filter(Boolean) || [
+      randomBytes(32).toString('base64url'),
+    ]);
+
+  // The gateway is made after the supervisor (its control hook needs it); reach it lazily.
+  const registry: InstanceRegistry = {
+    add: (instance) => gateway.add(instance),
+    drain: (id) => gateway.drain(id),
+    remove: (id) => gateway.remove(id),
+    markDown: (id) => gateway.markDown(id),
+  };
+  const sup = new Supervisor({
+    app: o.app ?? DEFAULT_APP,
+    instances: o.instances,
+    registry,
+    relay: o.bus.startsWith('ipc:'),
+    handleSignals: false,
+    stdio: o.stdio ?? 'inherit',
+    env: {
+      [INSTANCE_ENV.strategy]: o.strategy,
+      [INSTANCE_ENV.store]: o.store,
+      [INSTANCE_ENV.bus]: o.bus,
+      [INSTANCE_ENV.replication]: o.replication,
+      [INSTANCE_ENV.sessionKeys]: keys.join(','),
+    },
+  });
+  const control: ControlOptions = {
+    supervisor: sup,
+    gatewayInstances: () => gateway.instances(),
+    balance: o.balance,
+    strategy: o.strategy,
+    store: redactSpec(o.store),
+    adminToken: o.adminToken,
+  };
+  const gateway = createGateway({
+    balance: o.balance,
+    // Readiness, not liveness: a draining instance or one that lost its Store gets no traffic.
+    health: { path: '/readyz', interval: 500, timeout: 1000, rise: 1, fall: 2 },
+    control: createControl(control),
+    metrics: true,
+  });
+  let port: number;
+  try {
+    ({ port } = await gateway.listen(o.port, o.host));
+  } catch (err) {
+    await sup.close();
+    await gateway.close().catch(() => {});
+    throw err;
+  }
+  try {
+    await sup.start();
+    await allRouted(gateway, o.instances);
+  } catch (err) {
+    await sup.close().catch(() => {});
+    await gateway.close().catch(() => {});
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${displayHost(o.host)}:${port}`,
+    port,
+    supervisor: sup,
+    gateway,
+    status: () => clusterStatus(control),
+    close: () =>
+      (closing ??= (async () => {
+        await sup.close();
+        await gateway.close();
+      })()),
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * `@stateline/lab`: run a Stateline app as a local cluster. The `stateline` command uses these;
+ * they are exported for tests and tools that drive a cluster from code.
+ *
+ * @example
+ * ```ts
+ * import { startCluster } from '@stateline/lab';
+ * const cluster = await startCluster({ port: 0, instances: 3, store: 'sqlite:/tmp/lab.db' });
+ * await fetch(`${cluster.url}/_stateline/instances/i2/kill`, { method: 'POST' });
+ * await cluster.close();
+ * ```
+ * @module
+ */
+export {
+  Supervisor,
+  type InstanceInfo,
+  type InstanceRegistry,
+  type InstanceState,
+  type SupervisorOptions,
+} from './supervisor.js';
+export { runInstance, type InstanceOptions, type RunningInstance } from './instance.js';
+export { startCluster, type Cluster } from './cluster.js';
+export { DEFAULT_APP } from './default-app.js';
+export {
+  CLUSTER_DEFAULTS,
+  OptionError,
+  type BalancePolicy,
+  type ClusterOptions,
+  type Replication,
+  type StrategyName,
+} from './cluster-options.js';
+export {
+  createControl,
+  clusterStatus,
+  CONTROL_PREFIX,
+  type ClusterStatus,
+  type ControlOptions,
+} from './control.js';
+export { createDemoApp, type DemoApp } from './demo-app.js';
+export { isLabMessage, INSTANCE_ENV, type LabMessage } from './protocol.js';
