@@ -55,9 +55,13 @@ runSessionConformance({
 runSessionConformance({
   name: 'memory',
   make: (o) => createSessions({ ...o, keys: o.keys ?? [], strategy: 'memory' }),
-  limits: {
-    singleProcess: 'sessions live in this process; replication across instances comes with the gateway',
-  },
+  limits: { singleProcess: 'without replication, sessions live in one process only' },
+});
+const replicaHub = {};
+runSessionConformance({
+  name: 'memory/replication-all',
+  make: (o) =>
+    createSessions({ ...o, keys: o.keys ?? [], strategy: 'memory', replication: 'all', bus: new MemoryBus({ hub: replicaHub }) }),
 });
 const hybridPrefix = uniquePrefix('sess-hybrid');
 runSessionConformance({
