@@ -24,8 +24,19 @@ export interface DemoApp {
   close(): Promise<void>;
 }
 
+const MAX_WORK = 5000;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A requested amount of simulated work in ms, 0 to {@link MAX_WORK}. */
+function workMs(value: unknown): number {
+  const n = Number(value ?? 0);
+  return Number.isFinite(n) ? Math.min(Math.max(0, Math.floor(n)), MAX_WORK) : 0;
+}
+
 const STRATEGIES: readonly SessionStrategy[] = ['server', 'token', 'memory', 'hybrid'];
 const ORDERS = 'lab:orders';
+/** Keys whose handler ran again after a crash and found the order already made. */
+const RECOVERED = 'lab:orders:recovered';
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -63,7 +74,10 @@ function parseBody(body: Buffer | undefined): Record<string, unknown> {
  *
  * Routes: `GET /api/whoami`, `GET|POST /api/counter` (a session counter), `POST /api/login`
  * (`{"user":"alice"}`), `POST /api/logout`, `POST /api/orders` (needs `Idempotency-Key`),
- * `GET /api/orders/count` (`{ count, distinctKeys }`: equal unless an order was made twice).
+ * `GET /api/orders/count` (`{ count, distinctKeys, recovered }`: the first two are equal unless an
+ * order was made twice; `recovered` counts handlers re-run after a crash that found their order),
+ * `GET /api/work?ms=N` (answers after N ms, at most 5 s: something in flight to kill). An order's
+ * body may ask for `"work": N` ms of processing after the order is written, for the same reason.
  *
  * An order is written under its (scope, key) with insert-if-absent before anything else, so a
  * handler re-run after its instance died between writing the order and saving the idempotent
@@ -105,7 +119,6 @@ export async function createDemoApp(env: NodeJS.ProcessEnv = process.env): Promi
   if (replication !== 'off') Object.assign(sessionOptions, { replication });
   const sessions = await createSessions(sessionOptions);
 
-  let recovered = 0;
   /** The idempotency scope of each order request, for the handler's own key. */
   const scopes = new WeakMap<IncomingMessage, string>();
   const routes = async (req: SessionIncomingMessage, res: ServerResponse): Promise<void> => {
@@ -125,6 +138,7 @@ export async function createDemoApp(env: NodeJS.ProcessEnv = process.env): Promi
             'POST /api/logout',
             'POST /api/orders',
             'GET /api/orders/count',
+            'GET /api/work?ms=100',
           ],
         });
       case 'GET /api/whoami':
@@ -136,6 +150,11 @@ export async function createDemoApp(env: NodeJS.ProcessEnv = process.env): Promi
           replication,
           user: s.userId,
         });
+      case 'GET /api/work': {
+        const ms = workMs(new URL(req.url ?? '/', 'http://x').searchParams.get('ms'));
+        await sleep(ms);
+        return json(res, 200, { worked: ms, instance });
+      }
       case 'GET /api/counter':
         return json(res, 200, { counter: s.get<number>('counter') ?? 0, instance });
       case 'POST /api/counter': {
@@ -155,6 +174,7 @@ export async function createDemoApp(env: NodeJS.ProcessEnv = process.env): Promi
       case 'GET /api/orders/count': {
         const members = await store.indexMembers(ORDERS);
         const owners = new Set(members.map((m) => m.member.slice(m.member.indexOf('|') + 1)));
+        const recovered = (await store.indexMembers(RECOVERED)).length;
         return json(res, 200, { count: members.length, distinctKeys: owners.size, recovered, instance });
       }
       default:
@@ -172,9 +192,11 @@ export async function createDemoApp(env: NodeJS.ProcessEnv = process.env): Promi
       // This key's handler ran before on an instance that died before saving its outcome.
       const prior = await store.get(`lab:order-by-key:${owner}`);
       if (prior) id = prior.value;
-      recovered++;
+      await store.indexAdd(RECOVERED, owner, null);
     }
     await store.indexAdd(ORDERS, `${id}|${owner}`, null);
+    // Simulated processing after the effect and before the answer: the window a crash is worst in.
+    await sleep(workMs(body.work));
     json(res, 201, {
       order: {
         id,
