@@ -1,0 +1,123 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+
+/** How the gateway picks an instance for a request. */
+export type Balance = 'round-robin' | 'least-conn' | 'sticky' | 'hash';
+
+/**
+ * An instance's routing state. `starting`: added, health checks have not yet passed `rise` times.
+ * `up`: takes requests. `draining`: takes no new requests, finishes what it has. `down`: failed
+ * `fall` checks in a row (active or passive) or was marked down; back to `up` after `rise` passes.
+ */
+export type InstanceState = 'starting' | 'up' | 'draining' | 'down';
+
+/** Active health checks: `GET path` every `interval` ms; 2xx/3xx within `timeout` ms passes. */
+export interface HealthOptions {
+  /** Default `'/healthz'`. */
+  path?: string;
+  /** Milliseconds between checks of one instance. Default 1000. */
+  interval?: number;
+  /** Milliseconds a check may take. Default 500. */
+  timeout?: number;
+  /** Consecutive passes that bring a `starting` or `down` instance `up`. Default 2. */
+  rise?: number;
+  /** Consecutive failures (checks, connection errors, 502/503 answers) that take an `up` instance `down`. Default 2. */
+  fall?: number;
+}
+
+/** When a failed request may be sent again to another instance (see docs/gateway.md). */
+export interface RetryOptions {
+  /** Request bodies up to this size are buffered so they can be replayed; larger ones stream and are never retried. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** How many other instances a request may be retried on after the first one failed (HAProxy `retries`). Default 2; 0 turns retries off. */
+  attempts?: number;
+}
+
+/** Consistent hashing (`balance: 'hash'`). */
+export interface HashOptions {
+  /** Hash on this cookie. Default: the session cookie, `__Host-sl.sid` or `sl.sid`. */
+  cookie?: string;
+  /** Hash on this request header instead of a cookie. */
+  header?: string;
+  /** Bounded load: no instance takes more than this many times its share of in-flight requests. Default 1.25. */
+  balanceFactor?: number;
+  /** Points per instance on the ring. Default 160. */
+  virtualNodes?: number;
+}
+
+/** Upstream timeouts in milliseconds. */
+export interface TimeoutOptions {
+  /** Establishing a connection to an instance. Default 2000. */
+  connect?: number;
+  /** Waiting for response headers, and then between response body chunks. Default 60000. */
+  response?: number;
+}
+
+/** A state change, for logs and dashboards. */
+export interface StateChange {
+  id: string;
+  from: InstanceState;
+  to: InstanceState;
+  /** What caused it: `'health'`, `'passive'`, `'drain'`, `'markDown'`. */
+  reason: string;
+}
+
+/** Options of {@link createGateway}. */
+export interface GatewayOptions {
+  /** Default `'round-robin'`. */
+  balance?: Balance;
+  hash?: HashOptions;
+  /** The sticky-routing cookie's name. Default `'sl.route'`. */
+  stickyCookie?: string;
+  /** Active health checks; `false` turns them (and passive marking down) off: instances are `up` once added. */
+  health?: HealthOptions | false;
+  retry?: RetryOptions;
+  timeouts?: TimeoutOptions;
+  /** Called for every request whose path starts with `/_stateline/`; returns true when it answered (otherwise the request is proxied). */
+  control?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+  /** Count served, errors and retries per instance (inflight is always counted: policies need it). Default true. */
+  metrics?: boolean;
+  /** Called on every instance state change. Must not throw. */
+  onStateChange?: (change: StateChange) => void;
+}
+
+/** An instance to route to. */
+export interface InstanceConfig {
+  /** 1-64 characters of `A-Z a-z 0-9 . _ -`; it is the sticky cookie's value. */
+  id: string;
+  /** `http://host:port`. */
+  url: string;
+}
+
+/** One instance as {@link Gateway.instances} reports it. */
+export interface InstanceInfo {
+  id: string;
+  url: string;
+  state: InstanceState;
+  /** Requests being proxied to it now. */
+  inflight: number;
+  /** Responses it completed. */
+  served: number;
+  /** Attempts that failed on it: connection errors, timeouts, 502/503 answers. */
+  errors: number;
+  /** Requests that failed on it and were retried on another instance. */
+  retries: number;
+  /** WebSocket (upgraded) connections to it now. */
+  websockets: number;
+}
+
+/** The gateway {@link createGateway} returns. */
+export interface Gateway {
+  /** Adds an instance (state `starting` until health checks pass `rise` times). An existing id is replaced. */
+  add(instance: InstanceConfig): void;
+  /** Stops new requests to the instance; resolves when its in-flight requests have finished. */
+  drain(id: string): Promise<void>;
+  /** Forgets the instance; requests already sent to it finish. */
+  remove(id: string): void;
+  /** Marks the instance `down` at once (e.g. its process was killed); health checks may bring it back. */
+  markDown(id: string): void;
+  instances(): InstanceInfo[];
+  listen(port: number, host?: string): Promise<{ port: number }>;
+  close(): Promise<void>;
+  /** The node:http server (upgrade handling is attached to it). */
+  readonly server: Server;
+}
