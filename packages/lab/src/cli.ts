@@ -1,0 +1,222 @@
+import { Argument, Command, CommanderError, Option } from 'commander';
+import {
+  BALANCES,
+  CLUSTER_DEFAULTS,
+  OptionError,
+  parseAdminToken,
+  parseApp,
+  parseBus,
+  parseInstances,
+  parsePort,
+  parseStore,
+  REPLICATIONS,
+  STRATEGIES,
+  checkCombination,
+  type BalancePolicy,
+  type ClusterOptions,
+} from './cluster-options.js';
+import { exportConfig, parseTargets, type ExportTarget } from './export-config.js';
+
+/** Where the CLI writes; tests pass their own. */
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const processIo: CliIo = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+};
+
+/** One plain line for anything that went wrong: no stack, no help dump. */
+function oneLine(message: string): string {
+  return message
+    .replace(/^error:\s*/i, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
+}
+
+interface UpFlags {
+  app?: string;
+  instances: number;
+  port: number;
+  host: string;
+  strategy: ClusterOptions['strategy'];
+  store: string;
+  bus: string;
+  balance: BalancePolicy;
+  replication: ClusterOptions['replication'];
+  adminToken?: string;
+}
+
+function describeStartFailure(err: unknown, flags: UpFlags): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'EADDRINUSE')
+    return `port ${flags.port} on ${flags.host} is in use: choose another with --port (0 picks a free one)`;
+  if (e?.code === 'EADDRNOTAVAIL' || e?.code === 'ENOTFOUND') return `cannot listen on host ${flags.host}`;
+  return oneLine(e instanceof Error ? e.message : String(err));
+}
+
+/** `stateline up`: runs until SIGINT/SIGTERM, then drains everything and exits 0 (a second signal stops waiting: 1). */
+async function up(flags: UpFlags, io: CliIo): Promise<number> {
+  checkCombination(flags);
+  const { startCluster } = await import('./cluster.js');
+  let signals = 0;
+  let first: () => void = () => {};
+  let second: () => void = () => {};
+  const firstSignal = new Promise<void>((r) => (first = r));
+  const secondSignal = new Promise<'forced'>((r) => (second = () => r('forced')));
+  const onSignal = () => {
+    signals++;
+    if (signals === 1) first();
+    else second();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    let cluster;
+    try {
+      cluster = await startCluster({ ...flags, stdio: 'inherit' });
+    } catch (err) {
+      io.err(`stateline: ${describeStartFailure(err, flags)}\n`);
+      return 1;
+    }
+    if (signals === 0) io.out(`${cluster.url}\n`);
+    await firstSignal;
+    const outcome = await Promise.race([cluster.close().then(() => 'closed' as const), secondSignal]);
+    if (outcome === 'closed') return 0;
+    cluster.supervisor.killAll();
+    await cluster.gateway.close().catch(() => {});
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function program(io: CliIo, done: (code: number) => void): Command {
+  const cmd = new Command('stateline')
+    .description('Stateline: run and inspect horizontally scaled Node services locally.')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => {} })
+    .helpCommand(false);
+
+  cmd
+    .command('up')
+    .description(
+      'Run a local cluster: a gateway in front of N instances of an app, with a control API under /_stateline/. ' +
+        'Prints the URL once every instance is up; Ctrl-C or SIGTERM drains and stops everything.',
+    )
+    .addOption(
+      new Option('--app <module>', 'app module to run (default: the built-in demo app)').argParser((v) =>
+        parseApp(v),
+      ),
+    )
+    .addOption(
+      new Option('--instances <n>', 'number of instances, 1-64')
+        .default(CLUSTER_DEFAULTS.instances)
+        .argParser(parseInstances),
+    )
+    .addOption(
+      new Option('--port <port>', 'gateway port (0: any free port)')
+        .default(CLUSTER_DEFAULTS.port)
+        .argParser(parsePort),
+    )
+    .addOption(new Option('--host <host>', 'gateway host').default(CLUSTER_DEFAULTS.host))
+    .addOption(
+      new Option('--strategy <strategy>', 'session strategy')
+        .choices(STRATEGIES)
+        .default(CLUSTER_DEFAULTS.strategy),
+    )
+    .addOption(
+      new Option('--store <spec>', 'Store spec (sqlite:<path>, redis://…, postgres://…, memory:)')
+        .default(CLUSTER_DEFAULTS.store)
+        .argParser(parseStore),
+    )
+    .addOption(
+      new Option('--bus <spec>', 'Bus spec (ipc:, redis://…, postgres://…, memory:)')
+        .default(CLUSTER_DEFAULTS.bus)
+        .argParser(parseBus),
+    )
+    .addOption(
+      new Option('--balance <policy>', 'load-balancing policy')
+        .choices(BALANCES)
+        .default(CLUSTER_DEFAULTS.balance),
+    )
+    .addOption(
+      new Option('--replication <mode>', 'memory strategy: copy sessions to other instances')
+        .choices(REPLICATIONS)
+        .default(CLUSTER_DEFAULTS.replication),
+    )
+    .addOption(
+      new Option(
+        '--admin-token <token>',
+        'require Authorization: Bearer <token> on the control API (default: loopback clients only)',
+      ).argParser(parseAdminToken),
+    )
+    .action(async (flags: UpFlags) => done(await up(flags, io)));
+
+  cmd
+    .command('export')
+    .description('Print the equivalent production proxy configuration (HAProxy or nginx) for the gateway.')
+    .addArgument(new Argument('<proxy>', 'which proxy').choices(['haproxy', 'nginx']))
+    .addOption(
+      new Option('--balance <policy>', 'load-balancing policy')
+        .choices(BALANCES)
+        .default(CLUSTER_DEFAULTS.balance),
+    )
+    .addOption(
+      new Option('--instances <list>', 'comma-separated host:port of the instances')
+        .default(
+          ['127.0.0.1:3001', '127.0.0.1:3002', '127.0.0.1:3003'],
+          '127.0.0.1:3001,127.0.0.1:3002,127.0.0.1:3003',
+        )
+        .argParser(parseTargets),
+    )
+    .addOption(
+      new Option('--port <port>', 'port the proxy listens on')
+        .default(CLUSTER_DEFAULTS.port)
+        .argParser(parsePort),
+    )
+    .action((proxy: ExportTarget, flags: { balance: BalancePolicy; instances: string[]; port: number }) => {
+      io.out(exportConfig(proxy, flags));
+      done(0);
+    });
+  return cmd;
+}
+
+/**
+ * Runs the `stateline` command line and resolves with the exit code: 0 when done (for `up`,
+ * after a signal stopped the cluster), 2 for unknown or invalid options (one line on stderr),
+ * 1 when something failed at run time.
+ *
+ * @example
+ * ```ts
+ * process.exit(await main(['up', '--instances', '3', '--port', '0']));
+ * ```
+ */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  if (argv.length === 0) {
+    io.err('stateline: missing command (try: stateline up, stateline export haproxy, stateline --help)\n');
+    return 2;
+  }
+  let code = 0;
+  try {
+    await program(io, (c) => (code = c)).parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+      io.err(`stateline: ${oneLine(err.message)}\n`);
+      return 2;
+    }
+    if (err instanceof OptionError) {
+      io.err(`stateline: ${oneLine(err.message)}\n`);
+      return 2;
+    }
+    io.err(`stateline: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
+    return 1;
+  }
+}
