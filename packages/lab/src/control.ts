@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StatelineError, isStatelineError } from 'stateline/errors';
-import { sendCodeProblem, sendProblem } from './problem.js';
+import { problem, problemFor, type ProblemResponse } from 'stateline/http';
 import type { InstanceState, Supervisor } from './supervisor.js';
 
 /** What the gateway knows about one instance (a subset of `gw.instances()`). */
@@ -47,6 +47,11 @@ const ACTIONS = ['kill', 'stop', 'start'] as const;
 /** Longest wait after a start for the gateway's first health check of the new process. */
 const START_ROUTED_WAIT = 5000;
 type Action = (typeof ACTIONS)[number];
+
+function send(res: ServerResponse, p: ProblemResponse): void {
+  res.writeHead(p.status, { ...p.headers, 'content-length': String(Buffer.byteLength(p.body)) });
+  res.end(p.body);
+}
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -129,13 +134,14 @@ export function createControl(o: ControlOptions): (req: IncomingMessage, res: Se
     if (!path.startsWith(CONTROL_PREFIX)) return false;
     if (o.adminToken !== undefined) {
       if (!tokenMatches(req.headers.authorization, o.adminToken)) {
-        sendCodeProblem(res, 'SL_ERR_UNAUTHORIZED', undefined, {
-          'www-authenticate': 'Bearer realm="stateline"',
-        });
+        send(
+          res,
+          problem('SL_ERR_UNAUTHORIZED', undefined, { 'www-authenticate': 'Bearer realm="stateline"' }),
+        );
         return true;
       }
     } else if (!isLoopback(req.socket.remoteAddress)) {
-      sendCodeProblem(res, 'SL_ERR_FORBIDDEN', 'start stateline up with --admin-token to allow other hosts');
+      send(res, problem('SL_ERR_FORBIDDEN', 'start stateline up with --admin-token to allow other hosts'));
       return true;
     }
     const method = req.method ?? 'GET';
@@ -151,12 +157,12 @@ export function createControl(o: ControlOptions): (req: IncomingMessage, res: Se
         (instance) => sendJson(res, 200, { instance }),
         (err: unknown) => {
           if (!isStatelineError(err)) console.error('stateline control:', err);
-          sendProblem(res, err);
+          send(res, problemFor(err));
         },
       );
       return true;
     }
-    sendCodeProblem(res, 'SL_ERR_NOT_FOUND', `no control route ${method} ${path}`);
+    send(res, problem('SL_ERR_NOT_FOUND', `no control route ${method} ${path}`));
     return true;
   };
 }

@@ -142,7 +142,7 @@ describe(
       child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-      const url = await eventually(() => (out.includes('\n') ? out.trim() : undefined), 30_000);
+      const url: string = await eventually(() => (out.includes('\n') ? out.trim() : ''), 30_000);
       return { child, url, exited, out: () => out, err: () => err };
     };
 
