@@ -294,7 +294,7 @@ export class RealtimeClient {
       return Promise.reject(
         new StatelineError('SL_ERR_INVALID_ARGUMENT', `a send with id ${id} is already pending`),
       );
-    const size = this.encoder.encode(JSON.stringify({ type: 'send', room, id, text })).length;
+    const size = this.frameBytes(room, id, text);
     if (size > this.o.maxMessageBytes)
       return Promise.reject(
         new StatelineError('SL_ERR_REALTIME_MESSAGE_TOO_LARGE', `${size} bytes > ${this.o.maxMessageBytes}`),
@@ -333,7 +333,8 @@ export class RealtimeClient {
     const ws = this.ws;
     this.ws = undefined;
     if (ws) {
-      ws.onclose = ws.onmessage = ws.onerror = ws.onopen = null;
+      ws.onclose = ws.onmessage = ws.onopen = null;
+      ws.onerror = () => {}; // closing while connecting reports an error (ws throws without a listener)
       try {
         ws.close(1000, 'client closed');
       } catch {
@@ -391,6 +392,7 @@ export class RealtimeClient {
       r.joined = false;
       r.resyncing = false;
     }
+    if (code === CLOSE_CODES.MESSAGE_TOO_LARGE) this.refuseLargest();
     for (const p of this.outbox.values()) p.inFlight = false;
     if (this.closed) return;
     if (code === CLOSE_CODES.UNAUTHENTICATED) {
@@ -407,6 +409,30 @@ export class RealtimeClient {
     this.urlIndex++; // the next instance, if there are several
     this.emit('close', { code, reason, reconnectIn: delay });
     this.reconnectTimer = setTimeout(() => this.open(), delay);
+  }
+
+  /**
+   * The hub closed the link over a frame above its `maxMessageBytes`: the largest send in flight
+   * was it. Reject it (resending would only repeat the close) and refuse its size from now on.
+   */
+  private refuseLargest(): void {
+    let worst: Pending | undefined;
+    let size = 0;
+    for (const p of this.outbox.values()) {
+      if (!p.inFlight) continue;
+      const n = this.frameBytes(p.room, p.id, p.text);
+      if (n > size) [worst, size] = [p, n];
+    }
+    if (!worst) return;
+    this.o.maxMessageBytes = Math.min(this.o.maxMessageBytes, size - 1);
+    this.settle(
+      worst,
+      new StatelineError('SL_ERR_REALTIME_MESSAGE_TOO_LARGE', `the hub refused a ${size}-byte frame`),
+    );
+  }
+
+  private frameBytes(room: string, id: string, text: string): number {
+    return this.encoder.encode(JSON.stringify({ type: 'send', room, id, text })).length;
   }
 
   private startPing(): void {

@@ -22,6 +22,8 @@ export interface ConnectionEvents {
 }
 
 const OPEN = 1;
+/** How long a closed socket may take to complete the close handshake before it is destroyed. */
+const CLOSE_GRACE_MS = 5000;
 
 /**
  * One client socket's outbound side. Frames are written straight to the upgraded TCP socket
@@ -56,6 +58,11 @@ export class Connection {
 
   get open(): boolean {
     return !this.closed && this.ws.readyState === OPEN;
+  }
+
+  /** Nothing waits: the socket buffer has room and the queue is empty. */
+  get idle(): boolean {
+    return !this.congested && this.queued === 0;
   }
 
   /** Frames waiting beyond the socket buffer. */
@@ -97,6 +104,31 @@ export class Connection {
     if (corked) this.raw.uncork();
     if (n > 0) this.events.delivered(n);
     return last;
+  }
+
+  /**
+   * Writes frames from `start` while the socket keeps up, never queueing (history is paced by
+   * the reader, not bounded by `queueLimit`). Returns where it stopped and the new `last`.
+   */
+  writeWhileWritable(
+    batch: readonly Outgoing[],
+    start: number,
+    last: number,
+  ): { next: number; last: number } {
+    let i = start;
+    if (!this.open) return { next: batch.length, last };
+    this.raw.cork();
+    let n = 0;
+    for (; i < batch.length && !this.congested && this.queued === 0; i++) {
+      const o = batch[i]!;
+      if (o.offset <= last) continue;
+      last = o.offset;
+      if (!this.raw.write(o.frame)) this.congested = true;
+      n++;
+    }
+    this.raw.uncork();
+    if (n > 0) this.events.delivered(n);
+    return { next: i, last };
   }
 
   /** Resolves when the socket buffer has room (for paging history without flooding it). */
@@ -173,6 +205,8 @@ export class Connection {
     } catch {
       this.ws.terminate();
     }
+    // A client that does not read never answers the close handshake: do not wait ws's 30 s.
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   /** The socket went away: stop writing. */

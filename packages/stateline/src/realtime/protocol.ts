@@ -103,7 +103,7 @@ export const CLOSE_CODES = {
   UNAUTHENTICATED: 4401,
   /** A frame was larger than `maxMessageBytes`. */
   MESSAGE_TOO_LARGE: 4413,
-  /** The client kept sending while rate limited (its allowance went `burst` frames below zero). */
+  /** The client kept sending while rate limited (more than `burst` refused frames in a row). */
   RATE_LIMITED: 4429,
   /** `slowConsumer: 'disconnect'`: more than `queueLimit` frames waited for this socket. Reconnect and resume. */
   SLOW_CONSUMER: 4507,

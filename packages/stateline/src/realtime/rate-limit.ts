@@ -1,16 +1,18 @@
 /**
- * A token bucket over inbound frames. Each frame takes one token; the balance may go below zero
- * while the client keeps sending (each such frame is refused), and `flooding` tells when it went
- * `burst` below zero, i.e. the client ignores the refusals.
+ * A token bucket over inbound frames: each accepted frame takes a token, tokens come back at
+ * `messages / per`, up to `burst`. A refused frame takes nothing but counts as a strike; strikes
+ * reset on the next accepted frame, so a client that waits `retryAfter()` never accumulates them,
+ * and `flooding` (more than `burst` strikes in a row) tells a client that ignores the refusals.
  *
  * @example
  * ```ts
  * const bucket = new TokenBucket(20, 1000, 40);
- * if (!bucket.take()) refuse(bucket.retryAfter());
+ * if (!bucket.take()) bucket.flooding ? close(4429) : refuse(bucket.retryAfter());
  * ```
  */
 export class TokenBucket {
   private tokens: number;
+  private strikes = 0;
   private last = performance.now();
   private readonly perMs: number;
 
@@ -23,22 +25,27 @@ export class TokenBucket {
     this.perMs = messages / per;
   }
 
-  /** True when a token was available. */
+  /** True when a token was available (and taken). */
   take(): boolean {
     const now = performance.now();
     this.tokens = Math.min(this.burst, this.tokens + (now - this.last) * this.perMs);
     this.last = now;
-    this.tokens -= 1;
-    return this.tokens >= 0;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      this.strikes = 0;
+      return true;
+    }
+    this.strikes++;
+    return false;
   }
 
-  /** The balance went more than `burst` below zero. */
+  /** More than `burst` frames in a row were refused. */
   get flooding(): boolean {
-    return this.tokens < -this.burst;
+    return this.strikes > this.burst;
   }
 
-  /** Ms until the next frame would be accepted. */
+  /** Ms until a frame would be accepted. */
   retryAfter(): number {
-    return this.tokens >= 0 ? 0 : Math.ceil(-this.tokens / this.perMs);
+    return this.tokens >= 1 ? 0 : Math.ceil((1 - this.tokens) / this.perMs);
   }
 }

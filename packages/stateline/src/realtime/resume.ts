@@ -71,10 +71,17 @@ export async function catchUp(
       m.joined = true;
       m.conn.send(room.presenceFrame());
       if (r.epoch !== room.epoch) void room.fill(); // the room learns the new epoch and restarts us
-      last = deliver(room, m, r.entries, last);
+      last = await deliver(room, m, r.entries, last);
+      if (!present()) return;
       let full = r.entries.length === PAGE;
       let overflows = 0;
-      while ((full || m.overflow) && !m.restart) {
+      while (!m.restart) {
+        if (!full && !m.overflow) {
+          if (m.conn.idle) break; // caught up, and the socket has room for the held frames
+          await m.conn.drained();
+          if (!present()) return;
+          continue;
+        }
         if (m.overflow && ++overflows > MAX_OVERFLOW_ROUNDS) return tooSlow(room, m);
         await m.conn.drained();
         if (!present()) return;
@@ -91,7 +98,8 @@ export async function catchUp(
           m.restart = true;
           break;
         }
-        last = deliver(room, m, page.entries, last);
+        last = await deliver(room, m, page.entries, last);
+        if (!present()) return;
         full = page.entries.length === PAGE;
       }
     }
@@ -109,13 +117,18 @@ export async function catchUp(
   tooSlow(room, m);
 }
 
-/** Writes history entries after `last` in one batch; returns the new `last`. */
-function deliver(room: Room, m: Member, entries: readonly LogEntry[], last: number): number {
+/** Writes history entries after `last` as fast as the socket takes them; returns the new `last`. */
+async function deliver(room: Room, m: Member, entries: readonly LogEntry[], last: number): Promise<number> {
   if (entries.length === 0) return last;
   room.learn(entries);
   const batch: Outgoing[] = [];
   for (const e of entries) if (e.offset > last) batch.push({ offset: e.offset, frame: room.frameOf(e) });
-  return m.conn.writeBatch(batch, last);
+  let next = 0;
+  while (next < batch.length && m.conn.open) {
+    ({ next, last } = m.conn.writeWhileWritable(batch, next, last));
+    if (next < batch.length) await m.conn.drained();
+  }
+  return last;
 }
 
 function tooSlow(room: Room, m: Member): void {

@@ -77,7 +77,7 @@ export class Room {
   private outbox: Outgoing[] = [];
   private flushing = false;
   private readonly dedup = new Map<string, number>();
-  private readonly inflight = new Set<string>();
+  private readonly inflight = new Map<string, Promise<{ offset: number; epoch: string }>>();
   private readonly recent = new Map<number, Buffer>();
   private unsubscribe: (() => Promise<void>) | undefined;
   private publishTimer: NodeJS.Timeout | undefined;
@@ -222,33 +222,48 @@ export class Room {
     return this.dedup.has(key) || this.inflight.has(key);
   }
 
-  /** Stores a message, delivers it here and tells the other instances. */
-  async append(from: string, id: string, text: string): Promise<{ offset: number; epoch: string }> {
+  /**
+   * Stores a message, delivers it here and tells the other instances. A `(from, id)` already
+   * stored (within the dedup window) or being stored is not stored again: its offset is returned.
+   */
+  append(from: string, id: string, text: string): Promise<{ offset: number; epoch: string }> {
     const key = dedupKey(from, id);
-    this.inflight.add(key);
-    try {
-      const data = storedData({ id, from, text });
-      const r = await this.ctx.log.append(this.stream, data);
-      this.ctx.stats.appended++;
-      this.remember(key, r.offset);
-      const frame = messageJson(this.name, r.offset, r.at, data);
-      if (this.ready && !this.closed) {
-        if (r.epoch === this.epoch) this.accept(r.offset, frame);
-        else void this.fill();
-      }
-      const bus = encodeBus({ kind: 'm', epoch: r.epoch, offset: r.offset, from, id, frame });
-      this.ctx.bus.publish(this.channel, bus).catch((err: unknown) => {
-        if (!isStatelineError(err, 'SL_ERR_BUS_PAYLOAD_TOO_LARGE'))
-          return this.ctx.warn(
-            `realtime: publish to ${this.name} failed (other instances will read the Log)`,
-            err,
-          );
-        this.publish({ kind: 'h', epoch: r.epoch, offset: r.offset });
-      });
-      return { offset: r.offset, epoch: r.epoch };
-    } finally {
-      this.inflight.delete(key);
+    const known = this.dedup.get(key);
+    if (known !== undefined && this.epoch !== null)
+      return Promise.resolve({ offset: known, epoch: this.epoch });
+    let work = this.inflight.get(key);
+    if (!work) {
+      work = this.store(key, from, id, text).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, work);
     }
+    return work;
+  }
+
+  private async store(
+    key: string,
+    from: string,
+    id: string,
+    text: string,
+  ): Promise<{ offset: number; epoch: string }> {
+    const data = storedData({ id, from, text });
+    const r = await this.ctx.log.append(this.stream, data);
+    this.ctx.stats.appended++;
+    this.remember(key, r.offset);
+    const frame = messageJson(this.name, r.offset, r.at, data);
+    if (this.ready && !this.closed) {
+      if (r.epoch === this.epoch) this.accept(r.offset, frame);
+      else void this.fill();
+    }
+    const bus = encodeBus({ kind: 'm', epoch: r.epoch, offset: r.offset, from, id, frame });
+    this.ctx.bus.publish(this.channel, bus).catch((err: unknown) => {
+      if (!isStatelineError(err, 'SL_ERR_BUS_PAYLOAD_TOO_LARGE'))
+        return this.ctx.warn(
+          `realtime: publish to ${this.name} failed (other instances will read the Log)`,
+          err,
+        );
+      this.publish({ kind: 'h', epoch: r.epoch, offset: r.offset });
+    });
+    return { offset: r.offset, epoch: r.epoch };
   }
 
   private remember(key: string, offset: number): void {

@@ -31,7 +31,7 @@ export interface RateLimit {
   messages: number;
   /** Default `'1s'`. */
   per?: Duration;
-  /** Bucket size, and how far below zero a flooding client may go before it is closed with 4429 (default `2 × messages`). */
+  /** Bucket size, and how many refused frames in a row close the socket with 4429 (default `2 × messages`). */
   burst?: number;
 }
 
