@@ -11,6 +11,7 @@ import { withIdempotency, withSession } from '../../src/adapters/node/index.js';
 import { idempotency, session } from '../../src/adapters/express/index.js';
 import { createSessions } from '../../src/session/index.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import type { Session } from '../../src/session/types.js';
 import { KEY_A } from '../session/client.js';
 
 async function listen(server: http.Server): Promise<string> {
@@ -55,9 +56,10 @@ describe('session + idempotency stacked', () => {
       withSession(
         sessions,
         withIdempotency({ store: new MemoryStore() }, async (req, res) => {
-          const visits = await (
-            req as unknown as { session: import('../../src/session/types.js').Session }
-          ).session.update<number>('visits', (v = 0) => v + 1);
+          const visits = await (req as unknown as { session: Session }).session.update<number>(
+            'visits',
+            (v = 0) => v + 1,
+          );
           res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ n: ++n, visits }));
         }),
       ),
@@ -78,7 +80,7 @@ describe('session + idempotency stacked', () => {
     app.use(idempotency({ store: new MemoryStore() }));
     let n = 0;
     app.post('/orders', async (req, res) => {
-      const s = (req as unknown as { session: import('../../src/session/types.js').Session }).session;
+      const s = (req as unknown as { session: Session }).session;
       const visits = await s.update<number>('visits', (v = 0) => v + 1);
       res.status(201).json({ n: ++n, visits });
     });
