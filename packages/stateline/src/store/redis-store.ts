@@ -1,13 +1,15 @@
 /**
  * The Redis Store (single server or Redis Cluster).
  *
- * Layout: a record is a HASH at `${prefix}${key}` with fields `value`, `version` and (when it
- * expires) `expiresAt`, expired by Redis itself through PEXPIREAT. A per-owner index is a sorted set
- * at `${prefix}idx:{${owner}}` scored by each member's expiresAt (`+inf` for never); the set's own
- * TTL follows its latest member. Every script touches exactly one key, so every call is
- * cluster-safe, and a record key containing `{owner}` lands in the same slot as that owner's index.
- * Expiry times come from the Redis server's clock (TIME), so instances with skewed clocks agree.
- * Needs Redis >= 6.2.
+ * Layout: a record is ONE STRING at `${prefix}${key}`: `<version>:<expiresAt or empty>:<value>`
+ * (only the first two ':' separate; the value may contain any). `get` is therefore one plain GET.
+ * A record with an expiry carries the same instant as its Redis expiry (SET … PXAT), so Redis
+ * itself drops it. create/update/touch are one-key Lua scripts: at most one GET, a prefix parse and
+ * one SET. A per-owner index is a sorted set at `${prefix}idx:{${owner}}` scored by each member's
+ * expiresAt (`+inf` for never); the set's own TTL follows its latest member. Every script touches
+ * exactly one key, so every call is cluster-safe, and a record key containing `{owner}` lands in
+ * the same slot as that owner's index. Expiry times come from the Redis server's clock (TIME), so
+ * instances with skewed clocks agree. Needs Redis >= 6.2 (PXAT).
  */
 import { StatelineError } from '../errors.js';
 import { CallGuard } from '../internal/guard.js';
@@ -24,52 +26,75 @@ import type {
   UpdateResult,
 } from './types.js';
 
+/** Server time + ARGV ttl in ms, as the integer string that goes both into the record and PXAT. */
+const EXPIRY = `local function at(ttl)
+  local t = redis.call('TIME')
+  return string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ttl))
+end
+`;
+
+/** KEYS[1] record; ARGV value, ttl ('-': none). 1 created, 0 exists. */
+const CREATE = redisScript(`${EXPIRY}
+local ok
+if ARGV[2] == '-' then
+  ok = redis.call('SET', KEYS[1], '1::' .. ARGV[1], 'NX')
+else
+  local t = at(ARGV[2])
+  ok = redis.call('SET', KEYS[1], '1:' .. t .. ':' .. ARGV[1], 'NX', 'PXAT', t)
+end
+if ok then return 1 end
+return 0
+`);
+
+/**
+ * KEYS[1] record; ARGV value, ifVersion ('' none), ttl ('' keep, '-' none). New version, 0 missing,
+ * -current on conflict. A plain SET drops any TTL; KEEPTTL keeps the one that matches the kept prefix.
+ */
+const UPDATE = redisScript(`${EXPIRY}
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local i = string.find(cur, ':', 1, true)
+local ver = tonumber(string.sub(cur, 1, i - 1))
+if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= ver then return -ver end
+ver = ver + 1
+if ARGV[3] == '' then
+  redis.call('SET', KEYS[1], ver .. string.sub(cur, i, string.find(cur, ':', i + 1, true)) .. ARGV[1], 'KEEPTTL')
+elseif ARGV[3] == '-' then
+  redis.call('SET', KEYS[1], ver .. '::' .. ARGV[1])
+else
+  local t = at(ARGV[3])
+  redis.call('SET', KEYS[1], ver .. ':' .. t .. ':' .. ARGV[1], 'PXAT', t)
+end
+return ver
+`);
+
+/** KEYS[1] record; ARGV ttl ('-' none). 1 touched, 0 missing. Version and value stay. */
+const TOUCH = redisScript(`${EXPIRY}
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local i = string.find(cur, ':', 1, true)
+local j = string.find(cur, ':', i + 1, true)
+if ARGV[1] == '-' then
+  redis.call('SET', KEYS[1], string.sub(cur, 1, i) .. string.sub(cur, j))
+else
+  local t = at(ARGV[1])
+  redis.call('SET', KEYS[1], string.sub(cur, 1, i) .. t .. string.sub(cur, j), 'PXAT', t)
+end
+return 1
+`);
+
+/**
+ * The update script's source, for benchmarks that send the same compare-and-set with a raw client
+ * (bench/store.bench.ts). Not part of the public API.
+ */
+export const REDIS_UPDATE_LUA: string = UPDATE.source;
+
 /** Server time in ms; scripts may call TIME since Redis replicates script effects. */
 const NOW = `local function now()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 `;
-
-/** Sets `expiresAt` to now + ARGV[i] ms, or clears it when the argument is '-'. */
-const SET_EXPIRY = `${NOW}local function expire(key, ttl)
-  if ttl == '-' then
-    redis.call('HDEL', key, 'expiresAt')
-    redis.call('PERSIST', key)
-  else
-    local at = string.format('%d', now() + tonumber(ttl))
-    redis.call('HSET', key, 'expiresAt', at)
-    redis.call('PEXPIREAT', key, at)
-  end
-end
-`;
-
-/** KEYS[1] record; ARGV value, ttl ('-': none). 1 created, 0 exists. */
-const CREATE = redisScript(`${SET_EXPIRY}
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'value', ARGV[1], 'version', 1)
-if ARGV[2] ~= '-' then expire(KEYS[1], ARGV[2]) end
-return 1
-`);
-
-/** KEYS[1] record; ARGV value, ifVersion ('' none), ttl ('' keep, '-' none). New version, 0 missing, -current on conflict. */
-const UPDATE = redisScript(`${SET_EXPIRY}
-local cur = redis.call('HGET', KEYS[1], 'version')
-if not cur then return 0 end
-local ver = tonumber(cur)
-if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= ver then return -ver end
-ver = ver + 1
-redis.call('HSET', KEYS[1], 'value', ARGV[1], 'version', ver)
-if ARGV[3] ~= '' then expire(KEYS[1], ARGV[3]) end
-return ver
-`);
-
-/** KEYS[1] record; ARGV ttl ('-' none). 1 touched, 0 missing. */
-const TOUCH = redisScript(`${SET_EXPIRY}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-expire(KEYS[1], ARGV[1])
-return 1
-`);
 
 /** Prunes expired members and sets the index key's TTL to its latest member's expiry. */
 const KEEP_INDEX = `${NOW}local function keep(key)
@@ -136,9 +161,7 @@ class RedisStore implements Store {
 
   get(key: string): Promise<StoredRecord | null> {
     const k = this.prefix + key;
-    return this.guard.run('get', () =>
-      this.link.command(k, ['HMGET', k, 'value', 'version', 'expiresAt']).then(toRecord),
-    );
+    return this.guard.run('get', () => this.link.command(k, ['GET', k]).then(toRecord));
   }
 
   create(key: string, value: string, options: CreateOptions = {}): Promise<CreateResult> {
@@ -212,13 +235,18 @@ class RedisStore implements Store {
   }
 }
 
+/** Parses `<version>:<expiresAt or empty>:<value>`; only the first two ':' count. */
 function toRecord(reply: unknown): StoredRecord | null {
-  if (!Array.isArray(reply) || reply.length !== 3) throw unexpected('get', reply);
-  const value: unknown = reply[0];
-  if (value === null) return null;
-  if (typeof value !== 'string') throw unexpected('get', reply);
-  const expiresAt: unknown = reply[2];
-  return { value, version: Number(reply[1]), expiresAt: expiresAt === null ? null : Number(expiresAt) };
+  if (reply === null) return null;
+  if (typeof reply !== 'string') throw unexpected('get', reply);
+  const i = reply.indexOf(':');
+  const j = i < 1 ? -1 : reply.indexOf(':', i + 1);
+  if (j < 0) throw unexpected('get', reply);
+  return {
+    value: reply.slice(j + 1),
+    version: Number(reply.slice(0, i)),
+    expiresAt: j === i + 1 ? null : Number(reply.slice(i + 1, j)),
+  };
 }
 
 function toCreateResult(reply: unknown): CreateResult {

@@ -56,10 +56,21 @@ describe('redis store [redis]', { skip: skip || undefined }, () => {
       await store.create('pexp', 'x', { ttl: 60_000 });
       const pttl = await c.pTTL(`${prefix}pexp`);
       assert.ok(pttl > 59_000 && pttl <= 60_000, `pttl ${pttl}`);
-      assert.deepEqual(
-        { ...(await c.hGetAll(`${prefix}pexp`)) },
-        { value: 'x', version: '1', expiresAt: (await store.get('pexp'))!.expiresAt!.toString() },
-      );
+      // One string per record: `<version>:<expiresAt>:<value>`, expiresAt equal to the Redis expiry.
+      const expiresAt = (await store.get('pexp'))!.expiresAt!;
+      assert.equal(await c.get(`${prefix}pexp`), `1:${expiresAt}:x`);
+      assert.equal(await c.pExpireTime(`${prefix}pexp`), expiresAt);
+      await store.update('pexp', 'y:z');
+      assert.equal(await c.get(`${prefix}pexp`), `2:${expiresAt}:y:z`, 'update keeps the expiry');
+      assert.equal(await c.pExpireTime(`${prefix}pexp`), expiresAt);
+      await store.touch('pexp', 120_000);
+      const touched = (await store.get('pexp'))!.expiresAt!;
+      assert.ok(touched > expiresAt + 50_000);
+      assert.equal(await c.get(`${prefix}pexp`), `2:${touched}:y:z`);
+      assert.equal(await c.pExpireTime(`${prefix}pexp`), touched);
+      await store.touch('pexp', null);
+      assert.equal(await c.get(`${prefix}pexp`), '2::y:z');
+      assert.equal(await c.pTTL(`${prefix}pexp`), -1);
       await store.indexAdd('owner', 'a', Date.now() + 30_000);
       await store.indexAdd('owner', 'b', Date.now() + 90_000);
       const idxTtl = await c.pTTL(`${prefix}idx:{owner}`);
