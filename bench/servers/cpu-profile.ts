@@ -8,6 +8,7 @@ interface CallFrame {
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  children?: number[];
 }
 interface CpuProfile {
   startTime: number;
@@ -44,6 +45,11 @@ export interface ProfileSummary {
   functions: { name: string; pct: number; ms: number }[];
   /** Self time summed by owner (package, stateline, node core, GC). */
   owners: { name: string; pct: number; ms: number }[];
+  /**
+   * Library functions (not node core) by inclusive time: the function and everything it called,
+   * which shows what a Stateline or anchor call costs even when the work happens in node core.
+   */
+  inclusive: { name: string; pct: number; ms: number }[];
 }
 
 /**
@@ -58,6 +64,13 @@ export function summarizeProfile(
 ): ProfileSummary {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const label = (f: CallFrame) =>
+    f.url
+      ? `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}:${f.lineNumber + 1}`
+      : f.functionName || '(native)';
+  const inclusive = new Map<string, number>();
   const fn = new Map<string, number>();
   const own = new Map<string, number>();
   let idle = 0;
@@ -75,10 +88,19 @@ export function summarizeProfile(
       continue;
     }
     busy += ms;
-    const key = f.url
-      ? `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}:${f.lineNumber + 1}`
-      : f.functionName || '(native)';
+    const key = label(f);
     fn.set(key, (fn.get(key) ?? 0) + ms);
+    // Each library frame on the stack once (recursion must not count twice).
+    const seen = new Set<string>();
+    for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
+      const frame = byId.get(id)!.callFrame;
+      const o = owner(frame);
+      if (!frame.url || o === 'node core' || o === 'bench server') continue;
+      const k = label(frame);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      inclusive.set(k, (inclusive.get(k) ?? 0) + ms);
+    }
     const o = owner(f);
     own.set(o, (own.get(o) ?? 0) + ms);
   }
@@ -87,5 +109,11 @@ export function summarizeProfile(
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
       .map(([name, ms]) => ({ name, ms, pct: busy > 0 ? (100 * ms) / busy : 0 }));
-  return { busyMs: busy, idleMs: idle, functions: rank(fn, top), owners: rank(own, 12) };
+  return {
+    busyMs: busy,
+    idleMs: idle,
+    functions: rank(fn, top),
+    owners: rank(own, 12),
+    inclusive: rank(inclusive, top),
+  };
 }
