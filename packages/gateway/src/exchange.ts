@@ -41,6 +41,18 @@ const BAD_REQUEST = new Set([
 
 const CLIENT_GONE = new Error('the client went away');
 
+/** Links a response to its exchange, so one shared listener serves every request (no closures). */
+const EXCHANGE = Symbol('stateline.exchange');
+type LinkedResponse = ServerResponse & { [EXCHANGE]?: Exchange };
+
+function onResponseClose(this: LinkedResponse): void {
+  this[EXCHANGE]?.clientClosed();
+}
+
+function onResponseDrain(this: LinkedResponse): void {
+  this[EXCHANGE]?.resumeUpstream();
+}
+
 function errorCode(err: unknown): string {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   return typeof code === 'string' ? code : '';
@@ -77,7 +89,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly stickyId: string | undefined,
     private readonly hash: number | undefined,
   ) {
-    res.once('close', this.onClientClose);
+    (res as LinkedResponse)[EXCHANGE] = this;
+    res.on('close', onResponseClose);
   }
 
   /** Sends the request with `body` to the instance the policy picks. */
@@ -111,15 +124,16 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  private readonly onClientClose = (): void => {
+  /** The client's response closed: when that was before the end, stop the upstream attempt. */
+  clientClosed(): void {
     if (this.res.writableFinished) return;
     this.clientGone = true;
     if (this.attemptOpen) this.abortAttempt?.(CLIENT_GONE);
-  };
+  }
 
-  private readonly onDrain = (): void => {
+  resumeUpstream(): void {
     this.resume?.();
-  };
+  }
 
   /** The other instance this request may go to now, if retries allow one. */
   private retryTarget(failed: Instance): Instance | undefined {
@@ -182,7 +196,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.res.write(chunk)) return true;
     if (!this.drainHooked) {
       this.drainHooked = true;
-      this.res.on('drain', this.onDrain);
+      this.res.on('drain', onResponseDrain);
     }
     return false;
   }

@@ -122,6 +122,9 @@ export function requestHead(
 
 /** Removes the fields a Connection header lists (except the ones the gateway itself manages). */
 function dropNamed(headers: string[], tokens: string): string[] {
+  // The usual case, `Connection: keep-alive`, names nothing to drop.
+  const plain = tokens.toLowerCase();
+  if (plain === 'keep-alive' || plain === 'close' || plain === 'upgrade') return headers;
   const names = new Set(
     tokens
       .split(',')

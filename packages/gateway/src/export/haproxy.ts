@@ -4,7 +4,7 @@ import { commandLine, resolveExport, type ExportOptions, type ResolvedExport } f
 const IDEMPOTENT = 'GET HEAD PUT DELETE OPTIONS TRACE';
 
 function ms(value: number): string {
-  return `${value}ms`;
+  return value % 1000 === 0 ? `${value / 1000}s` : `${value}ms`;
 }
 
 function balanceLines(o: ResolvedExport): string[] {
@@ -69,7 +69,7 @@ export function exportHaproxy(options: ExportOptions): string {
     '# The equivalent of the Stateline gateway for HAProxy 2.6 or later: haproxy -f <this file>',
     '',
     'global',
-    '    maxconn 20000',
+    '    # maxconn follows the file-descriptor limit (ulimit -n); raise both for large sites.',
     '',
     'defaults',
     '    mode http',
