@@ -48,13 +48,20 @@ export class InstanceSet {
   }
 
   drain(id: string): Promise<void> {
-    const instance = this.require(id);
+    const instance = this.byId.get(id);
+    if (instance === undefined) {
+      return Promise.reject(
+        new StatelineError('SL_ERR_INVALID_ARGUMENT', `gateway: no instance ${JSON.stringify(id)}`),
+      );
+    }
     this.setState(instance, 'draining', 'drain');
     return instance.idle();
   }
 
+  /** Unknown ids are ignored: the process may have been removed before it was killed. */
   markDown(id: string): void {
-    const instance = this.require(id);
+    const instance = this.byId.get(id);
+    if (instance === undefined) return;
     instance.passes = 0;
     this.setState(instance, 'down', 'markDown');
   }
@@ -137,12 +144,5 @@ export class InstanceSet {
     const routable: Instance[] = [];
     for (const i of this.byId.values()) if (i.state === 'up') routable.push(i);
     this.balancer.update(routable);
-  }
-
-  private require(id: string): Instance {
-    const instance = this.byId.get(id);
-    if (instance === undefined)
-      throw new StatelineError('SL_ERR_INVALID_ARGUMENT', `gateway: no instance ${JSON.stringify(id)}`);
-    return instance;
   }
 }

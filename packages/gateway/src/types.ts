@@ -109,11 +109,11 @@ export interface InstanceInfo {
 export interface Gateway {
   /** Adds an instance (state `starting` until health checks pass `rise` times). An existing id is replaced. */
   add(instance: InstanceConfig): void;
-  /** Stops new requests to the instance; resolves when its in-flight requests have finished. */
+  /** Stops new requests to the instance; resolves when its in-flight requests have finished (rejects for an unknown id). */
   drain(id: string): Promise<void>;
   /** Forgets the instance; requests already sent to it finish. */
   remove(id: string): void;
-  /** Marks the instance `down` at once (e.g. its process was killed); health checks may bring it back. */
+  /** Marks the instance `down` at once (e.g. its process was killed); health checks may bring it back. Ignores unknown ids. */
   markDown(id: string): void;
   instances(): InstanceInfo[];
   listen(port: number, host?: string): Promise<{ port: number }>;
