@@ -63,9 +63,9 @@ export class KeyRing {
     return { kid: k.kid, key: k.enc };
   }
 
-  /** The decryption key for a token's `kid`, if the ring still has it. */
-  decryptionKey(kid: unknown): Uint8Array | undefined {
-    return this.keys.find((k) => k.kid === kid)?.enc;
+  /** Every encryption key with its `kid`, newest first. */
+  get encryptionKeys(): { kid: string; key: Uint8Array }[] {
+    return this.keys.map((k) => ({ kid: k.kid, key: k.enc }));
   }
 }
 

@@ -77,7 +77,7 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
       const revocations = new Revocations(store, bus!, o.now, o.revocationSync, o.absolute);
       await revocations.start();
       closers.unshift(() => revocations.close());
-      impl = await TokenStrategy.create(o, store, metrics, revocations);
+      impl = TokenStrategy.create(o, store, metrics, revocations);
     } else {
       let records = store;
       if (o.replication !== 'off') {

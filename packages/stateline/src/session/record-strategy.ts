@@ -48,7 +48,7 @@ export class RecordStrategy {
       const handle = m[1]!;
       const secret = m[2]!;
       const found = await store.get(keys.session(handle));
-      const rec = found && parse(found);
+      const rec = found && parse(found, handle);
       if (!found || !rec) continue;
       const v = verifierOf(secret);
       if (rec.k !== v && !(rec.p === v && (rec.q ?? 0) > now)) {
@@ -85,7 +85,7 @@ export class RecordStrategy {
     await Promise.all(
       members.map(async ({ member }) => {
         const found = await store.get(keys.session(member));
-        const rec = found && parse(found);
+        const rec = found && parse(found, member);
         if (!rec || rec.u !== userId || timedOut(rec, now, o.idle, o.absolute)) {
           await store.indexRemove(keys.user(userId), member);
           return;
@@ -98,7 +98,7 @@ export class RecordStrategy {
 
   async revoke(handle: string, userId?: string): Promise<boolean> {
     const found = await this.env.store.get(keys.session(handle));
-    const rec = found && parse(found);
+    const rec = found && parse(found, handle);
     if (!rec || (userId !== undefined && rec.u !== userId)) return false;
     return this.remove(rec);
   }
@@ -116,13 +116,21 @@ export class RecordStrategy {
   }
 }
 
-function parse(found: StoredRecord): Stored | null {
+/** The handle is the record's key, so it is not repeated inside the stored JSON. */
+function parse(found: StoredRecord, handle: string): Stored | null {
   try {
     const x: unknown = JSON.parse(found.value);
+    if (!x || typeof x !== 'object') return null;
+    (x as Stored).h = handle;
     return isRecord(x) && typeof (x as Stored).k === 'string' ? (x as Stored) : null;
   } catch {
     return null;
   }
+}
+
+function serialize(rec: Stored): string {
+  const { h: _handle, ...rest } = rec;
+  return JSON.stringify(rest);
 }
 
 class RecordSession extends BaseSession {
@@ -162,7 +170,7 @@ class RecordSession extends BaseSession {
   /** Re-reads after a conflict; null when the session is gone or this request's id is no longer valid. */
   private async refresh(): Promise<Stored | null> {
     const found = await this.env.store.get(keys.session(this.rec!.h));
-    const rec = found && parse(found);
+    const rec = found && parse(found, this.rec!.h);
     if (!found || !rec || !this.secret) return null;
     const v = verifierOf(this.secret);
     if (rec.k !== v && !(rec.p === v && (rec.q ?? 0) > this.env.o.now())) return null;
@@ -188,7 +196,7 @@ class RecordSession extends BaseSession {
       const cur = this.stored!;
       const want = next(cur);
       if (!want) return;
-      const res = await store.update(keys.session(cur.h), JSON.stringify(want), {
+      const res = await store.update(keys.session(cur.h), serialize(want), {
         ifVersion: this.version,
         ttl: this.ttl(want, this.env.o.now()),
       });
@@ -210,7 +218,7 @@ class RecordSession extends BaseSession {
     const secret = randomId();
     const rec: Stored = { ...newRecord(randomId(), now, this.userAgent), u: userId, k: verifierOf(secret) };
     rec.d = this.withChanges(rec.d);
-    const res = await store.create(keys.session(rec.h), JSON.stringify(rec), { ttl: this.ttl(rec, now) });
+    const res = await store.create(keys.session(rec.h), serialize(rec), { ttl: this.ttl(rec, now) });
     if (!res.ok) throw new StatelineError('SL_ERR_INTERNAL', 'a fresh session handle collided');
     this.rec = rec;
     this.version = res.version;

@@ -1,23 +1,20 @@
-import type * as Jose_ from 'jose';
 import { StatelineError } from '../errors.js';
-import { loadPeer } from '../internal/peer.js';
 import type { Store } from '../store/types.js';
 import { BaseSession, checkUserId } from './base-session.js';
 import { clearCookie, cookieSettings, readCookies, setCookie, type CookieSettings } from './cookie.js';
+import { CompactJwe } from './jwe.js';
 import { randomId } from './key-ring.js';
 import type { ResolvedOptions } from './options.js';
 import { isRecord, keys, newRecord, timedOut, type SessionRecord } from './record.js';
 import type { Revocations } from './revocations.js';
 import type { CommitResult, RequestContext, Session, SessionInfo, SessionMetrics } from './types.js';
 
-type Jose = typeof Jose_;
-
 interface Env {
   o: ResolvedOptions;
   store: Store;
   metrics: SessionMetrics;
   revocations: Revocations;
-  jose: Jose;
+  jwe: CompactJwe;
 }
 
 /** What the Store keeps of a logged-in token session, so `list()` can show it. */
@@ -28,43 +25,34 @@ interface TokenInfo {
   a: string | null;
 }
 
-const DECRYPT = { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] };
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
 /**
  * `token`: the whole session travels in an encrypted, authenticated cookie (JWE compact, `dir` +
- * A256GCM, `kid` naming the key of the ring). No Store round trip per request; revocation through
+ * A256GCM, `kid` naming the key of the ring; see jwe.ts). No Store round trip per request; revocation through
  * {@link Revocations}. Concurrent changes to one session cannot be merged: the last response wins.
  */
 export class TokenStrategy {
   private constructor(private readonly env: Env) {}
 
-  static async create(
+  static create(
     o: ResolvedOptions,
     store: Store,
     metrics: SessionMetrics,
     revocations: Revocations,
-  ): Promise<TokenStrategy> {
-    const jose = await loadPeer<Jose>('jose', 'The token session strategy');
-    return new TokenStrategy({ o, store, metrics, revocations, jose });
+  ): TokenStrategy {
+    return new TokenStrategy({ o, store, metrics, revocations, jwe: new CompactJwe(o.ring.encryptionKeys) });
   }
 
   async load(req: RequestContext): Promise<Session> {
-    const { o, metrics, revocations, jose } = this.env;
+    const { o, metrics, revocations, jwe } = this.env;
     const cookie = cookieSettings(o.cookie, req, o.trustProxy);
     const values = readCookies(req.cookie, cookie.name);
     const now = o.now();
     for (const value of values) {
       let rec: SessionRecord | null = null;
       if (value.length <= o.maxTokenBytes) {
+        const plaintext = jwe.decrypt(value);
         try {
-          const { plaintext } = await jose.compactDecrypt(
-            value,
-            (h: { kid?: string }) => this.key(h.kid),
-            DECRYPT,
-          );
-          const x: unknown = JSON.parse(decoder.decode(plaintext));
+          const x: unknown = plaintext === null ? null : JSON.parse(plaintext);
           if (isRecord(x)) rec = x;
         } catch {
           rec = null;
@@ -85,12 +73,6 @@ export class TokenStrategy {
       return new TokenSession(this.env, cookie, rec, true, true, req.userAgent);
     }
     return new TokenSession(this.env, cookie, null, false, values.length > 0, req.userAgent);
-  }
-
-  private key(kid: unknown): Uint8Array {
-    const k = this.env.o.ring.decryptionKey(kid);
-    if (!k) throw new Error('unknown kid');
-    return k;
   }
 
   async list(userId: string): Promise<SessionInfo[]> {
@@ -220,7 +202,7 @@ class TokenSession extends BaseSession {
   }
 
   protected async doCommit(): Promise<CommitResult> {
-    const { o, store, jose } = this.env;
+    const { o, store, jwe } = this.env;
     const now = o.now();
     if (!this.rec) {
       if (this.dirty.size === 0) {
@@ -236,10 +218,7 @@ class TokenSession extends BaseSession {
     const renew = now - rec.i > o.renewal;
     if (!(this.changed || this.dirty.size > 0 || touch || renew)) return { setCookie: [] };
     const next: SessionRecord = { ...rec, d: this.withChanges(rec.d), s: now, i: renew ? now : rec.i };
-    const { kid, key } = o.ring.encryptionKey;
-    const token = await new jose.CompactEncrypt(encoder.encode(JSON.stringify(next)))
-      .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid })
-      .encrypt(key);
+    const token = jwe.encrypt(JSON.stringify(next));
     const value = setCookie(this.cookie, token, next.c + o.absolute - now);
     if (token.length > o.maxTokenBytes) {
       throw new StatelineError(

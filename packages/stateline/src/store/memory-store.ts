@@ -52,7 +52,8 @@ export class MemoryStore implements Store {
   }
 
   private put(key: string, rec: StoredRecord): void {
-    const k = this.prefix + key;
+    const k = flat(this.prefix + key);
+    rec.value = flat(rec.value);
     this.records.delete(k);
     this.records.set(k, rec);
     if (this.records.size > this.maxEntries) {
@@ -171,4 +172,14 @@ export class MemoryStore implements Store {
     this.guard.close();
     clearInterval(this.sweeper);
   }
+}
+
+/**
+ * Strings built by concatenation or JSON.stringify are trees of pieces in V8; a number
+ * conversion makes V8 copy them into one flat string, which is about half the memory when a
+ * process holds 100,000 of them.
+ */
+function flat(s: string): string {
+  void (Number(s) | 0);
+  return s;
 }
