@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createGateway, type Gateway } from '../src/index.js';
 import { startBackends, type Backend } from './support/backend.js';
-import { Client, FAST_HEALTH, waitFor } from './support/client.js';
+import { Client, FAST_HEALTH, sleep, waitFor } from './support/client.js';
 
 /**
  * A gateway whose health checks are too slow to notice anything during a test, so every failure
@@ -142,6 +142,43 @@ describe('retries on a dead instance', () => {
       await c.close();
       await gw.close();
       await backends[1]!.kill();
+    }
+  });
+
+  test('under load, killing an instance is invisible to GET and Idempotency-Key POST clients', async () => {
+    const backends = await startBackends(3);
+    const gw = createGateway({ balance: 'round-robin', health: FAST_HEALTH });
+    for (const b of backends) gw.add({ id: b.id, url: b.url });
+    const { port } = await gw.listen(0);
+    const c = new Client(`http://127.0.0.1:${port}`);
+    try {
+      await waitFor(() => gw.instances().every((i) => i.state === 'up'));
+      const statuses = new Map<number, number>();
+      let stop = false;
+      let n = 0;
+      const worker = async (k: number) => {
+        while (!stop) {
+          const init =
+            k % 2 === 0
+              ? { method: 'GET' }
+              : { method: 'POST', body: 'x', headers: { 'idempotency-key': `w${k}-${n++}` } };
+          const r = await c.send('/slow?ms=5', init);
+          statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        }
+      };
+      const running = Promise.all(Array.from({ length: 10 }, (_, k) => worker(k)));
+      await sleep(300);
+      await backends[1]!.kill();
+      await sleep(700);
+      stop = true;
+      await running;
+      assert.deepEqual([...statuses.keys()], [200], JSON.stringify([...statuses]));
+      assert.equal(gw.instances().find((i) => i.id === 'b2')!.state, 'down');
+      assert.ok(statuses.get(200)! > 100, `only ${statuses.get(200)} requests`);
+    } finally {
+      await c.close();
+      await gw.close();
+      await Promise.all(backends.map((b) => b.kill().catch(() => {})));
     }
   });
 
