@@ -53,6 +53,58 @@ describe('CallGuard', () => {
     assert.equal(fifoLength(g), 0);
   });
 
+  it('parse runs on the reply in the settling reaction; what it throws is mapped like a failure', async () => {
+    const g = guard();
+    assert.deepEqual(
+      await g.run(
+        'get',
+        async () => '2:x',
+        (r) => r.split(':'),
+      ),
+      ['2', 'x'],
+    );
+    assert.equal(
+      await g.run(
+        'sync',
+        () => 'a',
+        (r) => r.toUpperCase(),
+      ),
+      'A',
+    );
+    const bad = new Error('unexpected reply');
+    await assert.rejects(
+      g.run(
+        'get',
+        async () => 'x',
+        () => {
+          throw bad;
+        },
+      ),
+      (err) => isStatelineError(err, 'SL_ERR_STORE_UNAVAILABLE') && err.cause === bad,
+    );
+    await assert.rejects(
+      g.run(
+        'sync',
+        () => 'x',
+        () => {
+          throw bad;
+        },
+      ),
+      (err) => isStatelineError(err, 'SL_ERR_STORE_UNAVAILABLE') && err.cause === bad,
+    );
+    let parsed = false;
+    await assert.rejects(
+      g.run(
+        'get',
+        () => Promise.reject(bad),
+        () => (parsed = true),
+      ),
+      (err) => isStatelineError(err, 'SL_ERR_STORE_UNAVAILABLE'),
+    );
+    assert.equal(parsed, false, 'parse never sees a failure');
+    assert.equal(fifoLength(g), 0);
+  });
+
   it('a hung call times out at the timeout, not before, while faster calls beside it resolve', async () => {
     const g = guard();
     const t0 = performance.now();

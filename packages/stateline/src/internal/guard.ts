@@ -57,33 +57,42 @@ export class CallGuard {
   /**
    * Runs `fn` now. A promise result is bounded by `timeout`; a plain (synchronous) result cannot
    * hang and is returned as is. Failures, thrown or rejected, become `…_UNAVAILABLE` errors unless
-   * they already are `StatelineError`s.
+   * they already are `StatelineError`s. With `parse`, the reply goes through it in the same
+   * reaction that settles the call (one promise hop less than `fn().then(parse)`); what `parse`
+   * throws is mapped like any failure.
    */
-  run<T>(op: string, fn: () => Promise<T> | T): Promise<T> {
+  run<T>(op: string, fn: () => Promise<T> | T): Promise<T>;
+  run<R, T>(op: string, fn: () => Promise<R> | R, parse: (reply: R) => T): Promise<T>;
+  run<R, T>(op: string, fn: () => Promise<R> | R, parse?: (reply: R) => T): Promise<T | R> {
     if (this.closed) return Promise.reject(new StatelineError('SL_ERR_CLOSED', `${this.label} was closed`));
-    let work: Promise<T> | T;
+    let work: Promise<R> | R;
     try {
       work = fn();
+      if (!(work instanceof Promise)) {
+        if (!isThenable(work)) return Promise.resolve(parse ? parse(work) : work);
+        work = Promise.resolve(work);
+      }
     } catch (err) {
       return Promise.reject(this.wrap(op, err));
     }
-    if (!(work instanceof Promise)) {
-      if (!isThenable(work)) return Promise.resolve(work);
-      work = Promise.resolve(work);
-    }
-    const started: Promise<T> = work;
-    return new Promise<T>((resolve, reject) => {
+    const started: Promise<R> = work;
+    return new Promise<T | R>((resolve, reject) => {
       const p: Pending = { deadline: performance.now() + this.timeout, op, reject, next: undefined };
       if (this.tail) this.tail.next = p;
       else this.head = p;
       this.tail = p;
       if (this.timer === undefined) this.arm();
       started.then(
-        (value) => {
+        (reply) => {
           if (p.reject === undefined) return; // timed out already
           p.reject = undefined;
           this.drop();
-          resolve(value);
+          if (!parse) return resolve(reply);
+          try {
+            resolve(parse(reply));
+          } catch (err) {
+            reject(this.wrap(op, err));
+          }
         },
         (err: unknown) => {
           if (p.reject === undefined) return;

@@ -161,7 +161,7 @@ class RedisStore implements Store {
 
   get(key: string): Promise<StoredRecord | null> {
     const k = this.prefix + key;
-    return this.guard.run('get', () => this.link.command(k, ['GET', k]).then(toRecord));
+    return this.guard.run('get', () => this.link.command(k, ['GET', k]), toRecord);
   }
 
   create(key: string, value: string, options: CreateOptions = {}): Promise<CreateResult> {

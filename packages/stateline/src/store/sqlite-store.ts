@@ -1,5 +1,5 @@
 import { CallGuard } from '../internal/guard.js';
-import { openSqlite, type SqliteHandle } from '../internal/sqlite-open.js';
+import { openSqlite, type SqliteHandle, type SqliteStatement } from '../internal/sqlite-open.js';
 import type {
   CreateOptions,
   CreateResult,
@@ -20,7 +20,9 @@ const GC_MAX_BATCHES = 20;
 const LIVE = '(expires_at IS NULL OR expires_at > @now)';
 
 const SQL = {
-  get: `SELECT value, version, expires_at FROM stateline_store WHERE key = @key AND ${LIVE}`,
+  // Arguments in order: key, now. The aliases make the row itself the StoredRecord (no copy).
+  get: `SELECT value, version, expires_at AS expiresAt FROM stateline_store
+        WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)`,
   // Insert-if-absent; the only row it may replace is an expired one.
   create: `INSERT INTO stateline_store (key, value, version, expires_at) VALUES (@key, @value, 1, @exp)
            ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = 1, expires_at = excluded.expires_at
@@ -28,6 +30,10 @@ const SQL = {
   update: `UPDATE stateline_store
            SET value = @value, version = version + 1, expires_at = CASE WHEN @keep = 1 THEN expires_at ELSE @exp END
            WHERE key = @key AND ${LIVE} AND (@if IS NULL OR version = @if) RETURNING version`,
+  // The compare-and-set hot path (ifVersion given, expiry kept): positional, nothing optional.
+  // Arguments in order: value, key, ifVersion, now.
+  cas: `UPDATE stateline_store SET value = ?, version = version + 1
+        WHERE key = ? AND version = ? AND (expires_at IS NULL OR expires_at > ?) RETURNING version`,
   version: `SELECT version FROM stateline_store WHERE key = @key AND ${LIVE}`,
   // Removes an expired leftover too, but only a live row counts as deleted.
   delete: `DELETE FROM stateline_store WHERE key = @key RETURNING expires_at`,
@@ -43,17 +49,15 @@ const SQL = {
             WHERE expires_at IS NOT NULL AND expires_at <= @now LIMIT @limit)`,
 };
 
-interface Row {
-  value: string;
-  version: number;
-  expires_at: number | null;
-}
+/** An update that changed nothing is retried at most this often before one IMMEDIATE transaction decides. */
+const UPDATE_TRIES = 3;
 
 /**
  * The embedded default Store: one SQLite file in WAL mode, shared by every local process. Every
- * write is a single statement or one `BEGIN IMMEDIATE` transaction, so compare-and-set is exact
- * across processes. Expiry compares with the calling process's `Date.now()`; expired rows are
- * invisible at once and deleted in batches by an unref'd background timer.
+ * write is a single autocommit statement (compare-and-set is the `UPDATE`'s own `WHERE version = ?`,
+ * so it is exact across processes); only an update that changed nothing reads again to say why.
+ * Expiry compares with the calling process's `Date.now()`; expired rows are invisible at once and
+ * deleted in batches by an unref'd background timer.
  *
  * @example
  * ```ts
@@ -65,20 +69,27 @@ interface Row {
 export class SqliteStore implements Store {
   readonly backend = 'sqlite' as const;
   private readonly gc: NodeJS.Timeout;
+  // Hot-path statements held directly (no cache lookup per call).
+  private readonly sGet: SqliteStatement;
+  private readonly sCas: SqliteStatement;
+  private readonly sVersion: SqliteStatement;
 
   constructor(
     private readonly h: SqliteHandle,
     private readonly prefix: string,
     private readonly guard: CallGuard,
   ) {
+    this.sGet = h.stmt(SQL.get);
+    this.sCas = h.stmt(SQL.cas);
+    this.sVersion = h.stmt(SQL.version);
     this.gc = setInterval(() => this.collect(), GC_EVERY_MS);
     this.gc.unref();
   }
 
   get(key: string): Promise<StoredRecord | null> {
     return this.guard.run('get', () => {
-      const row = this.h.stmt(SQL.get).get({ key: this.prefix + key, now: Date.now() }) as Row | undefined;
-      return row ? { value: row.value, version: row.version, expiresAt: row.expires_at } : null;
+      const row = this.sGet.get(this.prefix + key, Date.now()) as StoredRecord | undefined;
+      return row ?? null;
     });
   }
 
@@ -93,26 +104,53 @@ export class SqliteStore implements Store {
   }
 
   update(key: string, value: string, options: UpdateOptions = {}): Promise<UpdateResult> {
-    return this.guard.run('update', () =>
-      // One IMMEDIATE transaction, so "why did nothing change" is answered from the same state.
-      this.h.immediate((): UpdateResult => {
+    return this.guard.run('update', () => {
+      const k = this.prefix + key;
+      const { ifVersion, ttl } = options;
+      // One autocommit UPDATE; the common case ends here. When it changed nothing, a SELECT says
+      // why. Between the two another process may write: that is benign, we report what the SELECT
+      // saw, unless it saw a row this UPDATE should have changed, then the UPDATE runs again.
+      for (let tries = 0; tries < UPDATE_TRIES; tries++) {
         const now = Date.now();
-        const k = this.prefix + key;
-        const done = this.h.stmt(SQL.update).get({
-          key: k,
-          value,
-          now,
-          keep: options.ttl === undefined ? 1 : 0,
-          exp: expiry(now, options.ttl),
-          if: options.ifVersion ?? null,
-        }) as { version: number } | undefined;
+        const done = (
+          ifVersion !== undefined && ttl === undefined
+            ? this.sCas.get(value, k, ifVersion, now)
+            : this.h.stmt(SQL.update).get({
+                key: k,
+                value,
+                now,
+                keep: ttl === undefined ? 1 : 0,
+                exp: expiry(now, ttl),
+                if: ifVersion ?? null,
+              })
+        ) as { version: number } | undefined;
         if (done) return { ok: true, version: done.version };
-        const cur = this.h.stmt(SQL.version).get({ key: k, now }) as { version: number } | undefined;
-        return cur
-          ? { ok: false, reason: 'conflict', version: cur.version }
-          : { ok: false, reason: 'missing' };
-      }),
-    );
+        const cur = this.sVersion.get({ key: k, now }) as { version: number } | undefined;
+        if (!cur) return { ok: false, reason: 'missing' };
+        if (ifVersion !== undefined && cur.version !== ifVersion) {
+          return { ok: false, reason: 'conflict', version: cur.version };
+        }
+      }
+      return this.updateLocked(k, value, options);
+    });
+  }
+
+  /** The contended fallback: update and classify in one IMMEDIATE transaction (one consistent state). */
+  private updateLocked(k: string, value: string, options: UpdateOptions): UpdateResult {
+    return this.h.immediate((): UpdateResult => {
+      const now = Date.now();
+      const done = this.h.stmt(SQL.update).get({
+        key: k,
+        value,
+        now,
+        keep: options.ttl === undefined ? 1 : 0,
+        exp: expiry(now, options.ttl),
+        if: options.ifVersion ?? null,
+      }) as { version: number } | undefined;
+      if (done) return { ok: true, version: done.version };
+      const cur = this.sVersion.get({ key: k, now }) as { version: number } | undefined;
+      return cur ? { ok: false, reason: 'conflict', version: cur.version } : { ok: false, reason: 'missing' };
+    });
   }
 
   delete(key: string): Promise<boolean> {
