@@ -11,8 +11,8 @@
  * `node --cpu-prof` and prints where its time went.
  */
 import autocannon from 'autocannon';
-import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,6 +132,40 @@ interface Sample {
   p50: number;
   p99: number;
   errors: number;
+  /** CPU time the serving process(es) used per answered request, in µs (less noisy than req/s on shared cores). */
+  cpuPerReq: number;
+}
+
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** utime + stime of a process (all its threads), in clock ticks; 0 once it is gone. */
+function ticks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/** A process and its children (nginx's workers). */
+function family(pid: number): number[] {
+  const out = [pid];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
+}
+
+function cpuMicros(pids: number[]): number {
+  return (pids.reduce((n, p) => n + ticks(p), 0) * 1e6) / CLOCK_TICKS;
 }
 
 async function main(): Promise<void> {
@@ -151,6 +185,11 @@ async function main(): Promise<void> {
   const { exportHaproxy, exportNginx } = await import('@stateline/gateway');
   const proxies: RunningProxy[] = [];
   const targets: Partial<Record<Row, number>> = { direct: ports[0]!, gateway: gateway.port };
+  // Whose CPU time a row costs: the backend for direct, the proxy (and its workers) otherwise.
+  const pidOf: Partial<Record<Row, number>> = {
+    direct: backends[0]!.child.pid!,
+    gateway: gateway.child.pid!,
+  };
   const missing: string[] = [];
   // The gateway is one process (one core); the main rows give HAProxy and nginx one thread or
   // worker too. `--proxy-defaults` adds rows with their defaults (one thread/worker per CPU).
@@ -180,6 +219,7 @@ async function main(): Promise<void> {
         : await startNginx(nginxWorkers(exportNginx(options), threads), port),
     );
     targets[row] = port;
+    pidOf[row] = proxies.at(-1)!.child.pid!;
   }
 
   const rows = (Object.keys(targets) as Row[]).filter((r) => targets[r] !== undefined);
@@ -190,7 +230,10 @@ async function main(): Promise<void> {
     for (let round = 0; round < rounds; round++) {
       for (const r of rows) {
         const from = Number(process.hrtime.bigint() / 1000n);
+        const pids = family(pidOf[r]!);
+        const cpuBefore = cpuMicros(pids);
         const res = await load(targets[r]!, duration, connections);
+        const cpu = cpuMicros(pids) - cpuBefore;
         if (r === 'gateway' && !profileWindow)
           profileWindow = { from, to: Number(process.hrtime.bigint() / 1000n) };
         (samples[r] ??= []).push({
@@ -198,6 +241,7 @@ async function main(): Promise<void> {
           p50: res.latency.p50,
           p99: res.latency.p99,
           errors: res.errors + res.non2xx + res.timeouts,
+          cpuPerReq: cpu / Math.max(1, res.requests.total),
         });
         process.stderr.write(
           `round ${round + 1} ${r}: ${Math.round(res.requests.average)} req/s p99 ${res.latency.p99} ms\n`,
@@ -225,6 +269,7 @@ async function main(): Promise<void> {
           p50: median(s.map((x) => x.p50)),
           p99: median(s.map((x) => x.p99)),
           errors: s.reduce((n, x) => n + x.errors, 0),
+          cpuPerReq: median(s.map((x) => x.cpuPerReq)),
         },
       ];
     }),
@@ -234,13 +279,15 @@ async function main(): Promise<void> {
   console.log(
     `\ngateway: GET / (${BODY.length}-byte JSON) on two node:http backends, ${connections} connections, ${rounds} rounds of ${duration} s per row, medians\n`,
   );
-  console.log('| row | req/s | p50 ms | p99 ms | errors | req/s vs direct | req/s vs HAProxy (nbthread 1) |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log(
+    '| row | req/s | p50 ms | p99 ms | errors | req/s vs direct | req/s vs HAProxy (nbthread 1) | CPU µs/req of the proxy (direct: of the backend) |',
+  );
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
     const s = summary[r];
     const vsHaproxy = haproxy ? (s.rps / haproxy.rps).toFixed(2) : 'n/a';
     console.log(
-      `| ${LABELS[r]} | ${Math.round(s.rps)} | ${s.p50} | ${s.p99} | ${s.errors} | ${(s.rps / direct.rps).toFixed(2)} | ${vsHaproxy} |`,
+      `| ${LABELS[r]} | ${Math.round(s.rps)} | ${s.p50} | ${s.p99} | ${s.errors} | ${(s.rps / direct.rps).toFixed(2)} | ${vsHaproxy} | ${s.cpuPerReq.toFixed(1)} |`,
     );
   }
   if (missing.length) console.log(`\nnot measured (not installed): ${missing.join(', ')}`);
