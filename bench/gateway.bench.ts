@@ -10,8 +10,8 @@
  * adds rows with their default thread and worker counts. `--profile` runs the gateway under
  * `node --cpu-prof` and prints where its time went.
  */
-import autocannon from 'autocannon';
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -26,6 +26,20 @@ import {
   startNginx,
   type RunningProxy,
 } from '../packages/gateway/test/support/proxies.js';
+
+/** The part of autocannon's result this bench reads (the package ships no types). */
+interface LoadResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number };
+  errors: number;
+  non2xx: number;
+  timeouts: number;
+}
+type Autocannon = (
+  options: { url: string; connections: number; duration: number },
+  done: (err: Error | null, result: LoadResult) => void,
+) => unknown;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 type Row = 'direct' | 'gateway' | 'haproxy' | 'nginx' | 'haproxy-auto' | 'nginx-auto';
 const LABELS: Record<Row, string> = {
@@ -113,7 +127,7 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-function load(port: number, duration: number, connections: number): Promise<autocannon.Result> {
+function load(port: number, duration: number, connections: number): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     autocannon({ url: `http://127.0.0.1:${port}/`, connections, duration }, (err, result) =>
       err ? reject(err) : resolve(result),
