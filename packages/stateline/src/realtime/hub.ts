@@ -110,6 +110,7 @@ export class RealtimeHub implements Hub {
       reorderWait: o.reorderWait,
       dedupWindow: o.dedupWindow,
       queueLimit: o.queueLimit,
+      flushInterval: o.flushInterval,
       stats,
       warn: (m, e) => this.warn(m, e),
     };

@@ -22,6 +22,7 @@ const KNOWN = [
   'rateLimit',
   'maxRoomsPerSocket',
   'reorderWait',
+  'flushInterval',
   'dedupWindow',
   'instanceId',
   'prefix',
@@ -42,6 +43,7 @@ export interface ResolvedHubOptions {
   rateLimit: { messages: number; per: number; burst: number } | false;
   maxRoomsPerSocket: number;
   reorderWait: number;
+  flushInterval: number;
   dedupWindow: number;
   instanceId: string;
   prefix: string;
@@ -121,6 +123,7 @@ export function resolveHubOptions(o: HubOptions): ResolvedHubOptions {
     rateLimit: rate(o.rateLimit),
     maxRoomsPerSocket: positive(o.maxRoomsPerSocket, 'maxRoomsPerSocket', 32),
     reorderWait: parseDuration(o.reorderWait ?? 50, 'reorderWait'),
+    flushInterval: parseDuration(o.flushInterval ?? 10, 'flushInterval'),
     dedupWindow: positive(o.dedupWindow, 'dedupWindow', 4096),
     instanceId,
     prefix,

@@ -34,6 +34,8 @@ export interface RoomContext {
   readonly reorderWait: number;
   readonly dedupWindow: number;
   readonly queueLimit: number;
+  /** Fan-out batches messages over this many ms (0: per event-loop turn). */
+  readonly flushInterval: number;
   readonly stats: HubStats;
   warn(message: string, err?: unknown): void;
 }
@@ -340,7 +342,9 @@ export class Room {
     this.outbox.push({ offset, frame });
     if (!this.flushing) {
       this.flushing = true;
-      setImmediate(this.flush);
+      // Coalesce: messages of the next few ms go out in the same write (one syscall per socket).
+      if (this.ctx.flushInterval > 0) setTimeout(this.flush, this.ctx.flushInterval);
+      else setImmediate(this.flush);
     }
   }
 

@@ -71,6 +71,12 @@ export interface HubOptions {
   maxRoomsPerSocket?: number;
   /** How long an out-of-order message waits for the ones before it before the Log is read (default `'50ms'`). */
   reorderWait?: Duration;
+  /**
+   * Fan-out coalescing: messages arriving within this window go to each socket in one write, so
+   * one syscall carries several (default `'10ms'`; 0 writes at the end of each event-loop turn).
+   * Adds at most this much latency; saves most of the per-delivery kernel cost under load.
+   */
+  flushInterval?: Duration;
   /** Recent `(from, id)` pairs remembered per room to refuse duplicate sends (default 4096). */
   dedupWindow?: number;
   /** This instance's name in presence (default: random). */

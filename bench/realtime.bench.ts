@@ -1,0 +1,484 @@
+/**
+ * `npm run bench -- realtime [--rates=250,500,...] [--step=3000] [--clients=200] [--only=stateline,socketio] [--no-kill]`
+ *
+ * Side by side on this machine: the Stateline hub (Redis Log + Redis Bus) and Socket.IO with
+ * @socket.io/redis-adapter (websocket transport only, no compression). Each system runs as 2
+ * server processes; `clients` subscribers in one room are split across them (2 subscriber
+ * processes, each with half the clients, half of those on each instance); this process publishes
+ * at fixed rates, alternating between the instances, `step` ms per rate after a 1 s warm-up.
+ * Per step: deliveries/s, end-to-end latency p50/p99 (send → receipt, across processes), messages
+ * lost (expected × clients − unique receipts, after a 1 s drain), server CPU seconds (user + system
+ * of both server processes, from process.cpuUsage) per 100,000 deliveries. A system stops
+ * climbing once a step loses more than 10 % or has p99 > 2 s.
+ *
+ * Instance kill (`--no-kill` skips): fresh servers and `clients` failover subscribers (the
+ * Stateline client library, which resumes from its last offset; for Socket.IO a new connection
+ * to the surviving URL on disconnect), 200 msg/s published to the surviving instance for 6 s; the
+ * other instance is SIGKILLed at 2 s. Reports messages lost.
+ *
+ * Subscribers are as light as they can be for both: raw `ws` sockets that find the text by a byte
+ * search. For Socket.IO that means speaking Engine.IO v4 / Socket.IO v5 directly (./realtime/
+ * sio-raw.ts) rather than socket.io-client, whose decoding made the clients the bottleneck (p99
+ * over 2 s at 250 msg/s in a first run). On 2 shared cores the subscribers and the publisher still
+ * take a large part of the CPU; the server CPU column is what the comparison is about.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as hdr from 'hdr-histogram-js';
+import { createClient } from 'redis';
+import WebSocket from 'ws';
+import { openRawSocketIo } from './realtime/sio-raw.js';
+import { summarizeProfile } from './servers/cpu-profile.js';
+
+type System = 'stateline' | 'socketio';
+
+function flag(name: string, fallback: string): string {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return hit ? hit.slice(name.length + 3) : fallback;
+}
+
+const RATES = flag('rates', '250,500,750,1000,1500,2000,2500').split(',').map(Number);
+const STEP_MS = Number(flag('step', '2500'));
+const ROUNDS = Number(flag('rounds', '2'));
+const CLIENTS = Number(flag('clients', '200'));
+const ONLY = flag('only', 'stateline,socketio').split(',') as System[];
+const KILL = !process.argv.includes('--no-kill');
+/** `--flush=ms`: the hub's flushInterval (default: the hub's default, 10 ms). */
+const FLUSH = flag('flush', '');
+/** `--profile`: the server processes run under `--cpu-prof`; their hottest functions are printed. */
+const PROFILE = process.argv.includes('--profile');
+const PROFILE_DIR = PROFILE ? mkdtempSync(join(tmpdir(), 'rtbench-prof-')) : '';
+const KILL_RATE = 200;
+const KILL_MS = 6000;
+const KILL_AT_MS = 2000;
+const WARMUP_MS = 1000;
+const DRAIN_MS = 1000;
+const REDIS_URL = process.env.STATELINE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const TAG = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+const HERE = new URL('./realtime/', import.meta.url).pathname;
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const children = new Set<ChildProcess>();
+function spawn(file: string, args: string[], profile = false): ChildProcess {
+  const execArgv = ['--import', 'tsx', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [])];
+  const p = fork(HERE + file, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(p);
+  p.once('exit', () => children.delete(p));
+  return p;
+}
+function request<T>(p: ChildProcess, msg: object, answer: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const on = (m: { fx?: string } & T) => {
+      if (m?.fx !== answer) return;
+      p.off('message', on);
+      p.off('exit', gone);
+      resolve(m);
+    };
+    const gone = () => reject(new Error(`child exited before answering ${answer}`));
+    p.on('message', on);
+    p.once('exit', gone);
+    if (Object.keys(msg).length) p.send(msg);
+  });
+}
+async function killAll(): Promise<void> {
+  await Promise.all(
+    [...children].map(
+      (p) =>
+        new Promise<void>((r) => {
+          if (p.exitCode !== null || p.signalCode !== null) return r();
+          p.once('exit', () => r());
+          p.kill('SIGKILL');
+        }),
+    ),
+  );
+}
+process.on('exit', () => {
+  for (const p of children) p.kill('SIGKILL');
+});
+
+interface Server {
+  proc: ChildProcess;
+  url: string;
+}
+async function startServers(sys: System, run: string): Promise<Server[]> {
+  return Promise.all(
+    [0, 1].map(async () => {
+      const proc =
+        sys === 'stateline'
+          ? spawn(
+              'stateline-server.ts',
+              [`rtbench:${TAG}:${run}:`, REDIS_URL, FLUSH],
+              PROFILE && run === 'sweep',
+            )
+          : spawn('socketio-server.ts', [`rtbench-sio-${TAG}-${run}`, REDIS_URL], PROFILE && run === 'sweep');
+      const { port } = await request<{ port: number }>(proc, {}, 'ready');
+      return {
+        proc,
+        url: sys === 'stateline' ? `ws://127.0.0.1:${port}/realtime` : `http://127.0.0.1:${port}`,
+      };
+    }),
+  );
+}
+const cpuOf = async (servers: Server[]) => {
+  const all = await Promise.all(
+    servers.map((s) => request<{ cpu: NodeJS.CpuUsage }>(s.proc, { fx: 'cpu' }, 'cpu')),
+  );
+  return all.reduce((sum, { cpu }) => sum + (cpu.user + cpu.system) / 1e6, 0);
+};
+
+async function startSubscribers(mode: string, servers: Server[], maxSeq: number): Promise<ChildProcess[]> {
+  const procs = [0, 1].map(() =>
+    spawn('subscribers.ts', [
+      JSON.stringify({ mode, urls: [servers[0]!.url, servers[1]!.url], clients: CLIENTS / 2, maxSeq }),
+    ]),
+  );
+  await Promise.all(procs.map((p) => request(p, {}, 'ready')));
+  return procs;
+}
+
+interface Report {
+  received: number;
+  duplicates: number;
+  reconnects: number;
+  histogram: string;
+}
+async function collect(subs: ChildProcess[], from: number, to: number) {
+  const reports = await Promise.all(
+    subs.map((p) => request<Report>(p, { fx: 'report', from, to }, 'report')),
+  );
+  const h = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  for (const r of reports) h.add(hdr.decodeFromCompressedBase64(r.histogram));
+  const received = reports.reduce((s, r) => s + r.received, 0);
+  const out = {
+    received,
+    expected: (to - from) * CLIENTS,
+    duplicates: reports.reduce((s, r) => s + r.duplicates, 0),
+    reconnects: reports.reduce((s, r) => s + r.reconnects, 0),
+    p50: h.getValueAtPercentile(50) / 1000,
+    p99: h.getValueAtPercentile(99) / 1000,
+  };
+  return out;
+}
+
+/** One publisher per instance; messages alternate between them. */
+interface Publisher {
+  send(seq: number): void;
+  close(): void;
+}
+async function publisher(sys: System, urls: string[]): Promise<Publisher> {
+  if (sys === 'stateline') {
+    const sockets = await Promise.all(
+      urls.map(
+        (u) =>
+          new Promise<WebSocket>((resolve, reject) => {
+            const ws = new WebSocket(u, { perMessageDeflate: false });
+            ws.on('error', reject);
+            ws.on('open', () => ws.send('{"type":"join","room":"room"}'));
+            ws.on('message', (d: Buffer) => d[9] === 0x6a && resolve(ws)); // joined
+          }),
+      ),
+    );
+    return {
+      send: (seq) =>
+        sockets[seq % sockets.length]!.send(
+          `{"type":"send","room":"room","id":"p${seq}","text":"${seq}:${now()}"}`,
+        ),
+      close: () => sockets.forEach((s) => s.terminate()),
+    };
+  }
+  const sockets = await Promise.all(urls.map((u) => openRawSocketIo(u, () => {})));
+  return {
+    send: (seq) => sockets[seq % sockets.length]!.emit(`${seq}:${now()}`),
+    close: () => sockets.forEach((s) => s.close()),
+  };
+}
+
+/** Sends seq numbers [from, from + rate × ms / 1000) at `rate`/s, paced against the clock. */
+async function publish(
+  p: Publisher,
+  from: number,
+  rate: number,
+  ms: number,
+  onTick?: (elapsed: number) => void,
+): Promise<number> {
+  const total = Math.round((rate * ms) / 1000);
+  const start = performance.now();
+  let sent = 0;
+  while (sent < total) {
+    const elapsed = performance.now() - start;
+    const due = Math.min(total, Math.floor((rate * elapsed) / 1000));
+    for (; sent < due; sent++) p.send(from + sent);
+    onTick?.(elapsed);
+    await sleep(2);
+  }
+  return from + total;
+}
+
+interface Row {
+  sys: System;
+  rate: number;
+  deliveriesPerSec: number;
+  p50: number;
+  p99: number;
+  lost: number;
+  duplicates: number;
+  cpuPer100k: number;
+  cpuSeconds: number;
+}
+
+interface Rig {
+  sys: System;
+  servers: Server[];
+  subs: ChildProcess[];
+  pub: Publisher;
+  seq: number;
+}
+
+async function rig(sys: System, maxSeq: number): Promise<Rig> {
+  const servers = await startServers(sys, 'sweep');
+  const subs = await startSubscribers(sys, servers, maxSeq);
+  const pub = await publisher(
+    sys,
+    servers.map((s) => s.url),
+  );
+  return { sys, servers, subs, pub, seq: 1 };
+}
+
+/** Waits until every published message arrived, or nothing new came for 1 s (at most 5 s). */
+async function drain(r: Rig, from: number, to: number) {
+  const deadline = Date.now() + 5000;
+  let last = await collect(r.subs, from, to);
+  let still = Date.now();
+  while (last.received < last.expected && Date.now() < deadline && Date.now() - still < 1000) {
+    await sleep(200);
+    const next = await collect(r.subs, from, to);
+    if (next.received > last.received) still = Date.now();
+    last = next;
+  }
+  return last;
+}
+
+async function step(r: Rig, rate: number): Promise<Row> {
+  for (const s of r.subs) s.send({ fx: 'reset' });
+  const cpu0 = await cpuOf(r.servers);
+  const t0 = performance.now();
+  const from = r.seq;
+  r.seq = await publish(r.pub, from, rate, STEP_MS);
+  const seconds = (performance.now() - t0) / 1000;
+  const got = await drain(r, from, r.seq);
+  const cpu = (await cpuOf(r.servers)) - cpu0;
+  return {
+    sys: r.sys,
+    rate,
+    deliveriesPerSec: got.received / seconds,
+    p50: got.p50,
+    p99: got.p99,
+    lost: got.expected - got.received,
+    duplicates: got.duplicates,
+    cpuSeconds: cpu,
+    cpuPer100k: (cpu / Math.max(1, got.received)) * 100_000,
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/**
+ * Both systems run side by side; at each rate they take turns (ROUNDS steps each, the order
+ * alternating), so load from elsewhere on the shared machine hits both alike. Per system and
+ * rate: medians of the rounds, and the loss summed over them.
+ */
+async function sweep(): Promise<Row[]> {
+  const maxSeq =
+    Math.ceil(
+      ((RATES.reduce((a, b) => a + b, 0) * STEP_MS * ROUNDS) / 1000 + RATES[0]! * (WARMUP_MS / 1000)) * 1.05,
+    ) + 10;
+  const rigs: Rig[] = [];
+  for (const sys of ONLY) rigs.push(await rig(sys, maxSeq));
+  const rows: Row[] = [];
+  const climbing = new Set(ONLY);
+  try {
+    for (const r of rigs) r.seq = await publish(r.pub, r.seq, RATES[0]!, WARMUP_MS);
+    await sleep(DRAIN_MS);
+    for (const rate of RATES) {
+      const rounds = new Map<System, Row[]>();
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = round % 2 ? [...rigs].reverse() : rigs;
+        for (const r of order) {
+          if (!climbing.has(r.sys)) continue;
+          const row = await step(r, rate);
+          rounds.set(r.sys, [...(rounds.get(r.sys) ?? []), row]);
+        }
+      }
+      for (const [sys, rs] of rounds) {
+        const row: Row = {
+          sys,
+          rate,
+          deliveriesPerSec: median(rs.map((x) => x.deliveriesPerSec)),
+          p50: median(rs.map((x) => x.p50)),
+          p99: median(rs.map((x) => x.p99)),
+          lost: rs.reduce((a, x) => a + x.lost, 0),
+          duplicates: rs.reduce((a, x) => a + x.duplicates, 0),
+          cpuSeconds: median(rs.map((x) => x.cpuSeconds)),
+          cpuPer100k: median(rs.map((x) => x.cpuPer100k)),
+        };
+        rows.push(row);
+        console.log(
+          `  ${sys.padEnd(9)} ${String(rate).padStart(5)}/s  ${Math.round(row.deliveriesPerSec).toLocaleString('en-US').padStart(9)} deliveries/s  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms  lost ${row.lost}  cpu ${row.cpuPer100k.toFixed(2)} s/100k  (p99 per round: ${rs.map((x) => x.p99.toFixed(0)).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`,
+        );
+        if (rs.every((x) => x.lost > 0.1 * x.rate * (STEP_MS / 1000) * CLIENTS || x.p99 > 2000))
+          climbing.delete(sys);
+      }
+      if (climbing.size === 0) break;
+    }
+  } finally {
+    for (const r of rigs) r.pub.close();
+    if (PROFILE)
+      await Promise.all(
+        rigs
+          .flatMap((r) => r.servers)
+          .map((s) => new Promise((res) => (s.proc.once('exit', res), s.proc.send({ fx: 'exit' })))),
+      );
+    await killAll();
+  }
+  if (PROFILE) printProfiles();
+  return rows;
+}
+
+/** The servers' profiles (written on a clean exit): where their CPU went, by owner and function. */
+function printProfiles(): void {
+  for (const f of readdirSync(PROFILE_DIR).filter((x) => x.endsWith('.cpuprofile'))) {
+    const p = summarizeProfile(join(PROFILE_DIR, f), 25);
+    console.log(`  server profile ${f}: busy ${p.busyMs.toFixed(0)} ms, idle ${p.idleMs.toFixed(0)} ms`);
+    for (const o of p.owners) console.log(`    ${o.pct.toFixed(1).padStart(5)}%  ${o.name}`);
+    for (const fn of p.functions) console.log(`    ${fn.pct.toFixed(1).padStart(5)}%  ${fn.name}`);
+    if (!process.env.KEEP_PROFILES) rmSync(join(PROFILE_DIR, f));
+    else console.log(`    kept ${join(PROFILE_DIR, f)}`);
+  }
+}
+
+interface KillResult {
+  sys: System;
+  published: number;
+  expected: number;
+  received: number;
+  lost: number;
+  duplicates: number;
+  reconnects: number;
+  p99: number;
+}
+
+async function killRun(sys: System): Promise<KillResult> {
+  const total = Math.round((KILL_RATE * KILL_MS) / 1000);
+  const servers = await startServers(sys, 'kill');
+  const subs = await startSubscribers(`${sys}-failover`, servers, total + 10);
+  // The publisher talks to the instance that survives.
+  const pub = await publisher(sys, [servers[0]!.url]);
+  try {
+    let killed = false;
+    const end = await publish(pub, 1, KILL_RATE, KILL_MS, (elapsed) => {
+      if (!killed && elapsed >= KILL_AT_MS) {
+        killed = true;
+        servers[1]!.proc.kill('SIGKILL');
+      }
+    });
+    const deadline = Date.now() + 10_000;
+    let r = await collect(subs, 1, end);
+    while (r.received < r.expected && Date.now() < deadline) {
+      await sleep(250);
+      r = await collect(subs, 1, end);
+    }
+    return {
+      sys,
+      published: end - 1,
+      expected: r.expected,
+      received: r.received,
+      lost: r.expected - r.received,
+      duplicates: r.duplicates,
+      reconnects: r.reconnects,
+      p99: r.p99,
+    };
+  } finally {
+    pub.close();
+    await killAll();
+  }
+}
+
+async function cleanupRedis(): Promise<void> {
+  const redis = createClient({ url: REDIS_URL });
+  redis.on('error', () => {});
+  await redis.connect();
+  for await (const keys of redis.scanIterator({ MATCH: `rtbench:${TAG}:*`, COUNT: 500 }))
+    if (keys.length) await redis.del(keys);
+  await redis.close();
+}
+
+const fmt = (n: number, d = 0) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+const started = Date.now();
+console.log(
+  `realtime bench: ${cpus().length} cores, load ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}, Node ${process.version}, ${CLIENTS} clients, steps of ${STEP_MS} ms`,
+);
+const rows: Row[] = [];
+const kills: KillResult[] = [];
+try {
+  console.log(
+    `sweeping ${RATES.join(', ')} msg/s, ${ROUNDS} alternating rounds of ${STEP_MS} ms per system and rate`,
+  );
+  rows.push(...(await sweep()));
+  if (KILL) {
+    for (const sys of ONLY) {
+      console.log(`${sys}: instance kill at ${KILL_RATE} msg/s`);
+      const k = await killRun(sys);
+      kills.push(k);
+      console.log(
+        `  lost ${k.lost} of ${k.expected} deliveries, reconnects ${k.reconnects}, duplicates ${k.duplicates}`,
+      );
+    }
+  }
+} finally {
+  await killAll();
+  await cleanupRedis().catch(() => {});
+}
+
+const ok = (r: Row) => r.lost === 0 && r.p99 < 100;
+const best = (sys: System) => Math.max(0, ...rows.filter((r) => r.sys === sys && ok(r)).map((r) => r.rate));
+console.log('\n| system | msg/s | deliveries/s | p50 ms | p99 ms | lost | server CPU s / 100k deliveries |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const r of rows)
+  console.log(
+    `| ${r.sys === 'stateline' ? 'Stateline (redis)' : 'Socket.IO + redis-adapter'} | ${fmt(r.rate)} | ${fmt(r.deliveriesPerSec)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.lost)} | ${fmt(r.cpuPer100k, 2)} |`,
+  );
+const sl = best('stateline');
+const sio = best('socketio');
+console.log(
+  `\nhighest rate with zero loss and p99 < 100 ms: Stateline ${fmt(sl)} msg/s, Socket.IO ${fmt(sio)} msg/s (ratio ${sio ? (sl / sio).toFixed(2) : 'n/a'})`,
+);
+const common = RATES.filter(
+  (rate) =>
+    rows.some((r) => r.sys === 'stateline' && r.rate === rate && ok(r)) &&
+    rows.some((r) => r.sys === 'socketio' && r.rate === rate && ok(r)),
+);
+for (const rate of common) {
+  const a = rows.find((r) => r.sys === 'stateline' && r.rate === rate)!;
+  const b = rows.find((r) => r.sys === 'socketio' && r.rate === rate)!;
+  console.log(
+    `server CPU per delivery at ${rate} msg/s: Stateline / Socket.IO = ${(a.cpuPer100k / b.cpuPer100k).toFixed(2)}`,
+  );
+}
+for (const k of kills)
+  console.log(
+    `kill run ${k.sys}: ${k.published} messages × ${CLIENTS} clients, lost ${k.lost} deliveries, duplicates ${k.duplicates}, reconnects ${k.reconnects}`,
+  );
+console.log(`\ntook ${((Date.now() - started) / 1000).toFixed(0)} s`);
