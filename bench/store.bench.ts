@@ -17,8 +17,9 @@
  * - postgres: pg Pool (same size as Stateline's default, 10) `SELECT value FROM t WHERE key=$1` /
  *   `UPDATE t SET value=$2 WHERE key=$1` on a scratch table this bench creates and drops.
  * - sqlite: better-sqlite3 prepared statements on a WAL file (synchronous=NORMAL, like Stateline):
- *   `SELECT value`, an `UPDATE` that really changes the row (SQLite writes nothing for an unchanged
- *   row, and every Store update changes the version), and the Store's own CAS `UPDATE … RETURNING`.
+ *   `SELECT value` and the Store's own `SELECT value, version, expires_at … AND <live>`; an `UPDATE`
+ *   that really changes the row (SQLite writes nothing for an unchanged row, and every Store update
+ *   changes the version) and the Store's own CAS `UPDATE … RETURNING version`.
  * - memory: no anchor.
  * Issue target: the Store costs no more than 15 % over the raw client for Redis, i.e. ratio
  * (stateline/raw) >= 0.85 for get vs GET and for update vs the same-work CAS.
@@ -155,7 +156,8 @@ async function redisBackend(): Promise<Backend> {
         raw: async (w) => {
           const v = await raw.evalSha(sha, {
             keys: [rawKeys[w]!],
-            arguments: [VALUE, String(versions[w]), ''],
+            // ARGV as the Store sends them: value, ifVersion, ttl ('' keeps), ifVersion + 1.
+            arguments: [VALUE, String(versions[w]), '', String(versions[w]! + 1)],
           });
           if (typeof v !== 'number' || v <= 0) throw new Error(`raw CAS failed (${String(v)})`);
           versions[w] = v;
@@ -235,6 +237,9 @@ async function sqliteBackend(): Promise<Backend> {
     insertCas.run(k, VALUE);
   }
   const select = db.prepare<[string], { value: string }>('SELECT value FROM kv WHERE key = ?');
+  const selectRecord = db.prepare<[string, number], { value: string }>(
+    'SELECT value, version, expires_at AS expiresAt FROM cas WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)',
+  );
   const update = db.prepare('UPDATE kv SET value = ? WHERE key = ?');
   const cas = db.prepare<[string, string, number, number], { version: number }>(
     'UPDATE cas SET value = ?, version = version + 1 WHERE key = ? AND version = ? AND (expires_at IS NULL OR expires_at > ?) RETURNING version',
@@ -254,6 +259,15 @@ async function sqliteBackend(): Promise<Backend> {
         stateline: sl.get,
         raw: async (w) => {
           if (select.get(keys[w]!) === undefined) throw new Error('raw select found nothing');
+        },
+      },
+      {
+        op: 'get',
+        anchor: 'same SELECT',
+        stateline: sl.get,
+        raw: async (w) => {
+          if (selectRecord.get(keys[w]!, Date.now()) === undefined)
+            throw new Error('raw select found nothing');
         },
       },
       {

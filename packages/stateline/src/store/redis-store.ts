@@ -26,20 +26,19 @@ import type {
   UpdateResult,
 } from './types.js';
 
-/** Server time + ARGV ttl in ms, as the integer string that goes both into the record and PXAT. */
-const EXPIRY = `local function at(ttl)
-  local t = redis.call('TIME')
-  return string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ttl))
-end
-`;
+/**
+ * Lua setting local `t` to the server's time + `ttl` ms, as the integer string that goes both into
+ * the record and into PXAT. Inlined (no helper function) so scripts create no closure per call.
+ */
+const EXPIRES_AT = (ttl: string): string => `local t = redis.call('TIME')
+  t = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(${ttl}))`;
 
 /** KEYS[1] record; ARGV value, ttl ('-': none). 1 created, 0 exists. */
-const CREATE = redisScript(`${EXPIRY}
-local ok
+const CREATE = redisScript(`local ok
 if ARGV[2] == '-' then
   ok = redis.call('SET', KEYS[1], '1::' .. ARGV[1], 'NX')
 else
-  local t = at(ARGV[2])
+  ${EXPIRES_AT('ARGV[2]')}
   ok = redis.call('SET', KEYS[1], '1:' .. t .. ':' .. ARGV[1], 'NX', 'PXAT', t)
 end
 if ok then return 1 end
@@ -47,37 +46,43 @@ return 0
 `);
 
 /**
- * KEYS[1] record; ARGV value, ifVersion ('' none), ttl ('' keep, '-' none). New version, 0 missing,
- * -current on conflict. A plain SET drops any TTL; KEEPTTL keeps the one that matches the kept prefix.
+ * KEYS[1] record; ARGV value, ifVersion ('' none), ttl ('' keep, '-' none), newVersion (ifVersion+1,
+ * as the client formats it; unused without ifVersion). New version, 0 missing, -current on conflict.
+ * Server time matters here (it runs under 50 pipelined calls): versions are compared as strings
+ * (both sides canonical integers) and the client sends the new version, because turning a Lua number
+ * into a string costs more than the rest of the parse. A plain SET drops any TTL; KEEPTTL keeps the
+ * one that matches the kept `:<expiresAt>:`.
  */
-const UPDATE = redisScript(`${EXPIRY}
-local cur = redis.call('GET', KEYS[1])
+const UPDATE = redisScript(`local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
 local i = string.find(cur, ':', 1, true)
-local ver = tonumber(string.sub(cur, 1, i - 1))
-if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= ver then return -ver end
-ver = ver + 1
-if ARGV[3] == '' then
-  redis.call('SET', KEYS[1], ver .. string.sub(cur, i, string.find(cur, ':', i + 1, true)) .. ARGV[1], 'KEEPTTL')
-elseif ARGV[3] == '-' then
-  redis.call('SET', KEYS[1], ver .. '::' .. ARGV[1])
+local ver = string.sub(cur, 1, i - 1)
+local new = ARGV[4]
+if ARGV[2] ~= '' then
+  if ver ~= ARGV[2] then return -tonumber(ver) end
 else
-  local t = at(ARGV[3])
-  redis.call('SET', KEYS[1], ver .. ':' .. t .. ':' .. ARGV[1], 'PXAT', t)
+  new = string.format('%d', tonumber(ver) + 1)
 end
-return ver
+if ARGV[3] == '' then
+  redis.call('SET', KEYS[1], new .. string.sub(cur, i, string.find(cur, ':', i + 1, true)) .. ARGV[1], 'KEEPTTL')
+elseif ARGV[3] == '-' then
+  redis.call('SET', KEYS[1], new .. '::' .. ARGV[1])
+else
+  ${EXPIRES_AT('ARGV[3]')}
+  redis.call('SET', KEYS[1], new .. ':' .. t .. ':' .. ARGV[1], 'PXAT', t)
+end
+return tonumber(new)
 `);
 
 /** KEYS[1] record; ARGV ttl ('-' none). 1 touched, 0 missing. Version and value stay. */
-const TOUCH = redisScript(`${EXPIRY}
-local cur = redis.call('GET', KEYS[1])
+const TOUCH = redisScript(`local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
 local i = string.find(cur, ':', 1, true)
 local j = string.find(cur, ':', i + 1, true)
 if ARGV[1] == '-' then
   redis.call('SET', KEYS[1], string.sub(cur, 1, i) .. string.sub(cur, j))
 else
-  local t = at(ARGV[1])
+  ${EXPIRES_AT('ARGV[1]')}
   redis.call('SET', KEYS[1], string.sub(cur, 1, i) .. t .. string.sub(cur, j), 'PXAT', t)
 end
 return 1
@@ -85,7 +90,7 @@ return 1
 
 /**
  * The update script's source, for benchmarks that send the same compare-and-set with a raw client
- * (bench/store.bench.ts). Not part of the public API.
+ * (bench/store.bench.ts; ARGV as the UPDATE script documents). Not part of the public API.
  */
 export const REDIS_UPDATE_LUA: string = UPDATE.source;
 
@@ -182,11 +187,11 @@ class RedisStore implements Store {
           `ifVersion must be an integer (got ${String(ifVersion)})`,
         );
       }
-      const args = [
-        value,
-        ifVersion === undefined ? '' : String(ifVersion),
-        ttl === undefined ? '' : ttlArg(ttl, 'ttl'),
-      ];
+      const ttlA = ttl === undefined ? '' : ttlArg(ttl, 'ttl');
+      const args =
+        ifVersion === undefined
+          ? [value, '', ttlA, '']
+          : [value, String(ifVersion), ttlA, String(ifVersion + 1)];
       return this.link.script(UPDATE, [k], args, toUpdateResult);
     });
   }
