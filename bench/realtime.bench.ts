@@ -1,26 +1,33 @@
 /**
- * `npm run bench -- realtime [--rates=250,500,...] [--step=3000] [--clients=200] [--only=stateline,socketio] [--no-kill]`
+ * `npm run bench -- realtime [--rates=250,500,...] [--step=2000] [--rounds=3] [--clients=200]
+ *   [--only=stateline,socketio] [--flush=ms] [--no-kill] [--profile]`
  *
  * Side by side on this machine: the Stateline hub (Redis Log + Redis Bus) and Socket.IO with
  * @socket.io/redis-adapter (websocket transport only, no compression). Each system runs as 2
- * server processes; `clients` subscribers in one room are split across them (2 subscriber
- * processes, each with half the clients, half of those on each instance); this process publishes
- * at fixed rates, alternating between the instances, `step` ms per rate after a 1 s warm-up.
- * Per step: deliveries/s, end-to-end latency p50/p99 (send → receipt, across processes), messages
- * lost (expected × clients − unique receipts, after a 1 s drain), server CPU seconds (user + system
- * of both server processes, from process.cpuUsage) per 100,000 deliveries. A system stops
- * climbing once a step loses more than 10 % or has p99 > 2 s.
+ * server processes with `clients` subscribers in one room split across them (2 subscriber
+ * processes, each with half the clients, half of those on each instance). This process publishes
+ * at fixed rates, alternating between the two instances. Both systems stay up for the whole sweep
+ * and take turns at each rate (`rounds` steps of `step` ms each, the order alternating), so load
+ * from elsewhere on the shared machine hits both alike; a 1 s warm-up comes first.
+ *
+ * Per step: deliveries/s, end-to-end latency p50/p99 (publish → receipt, across processes),
+ * messages lost (expected × clients − unique receipts, once nothing more arrives), server CPU
+ * seconds (user + system of both server processes, process.cpuUsage) per 100,000 deliveries.
+ * Per rate the table shows the round with the best p99 (a neighbour's burst spoils single
+ * rounds), the median CPU, and the loss of all rounds. A system stops climbing once its best
+ * round has p99 > 1 s or loses more than 10 %.
  *
  * Instance kill (`--no-kill` skips): fresh servers and `clients` failover subscribers (the
  * Stateline client library, which resumes from its last offset; for Socket.IO a new connection
- * to the surviving URL on disconnect), 200 msg/s published to the surviving instance for 6 s; the
- * other instance is SIGKILLed at 2 s. Reports messages lost.
+ * to the surviving URL 50–150 ms after the close), 200 msg/s published to the surviving instance
+ * for 6 s; the other instance is SIGKILLed at 2 s. Reports deliveries lost.
  *
  * Subscribers are as light as they can be for both: raw `ws` sockets that find the text by a byte
  * search. For Socket.IO that means speaking Engine.IO v4 / Socket.IO v5 directly (./realtime/
  * sio-raw.ts) rather than socket.io-client, whose decoding made the clients the bottleneck (p99
  * over 2 s at 250 msg/s in a first run). On 2 shared cores the subscribers and the publisher still
  * take a large part of the CPU; the server CPU column is what the comparison is about.
+ * `--profile` runs the servers under `--cpu-prof` and prints their hottest functions.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -40,8 +47,8 @@ function flag(name: string, fallback: string): string {
 }
 
 const RATES = flag('rates', '250,500,750,1000,1500,2000,2500').split(',').map(Number);
-const STEP_MS = Number(flag('step', '2500'));
-const ROUNDS = Number(flag('rounds', '2'));
+const STEP_MS = Number(flag('step', '2000'));
+const ROUNDS = Number(flag('rounds', '3'));
 const CLIENTS = Number(flag('clients', '200'));
 const ONLY = flag('only', 'stateline,socketio').split(',') as System[];
 const KILL = !process.argv.includes('--no-kill');
@@ -320,12 +327,15 @@ async function sweep(): Promise<Row[]> {
         }
       }
       for (const [sys, rs] of rounds) {
+        // Latency: the best round (the cores are shared; a neighbour's burst hits one round). CPU:
+        // the median. Loss: every round counts.
+        const best = rs.reduce((a, x) => (x.p99 < a.p99 ? x : a));
         const row: Row = {
           sys,
           rate,
-          deliveriesPerSec: median(rs.map((x) => x.deliveriesPerSec)),
-          p50: median(rs.map((x) => x.p50)),
-          p99: median(rs.map((x) => x.p99)),
+          deliveriesPerSec: best.deliveriesPerSec,
+          p50: best.p50,
+          p99: best.p99,
           lost: rs.reduce((a, x) => a + x.lost, 0),
           duplicates: rs.reduce((a, x) => a + x.duplicates, 0),
           cpuSeconds: median(rs.map((x) => x.cpuSeconds)),
@@ -335,8 +345,7 @@ async function sweep(): Promise<Row[]> {
         console.log(
           `  ${sys.padEnd(9)} ${String(rate).padStart(5)}/s  ${Math.round(row.deliveriesPerSec).toLocaleString('en-US').padStart(9)} deliveries/s  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms  lost ${row.lost}  cpu ${row.cpuPer100k.toFixed(2)} s/100k  (p99 per round: ${rs.map((x) => x.p99.toFixed(0)).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`,
         );
-        if (rs.every((x) => x.lost > 0.1 * x.rate * (STEP_MS / 1000) * CLIENTS || x.p99 > 2000))
-          climbing.delete(sys);
+        if (best.p99 > 1000 || best.lost > 0.1 * rate * (STEP_MS / 1000) * CLIENTS) climbing.delete(sys);
       }
       if (climbing.size === 0) break;
     }
@@ -454,28 +463,38 @@ try {
 
 const ok = (r: Row) => r.lost === 0 && r.p99 < 100;
 const best = (sys: System) => Math.max(0, ...rows.filter((r) => r.sys === sys && ok(r)).map((r) => r.rate));
-console.log('\n| system | msg/s | deliveries/s | p50 ms | p99 ms | lost | server CPU s / 100k deliveries |');
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+/** The highest rate such that it and every lower rate passed. */
+const steady = (sys: System) => {
+  let top = 0;
+  for (const r of rows.filter((x) => x.sys === sys)) {
+    if (!ok(r)) break;
+    top = r.rate;
+  }
+  return top;
+};
+console.log(
+  '\n| system | msg/s | deliveries/s | p50 ms | p99 ms | lost | server CPU s / 100k deliveries | zero loss, p99 < 100 ms |',
+);
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: |');
 for (const r of rows)
   console.log(
-    `| ${r.sys === 'stateline' ? 'Stateline (redis)' : 'Socket.IO + redis-adapter'} | ${fmt(r.rate)} | ${fmt(r.deliveriesPerSec)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.lost)} | ${fmt(r.cpuPer100k, 2)} |`,
+    `| ${r.sys === 'stateline' ? 'Stateline (redis)' : 'Socket.IO + redis-adapter'} | ${fmt(r.rate)} | ${fmt(r.deliveriesPerSec)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.lost)} | ${fmt(r.cpuPer100k, 2)} | ${ok(r) ? 'yes' : 'no'} |`,
   );
 const sl = best('stateline');
 const sio = best('socketio');
 console.log(
   `\nhighest rate with zero loss and p99 < 100 ms: Stateline ${fmt(sl)} msg/s, Socket.IO ${fmt(sio)} msg/s (ratio ${sio ? (sl / sio).toFixed(2) : 'n/a'})`,
 );
-const common = RATES.filter(
-  (rate) =>
-    rows.some((r) => r.sys === 'stateline' && r.rate === rate && ok(r)) &&
-    rows.some((r) => r.sys === 'socketio' && r.rate === rate && ok(r)),
+console.log(
+  `the same, counting only rates where every lower rate passed too: Stateline ${fmt(steady('stateline'))}, Socket.IO ${fmt(steady('socketio'))}`,
 );
-for (const rate of common) {
-  const a = rows.find((r) => r.sys === 'stateline' && r.rate === rate)!;
-  const b = rows.find((r) => r.sys === 'socketio' && r.rate === rate)!;
-  console.log(
-    `server CPU per delivery at ${rate} msg/s: Stateline / Socket.IO = ${(a.cpuPer100k / b.cpuPer100k).toFixed(2)}`,
-  );
+for (const rate of RATES) {
+  const a = rows.find((r) => r.sys === 'stateline' && r.rate === rate);
+  const b = rows.find((r) => r.sys === 'socketio' && r.rate === rate);
+  if (a && b)
+    console.log(
+      `server CPU per delivery at ${rate} msg/s: Stateline / Socket.IO = ${(a.cpuPer100k / b.cpuPer100k).toFixed(2)}`,
+    );
 }
 for (const k of kills)
   console.log(
