@@ -319,21 +319,29 @@ export class RealtimeHub implements Hub {
     const entry: Joined = { gen, canSend: false };
     joins.set(f.room, entry);
     const current = () => this.conns.get(conn)?.get(f.room) === entry && conn.open;
-    const policy = await this.policy(f.room);
-    if (!current()) return;
     const who = conn.who;
     const deny = (code: ErrorCode, message: string) => {
       joins.delete(f.room);
       this.error(conn, code, message, { room: f.room });
     };
-    if (!policy) return deny('SL_ERR_REALTIME_FORBIDDEN', 'no such room');
-    const anonymous = policy.anonymous ?? !this.sessions;
-    if (who.userId === null && !anonymous)
-      return deny('SL_ERR_REALTIME_UNAUTHENTICATED', 'this room needs a logged-in session');
-    if (policy.canJoin && !(await policy.canJoin(who)))
-      return current() ? deny('SL_ERR_REALTIME_FORBIDDEN', 'you may not join this room') : undefined;
+    try {
+      const policy = await this.policy(f.room);
+      if (!current()) return;
+      if (!policy) return deny('SL_ERR_REALTIME_FORBIDDEN', 'no such room');
+      if (who.userId === null && !(policy.anonymous ?? !this.sessions))
+        return deny('SL_ERR_REALTIME_UNAUTHENTICATED', 'this room needs a logged-in session');
+      if (policy.canJoin && !(await policy.canJoin(who)))
+        return current() ? deny('SL_ERR_REALTIME_FORBIDDEN', 'you may not join this room') : undefined;
+      entry.canSend = policy.canSend ? policy.canSend(who) : true;
+    } catch (err) {
+      // The application's policy threw: the join does not happen.
+      if (current()) {
+        joins.delete(f.room);
+        this.failed(conn, err, f.room);
+      }
+      return;
+    }
     if (!current()) return;
-    entry.canSend = policy.canSend ? policy.canSend(who) : true;
     let room: Room;
     try {
       room = await this.acquire(f.room);
@@ -458,6 +466,7 @@ export class RealtimeHub implements Hub {
   private warn(message: string, err?: unknown): void {
     const now = Date.now();
     if ((this.warned.get(message) ?? 0) > now) return; // one of each per 10 s: outages repeat
+    if (this.warned.size > 1000) this.warned.clear();
     this.warned.set(message, now + 10_000);
     const why = err === undefined ? '' : `: ${err instanceof Error ? err.message : String(err)}`;
     process.emitWarning(`${message}${why}`, 'StatelineRealtimeWarning');

@@ -288,6 +288,32 @@ describe('realtime limits', () => {
       assert.equal((await alice.send('news', 'announcement')).from, 'alice');
     });
 
+    it('a room policy that throws refuses that join with SL_ERR_INTERNAL and nothing else', async () => {
+      const { port } = await h.start({
+        maxRoomsPerSocket: 1,
+        rooms: (name) => {
+          if (name === 'broken') throw new Error('policy bug');
+          return { anonymous: true };
+        },
+      });
+      const warnings: string[] = [];
+      const onWarning = (w: Error) => warnings.push(w.message);
+      process.on('warning', onWarning);
+      const c = await RawClient.connect(port);
+      c.send({ type: 'join', room: 'broken' });
+      await c.until(() => c.of('error').length === 1);
+      assert.deepEqual(
+        [c.of('error')[0]!.code, c.of('error')[0]!.message],
+        ['SL_ERR_INTERNAL', 'Something went wrong inside the server'],
+      );
+      // The failed join does not hold the socket's only room slot.
+      c.send({ type: 'join', room: 'fine' });
+      await c.until(() => c.of('joined').length === 1);
+      await eventually(() => warnings.some((w) => w.includes('policy bug')));
+      process.off('warning', onWarning);
+      c.close();
+    });
+
     it('a hub with anonymous: false closes sockets without a session with 4401 (and the client stops)', async () => {
       const { port, url } = await h.start({ sessions, anonymous: false });
       const anon = await RawClient.connect(port);
