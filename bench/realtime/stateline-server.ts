@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 // Until package.json exports `./realtime`, the bench imports the source (tsx runs it).
-import { createHub } from '../../packages/stateline/src/realtime/index.js';
+import { createHub } from 'stateline/realtime';
 
 const [prefix = 'rtbench:', redisUrl = 'redis://127.0.0.1:6379', flush] = process.argv.slice(2);
 process.on('warning', () => {});

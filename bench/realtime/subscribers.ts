@@ -15,7 +15,7 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
-import { connect, type WebSocketConstructor } from '../../packages/stateline/src/realtime/client.js';
+import { connect, type WebSocketConstructor } from 'stateline/realtime/client';
 import { openRawSocketIo } from './sio-raw.js';
 
 interface Config {
