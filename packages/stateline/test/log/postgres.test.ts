@@ -5,23 +5,15 @@ import { isStatelineError } from '../../src/errors.js';
 import { createLog, type Log } from '../../src/log/index.js';
 import { freePort } from '../support/free-port.js';
 import { POSTGRES_URL, needService, uniquePrefix } from '../support/services.js';
+import { cleanUpAfter } from '../support/cleanup.js';
 import { runLogConformance } from './log.case.js';
 
 const skip = await needService('postgres');
 
-// The shared tables outlive the test: remove every row this process's prefixes wrote.
-after(async () => {
-  if (skip) return;
-  const raw = new pg.Client({ connectionString: POSTGRES_URL });
-  await raw.connect();
-  try {
-    const mine = `sltest:%:${process.pid}:%`;
-    await raw.query('DELETE FROM stateline_log WHERE stream LIKE $1', [mine]);
-    await raw.query('DELETE FROM stateline_log_meta WHERE stream LIKE $1', [mine]);
-  } finally {
-    await raw.end();
-  }
-});
+cleanUpAfter('postgres', skip, [
+  ['stateline_log', 'stream'],
+  ['stateline_log_meta', 'stream'],
+]);
 
 runLogConformance({
   backend: 'postgres',

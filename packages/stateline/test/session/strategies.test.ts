@@ -2,6 +2,7 @@ import { createSessions } from '../../src/session/index.js';
 import { createStore } from '../../src/store/index.js';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
 import { POSTGRES_URL, REDIS_URL, needService, uniquePrefix } from '../support/services.js';
+import { cleanUpAfter } from '../support/cleanup.js';
 import { runSessionConformance } from './session.case.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,11 @@ import { join } from 'node:path';
 
 const redis = await needService('redis');
 const postgres = await needService('postgres');
+cleanUpAfter('redis', redis);
+cleanUpAfter('postgres', postgres, [
+  ['stateline_store', 'key'],
+  ['stateline_index', 'owner'],
+]);
 const sqliteFile = join(mkdtempSync(join(tmpdir(), 'sl-sess-')), 'state.db');
 
 // Each `make` of one case shares a prefix (and a memory hub), so two managers act as two instances.
@@ -61,7 +67,13 @@ const replicaHub = {};
 runSessionConformance({
   name: 'memory/replication-all',
   make: (o) =>
-    createSessions({ ...o, keys: o.keys ?? [], strategy: 'memory', replication: 'all', bus: new MemoryBus({ hub: replicaHub }) }),
+    createSessions({
+      ...o,
+      keys: o.keys ?? [],
+      strategy: 'memory',
+      replication: 'all',
+      bus: new MemoryBus({ hub: replicaHub }),
+    }),
 });
 const hybridPrefix = uniquePrefix('sess-hybrid');
 runSessionConformance({

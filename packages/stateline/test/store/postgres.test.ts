@@ -7,23 +7,15 @@ import { sweepPostgresStore } from '../../src/store/postgres-store.js';
 import { FlakyProxy } from './flaky-proxy.js';
 import { eventually, freePort, sleep } from '../support/free-port.js';
 import { POSTGRES_URL, needService, uniquePrefix } from '../support/services.js';
+import { cleanUpAfter } from '../support/cleanup.js';
 import { runStoreConformance } from './store.case.js';
 
 const skip = await needService('postgres');
 
-// The shared tables outlive the test: remove every row this process's prefixes wrote.
-after(async () => {
-  if (skip) return;
-  const raw = new pg.Client({ connectionString: POSTGRES_URL });
-  await raw.connect();
-  try {
-    const mine = `sltest:%:${process.pid}:%`;
-    await raw.query('DELETE FROM stateline_store WHERE key LIKE $1', [mine]);
-    await raw.query('DELETE FROM stateline_index WHERE owner LIKE $1', [mine]);
-  } finally {
-    await raw.end();
-  }
-});
+cleanUpAfter('postgres', skip, [
+  ['stateline_store', 'key'],
+  ['stateline_index', 'owner'],
+]);
 
 runStoreConformance({
   backend: 'postgres',

@@ -4,24 +4,12 @@ import { isStatelineError } from '../../src/errors.js';
 import { createStore, type Store } from '../../src/store/index.js';
 import { freePort } from '../support/free-port.js';
 import { REDIS_URL, needService, uniquePrefix } from '../support/services.js';
+import { cleanUpAfter } from '../support/cleanup.js';
 import { runStoreConformance } from './store.case.js';
 
 const skip = await needService('redis');
 
-/** The suites never delete what they write: remove every key this test process created on the shared server. */
-after(async () => {
-  if (skip) return;
-  const { createClient } = await import('redis');
-  const c = createClient({ url: REDIS_URL });
-  await c.connect();
-  try {
-    for await (const batch of c.scanIterator({ MATCH: `sltest:*:${process.pid}:*`, COUNT: 500 })) {
-      if (batch.length) await c.unlink(batch);
-    }
-  } finally {
-    await c.close();
-  }
-});
+cleanUpAfter('redis', skip);
 
 runStoreConformance({
   backend: 'redis',
