@@ -26,6 +26,8 @@ export interface CookieSettings {
   attributes: string;
 }
 
+const settingsCache = new WeakMap<object, [CookieSettings, CookieSettings]>();
+
 /** Decides the cookie's name and attributes: Secure and `__Host-` when the request is secure. */
 export function cookieSettings(
   options: Required<Pick<SessionCookieOptions, 'name' | 'secure' | 'sameSite'>> & SessionCookieOptions,
@@ -35,6 +37,16 @@ export function cookieSettings(
   const viaTls =
     req.encrypted || (trustProxy && req.forwardedProto?.split(',')[0]?.trim().toLowerCase() === 'https');
   const secure = options.secure === 'auto' ? viaTls : options.secure;
+  // Two possible answers per options object: build each once, not on every request.
+  let pair = settingsCache.get(options);
+  if (!pair) settingsCache.set(options, (pair = [build(options, false), build(options, true)]));
+  return pair[secure ? 1 : 0];
+}
+
+function build(
+  options: SessionCookieOptions & { name: string; sameSite: string },
+  secure: boolean,
+): CookieSettings {
   const samesite = options.sameSite === 'none' ? 'None' : options.sameSite === 'strict' ? 'Strict' : 'Lax';
   const hostOnly = secure && !options.domain;
   let attributes = `; Path=/; HttpOnly; SameSite=${samesite}`;
