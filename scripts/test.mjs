@@ -3,6 +3,7 @@
 // Usage: node scripts/test.mjs [filter...]   (filters match test file paths)
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -28,6 +29,40 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
+// Integration tests need Redis and PostgreSQL. Probe them once here: outside CI a missing one is
+// reported in one line for the whole run (the test files then skip quietly); under CI=true the
+// test files fail instead.
+const services = {
+  redis: process.env.STATELINE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+  postgres: process.env.STATELINE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+};
+const inCi = process.env.CI === 'true' || process.env.CI === '1';
+for (const [name, url] of Object.entries(services)) {
+  if (!(await reachable(url, name === 'redis' ? 6379 : 5432)) && !inCi) {
+    console.log(
+      `# SKIP ${name} is not reachable at ${url}: its integration tests are skipped (set STATELINE_TEST_${name.toUpperCase()}_URL)`,
+    );
+  }
+}
+process.env.STATELINE_TEST_SKIPS_REPORTED = '1';
+
+function reachable(url, defaultPort) {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const sock = connect({
+      host: u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
+      port: Number(u.port || defaultPort),
+    });
+    const done = (ok) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1000, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
 const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files];
 const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
 child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));

@@ -100,6 +100,8 @@ interface RoomState {
   catchUpTo: number | null;
   expectGap: boolean;
   resyncing: boolean;
+  /** One timer per room for transient send failures, so resends keep the order of the sends. */
+  retryTimer: ReturnType<typeof setTimeout> | undefined;
   members: string[];
   waiters: Array<{ resolve: (f: JoinedFrame) => void; reject: (e: Error) => void }>;
 }
@@ -112,7 +114,8 @@ interface Pending {
   reject: (e: Error) => void;
   inFlight: boolean;
   attempts: number;
-  retry: ReturnType<typeof setTimeout> | undefined;
+  /** Waiting for its room's retry timer after a transient failure. */
+  held: boolean;
 }
 
 /** Errors after which a send may succeed later; anything else rejects it. */
@@ -258,6 +261,7 @@ export class RealtimeClient {
         catchUpTo: null,
         expectGap: false,
         resyncing: false,
+        retryTimer: undefined,
         members: [],
         waiters: [],
       };
@@ -273,6 +277,7 @@ export class RealtimeClient {
     const r = this.rooms.get(room);
     if (!r) return;
     this.rooms.delete(room);
+    clearTimeout(r.retryTimer);
     const gone = new StatelineError('SL_ERR_REALTIME_NOT_JOINED', `left ${room}`);
     for (const w of r.waiters.splice(0)) w.reject(gone);
     for (const p of [...this.outbox.values()]) if (p.room === room) this.settle(p, gone);
@@ -300,7 +305,7 @@ export class RealtimeClient {
         new StatelineError('SL_ERR_REALTIME_MESSAGE_TOO_LARGE', `${size} bytes > ${this.o.maxMessageBytes}`),
       );
     return new Promise((resolve, reject) => {
-      const p: Pending = { room, id, text, resolve, reject, inFlight: false, attempts: 0, retry: undefined };
+      const p: Pending = { room, id, text, resolve, reject, inFlight: false, attempts: 0, held: false };
       this.outbox.set(id, p);
       this.trySend(p);
     });
@@ -328,7 +333,10 @@ export class RealtimeClient {
     this.stopped = err;
     clearTimeout(this.reconnectTimer);
     this.stopPing();
-    for (const r of this.rooms.values()) for (const w of r.waiters.splice(0)) w.reject(err);
+    for (const r of this.rooms.values()) {
+      clearTimeout(r.retryTimer);
+      for (const w of r.waiters.splice(0)) w.reject(err);
+    }
     for (const p of [...this.outbox.values()]) this.settle(p, err);
     const ws = this.ws;
     this.ws = undefined;
@@ -546,13 +554,21 @@ export class RealtimeClient {
     const p = f.id !== undefined ? this.outbox.get(f.id) : undefined;
     if (p && p.room === f.room) {
       p.inFlight = false;
-      if (TRANSIENT.has(f.code)) {
-        const wait = f.retryAfter ?? backoff(p.attempts, 250, this.o.maxDelay);
-        clearTimeout(p.retry);
-        p.retry = setTimeout(() => {
-          p.retry = undefined;
-          this.trySend(p);
-        }, wait);
+      const r = this.rooms.get(p.room);
+      if (TRANSIENT.has(f.code) && r) {
+        p.held = true;
+        r.retryTimer ??= setTimeout(
+          () => {
+            r.retryTimer = undefined;
+            // In the order the application sent them (the outbox keeps insertion order).
+            for (const q of this.outbox.values()) {
+              if (q.room !== r.name || !q.held) continue;
+              q.held = false;
+              this.trySend(q);
+            }
+          },
+          f.retryAfter ?? backoff(p.attempts, 250, this.o.maxDelay),
+        );
       } else this.settle(p, new StatelineError(knownCode(f.code), f.message));
     } else if (f.room !== undefined && f.id === undefined) {
       const r = this.rooms.get(f.room);
@@ -581,7 +597,7 @@ export class RealtimeClient {
   /** Writes a send if its room is joined and caught up (so history has shown whether it was stored). */
   private trySend(p: Pending): void {
     const r = this.rooms.get(p.room);
-    if (p.inFlight || p.retry || !r || !r.joined || r.resyncing || r.catchUpTo !== null) return;
+    if (p.inFlight || p.held || !r || !r.joined || r.resyncing || r.catchUpTo !== null) return;
     if (!this.write({ type: 'send', room: p.room, id: p.id, text: p.text })) return;
     if (p.attempts++ > 0) this.stats.resent++;
     p.inFlight = true;
@@ -589,7 +605,6 @@ export class RealtimeClient {
 
   private settle(p: Pending, err: Error | null, m?: MessageFrame): void {
     this.outbox.delete(p.id);
-    clearTimeout(p.retry);
     if (err) p.reject(err);
     else p.resolve(m!);
   }

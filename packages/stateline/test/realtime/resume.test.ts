@@ -95,16 +95,19 @@ describe('realtime resume and ordering', () => {
     const two = await h.start();
     let publishing = true;
     const N = 600;
+    let rounds = 0;
     const producer = (async () => {
       for (let i = 0; i < N; i++) {
         await (i % 2 ? one : two).hub.publish('race', `m${i}`);
         await (i % 20 === 0 ? sleep(2) : yieldIo());
+        // Keep pace with the resuming reader, so the race is exercised at least N/30 times
+        // however fast this machine publishes.
+        while (i % 30 === 29 && rounds < (i + 1) / 30) await sleep(1);
       }
       publishing = false;
     })();
     let last = 0;
     let epoch: string | undefined;
-    let rounds = 0;
     while (publishing || last < N) {
       const c = await RawClient.connect((rounds % 2 ? one : two).port);
       c.send({ type: 'join', room: 'race', since: last, ...(epoch && { epoch }) });

@@ -1,7 +1,8 @@
 import net from 'node:net';
 
 export const REDIS_URL = process.env.STATELINE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const POSTGRES_URL = process.env.STATELINE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const POSTGRES_URL =
+  process.env.STATELINE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
 
 function reachable(url: string, defaultPort: number): Promise<boolean> {
@@ -32,7 +33,8 @@ export async function needService(name: 'redis' | 'postgres'): Promise<string | 
   if (ok) return false;
   const line = `${name} is not reachable at ${url}: skipping its tests (set STATELINE_TEST_${name.toUpperCase()}_URL)`;
   if (IN_CI) throw new Error(`CI=true but ${line.split(':')[0]}`);
-  if (!printed.has(name)) {
+  // scripts/test.mjs already said it once for the whole run.
+  if (!printed.has(name) && !process.env.STATELINE_TEST_SKIPS_REPORTED) {
     printed.add(name);
     process.stdout.write(`# SKIP ${line}\n`);
   }
