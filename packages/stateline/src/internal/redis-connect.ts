@@ -248,16 +248,7 @@ class SingleLink implements RedisClientLink {
 
   async close(): Promise<void> {
     this.state.clear();
-    try {
-      // Graceful (lets in-flight replies arrive) but bounded: a dead server must not hold close().
-      await withTimeout(this.client.close(), this.timeout, () => new Error('close timed out'));
-    } catch {
-      try {
-        this.client.destroy();
-      } catch {
-        // Already closed.
-      }
-    }
+    await closeBounded(this.client, this.timeout);
   }
 }
 
@@ -361,15 +352,7 @@ class ClusterLink implements RedisLink {
   async close(): Promise<void> {
     clearInterval(this.poll);
     this.state.clear();
-    try {
-      await withTimeout(this.cluster.close(), this.timeout, () => new Error('close timed out'));
-    } catch {
-      try {
-        this.cluster.destroy();
-      } catch {
-        // Already closed.
-      }
-    }
+    await closeBounded(this.cluster, this.timeout);
   }
 }
 
@@ -441,4 +424,20 @@ export function connectRedis(target: RedisTarget, o: RedisConnectOptions): Promi
 /** The URL without its password, for error messages. */
 function redactUrl(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+/** Graceful (lets in-flight replies arrive) but bounded: a dead server must not hold close(). */
+async function closeBounded(
+  c: { close(): Promise<unknown>; destroy(): void },
+  timeout: number,
+): Promise<void> {
+  try {
+    await withTimeout(c.close(), timeout, () => new Error('close timed out'));
+  } catch {
+    try {
+      c.destroy();
+    } catch {
+      // Already closed.
+    }
+  }
 }
