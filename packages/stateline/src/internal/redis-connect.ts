@@ -233,13 +233,7 @@ class SingleLink implements RedisClientLink {
     args: readonly string[],
     parse: (reply: unknown) => T,
   ): Promise<T> {
-    // One reaction for both outcomes: this is the hot path of every write.
-    return this.client
-      .sendCommand(scriptArgs('EVALSHA', script.sha, keys, args))
-      .then(parse, (err: unknown) => {
-        if (!isNoScript(err)) throw err;
-        return this.client.sendCommand(scriptArgs('EVAL', script.source, keys, args)).then(parse);
-      });
+    return runScript((argv) => this.client.sendCommand(argv), script, keys, args, parse);
   }
 
   onConnectionChange(listener: (connected: boolean) => void): () => void {
@@ -335,14 +329,7 @@ class ClusterLink implements RedisLink {
     parse: (reply: unknown) => T,
   ): Promise<T> {
     const key = keys[0] ?? '';
-    return this.cluster
-      .sendCommand(key, false, scriptArgs('EVALSHA', script.sha, keys, args))
-      .then(parse, (err: unknown) => {
-        if (!isNoScript(err)) throw err;
-        return this.cluster
-          .sendCommand(key, false, scriptArgs('EVAL', script.source, keys, args))
-          .then(parse);
-      });
+    return runScript((argv) => this.cluster.sendCommand(key, false, argv), script, keys, args, parse);
   }
 
   onConnectionChange(listener: (connected: boolean) => void): () => void {
@@ -440,4 +427,21 @@ async function closeBounded(
       // Already closed.
     }
   }
+}
+
+/**
+ * EVALSHA, and EVAL once when the server forgot the script (a restart, SCRIPT FLUSH). One
+ * reaction for both outcomes: this is the hot path of every write.
+ */
+function runScript<T>(
+  send: (argv: string[]) => Promise<unknown>,
+  script: RedisScript,
+  keys: readonly string[],
+  args: readonly string[],
+  parse: (reply: unknown) => T,
+): Promise<T> {
+  return send(scriptArgs('EVALSHA', script.sha, keys, args)).then(parse, (err: unknown) => {
+    if (!isNoScript(err)) throw err;
+    return send(scriptArgs('EVAL', script.source, keys, args)).then(parse);
+  });
 }

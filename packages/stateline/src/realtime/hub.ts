@@ -87,8 +87,8 @@ export class RealtimeHub implements Hub {
   constructor(
     private readonly o: ResolvedHubOptions,
     ws: WsModule,
-    private readonly log: Log,
-    private readonly bus: Bus,
+    log: Log,
+    bus: Bus,
     private readonly sessions: SessionManager | undefined,
     private readonly rooms: HubOptions['rooms'],
     private readonly owned: Array<Log | Bus>,
