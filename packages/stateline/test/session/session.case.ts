@@ -307,12 +307,15 @@ export function runSessionConformance(c: SessionCase): void {
       }
     });
 
-    it(`[${c.name}] keys rotate: cookies from the old key still work, new ones use the new key`, async () => {
-      const old = await open({ keys: [KEY_A] });
-      const jar = new Jar();
-      await request(old, jar, (s) => s.set('k', 'v'));
-      const rotated = c.limits?.singleProcess ? old : await open({ keys: [KEY_B, KEY_A] });
-      if (!c.limits?.singleProcess) {
+    it(
+      `[${c.name}] keys rotate: cookies from the old key still work, new ones use the new key`,
+      // A rotated ring is a second manager, and these do not share sessions.
+      { skip: c.limits?.singleProcess },
+      async () => {
+        const old = await open({ keys: [KEY_A] });
+        const jar = new Jar();
+        await request(old, jar, (s) => s.set('k', 'v'));
+        const rotated = await open({ keys: [KEY_B, KEY_A] });
         assert.equal((await request(rotated, jar, (s) => s.get('k'))).value, 'v');
         const jar2 = new Jar();
         await request(rotated, jar2, (s) => s.set('k', 'new'));
@@ -322,8 +325,8 @@ export function runSessionConformance(c: SessionCase): void {
           undefined,
           'signed with the new key',
         );
-      }
-    });
+      },
+    );
 
     it(`[${c.name}] tampered, truncated, foreign and huge cookies are a fresh session and counted`, async () => {
       const m = await open();
