@@ -155,6 +155,8 @@ describe('retries on a dead instance', () => {
       await waitFor(() => gw.instances().every((i) => i.state === 'up'));
       const statuses = new Map<number, number>();
       let stop = false;
+      let killed = false;
+      let afterKill = 0;
       let n = 0;
       const worker = async (k: number) => {
         while (!stop) {
@@ -164,17 +166,20 @@ describe('retries on a dead instance', () => {
               : { method: 'POST', body: 'x', headers: { 'idempotency-key': `w${k}-${n++}` } };
           const r = await c.send('/slow?ms=5', init);
           statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+          if (killed) afterKill++;
         }
       };
       const running = Promise.all(Array.from({ length: 10 }, (_, k) => worker(k)));
       await sleep(300);
       await backends[1]!.kill();
+      killed = true;
       await sleep(700);
       stop = true;
       await running;
       assert.deepEqual([...statuses.keys()], [200], JSON.stringify([...statuses]));
       assert.equal(gw.instances().find((i) => i.id === 'b2')!.state, 'down');
-      assert.ok(statuses.get(200)! > 100, `only ${statuses.get(200)} requests`);
+      // Enough traffic on both sides of the kill to have hit the dead instance (a loaded machine runs fewer).
+      assert.ok(afterKill >= 20, `only ${afterKill} requests after the kill`);
     } finally {
       await c.close();
       await gw.close();

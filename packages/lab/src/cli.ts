@@ -16,6 +16,16 @@ import {
   type ClusterOptions,
 } from './cluster-options.js';
 import { exportConfig, parseTargets, type ExportTarget } from './export-config.js';
+import { parseConfigs, type LabConfig } from './lab/config.js';
+import {
+  LAB_DEFAULTS,
+  parseDuration,
+  parseFaults,
+  parsePostgresUrl,
+  parseSeed,
+  parseUsers,
+  type FaultKind,
+} from './lab/options.js';
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIo {
@@ -96,6 +106,57 @@ async function up(flags: UpFlags, io: CliIo): Promise<number> {
   }
 }
 
+interface LabFlags {
+  configs: LabConfig[];
+  duration: number;
+  users: number;
+  instances: number;
+  faults: FaultKind[];
+  out: string;
+  seed?: number;
+  app?: string;
+  postgres: string;
+}
+
+/** `stateline lab`: 0 when every config ran or was skipped with its reason, 130 when interrupted. */
+async function lab(flags: LabFlags, io: CliIo): Promise<number> {
+  const { runLab } = await import('./lab/run-lab.js');
+  const { defaultLabApp } = await import('./lab/app-module.js');
+  const { textTable } = await import('./lab/table.js');
+  const app = flags.app ?? defaultLabApp();
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = () => {
+    // The first asks for a clean stop with a partial report; a second one does not wait.
+    if (++signals > 1) process.exit(130);
+    io.err('\nstateline lab: stopping (clusters closed, partial report written); Ctrl-C again to quit now\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const report = await runLab({
+      configs: flags.configs,
+      durationMs: flags.duration,
+      users: flags.users,
+      instances: flags.instances,
+      faults: flags.faults,
+      out: flags.out,
+      app,
+      postgres: flags.postgres,
+      ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+      signal: controller.signal,
+      progress: { write: (t) => io.err(t), isTTY: io === processIo && process.stderr.isTTY === true },
+    });
+    io.out(textTable(report.runs));
+    io.out(`\nseed ${report.seed} · report: ${flags.out}/report.json, report.md, report.html\n`);
+    return report.aborted ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 function program(io: CliIo, done: (code: number) => void): Command {
   const cmd = new Command('stateline')
     .description('Stateline: run and inspect horizontally scaled Node services locally.')
@@ -157,6 +218,58 @@ function program(io: CliIo, done: (code: number) => void): Command {
       ).argParser(parseAdminToken),
     )
     .action(async (flags: UpFlags) => done(await up(flags, io)));
+
+  cmd
+    .command('lab')
+    .description(
+      'Measure session strategies on a real local cluster: scripted virtual users, an instance killed and ' +
+        'restarted (and the store server restarted), then a table and report.json/md/html in --out.',
+    )
+    .addOption(
+      new Option(
+        '--configs <list>',
+        'comma-separated configs (strategy[/store][/balance][/replication]) or all',
+      )
+        .default(parseConfigs(LAB_DEFAULTS.configs), LAB_DEFAULTS.configs)
+        .argParser(parseConfigs),
+    )
+    .addOption(
+      new Option('--duration <time>', 'load per config: 30s, 2m, 2500ms (2s to 60m)')
+        .default(parseDuration(LAB_DEFAULTS.duration), LAB_DEFAULTS.duration)
+        .argParser(parseDuration),
+    )
+    .addOption(
+      new Option('--users <n>', 'virtual users per config, 1-1000')
+        .default(LAB_DEFAULTS.users)
+        .argParser(parseUsers),
+    )
+    .addOption(
+      new Option('--instances <n>', 'instances per cluster, 1-64')
+        .default(LAB_DEFAULTS.instances)
+        .argParser(parseInstances),
+    )
+    .addOption(
+      new Option('--faults <list>', 'kill, restart, store-restart (comma-separated), or none')
+        .default(parseFaults(LAB_DEFAULTS.faults), LAB_DEFAULTS.faults)
+        .argParser(parseFaults),
+    )
+    .addOption(
+      new Option('--out <dir>', 'where report.json, report.md and report.html go').default(LAB_DEFAULTS.out),
+    )
+    .addOption(
+      new Option('--seed <n>', 'seed of the virtual users (default: random, printed)').argParser(parseSeed),
+    )
+    .addOption(
+      new Option('--app <module>', 'app module to measure (default: the reference shop)').argParser((v) =>
+        parseApp(v),
+      ),
+    )
+    .addOption(
+      new Option('--postgres <url>', 'PostgreSQL for the postgres configs')
+        .default(LAB_DEFAULTS.postgres)
+        .argParser(parsePostgresUrl),
+    )
+    .action(async (flags: LabFlags) => done(await lab(flags, io)));
 
   cmd
     .command('export')

@@ -34,6 +34,8 @@ export interface ClusterOptions {
   sessionKeys?: string[];
   /** What the instances' output does (default `'inherit'`). */
   stdio?: 'inherit' | 'ignore';
+  /** Extra environment for every instance (e.g. an app's own settings); the cluster's settings win. */
+  env?: Record<string, string | undefined>;
 }
 
 export const CLUSTER_DEFAULTS = {

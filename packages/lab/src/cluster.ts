@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { createGateway, type Gateway } from '@stateline/gateway';
+import { redactSpec } from 'stateline/store';
 import { checkCombination, CLUSTER_DEFAULTS, type ClusterOptions } from './cluster-options.js';
 import { clusterStatus, createControl, type ClusterStatus, type ControlOptions } from './control.js';
 import { DEFAULT_APP } from './default-app.js';
+import { attachGatewayFront } from './gateway-front.js';
+import { createGatewayMetrics } from './gateway-metrics.js';
+import { InstanceTotals } from './instance-totals.js';
 import { INSTANCE_ENV } from './protocol.js';
-import { redactSpec } from './redact.js';
 import { Supervisor, type InstanceRegistry } from './supervisor.js';
 
 /** A running local cluster: gateway in front, supervised instances behind. */
@@ -62,11 +65,19 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
       randomBytes(32).toString('base64url'),
     ]);
 
+  // What each instance id served, failed and retried over all its processes (the gateway forgets them).
+  const totals = new InstanceTotals(() => gateway.instances());
   // The gateway is made after the supervisor (its control hook needs it); reach it lazily.
   const registry: InstanceRegistry = {
-    add: (instance) => gateway.add(instance),
+    add: (instance) => {
+      totals.retire(instance.id);
+      gateway.add(instance);
+    },
     drain: (id) => gateway.drain(id),
-    remove: (id) => gateway.remove(id),
+    remove: (id) => {
+      totals.retire(id);
+      gateway.remove(id);
+    },
     markDown: (id) => gateway.markDown(id),
   };
   const sup = new Supervisor({
@@ -77,6 +88,7 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
     handleSignals: false,
     stdio: o.stdio ?? 'inherit',
     env: {
+      ...o.env,
       [INSTANCE_ENV.strategy]: o.strategy,
       [INSTANCE_ENV.store]: o.store,
       [INSTANCE_ENV.bus]: o.bus,
@@ -87,18 +99,25 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
   const control: ControlOptions = {
     supervisor: sup,
     gatewayInstances: () => gateway.instances(),
+    totals: (id, current) => totals.of(id, current),
     balance: o.balance,
     strategy: o.strategy,
     store: redactSpec(o.store),
     adminToken: o.adminToken,
   };
+  const metrics = createGatewayMetrics(() =>
+    totals.ids().map((id) => ({ id, retries: totals.of(id).retries })),
+  );
   const gateway = createGateway({
     balance: o.balance,
     // Readiness, not liveness: a draining instance or one that lost its Store gets no traffic.
     health: { path: '/readyz', interval: 500, timeout: 1000, rise: 1, fall: 2 },
     control: createControl(control),
     metrics: true,
+    onStateChange: (change) => metrics.onStateChange(change),
   });
+  // GET /metrics and /_stateline (→ the dashboard) are the gateway's own; every request is counted.
+  attachGatewayFront(gateway.server, { metrics, adminToken: o.adminToken });
   let port: number;
   try {
     ({ port } = await gateway.listen(o.port, o.host));

@@ -2,6 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StatelineError, isStatelineError } from 'stateline/errors';
 import { problem, problemFor, type ProblemResponse } from 'stateline/http';
+import { dashboardPage } from './dashboard-page.js';
+import type { InstanceCounts } from './instance-totals.js';
 import type { InstanceState, Supervisor } from './supervisor.js';
 
 /** What the gateway knows about one instance (a subset of `gw.instances()`). */
@@ -10,6 +12,12 @@ export interface GatewayInstanceView {
   state: InstanceState;
   inflight: number;
   served: number;
+  /** Failed attempts on it (connection errors, timeouts, 502/503 answers). */
+  errors?: number;
+  /** Requests that failed on it and were retried on another instance. */
+  retries?: number;
+  /** WebSocket connections routed to it now. */
+  websockets?: number;
 }
 
 /** `GET /_stateline/status`. */
@@ -23,6 +31,10 @@ export interface ClusterStatus {
     pid: number | null;
     inflight: number;
     served: number;
+    /** Since the cluster started, over every process of this id (with `totals`; else the current process's). */
+    errors: number;
+    retries: number;
+    websockets: number;
     url: string | null;
     restarts: number;
   }[];
@@ -32,6 +44,8 @@ export interface ControlOptions {
   supervisor: Supervisor;
   /** The gateway's view of its instances. */
   gatewayInstances: () => readonly GatewayInstanceView[];
+  /** Served, errors and retries per id over every process of it (default: the gateway's current counts). */
+  totals?: (id: string, current: GatewayInstanceView | undefined) => InstanceCounts;
   balance: string;
   strategy: string;
   /** As shown (credentials redacted). */
@@ -97,12 +111,20 @@ export function clusterStatus(o: ControlOptions): ClusterStatus {
       const g = routed.get(s.id);
       // A live process is as the gateway sees it (it may have failed health checks); otherwise the supervisor knows best.
       const state = s.state === 'up' && g ? g.state : s.state;
+      const counts = o.totals?.(s.id, g) ?? {
+        served: g?.served ?? 0,
+        errors: g?.errors ?? 0,
+        retries: g?.retries ?? 0,
+      };
       return {
         id: s.id,
         state,
         pid: s.pid,
         inflight: g?.inflight ?? 0,
-        served: g?.served ?? 0,
+        served: counts.served,
+        errors: counts.errors,
+        retries: counts.retries,
+        websockets: g?.websockets ?? 0,
         url: s.url,
         restarts: s.restarts,
       };
@@ -111,16 +133,44 @@ export function clusterStatus(o: ControlOptions): ClusterStatus {
 }
 
 /**
+ * The control API's access rule, shared by every gateway route it guards (`/_stateline/…`,
+ * `/metrics`): with `adminToken`, `Authorization: Bearer <token>` (else 401 `SL_ERR_UNAUTHORIZED`);
+ * without one, loopback clients only (else 403 `SL_ERR_FORBIDDEN`). Answers the refusal itself and
+ * returns false; returns true when the request may go on.
+ *
+ * @example
+ * ```ts
+ * if (!authorize(req, res, options.adminToken)) return; // already answered 401 or 403
+ * ```
+ */
+export function authorize(
+  req: IncomingMessage,
+  res: ServerResponse,
+  adminToken: string | undefined,
+): boolean {
+  if (adminToken !== undefined) {
+    if (tokenMatches(req.headers.authorization, adminToken)) return true;
+    send(res, problem('SL_ERR_UNAUTHORIZED', undefined, { 'www-authenticate': 'Bearer realm="stateline"' }));
+    return false;
+  }
+  if (isLoopback(req.socket.remoteAddress)) return true;
+  send(res, problem('SL_ERR_FORBIDDEN', 'start stateline up with --admin-token to allow other hosts'));
+  return false;
+}
+
+/**
  * The gateway's `control` hook for `stateline up`: answers requests under `/_stateline/` and
  * returns false for every other request so the gateway proxies it.
  *
+ * - `GET /_stateline/` → the dashboard (an HTML page that polls the status and posts the actions)
  * - `GET /_stateline/status` → {@link ClusterStatus}
  * - `POST /_stateline/instances/<id>/kill` (SIGKILL), `/stop` (graceful drain), `/start`
  *   → `{ instance }` once done.
  *
- * With `adminToken` each needs `Authorization: Bearer <token>` (else 401 `SL_ERR_UNAUTHORIZED`);
- * without one, only loopback clients (else 403 `SL_ERR_FORBIDDEN`). Unknown routes and instances
- * are 404 `SL_ERR_NOT_FOUND`.
+ * Every route follows {@link authorize}. One exception: with `adminToken` the dashboard page itself
+ * (static HTML, no data in it) is served without the token, since a browser cannot send a bearer
+ * header when it opens a page; the page asks for the token and sends it with each of its requests.
+ * Unknown routes and instances are 404 `SL_ERR_NOT_FOUND`.
  *
  * @example
  * ```ts
@@ -132,27 +182,31 @@ export function createControl(o: ControlOptions): (req: IncomingMessage, res: Se
     const url = req.url ?? '/';
     const path = url.split('?', 1)[0]!;
     if (!path.startsWith(CONTROL_PREFIX)) return false;
-    if (o.adminToken !== undefined) {
-      if (!tokenMatches(req.headers.authorization, o.adminToken)) {
-        send(
-          res,
-          problem('SL_ERR_UNAUTHORIZED', undefined, { 'www-authenticate': 'Bearer realm="stateline"' }),
-        );
-        return true;
-      }
-    } else if (!isLoopback(req.socket.remoteAddress)) {
-      send(res, problem('SL_ERR_FORBIDDEN', 'start stateline up with --admin-token to allow other hosts'));
-      return true;
-    }
     const method = req.method ?? 'GET';
     const rest = path.slice(CONTROL_PREFIX.length);
-    if (rest === 'status' && (method === 'GET' || method === 'HEAD')) {
+    const read = method === 'GET' || method === 'HEAD';
+    if (rest === '' && read && o.adminToken !== undefined) {
+      sendPage(res, method === 'HEAD', true);
+      return true;
+    }
+    if (!authorize(req, res, o.adminToken)) return true;
+    if (rest === '' && read) {
+      sendPage(res, method === 'HEAD', false);
+      return true;
+    }
+    if (rest === 'status' && read) {
       sendJson(res, 200, clusterStatus(o));
       return true;
     }
     const m = /^instances\/([^/]+)\/([^/]+)$/.exec(rest);
     if (m && method === 'POST' && (ACTIONS as readonly string[]).includes(m[2]!)) {
-      const id = decodeURIComponent(m[1]!);
+      let id: string;
+      try {
+        id = decodeURIComponent(m[1]!);
+      } catch {
+        send(res, problem('SL_ERR_NOT_FOUND', `no instance "${m[1]}"`));
+        return true;
+      }
       void act(o, id, m[2] as Action).then(
         (instance) => sendJson(res, 200, { instance }),
         (err: unknown) => {
@@ -165,6 +219,12 @@ export function createControl(o: ControlOptions): (req: IncomingMessage, res: Se
     send(res, problem('SL_ERR_NOT_FOUND', `no control route ${method} ${path}`));
     return true;
   };
+}
+
+function sendPage(res: ServerResponse, head: boolean, needsToken: boolean): void {
+  const page = dashboardPage(needsToken);
+  res.writeHead(200, { ...page.headers, 'content-length': String(Buffer.byteLength(page.body)) });
+  res.end(head ? undefined : page.body);
 }
 
 async function act(o: ControlOptions, id: string, action: Action) {

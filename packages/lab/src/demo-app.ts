@@ -1,7 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { realpathSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { createBus, type Bus } from 'stateline/bus';
 import {
   requestContext,
@@ -11,10 +9,9 @@ import {
   type SessionIncomingMessage,
 } from 'stateline/node';
 import { createSessions, type SessionOptions, type SessionStrategy } from 'stateline/session';
-import { createStore, type Store } from 'stateline/store';
-import { runInstance } from './instance.js';
+import { createStore, redactSpec, type Store } from 'stateline/store';
+import { isMainModule, runInstance } from './instance.js';
 import { INSTANCE_ENV } from './protocol.js';
-import { redactSpec } from './redact.js';
 
 /** The demo app, ready to hand to {@link runInstance}. */
 export interface DemoApp {
@@ -250,17 +247,7 @@ export async function createDemoApp(env: NodeJS.ProcessEnv = process.env): Promi
   };
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   const app = await createDemoApp();
   await runInstance(app.handler, { ready: app.ready, close: app.close });
 }

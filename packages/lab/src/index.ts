@@ -18,7 +18,7 @@ export {
   type InstanceState,
   type SupervisorOptions,
 } from './supervisor.js';
-export { runInstance, type InstanceOptions, type RunningInstance } from './instance.js';
+export { isMainModule, runInstance, type InstanceOptions, type RunningInstance } from './instance.js';
 export { startCluster, type Cluster } from './cluster.js';
 export { DEFAULT_APP } from './default-app.js';
 export {
@@ -38,3 +38,4 @@ export {
 } from './control.js';
 export { createDemoApp, type DemoApp } from './demo-app.js';
 export { isLabMessage, INSTANCE_ENV, type LabMessage } from './protocol.js';
+export * from './lab/index.js';

@@ -1,6 +1,8 @@
+import { realpathSync } from 'node:fs';
 import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { INSTANCE_ENV, isLabMessage, type LabMessage } from './protocol.js';
 
 /** Options of {@link runInstance}; every one has a default taken from the environment. */
@@ -216,4 +218,23 @@ export async function runInstance(
     },
     drain: () => drain(drainTimeout),
   };
+}
+
+/**
+ * True when the module at `moduleUrl` is the script node was started with (`node app.js`, or an
+ * instance the supervisor forked), so an app module can both export its pieces and run itself.
+ *
+ * @example
+ * ```ts
+ * if (isMainModule(import.meta.url)) await runInstance(app.handler);
+ * ```
+ */
+export function isMainModule(moduleUrl: string): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(moduleUrl));
+  } catch {
+    return false;
+  }
 }

@@ -10,24 +10,7 @@ export function alive(pid: number): boolean {
   }
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Polls `check` until it is truthy or `ms` pass. */
-export async function eventually<T>(check: () => T | Promise<T>, ms = 5000, every = 25): Promise<T> {
-  const until = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > until)
-      throw last instanceof Error ? last : new Error(`condition not met within ${ms} ms`);
-    await sleep(every);
-  }
-}
+export { eventually, sleep } from '../../stateline/test/support/free-port.js';
 
 /** GET (or another method) and parse the JSON answer. */
 export async function getJson<T = unknown>(

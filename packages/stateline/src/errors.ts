@@ -47,6 +47,13 @@ export const ERROR_CATALOGUE = {
   SL_ERR_UPSTREAM_TIMEOUT: { status: 504, message: 'The instance did not answer in time' },
   SL_ERR_BAD_REQUEST: { status: 400, message: 'The request is malformed' },
   SL_ERR_REQUEST_HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large' },
+  SL_ERR_UNAUTHENTICATED: { status: 401, message: 'This needs a logged-in session' },
+  SL_ERR_BAD_CREDENTIALS: { status: 401, message: 'The username or password is wrong' },
+  SL_ERR_RATE_LIMITED: { status: 429, message: 'Too many attempts; wait before trying again' },
+  SL_ERR_CART_EMPTY: { status: 409, message: 'The cart is empty' },
+  SL_ERR_CART_LIMIT: { status: 409, message: 'A cart line would exceed its largest quantity' },
+  SL_ERR_PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
+  SL_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'The resource does not support this method' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable Stateline error code, e.g. `'SL_ERR_STORE_UNAVAILABLE'`. */

@@ -50,6 +50,8 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
     revokedRefused: 0,
     replicationDegraded: 0,
     replicasFetched: 0,
+    nearCacheHits: 0,
+    nearCacheMisses: 0,
   };
   try {
     let store: Store;
@@ -97,6 +99,10 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
       if (o.strategy === 'hybrid') {
         const near = await NearCacheStore.open(store, bus!, { size: o.cacheSize, now: o.now });
         closers.unshift(() => near.close());
+        Object.defineProperties(metrics, {
+          nearCacheHits: { get: () => near.hits, enumerable: true },
+          nearCacheMisses: { get: () => near.misses, enumerable: true },
+        });
         records = near;
       }
       impl = new RecordStrategy({ o, store: records, metrics });

@@ -17,6 +17,8 @@ interface Stored extends SessionRecord {
 }
 
 const MAX_ATTEMPTS = 1000;
+/** Cookies whose signature was checked recently, with their secret's verifier (insertion-ordered). */
+const VERIFIED_CACHE = 4096;
 const ID_RE = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 
 /** Shared by every request session of one manager. */
@@ -32,7 +34,26 @@ interface Env {
  * one, a bounded in-process one, a near-cached one).
  */
 export class RecordStrategy {
+  /**
+   * Cookie value → verifier of its secret, for cookies whose signature already checked out: a
+   * returning client skips the HMAC and the hash. Keyed by the whole signed value, so only a
+   * cookie this ring signed can be in it; bounded, oldest out first.
+   */
+  private readonly verified = new Map<string, string>();
+
   constructor(private readonly env: Env) {}
+
+  /** The verifier of the secret in a well-signed cookie value, else undefined. */
+  private check(value: string): string | undefined {
+    const known = this.verified.get(value);
+    if (known !== undefined) return known;
+    const m = value.length <= 100 ? ID_RE.exec(value) : null;
+    if (!m || !this.env.o.ring.verify(`${m[1]}.${m[2]}`, m[3]!)) return undefined;
+    const v = verifierOf(m[2]!);
+    if (this.verified.size >= VERIFIED_CACHE) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(value, v);
+    return v;
+  }
 
   async load(req: RequestContext): Promise<Session> {
     const { o, store, metrics } = this.env;
@@ -40,17 +61,17 @@ export class RecordStrategy {
     const values = readCookies(req.cookie, cookie.name);
     const now = o.now();
     for (const value of values) {
-      const m = value.length <= 100 ? ID_RE.exec(value) : null;
-      if (!m || !o.ring.verify(`${m[1]}.${m[2]}`, m[3]!)) {
+      const v = this.check(value);
+      if (v === undefined) {
         metrics.invalidCookies++;
         continue;
       }
-      const handle = m[1]!;
-      const secret = m[2]!;
+      // `handle.secret.signature`, 22 + 1 + 22 characters before the signature (ID_RE).
+      const handle = value.slice(0, 22);
+      const secret = value.slice(23, 45);
       const found = await store.get(keys.session(handle));
       const rec = found && parse(found, handle);
       if (!found || !rec) continue;
-      const v = verifierOf(secret);
       if (rec.k !== v && !(rec.p === v && (rec.q ?? 0) > now)) {
         metrics.invalidCookies++;
         continue;

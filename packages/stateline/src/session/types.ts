@@ -148,6 +148,10 @@ export interface SessionMetrics {
   replicationDegraded: number;
   /** `memory` replication: sessions fetched from a peer after a failover. */
   replicasFetched: number;
+  /** `hybrid`: session-record reads the near cache answered without asking the Store. */
+  nearCacheHits: number;
+  /** `hybrid`: session-record reads that went to the Store (not cached, expired, or invalidated). */
+  nearCacheMisses: number;
 }
 
 /**

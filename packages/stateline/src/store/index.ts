@@ -30,7 +30,13 @@ const KNOWN: Record<StoreOptions['type'], string[]> = {
 /** Turns a spec string into the options object it stands for. */
 export function storeOptionsFromSpec(spec: StoreSpec): StoreOptions {
   if (typeof spec !== 'string') return spec;
-  const { target, ...rest } = parseBackendSpec(spec, 'store', ['memory', 'sqlite', 'redis', 'redis-cluster', 'postgres']);
+  const { target, ...rest } = parseBackendSpec(spec, 'store', [
+    'memory',
+    'sqlite',
+    'redis',
+    'redis-cluster',
+    'postgres',
+  ]);
   return { ...target, ...rest } as StoreOptions;
 }
 
@@ -47,7 +53,10 @@ export function storeOptionsFromSpec(spec: StoreSpec): StoreOptions {
 export async function createStore(spec: StoreSpec): Promise<Store> {
   const options = storeOptionsFromSpec(spec);
   if (!options || typeof options !== 'object' || !(options.type in KNOWN)) {
-    throw new StatelineError('SL_ERR_INVALID_SPEC', `store type must be one of ${Object.keys(KNOWN).join(', ')}`);
+    throw new StatelineError(
+      'SL_ERR_INVALID_SPEC',
+      `store type must be one of ${Object.keys(KNOWN).join(', ')}`,
+    );
   }
   rejectUnknown(options, KNOWN[options.type], `${options.type} store`);
   if (options.timeout !== undefined && !(Number.isFinite(options.timeout) && options.timeout > 0)) {
@@ -66,3 +75,4 @@ export async function createStore(spec: StoreSpec): Promise<Store> {
   }
 }
 export { NearCacheStore, type NearCacheOptions } from './near-cache-store.js';
+export { redactSpec } from './redact-spec.js';

@@ -64,6 +64,11 @@ export class NearCacheStore implements Store {
     return this.inner.backend;
   }
 
+  /** Reads answered from the cache, for metrics. */
+  hits = 0;
+  /** Reads that went to the inner Store, for metrics. */
+  misses = 0;
+
   /** Number of records held in process, for metrics and tests. */
   get cached(): number {
     return this.cache.size;
@@ -109,8 +114,10 @@ export class NearCacheStore implements Store {
     if (hit && (hit.rec.expiresAt === null || hit.rec.expiresAt > now) && now - hit.at < this.maxAge) {
       this.cache.delete(key);
       this.cache.set(key, hit);
+      this.hits++;
       return { ...hit.rec };
     }
+    this.misses++;
     if (hit) this.cache.delete(key);
     const gen = this.generation;
     const rec = await this.inner.get(key);

@@ -1,0 +1,105 @@
+import type { ServerResponse } from 'node:http';
+import { redactSpec } from 'stateline/store';
+import { checkCredentials, normalizeUsername, type PublicUser } from './users.js';
+import { clientAddress } from './client-address.js';
+import { readJson } from './body.js';
+import { fail } from './http-error.js';
+import { sendEmpty, sendJson } from './respond.js';
+import type { SessionRequest, ShopContext } from './context.js';
+
+/** Session key of the logged-in user's display name. */
+const NAME = 'userName';
+
+/**
+ * The logged-in user of a session, or null.
+ *
+ * @example
+ * ```ts
+ * currentUser(req.session); // { id: 'alice', name: 'alice' }
+ * ```
+ */
+export function currentUser(session: SessionRequest['session']): PublicUser | null {
+  if (!session.userId) return null;
+  return { id: session.userId, name: session.get<string>(NAME) ?? session.userId };
+}
+
+/**
+ * The id of the logged-in user; 401 `SL_ERR_UNAUTHENTICATED` otherwise.
+ *
+ * @example
+ * ```ts
+ * const userId = requireUser(req);
+ * ```
+ */
+export function requireUser(req: SessionRequest): string {
+  const id = req.session.userId;
+  if (!id) fail('SL_ERR_UNAUTHENTICATED', 'log in first (POST /api/login)');
+  return id;
+}
+
+/**
+ * `GET /api/whoami`, `POST /api/login`, `POST /api/logout`, `POST /api/logout-all`.
+ *
+ * @example
+ * ```ts
+ * const auth = authRoutes(ctx);
+ * router.on('POST', '/api/login', auth.login);
+ * ```
+ */
+export function authRoutes(ctx: ShopContext) {
+  const { config } = ctx;
+  const store = redactSpec(config.storeSpec);
+  return {
+    whoami(req: SessionRequest, res: ServerResponse): void {
+      sendJson(res, 200, {
+        instance: config.instance,
+        strategy: config.strategy,
+        store,
+        user: currentUser(req.session),
+      });
+    },
+
+    async login(req: SessionRequest, res: ServerResponse): Promise<void> {
+      const body = await readJson(req);
+      if (typeof body.username !== 'string' || typeof body.password !== 'string')
+        fail('SL_ERR_BAD_REQUEST', 'send {"username": "…", "password": "…"}');
+      if (body.username.length > 256 || body.password.length > 1024)
+        fail('SL_ERR_BAD_REQUEST', 'username or password too long');
+      const username = normalizeUsername(body.username);
+      // Failures are counted per (username as typed, lower-cased) and client address.
+      const counted = username ?? body.username.trim().toLowerCase();
+      const address = clientAddress(req);
+      const wait = await ctx.limit.blockedFor(counted, address);
+      if (wait > 0)
+        fail('SL_ERR_RATE_LIMITED', `too many failed logins; retry in ${wait} s`, {
+          'retry-after': String(wait),
+        });
+      const user = username ? await checkCredentials(ctx.store, username, body.password) : null;
+      if (!user) {
+        await ctx.limit.recordFailure(counted, address);
+        fail('SL_ERR_BAD_CREDENTIALS');
+      }
+      const s = req.session;
+      s.set(NAME, user.name);
+      // A saved session gets a new id (renewed); an unsaved one is created by login (counted then).
+      if (s.handle !== null) ctx.counters.renewed++;
+      // login() keeps the data (the anonymous cart) and replaces the id at once.
+      await s.login(user.id);
+      sendJson(res, 200, { user });
+    },
+
+    async logout(req: SessionRequest, res: ServerResponse): Promise<void> {
+      if (req.session.handle !== null) ctx.counters.revoked++;
+      await req.session.destroy();
+      sendEmpty(res);
+    },
+
+    async logoutAll(req: SessionRequest, res: ServerResponse): Promise<void> {
+      const userId = requireUser(req);
+      ctx.counters.revoked += await ctx.sessions.revokeAll(userId);
+      // This session went with the others; destroy() also clears its cookie.
+      await req.session.destroy();
+      sendEmpty(res);
+    },
+  };
+}

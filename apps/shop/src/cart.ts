@@ -1,0 +1,96 @@
+import { findProduct } from './catalog.js';
+import { fail } from './http-error.js';
+
+/** One cart line. */
+export interface CartLine {
+  productId: string;
+  qty: number;
+}
+
+/**
+ * The cart as the session keeps it: the lines, and the last orders already taken out of it (so a
+ * checkout re-run after a crash does not take its items out twice).
+ */
+export interface CartState {
+  items: CartLine[];
+  settled?: string[];
+}
+
+/** Session key of the cart. */
+export const CART = 'cart';
+/** Largest quantity one add may bring, and largest a line may reach. */
+export const MAX_ADD = 99;
+export const MAX_LINE = 999;
+const SETTLED_KEPT = 20;
+
+/**
+ * A cart read from the session, cleaned of anything that is not a valid line of a known product.
+ *
+ * @example
+ * ```ts
+ * const cart = readCart(req.session.get(CART)); // { items: [{ productId: 'mug', qty: 2 }] }
+ * ```
+ */
+export function readCart(raw: unknown): CartState {
+  const value = raw as Partial<CartState> | undefined;
+  const items = Array.isArray(value?.items) ? value.items : [];
+  return {
+    items: items.filter(
+      (l): l is CartLine =>
+        !!l &&
+        typeof l.productId === 'string' &&
+        findProduct(l.productId) !== undefined &&
+        Number.isInteger(l.qty) &&
+        l.qty > 0,
+    ),
+    settled: Array.isArray(value?.settled) ? value.settled.filter((x) => typeof x === 'string') : [],
+  };
+}
+
+/**
+ * Adds `qty` of a product; `SL_ERR_CART_LIMIT` when the line would pass {@link MAX_LINE}.
+ *
+ * @example
+ * ```ts
+ * addLine(cart, 'mug', 2);
+ * ```
+ */
+export function addLine(cart: CartState, productId: string, qty: number): CartState {
+  const items = cart.items.map((l) => ({ ...l }));
+  const line = items.find((l) => l.productId === productId);
+  const next = (line?.qty ?? 0) + qty;
+  if (next > MAX_LINE)
+    fail('SL_ERR_CART_LIMIT', `a line may hold at most ${MAX_LINE} (this one has ${line?.qty ?? 0})`);
+  if (line) line.qty = next;
+  else items.push({ productId, qty });
+  return { ...cart, items };
+}
+
+/**
+ * Removes a product's line.
+ *
+ * @example
+ * ```ts
+ * removeLine(cart, 'mug');
+ * ```
+ */
+export function removeLine(cart: CartState, productId: string): CartState {
+  return { ...cart, items: cart.items.filter((l) => l.productId !== productId) };
+}
+
+/**
+ * Takes an order's lines out of the cart, once per order id (what was added meanwhile stays).
+ *
+ * @example
+ * ```ts
+ * settleOrder(cart, order.id, order.items);
+ * ```
+ */
+export function settleOrder(cart: CartState, orderId: string, ordered: readonly CartLine[]): CartState {
+  const settled = cart.settled ?? [];
+  if (settled.includes(orderId)) return cart;
+  const items = cart.items
+    .map((l) => ({ ...l, qty: l.qty - (ordered.find((o) => o.productId === l.productId)?.qty ?? 0) }))
+    .filter((l) => l.qty > 0);
+  return { items, settled: [...settled, orderId].slice(-SETTLED_KEPT) };
+}

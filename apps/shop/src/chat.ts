@@ -1,0 +1,68 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Bus } from 'stateline/bus';
+import { createHub, type Hub } from 'stateline/realtime';
+import type { SessionManager } from 'stateline/session';
+
+/** The chat's WebSocket path and its one room. */
+export const CHAT_PATH = '/ws';
+export const LOBBY = 'lobby';
+/** Log backends that can hold room history; the Store spec names one of them in every normal setup. */
+const LOG_SCHEMES = ['memory:', 'sqlite:', 'redis:', 'rediss:', 'postgres:', 'postgresql:'];
+
+/**
+ * The Log spec for the chat's history: the Store's own backend when it can be a Log (SQLite,
+ * Redis, PostgreSQL), else in-process memory (history then lives per instance; live messages
+ * still cross instances over the Bus).
+ *
+ * @example
+ * ```ts
+ * chatLogSpec('redis://127.0.0.1:6379?prefix=shop:'); // the same string
+ * chatLogSpec('redis-cluster://h1:7000,h2:7001');      // 'memory:'
+ * ```
+ */
+export function chatLogSpec(storeSpec: string): string {
+  return LOG_SCHEMES.some((s) => storeSpec.startsWith(s)) ? storeSpec : 'memory:';
+}
+
+/**
+ * The chat: a realtime hub on the instance's Bus, for logged-in users only, with one room,
+ * `lobby` (presence and history). Messages carry `{ from, text, at }`, `from` being the user id.
+ *
+ * @example
+ * ```ts
+ * const hub = await createChat({ bus, sessions, storeSpec, instance: 'i1' });
+ * server.on('upgrade', (req, socket, head) => upgradeChat(hub, req, socket, head));
+ * ```
+ */
+export function createChat(o: {
+  bus: Bus;
+  sessions: SessionManager;
+  storeSpec: string;
+  instance: string;
+}): Promise<Hub> {
+  return createHub({
+    log: chatLogSpec(o.storeSpec),
+    history: { maxCount: 1000 },
+    bus: o.bus,
+    sessions: o.sessions,
+    anonymous: false,
+    rooms: (name) => (name === LOBBY ? { anonymous: false } : null),
+    instanceId: o.instance,
+    prefix: 'shop:rt:',
+  });
+}
+
+/**
+ * Hands `/ws` upgrades to the hub; any other upgrade is refused with 404 and closed.
+ *
+ * @example
+ * ```ts
+ * upgradeChat(hub, req, socket, head);
+ * ```
+ */
+export function upgradeChat(hub: Hub, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const path = (req.url ?? '/').split('?', 1)[0];
+  if (path === CHAT_PATH) return hub.handleUpgrade(req, socket, head);
+  socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+}

@@ -1,0 +1,67 @@
+import { randomBytes } from 'node:crypto';
+import type { SessionStrategy } from 'stateline/session';
+
+/** The environment variables the shop reads besides the cluster's `STATELINE_*` ones. */
+export const SHOP_ENV = {
+  demoPassword: 'STATELINE_DEMO_PASSWORD',
+  users: 'STATELINE_SHOP_USERS',
+  logLevel: 'LOG_LEVEL',
+} as const;
+
+const STRATEGIES: readonly SessionStrategy[] = ['server', 'token', 'memory', 'hybrid'];
+const REPLICATIONS = ['off', 'backup', 'all'] as const;
+/** More virtual users than this would only slow start-up down (every password is an scrypt hash). */
+export const MAX_SEEDED_USERS = 10_000;
+
+/** Everything one shop instance is configured with. */
+export interface ShopConfig {
+  instance: string;
+  strategy: SessionStrategy;
+  storeSpec: string;
+  busSpec: string;
+  replication: (typeof REPLICATIONS)[number];
+  sessionKeys: string[];
+  demoPassword: string;
+  /** How many `user<n>` accounts to seed besides alice, bob and carol. */
+  extraUsers: number;
+  logLevel: string;
+}
+
+/**
+ * Reads the shop's configuration from the environment, with the same defaults the lab's demo app
+ * uses; throws one readable line for a value it cannot use.
+ *
+ * @example
+ * ```ts
+ * const config = readConfig({ STATELINE_STRATEGY: 'token', STATELINE_SHOP_USERS: '50' });
+ * config.extraUsers; // 50
+ * ```
+ */
+export function readConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig {
+  const strategy = (env.STATELINE_STRATEGY || 'server') as SessionStrategy;
+  if (!STRATEGIES.includes(strategy))
+    throw new Error(`STATELINE_STRATEGY must be one of ${STRATEGIES.join(', ')} (got ${strategy})`);
+  const replication = (env.STATELINE_REPLICATION || 'off') as ShopConfig['replication'];
+  if (!REPLICATIONS.includes(replication))
+    throw new Error(`STATELINE_REPLICATION must be one of ${REPLICATIONS.join(', ')} (got ${replication})`);
+  const rawUsers = env[SHOP_ENV.users] ?? '';
+  const extraUsers = rawUsers === '' ? 0 : Number(rawUsers);
+  if (!Number.isInteger(extraUsers) || extraUsers < 0 || extraUsers > MAX_SEEDED_USERS)
+    throw new Error(
+      `${SHOP_ENV.users} must be a whole number from 0 to ${MAX_SEEDED_USERS} (got ${rawUsers})`,
+    );
+  let sessionKeys = (env.STATELINE_SESSION_KEYS ?? '').split(',').filter(Boolean);
+  // Alone, a random key is fine; in a cluster the supervisor hands every instance the same one.
+  if (sessionKeys.length === 0) sessionKeys = [randomBytes(32).toString('base64url')];
+  return {
+    instance: env.STATELINE_INSTANCE_ID || `pid-${process.pid}`,
+    strategy,
+    storeSpec: env.STATELINE_STORE || 'sqlite:.stateline/state.db',
+    busSpec: env.STATELINE_BUS || (process.connected ? 'ipc:' : 'memory:'),
+    replication,
+    sessionKeys,
+    demoPassword: env[SHOP_ENV.demoPassword] || 'stateline',
+    extraUsers,
+    logLevel: env[SHOP_ENV.logLevel] || 'info',
+  };
+}

@@ -1,0 +1,21 @@
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import type { Session, SessionManager } from 'stateline/session';
+import type { Store } from 'stateline/store';
+import type { ShopConfig } from './config.js';
+import type { LoginLimit } from './login-limit.js';
+import type { SessionCounters } from './metrics.js';
+
+/** What the route handlers share: one per instance. */
+export interface ShopContext {
+  config: ShopConfig;
+  /** The instrumented Store (users, orders, login counts, sessions, idempotency). */
+  store: Store;
+  sessions: SessionManager;
+  limit: LoginLimit;
+  counters: SessionCounters;
+  log: Logger;
+}
+
+/** A request whose session `withSession` loaded. */
+export type SessionRequest = IncomingMessage & { session: Session };

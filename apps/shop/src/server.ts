@@ -1,0 +1,11 @@
+import { isMainModule, runInstance } from '@stateline/lab/instance';
+import { createShop } from './shop.js';
+
+export { createShop, type Shop } from './shop.js';
+export { PRODUCTS, type Product } from './catalog.js';
+
+if (isMainModule(import.meta.url)) {
+  const shop = await createShop();
+  const instance = await runInstance(shop.handler, { ready: shop.ready, close: shop.close });
+  instance.server.on('upgrade', shop.upgrade);
+}

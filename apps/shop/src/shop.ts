@@ -1,0 +1,270 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
+import { createBus, type Bus } from 'stateline/bus';
+import { StatelineError } from 'stateline/errors';
+import { withSession } from 'stateline/node';
+import type { Hub } from 'stateline/realtime';
+import { createSessions, type SessionManager, type SessionOptions } from 'stateline/session';
+import { createStore, type Store } from 'stateline/store';
+import { authRoutes } from './auth-routes.js';
+import { cartRoutes } from './cart-routes.js';
+import { getProduct, listProducts } from './catalog.js';
+import { createChat, upgradeChat } from './chat.js';
+import { readConfig, type ShopConfig } from './config.js';
+import type { SessionRequest, ShopContext } from './context.js';
+import { sendError, ShopError } from './http-error.js';
+import { instrumentBus } from './instrumented-bus.js';
+import { instrumentStore } from './instrumented-store.js';
+import { createLogger } from './logger.js';
+import { LoginLimit } from './login-limit.js';
+import { ShopMetrics, type SessionCounters } from './metrics.js';
+import { orderRoutes } from './orders.js';
+import { Router, type Params } from './router.js';
+import { sessionRoutes } from './session-routes.js';
+import { serveStatic } from './static-files.js';
+import { trackSessions } from './tracked-sessions.js';
+import { seedUsers } from './users.js';
+
+/** One shop instance, ready to hand to `runInstance`. */
+export interface Shop {
+  handler(req: IncomingMessage, res: ServerResponse): void;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** True while the Store answers and the Bus is connected. */
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** A route: plain (no session is loaded: stateless, cacheable) or run inside the session middleware. */
+interface Entry {
+  session: boolean;
+  run: (req: IncomingMessage, res: ServerResponse, params: Params) => unknown;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,64}$/;
+const PROBLEM = 'application/problem+json';
+
+function plain(run: Entry['run']): Entry {
+  return { session: false, run };
+}
+function withS(run: (req: SessionRequest, res: ServerResponse, params: Params) => unknown): Entry {
+  return { session: true, run: run as Entry['run'] };
+}
+
+/** The problem code of a response body about to be sent, for logs and metrics. */
+function problemCode(res: ServerResponse, chunk: unknown): string | undefined {
+  if (!String(res.getHeader('content-type') ?? '').startsWith(PROBLEM)) return undefined;
+  if (!(typeof chunk === 'string' || chunk instanceof Uint8Array) || chunk.length > 4096) return undefined;
+  try {
+    const code = (JSON.parse(Buffer.from(chunk).toString('utf8')) as { code?: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function open(config: ShopConfig, metrics: ShopMetrics): Promise<{ store: Store; bus: Bus }> {
+  const store = instrumentStore(await createStore(config.storeSpec), metrics);
+  try {
+    const bus = instrumentBus(await createBus(config.busSpec), metrics.busPublishes, metrics.busErrors);
+    return { store, bus };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+/**
+ * Creates one instance of the reference shop from the environment (`STATELINE_STRATEGY`,
+ * `STATELINE_STORE`, `STATELINE_BUS`, `STATELINE_REPLICATION`, `STATELINE_SESSION_KEYS`,
+ * `STATELINE_DEMO_PASSWORD`, `STATELINE_SHOP_USERS`, `LOG_LEVEL`): demo users seeded, sessions,
+ * idempotent checkout, chat hub, metrics and request logs. See docs/shop.md.
+ *
+ * @example
+ * ```ts
+ * const shop = await createShop({ STATELINE_STRATEGY: 'server', STATELINE_STORE: 'sqlite:shop.db' });
+ * const server = (await runInstance(shop.handler, { ready: shop.ready, close: shop.close })).server;
+ * server.on('upgrade', shop.upgrade);
+ * ```
+ */
+export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<Shop> {
+  const config = readConfig(env);
+  const log = createLogger(config.instance, config.logLevel);
+  const counters: SessionCounters = { created: 0, renewed: 0, revoked: 0, ended: 0 };
+  let sessions: SessionManager | undefined;
+  let hub: Hub | undefined;
+  const metrics = new ShopMetrics({
+    sessions: () => sessions?.metrics,
+    counters,
+    hub: () => hub?.stats,
+  });
+
+  const { store, bus } = await open(config, metrics);
+  let busUp = true;
+  bus.onConnectionChange((up) => (busUp = up));
+  const closers: (() => Promise<void>)[] = [() => bus.close(), () => store.close()];
+  const closeAll = async () => {
+    for (const c of closers.splice(0)) await c().catch((err: unknown) => log.warn({ err }, 'close failed'));
+  };
+  try {
+    const offset = Number(/\d+/.exec(config.instance)?.[0] ?? 0) * 7919;
+    await seedUsers(store, { password: config.demoPassword, extra: config.extraUsers, offset });
+
+    const sessionOptions: SessionOptions = {
+      strategy: config.strategy,
+      store,
+      bus,
+      keys: config.sessionKeys,
+    };
+    // Passed only when asked for, so the option is never sent where it means nothing.
+    if (config.replication !== 'off') sessionOptions.replication = config.replication;
+    if (config.replication !== 'off') sessionOptions.instanceId = config.instance;
+    sessions = await createSessions(sessionOptions);
+    closers.unshift(() => sessions!.close());
+    const tracked = trackSessions(sessions, counters);
+    hub = await createChat({
+      bus,
+      sessions: tracked,
+      storeSpec: config.storeSpec,
+      instance: config.instance,
+    });
+    closers.unshift(() => hub!.close());
+
+    const ctx: ShopContext = { config, store, sessions, limit: new LoginLimit(store), counters, log };
+    const auth = authRoutes(ctx);
+    const cart = cartRoutes();
+    const mySessions = sessionRoutes(ctx);
+    const orders = orderRoutes(ctx);
+    closers.unshift(() => orders.close());
+    const router = new Router<Entry>()
+      .on(
+        'GET',
+        '/metrics',
+        plain(async (_req, res) => {
+          const text = await metrics.registry.metrics();
+          res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
+          res.end(text);
+        }),
+      )
+      .on('GET', '/api/products', plain(listProducts))
+      .on('GET', '/api/products/:id', plain(getProduct))
+      .on('GET', '/api/whoami', withS(auth.whoami))
+      .on('POST', '/api/login', withS(auth.login))
+      .on('POST', '/api/logout', withS(auth.logout))
+      .on('POST', '/api/logout-all', withS(auth.logoutAll))
+      .on('GET', '/api/sessions', withS(mySessions.list))
+      .on('DELETE', '/api/sessions/:handle', withS(mySessions.revoke))
+      .on('GET', '/api/cart', withS(cart.get))
+      .on('POST', '/api/cart/items', withS(cart.add))
+      .on('DELETE', '/api/cart/items/:productId', withS(cart.remove))
+      .on('GET', '/api/orders', withS(orders.list))
+      .on('POST', '/api/orders', withS(orders.create));
+
+    /** Runs a route and turns what it throws into a problem (a 500 is logged, never shown). */
+    const guarded =
+      (entry: Entry, params: Params, reqId: string) =>
+      async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+        try {
+          await entry.run(req, res, params);
+        } catch (err) {
+          if (!(err instanceof StatelineError) || err.status >= 500)
+            log.error({ err, reqId }, 'request failed');
+          sendError(res, err);
+        }
+      };
+
+    /** Answers a request; `label` learns the route pattern as soon as it is known (metrics, logs). */
+    const dispatch = async (
+      req: IncomingMessage,
+      res: ServerResponse,
+      reqId: string,
+      label: (route: string) => void,
+    ): Promise<void> => {
+      const path = (req.url ?? '/').split('?', 1)[0]!;
+      const method = req.method ?? 'GET';
+      const m = router.match(method, path);
+      if (m.kind !== 'none') label(m.pattern);
+      if (m.kind === 'route') {
+        const run = guarded(m.entry, m.params, reqId);
+        if (m.entry.session) {
+          // The session is committed before the response leaves (its Set-Cookie on it).
+          const createdBefore = { handle: undefined as string | null | undefined };
+          await withSession(tracked, async (r: SessionRequest, s: ServerResponse) => {
+            createdBefore.handle = r.session.handle;
+            s.once('finish', () => {
+              if (createdBefore.handle === null && r.session.handle !== null) counters.created++;
+            });
+            await run(r, s);
+          })(req, res);
+        } else await run(req, res);
+        return;
+      }
+      if (m.kind === 'method')
+        return sendError(
+          res,
+          new ShopError('SL_ERR_METHOD_NOT_ALLOWED', `${method} ${m.pattern}`, { allow: m.allow.join(', ') }),
+        );
+      if (path === '/api' || path.startsWith('/api/') || path === '/ws')
+        return sendError(res, new ShopError('SL_ERR_NOT_FOUND', `no route ${method} ${path.slice(0, 200)}`));
+      if (method !== 'GET' && method !== 'HEAD') {
+        label('/*');
+        return sendError(
+          res,
+          new ShopError('SL_ERR_METHOD_NOT_ALLOWED', 'pages are GET only', { allow: 'GET, HEAD' }),
+        );
+      }
+      label(path.startsWith('/assets/') ? '/assets/*' : path === '/' || path === '/index.html' ? '/' : '/*');
+      try {
+        await serveStatic(req, res, path);
+      } catch (err) {
+        sendError(res, err);
+      }
+    };
+
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      const started = performance.now();
+      const given = req.headers['x-request-id'];
+      const reqId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      res.setHeader('x-request-id', reqId);
+      let route = 'unmatched';
+      let code: string | undefined;
+      // Outermost wrapper: sees the final body chunk (problems are small) after every other layer.
+      const end = res.end;
+      res.end = function (this: ServerResponse, ...args: unknown[]) {
+        code ??= problemCode(this, args[0]);
+        return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+      } as ServerResponse['end'];
+      res.once('close', () => {
+        const method = req.method ?? 'GET';
+        const status = res.statusCode;
+        const ms = performance.now() - started;
+        metrics.request(method, route, status, ms / 1000);
+        if (res.getHeader('idempotent-replayed') === 'true') metrics.idempotencyReplays.inc();
+        if (code === 'SL_ERR_IDEMPOTENCY_IN_FLIGHT' || code === 'SL_ERR_IDEMPOTENCY_MISMATCH')
+          metrics.idempotencyConflicts.inc();
+        const line = { reqId, method, route, status, ms: Math.round(ms * 10) / 10 };
+        if (!res.writableFinished) log.info({ ...line, aborted: true }, 'request');
+        else log.info(code ? { ...line, code } : line, 'request');
+      });
+      dispatch(req, res, reqId, (r) => (route = r)).catch((err: unknown) => {
+        log.error({ err, reqId }, 'request failed');
+        sendError(res, err);
+      });
+    };
+
+    return {
+      handler,
+      upgrade: (req, socket, head) => upgradeChat(hub!, req, socket, head),
+      async ready() {
+        if (!busUp) return false;
+        await store.get('shop:ready');
+        return true;
+      },
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

@@ -1,0 +1,103 @@
+import {
+  BALANCES,
+  OptionError,
+  REPLICATIONS,
+  STRATEGIES,
+  type BalancePolicy,
+  type Replication,
+  type StrategyName,
+} from '../cluster-options.js';
+
+/** Where a config keeps its durable records (users, orders, and sessions for `server`/`hybrid`). */
+export const LAB_STORES = ['sqlite', 'redis', 'postgres'] as const;
+export type LabStore = (typeof LAB_STORES)[number];
+
+/** One configuration the lab measures: `strategy[/store][/balance][/replication]`. */
+export interface LabConfig {
+  /** The name as written, e.g. `memory/sticky/backup`. */
+  name: string;
+  strategy: StrategyName;
+  store: LabStore;
+  balance: BalancePolicy;
+  replication: Replication;
+}
+
+/** What `--configs all` runs, in this order. */
+export const ALL_CONFIGS = [
+  'memory/round-robin',
+  'memory/sticky',
+  'memory/sticky/backup',
+  'server/sqlite',
+  'server/redis',
+  'server/postgres',
+  'token',
+  'hybrid/redis',
+] as const;
+
+const has = <T extends string>(list: readonly T[], v: string): v is T =>
+  (list as readonly string[]).includes(v);
+
+/**
+ * Parses a config name. The first segment is the session strategy; each further segment is
+ * recognised by its vocabulary and may appear once: a store (`sqlite`, `redis`, `postgres`), a
+ * balance policy (`round-robin`, `least-conn`, `sticky`, `hash`) or a replication mode (`backup`,
+ * `all`). Defaults: store `sqlite` (every strategy needs a durable Store for users and orders),
+ * balance `round-robin`, replication `off`. Replication needs the `memory` strategy.
+ *
+ * @example
+ * ```ts
+ * parseConfig('memory/sticky/backup');
+ * // { name: 'memory/sticky/backup', strategy: 'memory', store: 'sqlite', balance: 'sticky', replication: 'backup' }
+ * ```
+ */
+export function parseConfig(name: string): LabConfig {
+  const parts = name.trim().split('/');
+  const [strategy, ...rest] = parts;
+  if (!strategy || !has(STRATEGIES, strategy))
+    throw new OptionError(
+      `--configs: "${name}" must start with a strategy (${STRATEGIES.join(', ')}); known configs: ${ALL_CONFIGS.join(', ')}`,
+    );
+  let store: LabStore | undefined;
+  let balance: BalancePolicy | undefined;
+  let replication: Replication | undefined;
+  for (const part of rest) {
+    if (has(LAB_STORES, part) && store === undefined) store = part;
+    else if (has(BALANCES, part) && balance === undefined) balance = part;
+    else if (has(REPLICATIONS, part) && part !== 'off' && replication === undefined) replication = part;
+    else
+      throw new OptionError(
+        `--configs: "${part}" in "${name}" is not a store (${LAB_STORES.join(', ')}), balance (${BALANCES.join(', ')}) or replication (backup, all), or is given twice`,
+      );
+  }
+  if (replication && strategy !== 'memory')
+    throw new OptionError(`--configs: replication "${replication}" in "${name}" needs the memory strategy`);
+  return {
+    name: parts.join('/'),
+    strategy,
+    store: store ?? 'sqlite',
+    balance: balance ?? 'round-robin',
+    replication: replication ?? 'off',
+  };
+}
+
+/**
+ * Parses `--configs`: `all`, or a comma-separated list of config names (duplicates refused).
+ *
+ * @example
+ * ```ts
+ * parseConfigs('token,server/sqlite').map((c) => c.name); // ['token', 'server/sqlite']
+ * ```
+ */
+export function parseConfigs(raw: string): LabConfig[] {
+  const text = raw.trim();
+  if (text === 'all') return ALL_CONFIGS.map(parseConfig);
+  const names = text.split(',').map((s) => s.trim());
+  if (names.some((n) => n === '')) throw new OptionError(`--configs: empty name in "${raw}"`);
+  const configs = names.map(parseConfig);
+  const seen = new Set<string>();
+  for (const c of configs) {
+    if (seen.has(c.name)) throw new OptionError(`--configs: "${c.name}" is listed twice`);
+    seen.add(c.name);
+  }
+  return configs;
+}

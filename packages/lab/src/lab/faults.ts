@@ -1,0 +1,88 @@
+import type { FaultKind } from './options.js';
+import type { FaultRecord } from './report.js';
+
+/** A fault to inject `at` ms after the load began. */
+export interface PlannedFault {
+  at: number;
+  kind: FaultKind;
+}
+
+/** When each fault happens, as a fraction of the load's duration. */
+export const FAULT_AT: Record<FaultKind, number> = { kill: 1 / 3, 'store-restart': 1 / 2, restart: 2 / 3 };
+
+/**
+ * The schedule of one config: `kill` at ⅓ of the duration, `store-restart` at ½ (only when the
+ * lab owns the store server; otherwise it is listed as not applied, with `noStoreRestart` as the
+ * reason), `restart` at ⅔.
+ *
+ * @example
+ * ```ts
+ * planFaults(['kill', 'restart'], 30_000, null).plan; // [{ at: 10000, kind: 'kill' }, { at: 20000, kind: 'restart' }]
+ * ```
+ */
+export function planFaults(
+  kinds: readonly FaultKind[],
+  durationMs: number,
+  noStoreRestart: string | null,
+): { plan: PlannedFault[]; notApplied: { kind: FaultKind; reason: string }[] } {
+  const plan: PlannedFault[] = [];
+  const notApplied: { kind: FaultKind; reason: string }[] = [];
+  for (const kind of kinds) {
+    if (kind === 'store-restart' && noStoreRestart !== null)
+      notApplied.push({ kind, reason: noStoreRestart });
+    else plan.push({ at: Math.round(durationMs * FAULT_AT[kind]), kind });
+  }
+  plan.sort((a, b) => a.at - b.at);
+  return { plan, notApplied };
+}
+
+/** What carrying out a fault needs. */
+export interface FaultActions {
+  /** The instance a kill hits (and a restart brings back). */
+  victim: string;
+  kill(id: string): Promise<void>;
+  start(id: string): Promise<void>;
+  restartStore?: () => Promise<void>;
+  storeTarget?: string;
+  /** ms since the load began. */
+  now(): number;
+}
+
+/**
+ * Runs a fault schedule against a live cluster: each fault at its time (never before), recorded
+ * with the time it was issued. Stops scheduling once `stopped` says so. Failures of an action are
+ * recorded in the target as `… (failed: reason)` rather than thrown: a run goes on.
+ *
+ * @example
+ * ```ts
+ * const done = runFaults(plan, actions, () => rec.now() > durationMs);
+ * // … load …
+ * const faults = await done; // [{ at: 10004, kind: 'kill', target: 'i2' }, …]
+ * ```
+ */
+export async function runFaults(
+  plan: readonly PlannedFault[],
+  a: FaultActions,
+  stopped: () => boolean,
+): Promise<FaultRecord[]> {
+  const out: FaultRecord[] = [];
+  for (const f of plan) {
+    while (a.now() < f.at) {
+      if (stopped()) return out;
+      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, f.at - a.now()))));
+    }
+    if (stopped()) return out;
+    const at = Math.round(a.now());
+    const target = f.kind === 'store-restart' ? (a.storeTarget ?? 'store') : a.victim;
+    const record: FaultRecord = { at, kind: f.kind, target };
+    out.push(record);
+    try {
+      if (f.kind === 'kill') await a.kill(a.victim);
+      else if (f.kind === 'restart') await a.start(a.victim);
+      else await a.restartStore?.();
+    } catch (err) {
+      record.target = `${target} (failed: ${(err as Error).message})`;
+    }
+  }
+  return out;
+}

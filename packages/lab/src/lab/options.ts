@@ -1,0 +1,129 @@
+import { OptionError } from '../cluster-options.js';
+import type { LabConfig } from './config.js';
+
+/** The faults the lab can inject (see docs/lab.md, "Faults"). */
+export const FAULT_KINDS = ['kill', 'restart', 'store-restart'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** `stateline lab`'s options, parsed, with defaults applied. */
+export interface LabOptions {
+  configs: LabConfig[];
+  /** Load per config, in ms. */
+  durationMs: number;
+  users: number;
+  instances: number;
+  faults: FaultKind[];
+  /** Directory for report.json, report.md and report.html. */
+  out: string;
+  seed: number;
+  /** The app module; undefined: the shop, resolved at run time. */
+  app?: string | undefined;
+  /** PostgreSQL for the `postgres` configs. */
+  postgres: string;
+}
+
+export const LAB_DEFAULTS = {
+  configs: 'memory/round-robin,memory/sticky,memory/sticky/backup,server/sqlite,token',
+  duration: '30s',
+  users: 50,
+  instances: 3,
+  faults: 'kill,restart,store-restart',
+  out: 'lab-report',
+  postgres: 'postgres://postgres@127.0.0.1:5432/test',
+} as const;
+
+/** Shortest and longest load per config. */
+const MIN_DURATION = 2_000;
+const MAX_DURATION = 3_600_000;
+
+/**
+ * `--duration`: `20s`, `2m`, `2500ms`, or a bare number of seconds; 2 s to 60 min.
+ *
+ * @example
+ * ```ts
+ * parseDuration('20s'); // 20000
+ * ```
+ */
+export function parseDuration(raw: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(raw.trim());
+  const ms = m ? Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000) : NaN;
+  if (!Number.isFinite(ms) || ms < MIN_DURATION || ms > MAX_DURATION)
+    throw new OptionError(`--duration must be like 30s, 2m or 2500ms, from 2s to 60m (got "${raw}")`);
+  return Math.round(ms);
+}
+
+function whole(raw: string, name: string, min: number, max: number): number {
+  const n = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new OptionError(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+  return n;
+}
+
+/**
+ * `--users`: virtual users per config, 1 to 1000.
+ *
+ * @example
+ * ```ts
+ * parseUsers('50'); // 50
+ * ```
+ */
+export function parseUsers(raw: string): number {
+  return whole(raw, '--users', 1, 1000);
+}
+
+/**
+ * `--seed`: 0 to 2^32 − 1.
+ *
+ * @example
+ * ```ts
+ * parseSeed('7'); // 7
+ * ```
+ */
+export function parseSeed(raw: string): number {
+  return whole(raw, '--seed', 0, 0xffffffff);
+}
+
+/**
+ * `--faults`: `none`, or a comma-separated list of `kill`, `restart`, `store-restart`
+ * (`restart` needs `kill`: it starts the killed instance again).
+ *
+ * @example
+ * ```ts
+ * parseFaults('kill,restart'); // ['kill', 'restart']
+ * ```
+ */
+export function parseFaults(raw: string): FaultKind[] {
+  const text = raw.trim();
+  if (text === 'none') return [];
+  const kinds = text.split(',').map((s) => s.trim());
+  const out: FaultKind[] = [];
+  for (const k of kinds) {
+    if (!(FAULT_KINDS as readonly string[]).includes(k))
+      throw new OptionError(`--faults: "${k}" is not one of ${FAULT_KINDS.join(', ')} (or none)`);
+    if (out.includes(k as FaultKind)) throw new OptionError(`--faults: "${k}" is listed twice`);
+    out.push(k as FaultKind);
+  }
+  if (out.includes('restart') && !out.includes('kill'))
+    throw new OptionError('--faults: restart needs kill (it starts the killed instance again)');
+  return out;
+}
+
+/**
+ * `--postgres`: a `postgres://` or `postgresql://` URL.
+ *
+ * @example
+ * ```ts
+ * parsePostgresUrl('postgres://postgres@127.0.0.1:5432/test');
+ * ```
+ */
+export function parsePostgresUrl(raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new OptionError(`--postgres must be a postgres:// URL (got "${raw}")`);
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:')
+    throw new OptionError(`--postgres must be a postgres:// URL (got "${raw}")`);
+  return raw;
+}

@@ -1,0 +1,50 @@
+import { findings } from './findings.js';
+import type { LabReport } from './report.js';
+import { markdownTable } from './table.js';
+
+/**
+ * `report.md`: what ran, on what, the results table, the faults, and "What this run shows".
+ *
+ * @example
+ * ```ts
+ * writeFileSync('lab-report/report.md', reportMarkdown(report));
+ * ```
+ */
+export function reportMarkdown(report: LabReport): string {
+  const { options: o, machine: m } = report;
+  const lines = [
+    `# Stateline lab report`,
+    '',
+    `${report.startedAt.slice(0, 10)}, ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb} GB, Node ${m.node}, ${m.platform}.` +
+      ` ${o.users} virtual users, ${o.instances} instances, ${(o.durationMs / 1000).toFixed(0)} s per config, faults: ${o.faults.join(', ') || 'none'}, seed ${report.seed}` +
+      ` (repeat with \`--seed ${report.seed}\`).` +
+      (report.aborted ? ' **Interrupted: the last run is partial and later ones are missing.**' : ''),
+    '',
+    markdownTable(report.runs).trimEnd(),
+    '',
+    '## Faults',
+    '',
+  ];
+  for (const r of report.runs.filter((x) => x.skipped === null)) {
+    const done = r.faults.map((f) => `${f.kind} ${f.target} at ${(f.at / 1000).toFixed(1)} s`);
+    const not = r.faultsNotApplied.map((f) => `${f.kind} not applied (${f.reason})`);
+    lines.push(`- \`${r.config}\`: ${[...done, ...not].join('; ') || 'none'}`);
+  }
+  const errorful = report.runs.filter((r) => Object.keys(r.errorsByType).length > 0);
+  if (errorful.length > 0) {
+    lines.push('', '## Errors by type', '');
+    for (const r of errorful)
+      lines.push(
+        `- \`${r.config}\`: ${Object.entries(r.errorsByType)
+          .map(([k, v]) => `${k} × ${v}`)
+          .join(', ')}`,
+      );
+  }
+  lines.push('', '## What this run shows', '');
+  for (const f of findings(report)) lines.push(`**${f.topic}.** ${f.sentences.join(' ')}`, '');
+  lines.push(
+    'Every measure is defined in `docs/lab.md` (section "Measures"); the raw numbers and the per-second timeline are in `report.json`.',
+    '',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,269 @@
+import { Agent } from 'undici';
+import { startCluster, type Cluster } from '../cluster.js';
+import type { LabConfig } from './config.js';
+import { planFaults, runFaults } from './faults.js';
+import { HeaderMeter } from './header-meter.js';
+import { httpText, InstanceSampler } from './instance-sampler.js';
+import type { FaultKind } from './options.js';
+import { deriveSeed, mulberry32 } from './prng.js';
+import { Recorder, recoveryMs } from './recorder.js';
+import { round, skippedRun, type RunReport } from './report.js';
+import { prepareStore } from './store-server.js';
+import { auditOrders, countDuplicates, VirtualUser } from './virtual-user.js';
+
+/** What the progress display is told, four times a second. */
+export interface RunProgress {
+  config: string;
+  phase: 'starting' | 'load' | 'audit' | 'closing';
+  elapsedMs: number;
+  durationMs: number;
+  requests: number;
+  errors: number;
+  sessionsLost: number;
+}
+
+/** Options of {@link runConfig}. */
+export interface RunConfigOptions {
+  config: LabConfig;
+  /** The app module every instance runs. */
+  app: string;
+  durationMs: number;
+  users: number;
+  instances: number;
+  faults: readonly FaultKind[];
+  seed: number;
+  postgres: string;
+  /** Extra environment for the instances (on top of STATELINE_SHOP_USERS and LOG_LEVEL). */
+  env?: Record<string, string>;
+  /** Ends the load early (Ctrl-C); the run is then reported as far as it got, without the audit. */
+  signal?: AbortSignal;
+  onProgress?: (p: RunProgress) => void;
+  /** The instances' output (default `'ignore'`; `STATELINE_LAB_STDIO=inherit` shows it). */
+  stdio?: 'ignore' | 'inherit';
+}
+
+const AUDIT_CONCURRENCY = 8;
+const AUDIT_ATTEMPTS = 3;
+
+async function postControl(cluster: Cluster, path: string): Promise<void> {
+  const r = await httpText(`${cluster.url}/_stateline/${path}`, 30_000, 'POST');
+  if (!r || r.status !== 200) throw new Error(`POST /_stateline/${path} answered ${r?.status ?? 'nothing'}`);
+}
+
+/** Runs `fn` over `items` with at most `n` at a time. */
+async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+/**
+ * Runs one config: prepares its Store (a fresh SQLite file, the lab's own Redis, or a prefix on
+ * PostgreSQL), starts a fresh cluster (gateway + N instances of the app) with one account per
+ * virtual user, runs the users for the duration while the fault schedule runs, samples the
+ * instances, then lists every user's orders to count duplicates, closes everything and returns
+ * the config's row of the report. A config whose Store is unavailable is returned as skipped.
+ *
+ * @example
+ * ```ts
+ * const row = await runConfig({ config: parseConfig('server/sqlite'), app, durationMs: 20_000, users: 50, instances: 3, faults: ['kill', 'restart'], seed: 1, postgres });
+ * row.sessionsLost; // 0
+ * ```
+ */
+export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
+  const { config } = o;
+  const progress = (phase: RunProgress['phase'], rec?: Recorder) =>
+    o.onProgress?.({
+      config: config.name,
+      phase,
+      elapsedMs: rec ? Math.min(rec.now(), o.durationMs) : 0,
+      durationMs: o.durationMs,
+      requests: rec?.requests ?? 0,
+      errors: rec?.errors ?? 0,
+      sessionsLost: rec?.sessionsLost ?? 0,
+    });
+  progress('starting');
+  const store = await prepareStore(config.store, { postgres: o.postgres });
+  if ('skipped' in store) return skippedRun(config, store.skipped);
+
+  let cluster: Cluster | undefined;
+  let report: RunReport | undefined;
+  const dispatcher = new Agent({ keepAliveTimeout: 4000, connections: o.users + 4 });
+  try {
+    const startedAt = performance.now();
+    try {
+      cluster = await startCluster({
+        port: 0,
+        instances: o.instances,
+        app: o.app,
+        strategy: config.strategy,
+        store: store.spec,
+        bus: 'ipc:',
+        balance: config.balance,
+        replication: config.replication,
+        stdio: o.stdio ?? 'ignore',
+        env: { STATELINE_SHOP_USERS: String(o.users), LOG_LEVEL: 'silent', ...o.env },
+      });
+    } catch (err) {
+      return skippedRun(config, `the cluster did not start: ${(err as Error).message}`);
+    }
+    const startupMs = Math.round(performance.now() - startedAt);
+    const c = cluster;
+    const meter = new HeaderMeter(new URL(c.url).origin);
+    const sampler = new InstanceSampler(() => c.status().instances);
+    await sampler.begin();
+
+    const rec = new Recorder();
+    meter.start();
+    const stopped = () => rec.now() >= o.durationMs || o.signal?.aborted === true;
+    const tick = setInterval(() => progress('load', rec), 250);
+
+    const rnd = mulberry32(deriveSeed(o.seed, 0xfa17));
+    const victim = `i${rnd.int(1, o.instances)}`;
+    const { plan, notApplied } = planFaults(
+      o.faults,
+      o.durationMs,
+      store.restart ? null : (store.noRestart ?? 'no store server'),
+    );
+    const faults = runFaults(
+      plan,
+      {
+        victim,
+        kill: (id) => postControl(c, `instances/${id}/kill`),
+        start: (id) => postControl(c, `instances/${id}/start`),
+        ...(store.restart ? { restartStore: store.restart } : {}),
+        ...(store.target ? { storeTarget: store.target } : {}),
+        now: () => rec.now(),
+      },
+      stopped,
+    );
+
+    // Users start spread over the first second (or tenth of the run), not all in one tick.
+    const spread = Math.min(1000, o.durationMs / 10);
+    const users = Array.from(
+      { length: o.users },
+      (_, i) =>
+        new VirtualUser({
+          n: i + 1,
+          base: c.url,
+          dispatcher,
+          rec,
+          rnd: mulberry32(deriveSeed(o.seed, i + 1)),
+          stopped,
+        }),
+    );
+    await Promise.all(
+      users.map(async (u, i) => {
+        await new Promise((r) => setTimeout(r, (spread * i) / o.users));
+        await u.run();
+      }),
+    );
+    const loadMs = rec.now();
+    clearInterval(tick);
+    meter.stop();
+    const recorded = await faults;
+    const totals = await sampler.end();
+
+    const auditStart = performance.now();
+    let duplicates: number | null = null;
+    let missing = 0;
+    let auditFailures = 0;
+    if (!o.signal?.aborted) {
+      progress('audit', rec);
+      let found = 0;
+      const auditAgent = new Agent({ keepAliveTimeout: 1000, connections: AUDIT_CONCURRENCY });
+      try {
+        await pool(users, AUDIT_CONCURRENCY, async (u) => {
+          const live = () => c.status().instances.filter((i) => i.state === 'up' && i.url);
+          // The user's own session first, on each instance (a memory session lives on one).
+          const cookie = u.cookies();
+          for (const i of cookie ? live() : []) {
+            const listed = await auditOrders(i.url!, u.name, auditAgent, cookie).catch(() => null);
+            if (listed) {
+              const r = countDuplicates(listed, u.ordersSeen);
+              found += r.duplicates;
+              missing += r.missing;
+              return;
+            }
+          }
+          for (let attempt = 0; attempt < AUDIT_ATTEMPTS; attempt++) {
+            const up = live();
+            const target = up[attempt % Math.max(1, up.length)]?.url;
+            const listed = target ? await auditOrders(target, u.name, auditAgent) : null;
+            if (listed) {
+              const r = countDuplicates(listed, u.ordersSeen);
+              found += r.duplicates;
+              missing += r.missing;
+              return;
+            }
+          }
+          auditFailures++;
+        });
+      } finally {
+        await auditAgent.close().catch(() => {});
+      }
+      duplicates = found;
+    }
+    progress('closing', rec);
+
+    const t = meter.totals();
+    const perRequest = (n: number | null, digits = 2) =>
+      n === null || rec.requests === 0 ? null : round(n / rec.requests, digits);
+    const killAt = recorded.find((f) => f.kind === 'kill')?.at;
+    const firstFault = recorded[0]?.at ?? Infinity;
+    report = {
+      ...skippedRun(config, ''),
+      skipped: null,
+      requests: rec.requests,
+      throughput: loadMs > 0 ? round((rec.requests / loadMs) * 1000, 1) : 0,
+      latencyMs: rec.latency(),
+      errors: rec.errors,
+      sessionsLost: rec.sessionsLost,
+      lostUpdates: rec.lostUpdates,
+      duplicateOrders: duplicates,
+      bytesPerRequest: t.exchanges ? Math.round((t.requestBytes + t.responseBytes) / t.exchanges) : null,
+      storeOpsPerRequest: perRequest(totals.storeOps),
+      rssMb: totals.maxRssBytes === null ? null : round(totals.maxRssBytes / 1024 ** 2, 1),
+      cpuSecondsPer1k: totals.cpuSeconds === null ? null : perRequest(totals.cpuSeconds * 1000, 3),
+      recoveryMs: killAt === undefined ? null : recoveryMs(rec.badTimes, killAt, loadMs),
+      faults: recorded,
+      durationMs: Math.round(loadMs),
+      startupMs,
+      phasesMs: { audit: Math.round(performance.now() - auditStart), close: 0 },
+      sessionsLostBeforeFault: rec.lossTimes.filter((at) => at < firstFault).length,
+      sessionsLostBy: {
+        loggedOut: rec.sessionsLostBy['logged-out'],
+        cartLost: rec.sessionsLostBy['cart-lost'],
+        unauthenticated: rec.sessionsLostBy.unauthenticated,
+      },
+      errorsByType: rec.errorTypes(),
+      retries: rec.retries,
+      requestHeaderBytes: t.exchanges ? Math.round(t.requestBytes / t.exchanges) : null,
+      responseHeaderBytes: t.exchanges ? Math.round(t.responseBytes / t.exchanges) : null,
+      cache: {
+        conditionalRequests: rec.conditionalRequests,
+        notModified: rec.notModified,
+        // Only the hybrid strategy has a near cache; other instances may still export the gauge.
+        nearCacheHitRatio:
+          config.strategy === 'hybrid' && totals.nearCacheHitRatio !== null
+            ? round(totals.nearCacheHitRatio, 3)
+            : null,
+      },
+      orders: { placed: rec.ordersPlaced, missing, auditFailures },
+      cart: { addsAcknowledged: rec.addsAcknowledged, checks: rec.cartChecks },
+      faultsNotApplied: notApplied,
+      timeline: rec.timeline(loadMs),
+    };
+    rec.destroy();
+    return report;
+  } finally {
+    const closeStart = performance.now();
+    await cluster?.close().catch(() => {});
+    await dispatcher.close().catch(() => {});
+    await store.close().catch(() => {});
+    if (report?.phasesMs) report.phasesMs.close = Math.round(performance.now() - closeStart);
+  }
+}

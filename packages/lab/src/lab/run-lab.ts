@@ -1,0 +1,104 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { defaultLabApp } from './app-module.js';
+import { LAB_DEFAULTS, type LabOptions } from './options.js';
+import { Progress, type ProgressSink } from './progress.js';
+import { machineInfo, REPORT_SCHEMA, type LabReport, type RunReport } from './report.js';
+import { reportHtml } from './report-html.js';
+import { reportMarkdown } from './report-md.js';
+import { runConfig } from './run-config.js';
+
+/** Options of {@link runLab}: the command line's, plus what a caller in code may set. */
+export interface RunLabOptions extends Partial<Omit<LabOptions, 'configs'>> {
+  configs: LabOptions['configs'];
+  /** Extra environment for every instance of every config. */
+  env?: Record<string, string>;
+  /** Aborting ends the current config's load at once and runs no further config. */
+  signal?: AbortSignal;
+  /** The live display (default: none). */
+  progress?: ProgressSink;
+  /** Write report.json/md/html into `out` (default true). */
+  write?: boolean;
+}
+
+/**
+ * Writes `report.json`, `report.md` and `report.html` into `dir` (created if needed).
+ *
+ * @example
+ * ```ts
+ * await writeReport(report, 'lab-report');
+ * ```
+ */
+export async function writeReport(report: LabReport, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+  await writeFile(join(dir, 'report.md'), reportMarkdown(report));
+  await writeFile(join(dir, 'report.html'), await reportHtml(report));
+}
+
+/**
+ * `stateline lab`: runs every config in turn on a fresh local cluster under scripted virtual users
+ * and the fault schedule, and returns (and by default writes) the report. The app defaults to the
+ * reference shop. When `signal` aborts, the current config stops where it is, no further config
+ * runs, and the report written is marked `aborted`.
+ *
+ * @example
+ * ```ts
+ * import { runLab, parseConfigs } from '@stateline/lab';
+ * const report = await runLab({ configs: parseConfigs('server/sqlite,token'), durationMs: 20_000, out: 'lab-report' });
+ * console.log(report.runs.map((r) => [r.config, r.sessionsLost]));
+ * ```
+ */
+export async function runLab(o: RunLabOptions): Promise<LabReport> {
+  const app = o.app ?? defaultLabApp();
+  const seed = o.seed ?? Math.floor(Math.random() * 0x100000000);
+  const options: LabReport['options'] = {
+    configs: o.configs.map((c) => c.name),
+    durationMs: o.durationMs ?? 30_000,
+    users: o.users ?? LAB_DEFAULTS.users,
+    instances: o.instances ?? LAB_DEFAULTS.instances,
+    faults: o.faults ?? ['kill', 'restart', 'store-restart'],
+    seed,
+    app,
+    out: o.out ?? LAB_DEFAULTS.out,
+  };
+  const startedAt = new Date().toISOString();
+  const progress = o.progress ? new Progress(o.progress, o.configs.length) : null;
+  const runs: RunReport[] = [];
+  const stdio = process.env.STATELINE_LAB_STDIO === 'inherit' ? 'inherit' : 'ignore';
+  try {
+    for (const config of o.configs) {
+      if (o.signal?.aborted) break;
+      const run = await runConfig({
+        config,
+        app,
+        durationMs: options.durationMs,
+        users: options.users,
+        instances: options.instances,
+        faults: options.faults,
+        seed,
+        postgres: o.postgres ?? LAB_DEFAULTS.postgres,
+        stdio,
+        ...(o.env ? { env: o.env } : {}),
+        ...(o.signal ? { signal: o.signal } : {}),
+        ...(progress ? { onProgress: (p) => progress.update(p) } : {}),
+      });
+      runs.push(run);
+      if (run.skipped !== null) progress?.note(`${config.name}: skipped (${run.skipped})`);
+    }
+  } finally {
+    progress?.done();
+  }
+  const report: LabReport = {
+    schema: REPORT_SCHEMA,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    aborted: o.signal?.aborted === true,
+    seed,
+    machine: machineInfo(),
+    options,
+    runs,
+  };
+  if (o.write !== false) await writeReport(report, resolve(options.out));
+  return report;
+}
