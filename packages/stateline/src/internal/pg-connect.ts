@@ -20,8 +20,9 @@
  * stateline_store    (key text PK, value text, version bigint, expires_at bigint NULL)  -- + partial index on expires_at
  * stateline_index    (owner text, member text, expires_at bigint NULL, PK (owner, member)) -- + partial index on expires_at
  * stateline_log      (stream text, "offset" bigint, data text, at bigint, PK (stream, "offset")) -- + index (stream, at, "offset")
+ * stateline_log_key  (stream text, key text, "offset" bigint, PK (stream, key)) -- + index (stream, "offset")
  * stateline_log_meta (stream text PK, epoch text, head bigint, trimmed_through bigint, last_at bigint)
- * stateline_log_append_v1(stream, data, epoch, max_count, max_age)  -- plpgsql: one append, one round trip
+ * stateline_log_append_v2(stream, data, key, epoch, max_count, max_age)  -- plpgsql: one append, one round trip
  * ```
  *
  * `trimmed_through` is the highest offset retention removed; `last_at` the newest entry's `at`
@@ -165,16 +166,42 @@ CREATE TABLE IF NOT EXISTS stateline_log_meta (
   trimmed_through bigint NOT NULL,
   last_at bigint NOT NULL
 );
+CREATE TABLE IF NOT EXISTS stateline_log_key (
+  stream text NOT NULL,
+  key text NOT NULL,
+  "offset" bigint NOT NULL,
+  PRIMARY KEY (stream, key)
+);
+CREATE INDEX IF NOT EXISTS stateline_log_key_offset ON stateline_log_key (stream, "offset");
 DO $do$ BEGIN
-  IF to_regprocedure('stateline_log_append_v1(text, text, text, bigint, bigint)') IS NULL THEN
-    CREATE FUNCTION stateline_log_append_v1(p_stream text, p_data text, p_epoch text, p_max_count bigint, p_max_age bigint)
-    RETURNS TABLE (out_epoch text, out_offset bigint, out_at bigint)
+  IF to_regprocedure('stateline_log_append_v2(text, text, text, text, bigint, bigint)') IS NULL THEN
+    CREATE FUNCTION stateline_log_append_v2(p_stream text, p_data text, p_key text, p_epoch text, p_max_count bigint, p_max_age bigint)
+    RETURNS TABLE (out_epoch text, out_offset bigint, out_at bigint, out_duplicate boolean)
     LANGUAGE plpgsql VOLATILE AS $fn$
     DECLARE
       m record;
+      d record;
       v_tt bigint;
       v_cut bigint;
     BEGIN
+      IF p_key IS NOT NULL THEN
+        -- A keyed append takes the stream's row lock before looking the key up, so a concurrent
+        -- append with the same key waits here and then finds this one's entry.
+        INSERT INTO stateline_log_meta AS lm (stream, epoch, head, trimmed_through, last_at)
+        VALUES (p_stream, p_epoch, 0, 0, 0)
+        ON CONFLICT (stream) DO UPDATE SET head = lm.head
+        RETURNING lm.epoch, lm.head, lm.trimmed_through INTO m;
+        -- at grows with offset, so "not removed by age" is "at >= cutoff".
+        SELECT l."offset", l.at INTO d FROM stateline_log_key k
+        JOIN stateline_log l ON l.stream = k.stream AND l."offset" = k."offset"
+        WHERE k.stream = p_stream AND k.key = p_key
+          AND k."offset" > GREATEST(m.trimmed_through, m.head - p_max_count)
+          AND (p_max_age IS NULL OR l.at >= ${PG_NOW_MS} - p_max_age);
+        IF FOUND THEN
+          RETURN QUERY SELECT m.epoch, d."offset", d.at, true;
+          RETURN;
+        END IF;
+      END IF;
       -- The upsert takes the stream's row lock until commit: appends to one stream are serialised
       -- here and get consecutive offsets. The first append creates the stream with p_epoch.
       INSERT INTO stateline_log_meta AS lm (stream, epoch, head, trimmed_through, last_at)
@@ -182,6 +209,10 @@ DO $do$ BEGIN
       ON CONFLICT (stream) DO UPDATE SET head = lm.head + 1, last_at = GREATEST(lm.last_at, EXCLUDED.last_at)
       RETURNING lm.epoch, lm.head, lm.last_at, lm.trimmed_through INTO m;
       INSERT INTO stateline_log (stream, "offset", data, at) VALUES (p_stream, m.head, p_data, m.last_at);
+      IF p_key IS NOT NULL THEN
+        INSERT INTO stateline_log_key (stream, key, "offset") VALUES (p_stream, p_key, m.head)
+        ON CONFLICT (stream, key) DO UPDATE SET "offset" = EXCLUDED."offset";
+      END IF;
       -- Each statement below takes a new snapshot, which holds every earlier offset (their appends
       -- committed before this one got the lock), so retention deletes exactly the trimmed prefix.
       v_tt := GREATEST(m.trimmed_through, m.head - p_max_count);
@@ -193,9 +224,10 @@ DO $do$ BEGIN
       END IF;
       IF v_tt > m.trimmed_through THEN
         DELETE FROM stateline_log l WHERE l.stream = p_stream AND l."offset" > m.trimmed_through AND l."offset" <= v_tt;
+        DELETE FROM stateline_log_key k WHERE k.stream = p_stream AND k."offset" > m.trimmed_through AND k."offset" <= v_tt;
         UPDATE stateline_log_meta SET trimmed_through = v_tt WHERE stream = p_stream;
       END IF;
-      RETURN QUERY SELECT m.epoch, m.head, m.last_at;
+      RETURN QUERY SELECT m.epoch, m.head, m.last_at, false;
     END
     $fn$;
   END IF;

@@ -13,6 +13,7 @@ export type SqliteStatement = BetterSqlite3.Statement;
  * - `stateline_store`: one row per prefixed key; `expires_at` is epoch ms or NULL (never).
  * - `stateline_index`: per-owner index members (`owner` is prefixed), same expiry rule.
  * - `stateline_log`: entries of a prefixed stream; `"offset"` is quoted because OFFSET is an SQL keyword.
+ * - `stateline_log_key`: the idempotency key of a keyed append → its offset, removed with the entry.
  * - `stateline_log_meta`: per stream its epoch, newest offset (`head`) and the highest offset
  *   retention removed (`trimmed_through`); entries present are always `trimmed_through+1 … head`.
  */
@@ -26,6 +27,9 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS stateline_log (
      stream TEXT NOT NULL, "offset" INTEGER NOT NULL, data TEXT NOT NULL, at INTEGER NOT NULL,
      PRIMARY KEY (stream, "offset"))`,
+  `CREATE TABLE IF NOT EXISTS stateline_log_key (
+     stream TEXT NOT NULL, key TEXT NOT NULL, "offset" INTEGER NOT NULL, PRIMARY KEY (stream, key))`,
+  `CREATE INDEX IF NOT EXISTS stateline_log_key_offset ON stateline_log_key (stream, "offset")`,
   `CREATE TABLE IF NOT EXISTS stateline_log_meta (
      stream TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL, trimmed_through INTEGER NOT NULL)`,
 ];

@@ -1,12 +1,18 @@
 import { CallGuard } from '../internal/guard.js';
-import { newEpoch, normalizeRetention, readLimit, resolveRead, checkSince } from './retention.js';
-import type { AppendResult, Log, LogEntry, MemoryLogOptions, ReadOptions, ReadResult } from './types.js';
+import { appendKey, newEpoch, normalizeRetention, readLimit, resolveRead, checkSince } from './retention.js';
+import type { AppendOptions, AppendResult, Log, LogEntry, MemoryLogOptions, ReadOptions, ReadResult } from './types.js';
 
 interface Stream {
   epoch: string;
   head: number;
   trimmedThrough: number;
-  entries: LogEntry[];
+  entries: KeyedEntry[];
+  /** Append key → offset, for the entries still held. */
+  keys: Map<string, number>;
+}
+
+interface KeyedEntry extends LogEntry {
+  key: string | null;
 }
 
 /** A Log in this process's memory (a bounded ring per stream): for tests and single-process apps. */
@@ -27,7 +33,7 @@ export class MemoryLog implements Log {
 
   private stream(name: string): Stream {
     let s = this.streams.get(this.prefix + name);
-    if (!s) this.streams.set(this.prefix + name, (s = { epoch: newEpoch(), head: 0, trimmedThrough: 0, entries: [] }));
+    if (!s) this.streams.set(this.prefix + name, (s = { epoch: newEpoch(), head: 0, trimmedThrough: 0, entries: [], keys: new Map() }));
     return s;
   }
 
@@ -40,17 +46,31 @@ export class MemoryLog implements Log {
     }
     if (drop > 0) {
       s.trimmedThrough = s.entries[drop - 1]!.offset;
+      for (let i = 0; i < drop; i++) {
+        const key = s.entries[i]!.key;
+        if (key !== null) s.keys.delete(key);
+      }
       s.entries.splice(0, drop);
     }
   }
 
-  append(stream: string, data: string): Promise<AppendResult> {
+  append(stream: string, data: string, options?: AppendOptions): Promise<AppendResult> {
     return this.guard.run('append', () => {
+      const key = appendKey(options);
       const s = this.stream(stream);
-      const entry = { offset: ++s.head, data, at: this.now() };
+      if (key !== null) {
+        this.trim(s);
+        const known = s.keys.get(key);
+        if (known !== undefined) {
+          const e = s.entries[known - s.trimmedThrough - 1]!;
+          return { offset: e.offset, epoch: s.epoch, at: e.at, duplicate: true };
+        }
+      }
+      const entry = { offset: ++s.head, data, at: this.now(), key };
       s.entries.push(entry);
+      if (key !== null) s.keys.set(key, entry.offset);
       this.trim(s);
-      return { offset: entry.offset, epoch: s.epoch, at: entry.at };
+      return { offset: entry.offset, epoch: s.epoch, at: entry.at, duplicate: false };
     });
   }
 
@@ -64,7 +84,7 @@ export class MemoryLog implements Log {
       const entries: LogEntry[] = [];
       for (const e of s.entries) {
         if (e.offset <= from) continue;
-        entries.push({ ...e });
+        entries.push({ offset: e.offset, data: e.data, at: e.at });
         if (entries.length >= limit) break;
       }
       return { epoch: s.epoch, entries, head: s.head, complete };

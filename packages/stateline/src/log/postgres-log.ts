@@ -9,8 +9,8 @@ import {
   type PgPool,
 } from '../internal/pg-connect.js';
 import { positiveInt } from '../internal/spec.js';
-import { checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
-import type { AppendResult, Log, LogEntry, PostgresLogOptions, ReadOptions, ReadResult } from './types.js';
+import { appendKey, checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
+import type { AppendOptions, AppendResult, Log, LogEntry, PostgresLogOptions, ReadOptions, ReadResult } from './types.js';
 
 /**
  * SQL for the highest offset retention by age removes as of `now`: entries never get an `at`
@@ -23,13 +23,14 @@ const ageCut = (stream: string, maxAge: string, now: string) =>
   ORDER BY l.at DESC, l."offset" DESC LIMIT 1), 0)`;
 
 /**
- * Append, in one statement (one round trip): `stateline_log_append_v1` (internal/pg-connect.ts)
- * upserts the stream's meta row (serialising appends, creating the epoch on first use), inserts
- * the entry and applies retention by count and age in the append path.
+ * Append, in one statement (one round trip): `stateline_log_append_v2` (internal/pg-connect.ts)
+ * upserts the stream's meta row (serialising appends, creating the epoch on first use), returns
+ * the entry of a known key instead of appending, inserts the entry and applies retention by count
+ * and age in the append path.
  */
 const APPEND = {
   name: 'sl_log_append',
-  text: 'SELECT out_epoch, out_offset, out_at FROM stateline_log_append_v1($1, $2, $3, $4::bigint, $5::bigint)',
+  text: 'SELECT out_epoch, out_offset, out_at, out_duplicate FROM stateline_log_append_v2($1, $2, $3, $4, $5::bigint, $6::bigint)',
 } as const;
 
 /**
@@ -77,6 +78,13 @@ interface ReadRow {
 }
 
 /** A Log in PostgreSQL tables shared by every process (schema in internal/pg-connect.ts). */
+interface AppendRow {
+  out_epoch: string;
+  out_offset: string;
+  out_at: string;
+  out_duplicate: boolean;
+}
+
 class PostgresLog implements Log {
   readonly backend = 'postgres' as const;
 
@@ -92,17 +100,23 @@ class PostgresLog implements Log {
     return this.prefix + stream;
   }
 
-  append(stream: string, data: string): Promise<AppendResult> {
+  append(stream: string, data: string, options?: AppendOptions): Promise<AppendResult> {
     return this.guard.run('append', async () => {
       assertNoNul(data, 'log entry');
+      const key = appendKey(options);
       const { maxCount, maxAge } = this.retention;
-      const { rows } = await this.pool.query<{ out_epoch: string; out_offset: string; out_at: string }>({
+      const { rows } = await this.pool.query<AppendRow>({
         ...APPEND,
-        values: [this.s(stream), data, newEpoch(), maxCount, maxAge === null ? null : Math.round(maxAge)],
+        values: [this.s(stream), data, key, newEpoch(), maxCount, maxAge === null ? null : Math.round(maxAge)],
       });
       const row = rows[0];
       if (!row) throw new Error('append returned no row');
-      return { offset: int8(row.out_offset), epoch: row.out_epoch, at: int8(row.out_at) };
+      return {
+        offset: int8(row.out_offset),
+        epoch: row.out_epoch,
+        at: int8(row.out_at),
+        duplicate: row.out_duplicate,
+      };
     });
   }
 

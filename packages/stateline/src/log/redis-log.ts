@@ -4,7 +4,9 @@
  * Layout: entries in the stream `${prefix}log:{${stream}}` under explicit ids `<offset>-0` with
  * fields `at` (server time, ms) and `data`; the hash `${prefix}log:{${stream}}:meta` (same hash tag,
  * same slot) holds `epoch`, `head` (last offset given) and `trimmedThrough` (last offset retention
- * removed). Append and read are Lua scripts, so offsets are unique and gap-free across any number of
+ * removed); the hash `${prefix}log:{${stream}}:keys` maps the key of each keyed append still held
+ * to its offset (an entry keeps its key in a third field, so retention removes both together).
+ * Append and read are Lua scripts, so offsets are unique and gap-free across any number of
  * connections, and retention (XTRIM MINID by count, then by age) is applied by every call, exactly
  * as the memory log does. The epoch is created by whichever comes first, append or read (HSETNX),
  * so both agree; when Redis loses the data (restart without persistence, eviction) the meta hash is
@@ -13,10 +15,10 @@
 import { StatelineError } from '../errors.js';
 import { CallGuard } from '../internal/guard.js';
 import { connectRedisClient, redisScript, type RedisLink } from '../internal/redis-connect.js';
-import { checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
-import type { AppendResult, Log, LogEntry, ReadOptions, ReadResult, RedisLogOptions } from './types.js';
+import { appendKey, checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
+import type { AppendOptions, AppendResult, Log, LogEntry, ReadOptions, ReadResult, RedisLogOptions } from './types.js';
 
-/** Shared by both scripts: KEYS[1] stream, KEYS[2] meta. */
+/** Shared by both scripts: KEYS[1] stream, KEYS[2] meta, KEYS[3] append keys. */
 const COMMON = `
 local function now()
   local t = redis.call('TIME')
@@ -26,7 +28,7 @@ end
 -- The stream's epoch; a new one (and an empty stream) when the meta hash is missing.
 local function epoch(candidate)
   if redis.call('HSETNX', KEYS[2], 'epoch', candidate) == 1 then
-    redis.call('DEL', KEYS[1])
+    redis.call('DEL', KEYS[1], KEYS[3])
     return candidate
   end
   return redis.call('HGET', KEYS[2], 'epoch')
@@ -56,6 +58,11 @@ local function trim(head, maxCount, maxAge, t)
     end
   end
   if cut > trimmed then
+    if redis.call('EXISTS', KEYS[3]) == 1 then
+      for _, e in ipairs(redis.call('XRANGE', KEYS[1], (trimmed + 1) .. '-0', cut .. '-0')) do
+        if e[2][6] then redis.call('HDEL', KEYS[3], e[2][6]) end
+      end
+    end
     redis.call('XTRIM', KEYS[1], 'MINID', (cut + 1) .. '-0')
     redis.call('HSET', KEYS[2], 'trimmedThrough', cut)
     trimmed = cut
@@ -64,14 +71,31 @@ local function trim(head, maxCount, maxAge, t)
 end
 `;
 
-/** ARGV data, maxCount, maxAge ('' none), epoch candidate. Returns {offset, epoch, at}. */
+/**
+ * ARGV data, maxCount, maxAge ('' none), epoch candidate, key ('' none).
+ * Returns {offset, epoch, at, duplicate (0/1)}.
+ */
 const APPEND = redisScript(`${COMMON}
 local t = now()
 local ep = epoch(ARGV[4])
+local key = ARGV[5]
+if key ~= '' then
+  local known = redis.call('HGET', KEYS[3], key)
+  if known then
+    trim(tonumber(redis.call('HGET', KEYS[2], 'head') or '0'), tonumber(ARGV[2]), ARGV[3], t)
+    local e = redis.call('XRANGE', KEYS[1], known .. '-0', known .. '-0')
+    if #e == 1 then return {tonumber(known), ep, tonumber(e[1][2][2]), 1} end
+  end
+end
 local head = redis.call('HINCRBY', KEYS[2], 'head', 1)
-redis.call('XADD', KEYS[1], head .. '-0', 'at', t, 'data', ARGV[1])
+if key ~= '' then
+  redis.call('XADD', KEYS[1], head .. '-0', 'at', t, 'data', ARGV[1], 'key', key)
+  redis.call('HSET', KEYS[3], key, head)
+else
+  redis.call('XADD', KEYS[1], head .. '-0', 'at', t, 'data', ARGV[1])
+end
 trim(head, tonumber(ARGV[2]), ARGV[3], t)
-return {head, ep, t}
+return {head, ep, t, 0}
 `);
 
 /**
@@ -108,11 +132,11 @@ function toEntry(raw: unknown): LogEntry {
 }
 
 function toAppendResult(reply: unknown): AppendResult {
-  if (!Array.isArray(reply) || reply.length !== 3) throw unexpected('append', reply);
-  const [offset, epoch, at] = reply as [unknown, unknown, unknown];
+  if (!Array.isArray(reply) || reply.length !== 4) throw unexpected('append', reply);
+  const [offset, epoch, at, duplicate] = reply as [unknown, unknown, unknown, unknown];
   if (typeof offset !== 'number' || typeof epoch !== 'string' || typeof at !== 'number')
     throw unexpected('append', reply);
-  return { offset, epoch, at };
+  return { offset, epoch, at, duplicate: duplicate === 1 };
 }
 
 /** The READ script's reply, with completeness decided by the shared retention rules. */
@@ -146,20 +170,21 @@ class RedisLog implements Log {
     this.maxAge = retention.maxAge === null ? '' : String(Math.round(retention.maxAge));
   }
 
-  private keys(stream: string): [string, string] {
+  private keys(stream: string): [string, string, string] {
     const key = `${this.prefix}log:{${stream}}`;
-    return [key, `${key}:meta`];
+    return [key, `${key}:meta`, `${key}:keys`];
   }
 
-  append(stream: string, data: string): Promise<AppendResult> {
-    return this.guard.run('append', () =>
-      this.link.script(
+  append(stream: string, data: string, options?: AppendOptions): Promise<AppendResult> {
+    return this.guard.run('append', () => {
+      const key = appendKey(options) ?? '';
+      return this.link.script(
         APPEND,
         this.keys(stream),
-        [data, this.maxCount, this.maxAge, newEpoch()],
+        [data, this.maxCount, this.maxAge, newEpoch(), key],
         toAppendResult,
-      ),
-    );
+      );
+    });
   }
 
   read(stream: string, since: number, options: ReadOptions = {}): Promise<ReadResult> {

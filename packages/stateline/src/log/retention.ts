@@ -1,5 +1,5 @@
 import { StatelineError } from '../errors.js';
-import type { Retention } from './types.js';
+import type { AppendOptions, Retention } from './types.js';
 
 export const DEFAULT_MAX_COUNT = 10_000;
 export const MAX_READ_LIMIT = 10_000;
@@ -36,6 +36,15 @@ export function checkSince(since: number): void {
 export function resolveRead(since: number, readerEpoch: string | undefined, epoch: string, trimmedThrough: number): { from: number; complete: boolean } {
   if (readerEpoch !== undefined && readerEpoch !== epoch) return { from: 0, complete: false };
   return { from: since, complete: since >= trimmedThrough };
+}
+
+/** The checked idempotency key of an append, or null when it has none. */
+export function appendKey(options: AppendOptions | undefined): string | null {
+  const key = options?.key;
+  if (key === undefined) return null;
+  if (typeof key !== 'string' || key.length === 0 || key.length > 200 || key.includes('\u0000'))
+    throw new StatelineError('SL_ERR_INVALID_ARGUMENT', 'an append key must be a string of 1-200 characters without NUL');
+  return key;
 }
 
 /** A new random epoch id. */

@@ -1,7 +1,7 @@
 import { CallGuard } from '../internal/guard.js';
 import { openSqlite, type SqliteHandle } from '../internal/sqlite-open.js';
-import { checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
-import type { AppendResult, Log, LogEntry, ReadOptions, ReadResult, SqliteLogOptions } from './types.js';
+import { appendKey, checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
+import type { AppendOptions, AppendResult, Log, LogEntry, ReadOptions, ReadResult, SqliteLogOptions } from './types.js';
 
 const SQL = {
   // Creates the stream (with its epoch) on first use, else claims the next offset.
@@ -15,6 +15,13 @@ const SQL = {
   firstYoung: `SELECT "offset" FROM stateline_log WHERE stream = @stream AND "offset" > @after AND at >= @cutoff
                ORDER BY "offset" LIMIT 1`,
   trim: `DELETE FROM stateline_log WHERE stream = @stream AND "offset" <= @through`,
+  trimKeys: `DELETE FROM stateline_log_key WHERE stream = @stream AND "offset" <= @through`,
+  // The entry a key was given to, while retention keeps it.
+  keyed: `SELECT l."offset", l.at FROM stateline_log_key k
+          JOIN stateline_log l ON l.stream = k.stream AND l."offset" = k."offset"
+          WHERE k.stream = @stream AND k.key = @key AND k."offset" > @through`,
+  remember: `INSERT INTO stateline_log_key (stream, key, "offset") VALUES (@stream, @key, @offset)
+             ON CONFLICT (stream, key) DO UPDATE SET "offset" = excluded."offset"`,
   trimmed: `UPDATE stateline_log_meta SET trimmed_through = @through WHERE stream = @stream`,
   entries: `SELECT "offset", data, at FROM stateline_log WHERE stream = @stream AND "offset" > @after
             ORDER BY "offset" LIMIT @limit`,
@@ -63,21 +70,34 @@ export class SqliteLog implements Log {
     return target;
   }
 
-  append(stream: string, data: string): Promise<AppendResult> {
-    return this.guard.run('append', () =>
-      this.h.immediate((): AppendResult => {
+  append(stream: string, data: string, options?: AppendOptions): Promise<AppendResult> {
+    return this.guard.run('append', () => {
+      const key = appendKey(options);
+      return this.h.immediate((): AppendResult => {
         const s = this.prefix + stream;
         const at = Date.now();
+        if (key !== null) {
+          // Under the write lock: no other append can slip in between this check and the insert.
+          const meta = this.h.stmt(SQL.meta).get({ stream: s }) as Meta | undefined;
+          if (meta) {
+            const through = this.trimTarget(s, meta.head, meta.trimmed_through, at);
+            const hit = this.h.stmt(SQL.keyed).get({ stream: s, key, through }) as
+              { offset: number; at: number } | undefined;
+            if (hit) return { offset: hit.offset, epoch: meta.epoch, at: hit.at, duplicate: true };
+          }
+        }
         const meta = this.h.stmt(SQL.claim).get({ stream: s, epoch: newEpoch() }) as Meta;
         this.h.stmt(SQL.insert).run({ stream: s, offset: meta.head, data, at });
+        if (key !== null) this.h.stmt(SQL.remember).run({ stream: s, key, offset: meta.head });
         const target = this.trimTarget(s, meta.head, meta.trimmed_through, at);
         if (target > meta.trimmed_through) {
           this.h.stmt(SQL.trim).run({ stream: s, through: target });
+          this.h.stmt(SQL.trimKeys).run({ stream: s, through: target });
           this.h.stmt(SQL.trimmed).run({ stream: s, through: target });
         }
-        return { offset: meta.head, epoch: meta.epoch, at };
-      }),
-    );
+        return { offset: meta.head, epoch: meta.epoch, at, duplicate: false };
+      });
+    });
   }
 
   read(stream: string, since: number, options: ReadOptions = {}): Promise<ReadResult> {

@@ -10,6 +10,21 @@ export interface AppendResult {
   offset: number;
   epoch: string;
   at: number;
+  /**
+   * True when an entry with the same `key` was already in the stream: nothing was appended and
+   * `offset`/`at` are that entry's.
+   */
+  duplicate: boolean;
+}
+
+export interface AppendOptions {
+  /**
+   * Makes the append idempotent: while an entry appended with this key is still in the stream
+   * (not removed by retention, same epoch), another append with it stores nothing and returns that
+   * entry's offset. Checked atomically with the append, so two writers racing with one key store
+   * one entry. 1–200 characters.
+   */
+  key?: string;
 }
 
 export interface ReadOptions {
@@ -53,11 +68,13 @@ export type LogBackend = 'memory' | 'sqlite' | 'redis' | 'postgres';
  * const log = await createLog({ type: 'redis', url: 'redis://127.0.0.1:6379', retention: { maxCount: 1000 } });
  * const { offset, epoch } = await log.append('room:lobby', JSON.stringify({ text: 'hi' }));
  * const { entries, complete } = await log.read('room:lobby', offset - 1, { epoch });
+ * // A retried append with the same key stores nothing and gives the first one's offset:
+ * const again = await log.append('room:lobby', JSON.stringify({ text: 'hi' }), { key: 'alice:m1' });
  * ```
  */
 export interface Log {
   readonly backend: LogBackend;
-  append(stream: string, data: string): Promise<AppendResult>;
+  append(stream: string, data: string, options?: AppendOptions): Promise<AppendResult>;
   /** Entries after `since` (0: from the beginning). */
   read(stream: string, since: number, options?: ReadOptions): Promise<ReadResult>;
   close(): Promise<void>;

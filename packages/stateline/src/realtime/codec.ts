@@ -1,7 +1,8 @@
 /**
  * How a message is kept in the Log and carried on the Bus.
  *
- * Log entry data: `{"id","from","text"}` (offset and time are the Log's own).
+ * Log entry data: `{"id","from","text"}` (offset and time are the Log's own), appended with the
+ * key {@link logKey} so a resent message is stored once whichever instance receives it.
  * Bus payloads, one channel per room (first character = kind):
  * - `m[epoch,offset,from,id]\n<message frame JSON>`: a stored message, its frame pre-serialized,
  *   so receivers parse only the small header and write the frame as is;
@@ -9,6 +10,8 @@
  * - `p[instance,heartbeatMs,[members…]]`: the members an instance holds in the room;
  * - `q[instance]`: a newcomer asks every instance to send `p` now.
  */
+
+import { createHash } from 'node:crypto';
 
 /** A message as stored in the Log. */
 export interface StoredMessage {
@@ -46,6 +49,14 @@ export function parseStored(data: string): StoredMessage | null {
  */
 export function messageJson(room: string, offset: number, at: number, data: string): string {
   return `{"type":"message","room":${JSON.stringify(room)},"offset":${offset},"at":${at},${data.slice(1)}`;
+}
+
+/**
+ * The Log append key of a sender's message id: fixed length (the Log takes up to 200 characters;
+ * names and ids are longer together), no NUL.
+ */
+export function logKey(from: string, id: string): string {
+  return createHash('sha256').update(from).update('\u0000').update(id).digest('base64url');
 }
 
 /** The dedup key of a sender's message id. */

@@ -4,6 +4,7 @@ import type { Log, LogEntry, ReadResult } from '../log/types.js';
 import {
   decodeBus,
   dedupKey,
+  logKey,
   encodeBus,
   messageJson,
   parseStored,
@@ -248,9 +249,18 @@ export class Room {
     text: string,
   ): Promise<{ offset: number; epoch: string }> {
     const data = storedData({ id, from, text });
-    const r = await this.ctx.log.append(this.stream, data);
-    this.ctx.stats.appended++;
+    // Keyed: an instance that stored this message and died before telling anyone cannot make a
+    // resend (reaching this instance) store it twice.
+    const r = await this.ctx.log.append(this.stream, data, { key: logKey(from, id) });
     this.remember(key, r.offset);
+    if (r.duplicate) {
+      this.ctx.stats.duplicates++;
+      // Its first writer may never have published it: everyone (this instance too) reads the Log.
+      if (this.ready && !this.closed && r.epoch === this.epoch && r.offset > this.cursor) void this.fill();
+      this.publish({ kind: 'h', epoch: r.epoch, offset: r.offset });
+      return { offset: r.offset, epoch: r.epoch };
+    }
+    this.ctx.stats.appended++;
     const frame = messageJson(this.name, r.offset, r.at, data);
     if (this.ready && !this.closed) {
       if (r.epoch === this.epoch) this.accept(r.offset, frame);

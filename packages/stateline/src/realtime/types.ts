@@ -99,7 +99,7 @@ export interface HubStats {
   slowConsumers: number;
   /** Log reads made to fill a gap in the Bus stream. */
   gapReads: number;
-  /** `send`s refused as duplicates. */
+  /** `send`s not stored again: known here, or found in the Log (stored by an instance that died before telling the others). */
   duplicates: number;
 }
 

@@ -106,10 +106,53 @@ export function runLogConformance(c: LogCase): void {
       assert.deepEqual(stale.entries.map((e) => e.data), ['a', 'b']);
     });
 
+    it(`[${c.backend}] a keyed append is stored once: a retry with its key returns the first entry`, async () => {
+      const log = await open();
+      const first = await log.append('k', 'hello', { key: 'alice:1' });
+      assert.equal(first.duplicate, false);
+      await log.append('k', 'plain');
+      const again = await log.append('k', 'hello (retried)', { key: 'alice:1' });
+      assert.deepEqual(again, { ...first, duplicate: true }, 'same offset, epoch and time');
+      const other = await log.append('k', 'bye', { key: 'alice:2' });
+      assert.deepEqual([other.offset, other.duplicate], [3, false]);
+      const read = await log.read('k', 0);
+      assert.deepEqual(read.entries.map((e) => [e.offset, e.data]), [[1, 'hello'], [2, 'plain'], [3, 'bye']]);
+      assert.equal(read.head, 3);
+      assert.equal((await log.append('k2', 'x', { key: 'alice:1' })).duplicate, false, 'keys are per stream');
+    });
+
+    it(`[${c.backend}] 40 concurrent appends with one key through two connections store one entry`, async () => {
+      const prefix = uniquePrefix(`log-${c.backend}`);
+      const a = await open(undefined, prefix);
+      const b = c.perObjectState ? a : await open(undefined, prefix);
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).append('once', `try ${i}`, { key: 'k' })),
+      );
+      assert.equal(results.filter((r) => !r.duplicate).length, 1, 'exactly one append stored');
+      assert.equal(new Set(results.map((r) => r.offset)).size, 1);
+      const read = await a.read('once', 0);
+      assert.equal(read.entries.length, 1);
+      assert.equal(read.head, 1);
+    });
+
+    it(`[${c.backend}] a key is forgotten with its entry when retention removes it`, async () => {
+      const log = await open({ maxCount: 2 });
+      const first = await log.append('kr', 'a', { key: 'x' });
+      assert.equal((await log.append('kr', 'a', { key: 'x' })).offset, first.offset, 'still held');
+      await log.append('kr', 'b');
+      await log.append('kr', 'c');
+      const after = await log.append('kr', 'a', { key: 'x' });
+      assert.deepEqual([after.offset, after.duplicate], [4, false], 'trimmed: appended anew');
+      assert.deepEqual((await log.read('kr', 0)).entries.map((e) => e.data), ['c', 'a']);
+    });
+
     it(`[${c.backend}] bad arguments are refused and a closed log refuses calls`, async () => {
       const log = await c.make(uniquePrefix(`log-${c.backend}`));
       await assert.rejects(log.read('x', -1), (e) => isStatelineError(e, 'SL_ERR_INVALID_ARGUMENT'));
       await assert.rejects(log.read('x', 0, { limit: 0 }), (e) => isStatelineError(e, 'SL_ERR_INVALID_ARGUMENT'));
+      for (const key of ['', 'k'.repeat(201), 'a\u0000b', 7 as unknown as string])
+        await assert.rejects(log.append('x', 'y', { key }), (e) => isStatelineError(e, 'SL_ERR_INVALID_ARGUMENT'));
+      assert.equal((await log.read('x', 0)).head, 0, 'nothing appended by a refused call');
       await log.close();
       await assert.rejects(log.append('x', 'y'), (e) => isStatelineError(e, 'SL_ERR_CLOSED'));
       await log.close();

@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import type { Bus, BusHandler } from '../../src/bus/types.js';
 import { StatelineError } from '../../src/errors.js';
 import { MemoryLog } from '../../src/log/index.js';
-import type { AppendResult, Log, ReadOptions, ReadResult } from '../../src/log/types.js';
+import type { AppendOptions, AppendResult, Log, ReadOptions, ReadResult } from '../../src/log/types.js';
 import type { MessageFrame } from '../../src/realtime/protocol.js';
 import { eventually, sleep } from '../support/free-port.js';
 import { Harness } from './harness.js';
@@ -22,8 +22,8 @@ const yieldIo = () => new Promise((r) => setImmediate(r));
 class LosableLog implements Log {
   readonly backend = 'memory' as const;
   inner = new MemoryLog();
-  append(stream: string, data: string): Promise<AppendResult> {
-    return this.inner.append(stream, data);
+  append(stream: string, data: string, options?: AppendOptions): Promise<AppendResult> {
+    return this.inner.append(stream, data, options);
   }
   read(stream: string, since: number, options?: ReadOptions): Promise<ReadResult> {
     return this.inner.read(stream, since, options);
@@ -199,6 +199,37 @@ describe('realtime resume and ordering', () => {
     );
     assert.equal(one.hub.stats.duplicates + two.hub.stats.duplicates, 3);
     for (const c of [first, again, other]) c.close();
+  });
+
+  it('a send stored by an instance that died before announcing it is stored once when resent to another', async () => {
+    const h = harness();
+    // The first instance stores but never announces (it "dies" right after its Log append); no
+    // heartbeat catch-up runs during the test, so the second one has not read the entry yet.
+    const mute = new LossyBus(h.bus(), (m) => m.startsWith('m') || m.startsWith('h'));
+    const one = await h.start({ bus: mute, heartbeat: 60_000 });
+    const two = await h.start({ heartbeat: 60_000 });
+    const watcher = h.client(two.url);
+    const got: MessageFrame[] = [];
+    watcher.on('message', (m) => got.push(m));
+    await watcher.join('orphan');
+    const first = await RawClient.connect(one.port, { path: '/realtime?anon=orphan-sender' });
+    first.send({ type: 'join', room: 'orphan' });
+    await first.until(() => first.of('joined').length === 1);
+    first.send({ type: 'send', room: 'orphan', id: 'm1', text: 'hello' });
+    await eventually(async () => (await h.log.read('rt:orphan', 0)).head === 1);
+    first.close();
+    assert.equal(got.length, 0, 'the second instance has not heard of it');
+    // The client's retry reaches the second instance before it has read the entry.
+    const retry = await RawClient.connect(two.port, { path: '/realtime?anon=orphan-sender' });
+    retry.send({ type: 'join', room: 'orphan' });
+    await retry.until(() => retry.of('joined').length === 1);
+    retry.send({ type: 'send', room: 'orphan', id: 'm1', text: 'hello' });
+    await eventually(() => got.length === 1);
+    await sleep(100);
+    assert.equal((await h.log.read('rt:orphan', 0)).head, 1, 'stored once');
+    assert.deepEqual(got.map((m) => [m.offset, m.text]), [[1, 'hello']], 'and delivered from the Log');
+    assert.equal(two.hub.stats.duplicates, 1);
+    retry.close();
   });
 
   it('joins: no since is live only; since 0 is all retained history; position() resumes a later client', async () => {
