@@ -1,9 +1,12 @@
 /**
- * `npm run bench -- sessions [--duration 5] [--connections 50] [--warmup 1] [--rounds 1] [--only <row-substring>]…
- *   [--workloads read,hit] [--profile] [--drop-cookies]`
+ * `npm run bench -- sessions [--duration 5] [--connections 50] [--warmup 1] [--rounds 1] [--only <row>]…
+ *   [--workloads read,hit] [--loader lean|autocannon] [--profile] [--drop-cookies]`
  *
- * Every row's server runs in its own child process (bench/servers/session-server.ts); autocannon
- * loads it from this process. Each connection is its own client with its own cookie jar: the
+ * Every row's server runs in its own child process (bench/servers/session-server.ts); the loader
+ * runs in this process: by default the lean one (bench/servers/http-loader.ts, closed loop on raw
+ * node:net sockets, a prebuilt request per connection), or autocannon with `--loader autocannon`
+ * (it costs about twice the CPU per request, so on the fast rows it, not the server, was the
+ * bottleneck). Each connection is its own client with its own cookie jar: the
  * Set-Cookie of its responses is sent back on its next requests, so 50 connections are 50
  * sessions. A warm-up of `GET /hit` creates them, then `GET /read` and `GET /hit` are measured.
  * Each row is checked: the server counts how many sessions it created (must be one per
@@ -11,7 +14,9 @@
  * sessions is reported BROKEN (`--drop-cookies` proves it: no cookie goes back, every session row
  * must come out BROKEN). `--profile` runs the children under `--cpu-prof` and prints where
  * their time went. The cores are shared: `--rounds N` runs every row N times; the table keeps each
- * row's best round and the targets are judged on the median of the per-round ratios.
+ * row's best round and the targets are judged on the median of the per-round ratios. `--only`
+ * matches a substring of a row's name (bench/servers/rows.ts) or of its label in kebab case
+ * (`--only bare-fastify` is the bare fastify row alone, `--only fastify` every fastify row).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -21,6 +26,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { summarizeProfile } from './servers/cpu-profile.js';
+import { httpLoad, type ConnectionHooks } from './servers/http-loader.js';
 import { RedisAdmin } from './servers/redis-admin.js';
 import { ROWS, TARGETS, type ChildMessage, type Row, type ServerStats } from './servers/rows.js';
 
@@ -103,11 +109,20 @@ const { values: args } = parseArgs({
     // Runs every row this many times (fresh server, fresh sessions) and keeps each row's best run: the cores are shared.
     rounds: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
+    // What loads the servers: the lean closed-loop loader (bench/servers/http-loader.ts) or autocannon.
+    loader: { type: 'string', default: 'lean' },
     // Self-check of the session check: never send cookies back, so every session row must come out BROKEN.
     'drop-cookies': { type: 'boolean', default: false },
   },
 });
 const DROP_COOKIES = args['drop-cookies'];
+const LOADER = args.loader;
+if (LOADER !== 'lean' && LOADER !== 'autocannon')
+  throw new Error(`--loader takes lean or autocannon (got ${LOADER})`);
+const LOADER_NOTE =
+  LOADER === 'lean'
+    ? 'lean (bench/servers/http-loader.ts, raw node:net, closed loop)'
+    : 'autocannon (closed loop, pipelining 1)';
 const DURATION = Number(args.duration);
 const CONNECTIONS = Number(args.connections);
 const WARMUP = Number(args.warmup);
@@ -121,7 +136,10 @@ const WORKLOADS = args.workloads.split(',').map((w) => {
   return w;
 });
 const only = args.only ?? [];
-const rows = ROWS.filter((r) => only.length === 0 || only.some((o) => r.name.includes(o)));
+const kebab = (label: string) => label.toLowerCase().replaceAll(' ', '-');
+const rows = ROWS.filter(
+  (r) => only.length === 0 || only.some((o) => r.name.includes(o) || kebab(r.label).includes(o)),
+);
 if (rows.length === 0)
   throw new Error(`no row matches ${only.join(', ')}; rows: ${ROWS.map((r) => r.name).join(', ')}`);
 
@@ -143,18 +161,24 @@ class Jar {
   anomalies = 0;
   firstAnomaly = '';
 
+  /** autocannon's answer headers. */
   absorb(headers: Record<string, string | string[]>): void {
     for (const [name, value] of Object.entries(headers)) {
-      if (name.toLowerCase() !== 'set-cookie') continue;
-      for (const line of Array.isArray(value) ? value : [value]) {
-        const pair = line.slice(0, line.indexOf(';') === -1 ? line.length : line.indexOf(';'));
-        const eq = pair.indexOf('=');
-        const cookie = pair.slice(0, eq).trim();
-        if (/;\s*max-age=0/i.test(line) || pair.slice(eq + 1) === '') this.cookies.delete(cookie);
-        else this.cookies.set(cookie, pair.slice(eq + 1));
-      }
-      this.header = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+      if (name.toLowerCase() === 'set-cookie') this.absorbLines(Array.isArray(value) ? value : [value]);
     }
+  }
+
+  /** An answer's Set-Cookie lines; `header` changes (a new string) only when there was one. */
+  absorbLines(lines: readonly string[]): void {
+    if (lines.length === 0) return;
+    for (const line of lines) {
+      const pair = line.slice(0, line.indexOf(';') === -1 ? line.length : line.indexOf(';'));
+      const eq = pair.indexOf('=');
+      const cookie = pair.slice(0, eq).trim();
+      if (/;\s*max-age=0/i.test(line) || pair.slice(eq + 1) === '') this.cookies.delete(cookie);
+      else this.cookies.set(cookie, pair.slice(eq + 1));
+    }
+    this.header = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   }
 
   private anomaly(what: string): void {
@@ -194,9 +218,39 @@ function machineBusyMicros(): number | null {
   return busy * 10_000;
 }
 
-type LoadResult = Omit<Measured, 'row' | 'workload' | 'cpu' | 'serverUs'>;
+type LoadResult = Omit<Measured, 'row' | 'workload' | 'cpu' | 'serverUs'> & { firstError?: string };
 
-async function load(
+/** One run of `workload` with the lean loader: each connection sends its jar's cookies, checks its counter. */
+async function loadLean(
+  port: number,
+  workload: Workload,
+  seconds: number,
+  jars: Jar[],
+  session: boolean,
+): Promise<LoadResult> {
+  const connections = jars.map((jar): ConnectionHooks => ({
+    cookieHeader: () => (DROP_COOKIES ? '' : jar.header),
+    onResponse(status, body, setCookies) {
+      jar.absorbLines(setCookies);
+      if (!session) return;
+      const m = HITS.exec(body);
+      jar.check(workload, status, m ? Number(m[1]) : undefined);
+    },
+  }));
+  const result = await httpLoad({ port, path: `/${workload}`, duration: seconds, connections });
+  const out = {
+    rps: result['2xx'] / result.duration,
+    p50: result.histogram.getValueAtPercentile(50) / 1000,
+    p99: result.histogram.getValueAtPercentile(99) / 1000,
+    errors: result.non2xx + result.errors + result.timeouts,
+    requests: result['2xx'] + result.non2xx,
+    ...(result.firstError ? { firstError: result.firstError } : {}),
+  };
+  result.histogram.destroy();
+  return out;
+}
+
+function load(
   port: number,
   workload: Workload,
   seconds: number,
@@ -204,6 +258,18 @@ async function load(
   session: boolean,
 ): Promise<LoadResult> {
   for (const jar of jars) jar.fresh = true;
+  return LOADER === 'lean'
+    ? loadLean(port, workload, seconds, jars, session)
+    : loadAutocannon(port, workload, seconds, jars, session);
+}
+
+async function loadAutocannon(
+  port: number,
+  workload: Workload,
+  seconds: number,
+  jars: Jar[],
+  session: boolean,
+): Promise<LoadResult> {
   const histogram = hdr.build({
     lowestDiscernibleValue: 1,
     highestTrackableValue: 60_000_000,
@@ -312,6 +378,7 @@ async function runRow(row: Row, round: number): Promise<RowOutcome> {
   const { child, port } = await startChild(row, prefix, profileDir);
   const jars = Array.from({ length: CONNECTIONS }, () => new Jar());
   const results: Measured[] = [];
+  let firstError: string | undefined;
   let stats: ServerStats;
   /** The measured runs on the server's clock, to cut its profile to them. */
   const window = { from: 0, to: Infinity };
@@ -328,7 +395,8 @@ async function runRow(row: Row, round: number): Promise<RowOutcome> {
         redis: row.redis ? await redis!.cpuSeconds() : 0,
         machine: machineBusyMicros(),
       };
-      const measured = await load(port, workload, DURATION, jars, row.session);
+      const { firstError: error, ...measured } = await load(port, workload, DURATION, jars, row.session);
+      firstError ??= error;
       const wall = (performance.now() - before.wall) * 1000;
       const loader = process.cpuUsage(before.loader);
       const machine = machineBusyMicros();
@@ -359,7 +427,10 @@ async function runRow(row: Row, round: number): Promise<RowOutcome> {
       broken.push(`${bad.length} connections saw their counter misbehave (first: ${bad[0]!.firstAnomaly})`);
   }
   const errors = results.reduce((n, r) => n + r.errors, 0);
-  if (errors > 0) broken.push(`${errors} non-2xx answers, socket errors or timeouts`);
+  if (errors > 0)
+    broken.push(
+      `${errors} non-2xx answers, socket errors or timeouts${firstError ? ` (first: ${firstError})` : ''}`,
+    );
   let profile: string | undefined;
   if (profileDir) {
     // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (tsx's loader has its own).
@@ -408,7 +479,7 @@ function table(outcomes: RowOutcome[]): string {
   const all = outcomes.flatMap((o) => o.results);
   const find = (name: string, w: Workload) => all.find((m) => m.row.name === name && m.workload === w);
   const lines = [
-    '| framework | row | workload | req/s | p50 ms | p99 ms | ratio vs anchor | server CPU µs/req | CPU % loader/server/redis/others | bottleneck |',
+    `| framework | row | workload | req/s | p50 ms | p99 ms | ratio vs anchor | server CPU µs/req | CPU % loader (${LOADER})/server/redis/others | bottleneck |`,
     '|---|---|---|---:|---:|---:|---|---:|---|---|',
   ];
   for (const workload of WORKLOADS) {
@@ -514,6 +585,7 @@ const redis = rows.some((r) => r.redis) ? await RedisAdmin.open() : undefined;
 const started = Date.now();
 console.log(
   `sessions bench: ${rows.length} rows × ${ROUNDS} round(s), ${CONNECTIONS} connections (one session each), warm-up ${WARMUP} s, ${DURATION} s per workload; ` +
+    `loader ${LOADER_NOTE}; ` +
     `node ${process.version}, ${CORES} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()[0]!.toFixed(1)}; redis prefix ${RUN_PREFIX}`,
 );
 console.log(
@@ -554,10 +626,10 @@ try {
   await cleanup();
 }
 const outcomes = rows.flatMap((r) => best.get(r.name) ?? []);
-console.log(`\n${table(outcomes)}\n`);
+console.log(`\nloader: ${LOADER_NOTE}\n\n${table(outcomes)}\n`);
 for (const line of targets(outcomes, history).lines) console.log(line);
 console.log(`\nload average at the end: ${loadavg()[0]!.toFixed(1)} (${CORES} shared cores)`);
 console.log(
-  `${outcomes.length} rows × ${ROUNDS} round(s) in ${((Date.now() - started) / 1000).toFixed(0)} s${failed.size ? `; broken or failed: ${[...failed].join(', ')}` : ''}`,
+  `${outcomes.length} rows × ${ROUNDS} round(s) in ${((Date.now() - started) / 1000).toFixed(0)} s with the ${LOADER} loader${failed.size ? `; broken or failed: ${[...failed].join(', ')}` : ''}`,
 );
 process.exit(failed.size > 0 ? 1 : 0);
