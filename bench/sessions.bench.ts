@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- sessions [--duration 5] [--connections 50] [--warmup 1] [--rounds 1] [--only <row>]…
+ * `npm run bench -- sessions [--duration 5] [--connections 50] [--warmup 1] [--rounds 1] [--slices 6] [--slice 2] [--skip-pairs] [--pairs-only] [--only <row>]…
  *   [--workloads read,hit] [--loader lean|autocannon] [--profile] [--drop-cookies]`
  *
  * Every row's server runs in its own child process (bench/servers/session-server.ts); the loader
@@ -13,8 +13,10 @@
  * connection) and each connection checks its counter goes up by one per hit; a row that loses
  * sessions is reported BROKEN (`--drop-cookies` proves it: no cookie goes back, every session row
  * must come out BROKEN). `--profile` runs the children under `--cpu-prof` and prints where
- * their time went. The cores are shared: `--rounds N` runs every row N times; the table keeps each
- * row's best round and the targets are judged on the median of the per-round ratios. `--only`
+ * their time went. The cores are shared: `--rounds N` runs every row N times, every other round
+ * in reverse order, and the table keeps each row's best round. The targets are then measured as
+ * pairs (`runPair`): both servers up at once, load alternating between them in `--slice`-second
+ * slices, A B B A …, so a drift of the shared machine falls on both sides alike. `--only`
  * matches a substring of a row's name (bench/servers/rows.ts) or of its label in kebab case
  * (`--only bare-fastify` is the bare fastify row alone, `--only fastify` every fastify row).
  */
@@ -28,7 +30,7 @@ import * as hdr from 'hdr-histogram-js';
 import { summarizeProfile } from './servers/cpu-profile.js';
 import { httpLoad, type ConnectionHooks } from './servers/http-loader.js';
 import { RedisAdmin } from './servers/redis-admin.js';
-import { ROWS, TARGETS, type ChildMessage, type Row, type ServerStats } from './servers/rows.js';
+import { ROWS, TARGETS, type ChildMessage, type Row, type ServerStats, type Target } from './servers/rows.js';
 
 // autocannon ships no types; the part used here.
 interface AcRequestData {
@@ -109,6 +111,11 @@ const { values: args } = parseArgs({
     // Runs every row this many times (fresh server, fresh sessions) and keeps each row's best run: the cores are shared.
     rounds: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
+    // The targets: each pair of rows kept up side by side, load alternating between them in slices.
+    slices: { type: 'string', default: '6' },
+    slice: { type: 'string', default: '2' },
+    'skip-pairs': { type: 'boolean', default: false },
+    'pairs-only': { type: 'boolean', default: false },
     // What loads the servers: the lean closed-loop loader (bench/servers/http-loader.ts) or autocannon.
     loader: { type: 'string', default: 'lean' },
     // Self-check of the session check: never send cookies back, so every session row must come out BROKEN.
@@ -130,6 +137,10 @@ const ROUNDS = Number(args.rounds);
 if (!(DURATION > 0 && CONNECTIONS > 0 && WARMUP >= 0 && Number.isInteger(ROUNDS) && ROUNDS > 0)) {
   throw new Error('--duration, --connections, --warmup and --rounds must be positive numbers');
 }
+const SLICES = Number(args.slices);
+const SLICE = Number(args.slice);
+if (!(Number.isInteger(SLICES) && SLICES > 0 && SLICE > 0))
+  throw new Error('--slices must be a positive integer and --slice a positive number of seconds');
 const CORES = cpus().length;
 const WORKLOADS = args.workloads.split(',').map((w) => {
   if (w !== 'read' && w !== 'hit') throw new Error(`--workloads takes read and/or hit (got ${w})`);
@@ -372,6 +383,34 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** What went wrong in a row's runs (empty when nothing did) and how many sessions it kept. */
+function verdict(
+  row: Row,
+  jars: Jar[],
+  stats: ServerStats,
+  results: { errors: number }[],
+  firstError: string | undefined,
+): { broken: string[]; sessionsNote: string } {
+  const broken: string[] = [];
+  let sessionsNote = 'no session (bare framework)';
+  if (row.session) {
+    const kept = jars.filter((j) => j.responses > 0 && j.anomalies === 0).length;
+    sessionsNote = `sessions: ${kept === CONNECTIONS && stats.created === CONNECTIONS ? CONNECTIONS : `${kept} of ${CONNECTIONS} kept`} (server created ${stats.created}, read misses ${stats.readMisses})`;
+    if (stats.created !== CONNECTIONS)
+      broken.push(`the server created ${stats.created} sessions for ${CONNECTIONS} connections`);
+    if (stats.readMisses > 0) broken.push(`${stats.readMisses} reads came without a session`);
+    const bad = jars.filter((j) => j.anomalies > 0);
+    if (bad.length > 0)
+      broken.push(`${bad.length} connections saw their counter misbehave (first: ${bad[0]!.firstAnomaly})`);
+  }
+  const errors = results.reduce((n, r) => n + r.errors, 0);
+  if (errors > 0)
+    broken.push(
+      `${errors} non-2xx answers, socket errors or timeouts${firstError ? ` (first: ${firstError})` : ''}`,
+    );
+  return { broken, sessionsNote };
+}
+
 async function runRow(row: Row, round: number): Promise<RowOutcome> {
   const prefix = `${RUN_PREFIX}${round}:${row.name.replace(/[^\w-]/g, '_')}:`;
   const profileDir = args.profile ? mkdtempSync(join(tmpdir(), 'slbench-prof-')) : undefined;
@@ -414,23 +453,7 @@ async function runRow(row: Row, round: number): Promise<RowOutcome> {
   } finally {
     await stopChild(child);
   }
-  const broken: string[] = [];
-  let sessionsNote = 'no session (bare framework)';
-  if (row.session) {
-    const kept = jars.filter((j) => j.responses > 0 && j.anomalies === 0).length;
-    sessionsNote = `sessions: ${kept === CONNECTIONS && stats.created === CONNECTIONS ? CONNECTIONS : `${kept} of ${CONNECTIONS} kept`} (server created ${stats.created}, read misses ${stats.readMisses})`;
-    if (stats.created !== CONNECTIONS)
-      broken.push(`the server created ${stats.created} sessions for ${CONNECTIONS} connections`);
-    if (stats.readMisses > 0) broken.push(`${stats.readMisses} reads came without a session`);
-    const bad = jars.filter((j) => j.anomalies > 0);
-    if (bad.length > 0)
-      broken.push(`${bad.length} connections saw their counter misbehave (first: ${bad[0]!.firstAnomaly})`);
-  }
-  const errors = results.reduce((n, r) => n + r.errors, 0);
-  if (errors > 0)
-    broken.push(
-      `${errors} non-2xx answers, socket errors or timeouts${firstError ? ` (first: ${firstError})` : ''}`,
-    );
+  const { broken, sessionsNote } = verdict(row, jars, stats, results, firstError);
   let profile: string | undefined;
   if (profileDir) {
     // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (tsx's loader has its own).
@@ -504,42 +527,85 @@ const median = (xs: number[]) => {
   return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
 };
 
+interface Side {
+  row: Row;
+  child: ChildProcess;
+  port: number;
+  jars: Jar[];
+  answers: number;
+  seconds: number;
+  serverMicros: number;
+  results: { errors: number }[];
+  firstError?: string;
+}
+
+async function openSide(row: Row, tag: string): Promise<Side> {
+  const { child, port } = await startChild(
+    row,
+    `${RUN_PREFIX}${tag}:${row.name.replace(/[^\w-]/g, '_')}:`,
+    undefined,
+  );
+  const side: Side = { row, child, port, jars: [], answers: 0, seconds: 0, serverMicros: 0, results: [] };
+  side.jars = Array.from({ length: CONNECTIONS }, () => new Jar());
+  return side;
+}
+
+/** One slice of load on one side, added to its totals. */
+async function slice(side: Side, workload: Workload, seconds: number, count: boolean): Promise<number> {
+  const before = count ? (await statsOf(side.child)).cpuMicros : 0;
+  const { firstError, ...r } = await load(side.port, workload, seconds, side.jars, side.row.session);
+  side.results.push(r);
+  side.firstError ??= firstError;
+  if (!count) return 0;
+  side.serverMicros += (await statsOf(side.child)).cpuMicros - before;
+  side.answers += r.rps * seconds;
+  side.seconds += seconds;
+  return r.rps;
+}
+
 /**
- * Judges each target on the median of its per-round ratios (each round runs both rows a few
- * seconds apart, so a round's ratio is fairer than one row's best against the other's best).
+ * A target, measured as a pair: both servers stay up and the load alternates between them in
+ * short slices, A B B A A B …, so whatever else the shared machine does in those seconds falls on
+ * both sides alike. The ratio is of their total throughput; each A/B slice pair also gives a ratio,
+ * whose spread shows how steady the figure is.
  */
-function targets(outcomes: RowOutcome[], history: Map<string, RowOutcome[]>): { lines: string[] } {
-  const lines: string[] = [];
-  const inRound = (name: string, round: number, w: Workload) =>
-    history.get(name)?.[round]?.results.find((r) => r.workload === w);
-  for (const t of TARGETS) {
-    const a = outcomes.find((o) => o.row.name === t.row);
-    const b = outcomes.find((o) => o.row.name === t.anchor);
-    const what = `${t.workload}: ${t.row} ≥ ${t.min}× ${t.anchor}`;
+async function runPair(t: Target, index: number): Promise<string> {
+  const what = `${t.workload}: ${t.row} ≥ ${t.min}× ${t.anchor}`;
+  const rowOf = (name: string) => ROWS.find((r) => r.name === name)!;
+  const a = await openSide(rowOf(t.row), `pair${index}`);
+  let b: Side | undefined;
+  try {
+    b = await openSide(rowOf(t.anchor), `pair${index}`);
+    for (const side of [a, b]) if (WARMUP > 0) await slice(side, 'hit', WARMUP, false);
     const ratios: number[] = [];
-    const cpu: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const ma = inRound(t.row, round, t.workload);
-      const mb = inRound(t.anchor, round, t.workload);
-      if (!ma || !mb) continue;
-      ratios.push(ma.rps / mb.rps);
-      cpu.push(mb.serverUs / ma.serverUs);
+    for (let i = 0; i < SLICES; i++) {
+      const order = i % 2 ? [b, a] : [a, b];
+      const [first, second] = [
+        await slice(order[0]!, t.workload, SLICE, true),
+        await slice(order[1]!, t.workload, SLICE, true),
+      ];
+      ratios.push(order[0] === a ? first / second : second / first);
     }
-    if (ratios.length === 0) {
-      lines.push(`SKIP ${what} (not run)`);
-      continue;
-    }
-    const ratio = median(ratios);
-    const brokenRows = [a, b].filter((o) => o && o.broken.length > 0).map((o) => o!.row.name);
-    const pass = ratio >= t.min && brokenRows.length === 0;
-    const rounds = ratios.length > 1 ? `median of ${ratios.map((r) => fmt(r, 2)).join(', ')}` : 'one round';
-    lines.push(
-      `${pass ? 'PASS' : 'FAIL'} ${what}: ${fmt(ratio, 2)}× (${rounds}); ` +
-        `server CPU per request ${fmt(median(cpu), 2)}× lower` +
-        (brokenRows.length ? ` — broken: ${brokenRows.join(', ')}` : ''),
+    const stats = await Promise.all([statsOf(a.child), statsOf(b.child)]);
+    const broken = [a, b].flatMap((side, k) =>
+      verdict(side.row, side.jars, stats[k]!, side.results, side.firstError).broken.map(
+        (x) => `${side.row.name}: ${x}`,
+      ),
     );
+    const ratio = a.answers / a.seconds / (b.answers / b.seconds);
+    const cpu = b.serverMicros / b.answers / (a.serverMicros / a.answers);
+    const sorted = [...ratios].sort((x, y) => x - y);
+    const pass = ratio >= t.min && broken.length === 0;
+    return (
+      `${pass ? 'PASS' : 'FAIL'} ${what}: ${fmt(ratio, 2)}× ` +
+      `(${fmt(a.answers / a.seconds, 0)} against ${fmt(b.answers / b.seconds, 0)} req/s over ${SLICES} slices of ${SLICE} s each, alternating; ` +
+      `slice pairs ${fmt(sorted[0]!, 2)}–${fmt(sorted[sorted.length - 1]!, 2)}, median ${fmt(median(ratios), 2)}); ` +
+      `server CPU per request ${fmt(cpu, 2)}× lower` +
+      (broken.length ? ` — BROKEN: ${broken.join('; ')}` : '')
+    );
+  } finally {
+    await Promise.all([stopChild(a.child), b ? stopChild(b.child) : Promise.resolve()]);
   }
-  return { lines };
 }
 
 let cleaned: Promise<void> | undefined;
@@ -592,19 +658,20 @@ console.log(
   'cpu = share of one core used during the run by the loader (this process) / the server child / Redis / everything else on the machine',
 );
 const best = new Map<string, RowOutcome>();
-/** Every round's outcome of each row, by round index (a failed round leaves a hole). */
-const history = new Map<string, RowOutcome[]>();
 const failed = new Set<string>();
+const pairs =
+  args['skip-pairs'] || args.profile
+    ? []
+    : TARGETS.filter((t) => rows.some((r) => r.name === t.row) && rows.some((r) => r.name === t.anchor));
+const targetLines: string[] = [];
 try {
-  for (let round = 1; round <= ROUNDS && !interrupted; round++) {
-    for (const row of rows) {
+  for (let round = 1; round <= (args['pairs-only'] ? 0 : ROUNDS) && !interrupted; round++) {
+    // Even rounds run the rows in reverse (rows.ts keeps compared rows adjacent).
+    for (const row of round % 2 ? rows : [...rows].reverse()) {
       if (interrupted) break;
       try {
         const o = await runRow(row, round);
         best.set(row.name, merge(best.get(row.name), o));
-        const h = history.get(row.name) ?? [];
-        h[round - 1] = o;
-        history.set(row.name, h);
         const summary = o.results
           .map(
             (r) =>
@@ -622,14 +689,33 @@ try {
       }
     }
   }
+  for (const [i, t] of pairs.entries()) {
+    if (interrupted) break;
+    try {
+      const line = await runPair(t, i);
+      console.log(`pair ${i + 1}/${pairs.length}: ${line}`);
+      targetLines.push(line);
+      if (line.includes('BROKEN')) failed.add(`${t.row} / ${t.anchor}`);
+    } catch (err) {
+      failed.add(`${t.row} / ${t.anchor}`);
+      targetLines.push(
+        `FAIL ${t.workload}: ${t.row} ≥ ${t.min}× ${t.anchor}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
 } finally {
   await cleanup();
 }
 const outcomes = rows.flatMap((r) => best.get(r.name) ?? []);
-console.log(`\nloader: ${LOADER_NOTE}\n\n${table(outcomes)}\n`);
-for (const line of targets(outcomes, history).lines) console.log(line);
+if (outcomes.length > 0) console.log(`\nloader: ${LOADER_NOTE}\n\n${table(outcomes)}\n`);
+if (targetLines.length > 0) {
+  console.log(
+    `targets (issue #3), each measured as a pair: both servers up, ${SLICES} slices of ${SLICE} s of load on each, alternating:`,
+  );
+  for (const line of targetLines) console.log(line);
+}
 console.log(`\nload average at the end: ${loadavg()[0]!.toFixed(1)} (${CORES} shared cores)`);
 console.log(
-  `${outcomes.length} rows × ${ROUNDS} round(s) in ${((Date.now() - started) / 1000).toFixed(0)} s with the ${LOADER} loader${failed.size ? `; broken or failed: ${[...failed].join(', ')}` : ''}`,
+  `${outcomes.length} rows × ${args['pairs-only'] ? 0 : ROUNDS} round(s) and ${targetLines.length} pair(s) in ${((Date.now() - started) / 1000).toFixed(0)} s with the ${LOADER} loader${failed.size ? `; broken or failed: ${[...failed].join(', ')}` : ''}`,
 );
 process.exit(failed.size > 0 ? 1 : 0);
