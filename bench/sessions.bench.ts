@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- sessions [--duration 5] [--connections 50] [--warmup 1] [--rounds 1] [--slices 6] [--slice 2] [--skip-pairs] [--pairs-only] [--only <row>]…
+ * `npm run bench -- sessions [--duration 5] [--connections 50] [--warmup 1] [--rounds 1] [--slices 8] [--slice 2.5] [--skip-pairs] [--pairs-only] [--only <row>]…
  *   [--workloads read,hit] [--loader lean|autocannon] [--profile] [--drop-cookies]`
  *
  * Every row's server runs in its own child process (bench/servers/session-server.ts); the loader
@@ -112,8 +112,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
     // The targets: each pair of rows kept up side by side, load alternating between them in slices.
-    slices: { type: 'string', default: '6' },
-    slice: { type: 'string', default: '2' },
+    slices: { type: 'string', default: '8' },
+    slice: { type: 'string', default: '2.5' },
     'skip-pairs': { type: 'boolean', default: false },
     'pairs-only': { type: 'boolean', default: false },
     // What loads the servers: the lean closed-loop loader (bench/servers/http-loader.ts) or autocannon.

@@ -25,6 +25,20 @@ export class CompactJwe {
 
   private readonly key: KeyObject;
 
+  /**
+   * Token → plaintext for tokens this ring wrote or opened lately, so the token a client sends
+   * back is not decrypted again (a cipher's set-up is most of the cost). Keyed by the whole
+   * token: only a token that authenticated under this ring's keys (fixed for its lifetime) can
+   * be found here. Bounded in count and token size, oldest out first.
+   */
+  private readonly opened = new Map<string, string>();
+
+  private remember(token: string, plaintext: string): void {
+    if (token.length > OPENED_MAX_TOKEN) return;
+    if (this.opened.size >= OPENED_MAX) this.opened.delete(this.opened.keys().next().value!);
+    this.opened.set(token, plaintext);
+  }
+
   encrypt(plaintext: string): string {
     const iv = nextIv();
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
@@ -32,11 +46,21 @@ export class CompactJwe {
     // GCM is a stream mode: final() adds no bytes, so update()'s output is the whole ciphertext.
     const ct = cipher.update(plaintext, 'utf8');
     cipher.final();
-    return `${this.current.header}..${iv.toString('base64url')}.${ct.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
+    const token = `${this.current.header}..${iv.toString('base64url')}.${ct.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
+    this.remember(token, plaintext);
+    return token;
   }
 
   /** The plaintext, or null for anything that is not a token of this ring (never throws). */
   decrypt(token: string): string | null {
+    const known = this.opened.get(token);
+    if (known !== undefined) return known;
+    const plaintext = this.open(token);
+    if (plaintext !== null) this.remember(token, plaintext);
+    return plaintext;
+  }
+
+  private open(token: string): string | null {
     const parts = token.split('.');
     if (parts.length !== 5 || parts[1] !== '') return null;
     const [header, , iv64, ct64, tag64] = parts as [string, string, string, string, string];
@@ -62,6 +86,10 @@ export class CompactJwe {
 }
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
+
+/** At most this many opened tokens are kept, each at most this long (~3 MB in all at worst). */
+const OPENED_MAX = 2048;
+const OPENED_MAX_TOKEN = 1024;
 
 // IVs come from a pool filled by the CSPRNG 4 KiB at a time (one syscall per 341 tokens instead of
 // one per token); each 12-byte slice is handed out once and never reused.

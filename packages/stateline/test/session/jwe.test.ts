@@ -65,6 +65,29 @@ describe('compact JWE (dir + A256GCM)', () => {
       assert.equal(jwe.decrypt(junk), null);
   });
 
+  it('a token it wrote or opened is not opened again; an altered copy still is, and is refused', () => {
+    const j = new CompactJwe(ring.encryptionKeys);
+    const spy = j as unknown as { open: (t: string) => string | null };
+    const real = spy.open.bind(j);
+    let opened = 0;
+    spy.open = (t) => (opened++, real(t));
+    const mine = j.encrypt('{"n":1}');
+    assert.equal(j.decrypt(mine), '{"n":1}');
+    assert.equal(opened, 0, 'its own token comes from memory');
+    const other = new CompactJwe(ring.encryptionKeys).encrypt('{"n":2}');
+    assert.deepEqual([j.decrypt(other), j.decrypt(other)], ['{"n":2}', '{"n":2}']);
+    assert.equal(opened, 1, 'a foreign token is opened once');
+    const last = mine.at(-2) === 'A' ? 'B' : 'A';
+    assert.equal(j.decrypt(`${mine.slice(0, -2)}${last}${mine.at(-1)}`), null);
+    assert.equal(opened, 2);
+    // Bounded: after 3,000 newer tokens the first is opened again, and still reads.
+    for (let i = 0; i < 3000; i++) j.encrypt(`{"i":${i}}`);
+    assert.equal(j.decrypt(mine), '{"n":1}');
+    assert.equal(opened, 3);
+    // A ring without the key refuses it, whatever other instances remember.
+    assert.equal(new CompactJwe(new KeyRing([KEY_B]).encryptionKeys).decrypt(mine), null);
+  });
+
   it('old keys still decrypt after rotation; the newest encrypts', () => {
     const rotated = new CompactJwe(new KeyRing([KEY_B, KEY_A]).encryptionKeys);
     assert.equal(rotated.decrypt(jwe.encrypt('old')), 'old');
