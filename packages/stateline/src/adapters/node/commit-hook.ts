@@ -1,8 +1,20 @@
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { ServerResponse, type OutgoingHttpHeaders } from 'node:http';
 import type { Session } from '../../session/types.js';
 import { sendProblem } from './request-context.js';
 
-type Fn = (...args: unknown[]) => unknown;
+type Fn = (this: ServerResponse, ...args: unknown[]) => unknown;
+
+/** One response's hold on its first bytes until its session has committed. */
+interface Gate {
+  state: 'holding' | 'open' | 'failed';
+  session: Session;
+  /** Calls held while committing, in order, replayed on Node's own methods. */
+  queue: [Fn, unknown[]][] | null;
+  opening: Promise<void> | undefined;
+}
+
+const gates = new WeakMap<ServerResponse, Gate>();
+let node: { writeHead: Fn; write: Fn; end: Fn } | undefined;
 
 /**
  * Makes the session commit before the first byte of the response leaves. `writeHead` is turned
@@ -12,60 +24,78 @@ type Fn = (...args: unknown[]) => unknown;
  * Store is down) the handler's response is replaced by the problem, so a lost write is never
  * reported as success.
  *
- * The wrappers stay in place and pass straight through once the commit is done, so middleware
- * that wraps `res` after this one (idempotency capture) keeps working.
+ * How: `ServerResponse.prototype`'s `writeHead`, `write` and `end` are wrapped once per process,
+ * and a response is held while it has an entry in a WeakMap. Wrapping each response's own
+ * methods instead cost about a tenth of Express's throughput (adding properties to a
+ * `ServerResponse` makes every later access to it slower); the prototype wrappers cost a WeakMap
+ * lookup on responses that have no session. Middleware that wraps `res` before or after this one
+ * (compression, idempotency capture) calls through to the wrappers as before, and a response
+ * whose prototype a framework swaps (Express sub-apps) still inherits them.
  */
 export function commitBeforeResponse(res: ServerResponse, session: Session): void {
-  const original = { write: res.write as Fn, end: res.end as Fn, writeHead: res.writeHead as Fn };
-  let state: 'holding' | 'open' | 'failed' = 'holding';
-  let gate: Promise<void> | undefined;
-  const queue: [Fn, unknown[]][] = [];
+  node ??= install();
+  gates.set(res, { state: 'holding', session, queue: null, opening: undefined });
+}
 
-  const open = (): Promise<void> =>
-    (gate ??= session.commit().then(
-      ({ setCookie }) => {
-        state = 'open';
-        if (setCookie.length > 0 && !res.headersSent) {
-          const prior = res.getHeader('set-cookie');
-          const list = prior === undefined ? [] : Array.isArray(prior) ? prior : [String(prior)];
-          res.setHeader('set-cookie', [...list, ...setCookie]);
-        }
-        for (const [fn, args] of queue.splice(0)) fn.apply(res, args);
-      },
-      (err: unknown) => {
-        state = 'failed';
-        queue.length = 0;
-        sendProblem(res, err, (body) => original.end.call(res, body));
-      },
-    ));
-
-  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    if (state !== 'holding') return original.writeHead.apply(this, args);
-    const [status, second, third] = args as [number, unknown, unknown];
-    this.statusCode = status;
-    if (typeof second === 'string') this.statusMessage = second;
-    const headers = typeof second === 'string' ? third : second;
-    if (Array.isArray(headers)) {
-      for (let i = 0; i + 1 < headers.length; i += 2)
-        this.setHeader(String(headers[i]), headers[i + 1] as string);
-    } else if (headers && typeof headers === 'object') {
-      for (const [k, v] of Object.entries(headers as OutgoingHttpHeaders))
-        if (v !== undefined) this.setHeader(k, v);
-    }
+function install(): { writeHead: Fn; write: Fn; end: Fn } {
+  const proto = ServerResponse.prototype as unknown as Record<'writeHead' | 'write' | 'end', Fn>;
+  const original = { writeHead: proto.writeHead, write: proto.write, end: proto.end };
+  proto.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    const g = gates.get(this);
+    if (g?.state !== 'holding') return original.writeHead.apply(this, args);
+    holdHead(this, args);
     return this;
-  } as ServerResponse['writeHead'];
-  res.write = function (this: ServerResponse, ...args: unknown[]) {
-    if (state === 'open') return original.write.apply(this, args);
-    if (state === 'failed') return false;
-    queue.push([original.write, args]);
-    void open();
+  };
+  proto.write = function (this: ServerResponse, ...args: unknown[]) {
+    const g = gates.get(this);
+    if (g === undefined || g.state === 'open') return original.write.apply(this, args);
+    if (g.state === 'failed') return false;
+    hold(this, g, original.write, args);
     return true;
-  } as ServerResponse['write'];
-  res.end = function (this: ServerResponse, ...args: unknown[]) {
-    if (state === 'open') return original.end.apply(this, args);
-    if (state === 'failed') return this;
-    queue.push([original.end, args]);
-    void open();
+  };
+  proto.end = function (this: ServerResponse, ...args: unknown[]) {
+    const g = gates.get(this);
+    if (g === undefined || g.state === 'open') return original.end.apply(this, args);
+    if (g.state === 'failed') return this;
+    hold(this, g, original.end, args);
     return this;
-  } as ServerResponse['end'];
+  };
+  return original;
+}
+
+/** `writeHead` while holding: status and headers go on the response, nothing is sent. */
+function holdHead(res: ServerResponse, args: unknown[]): void {
+  const [status, second, third] = args as [number, unknown, unknown];
+  res.statusCode = status;
+  if (typeof second === 'string') res.statusMessage = second;
+  const headers = typeof second === 'string' ? third : second;
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2)
+      res.setHeader(String(headers[i]), headers[i + 1] as string);
+  } else if (headers && typeof headers === 'object') {
+    for (const [k, v] of Object.entries(headers as OutgoingHttpHeaders))
+      if (v !== undefined) res.setHeader(k, v);
+  }
+}
+
+function hold(res: ServerResponse, g: Gate, fn: Fn, args: unknown[]): void {
+  (g.queue ??= []).push([fn, args]);
+  g.opening ??= g.session.commit().then(
+    ({ setCookie }) => {
+      g.state = 'open';
+      if (setCookie.length > 0 && !res.headersSent) {
+        const prior = res.getHeader('set-cookie');
+        const list = prior === undefined ? [] : Array.isArray(prior) ? prior : [String(prior)];
+        res.setHeader('set-cookie', [...list, ...setCookie]);
+      }
+      const queue = g.queue ?? [];
+      g.queue = null;
+      for (const [f, a] of queue) f.apply(res, a);
+    },
+    (err: unknown) => {
+      g.state = 'failed';
+      g.queue = null;
+      sendProblem(res, err, (body) => node!.end.call(res, body));
+    },
+  );
 }
