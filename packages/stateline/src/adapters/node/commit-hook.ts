@@ -14,7 +14,6 @@ interface Gate {
 }
 
 const gates = new WeakMap<ServerResponse, Gate>();
-let node: { writeHead: Fn; write: Fn; end: Fn } | undefined;
 
 /**
  * Makes the session commit before the first byte of the response leaves. `writeHead` is turned
@@ -25,7 +24,8 @@ let node: { writeHead: Fn; write: Fn; end: Fn } | undefined;
  * reported as success.
  *
  * How: `ServerResponse.prototype`'s `writeHead`, `write` and `end` are wrapped once per process,
- * and a response is held while it has an entry in a WeakMap. Wrapping each response's own
+ * when this module loads (so code that picks up `res.writeHead` per request, before or after the
+ * session middleware, gets the wrapper), and a response is held while it has an entry in a WeakMap. Wrapping each response's own
  * methods instead cost about a tenth of Express's throughput (adding properties to a
  * `ServerResponse` makes every later access to it slower); the prototype wrappers cost a WeakMap
  * lookup on responses that have no session. Middleware that wraps `res` before or after this one
@@ -33,9 +33,10 @@ let node: { writeHead: Fn; write: Fn; end: Fn } | undefined;
  * whose prototype a framework swaps (Express sub-apps) still inherits them.
  */
 export function commitBeforeResponse(res: ServerResponse, session: Session): void {
-  node ??= install();
   gates.set(res, { state: 'holding', session, queue: null, opening: undefined });
 }
+
+const node = install();
 
 function install(): { writeHead: Fn; write: Fn; end: Fn } {
   const proto = ServerResponse.prototype as unknown as Record<'writeHead' | 'write' | 'end', Fn>;
@@ -95,7 +96,7 @@ function hold(res: ServerResponse, g: Gate, fn: Fn, args: unknown[]): void {
     (err: unknown) => {
       g.state = 'failed';
       g.queue = null;
-      sendProblem(res, err, (body) => node!.end.call(res, body));
+      sendProblem(res, err, (body) => node.end.call(res, body));
     },
   );
 }

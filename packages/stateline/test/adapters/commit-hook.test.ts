@@ -1,0 +1,64 @@
+/**
+ * The response hold works whoever else wraps `res`: a wrapper installed per request before the
+ * session middleware (an instance header, a logger) on the process's very first request, one
+ * installed inside the handler, and responses with no session at all.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { withSession } from '../../src/adapters/node/index.js';
+import { createSessions } from '../../src/session/index.js';
+
+describe('commit hook', () => {
+  const servers: http.Server[] = [];
+  after(async () => {
+    for (const s of servers) await new Promise((r) => s.close(r));
+  });
+
+  it('a wrapper that picks up res.writeHead before the session middleware does not bypass the hold', async () => {
+    const sessions = await createSessions({
+      strategy: 'server',
+      store: 'memory:',
+      keys: ['k'.repeat(32)],
+      cookie: { secure: false },
+    });
+    const inner = withSession(sessions, async (req, res) => {
+      if (req.url === '/plain') return void res.writeHead(200).end('no session touched');
+      await req.session.login('alice');
+      // Wrapped again inside the handler, after the middleware.
+      const end = res.end;
+      res.end = function (this: http.ServerResponse, ...args: unknown[]) {
+        return (end as (...a: unknown[]) => http.ServerResponse).apply(this, args);
+      } as http.ServerResponse['end'];
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('hello');
+    });
+    const server = http.createServer((req, res) => {
+      const writeHead = res.writeHead;
+      res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
+        this.setHeader('x-outer', '1');
+        return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args);
+      } as http.ServerResponse['writeHead'];
+      if (req.url === '/bare') return void res.writeHead(200).end('no middleware');
+      void inner(req, res);
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const first = await fetch(`${base}/login`, { method: 'POST' });
+    assert.equal(await first.text(), 'hello');
+    assert.equal(first.headers.get('x-outer'), '1');
+    assert.match(
+      first.headers.getSetCookie().join('\n'),
+      /^sl\.sid=/m,
+      'the login cookie is on the first response',
+    );
+    for (const path of ['/bare', '/plain']) {
+      const r = await fetch(base + path);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('x-outer'), '1');
+      assert.match(await r.text(), /no /);
+    }
+    await sessions.close();
+  });
+});
