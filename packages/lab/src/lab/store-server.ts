@@ -177,6 +177,7 @@ async function cleanPostgres(url: string, prefix: string): Promise<void> {
       ['stateline_store', 'key'],
       ['stateline_index', 'owner'],
       ['stateline_log', 'stream'],
+      ['stateline_log_key', 'stream'],
       ['stateline_log_meta', 'stream'],
     ] as const) {
       await client

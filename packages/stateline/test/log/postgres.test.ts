@@ -12,6 +12,7 @@ const skip = await needService('postgres');
 
 cleanUpAfter('postgres', skip, [
   ['stateline_log', 'stream'],
+  ['stateline_log_key', 'stream'],
   ['stateline_log_meta', 'stream'],
 ]);
 

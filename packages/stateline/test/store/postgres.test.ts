@@ -202,7 +202,7 @@ describe('postgres store: rows and expiry [postgres]', { skip }, () => {
         );
         assert.deepEqual(
           tables.rows.map((r) => r.table_name),
-          ['stateline_index', 'stateline_log', 'stateline_log_meta', 'stateline_store'],
+          ['stateline_index', 'stateline_log', 'stateline_log_key', 'stateline_log_meta', 'stateline_store'],
         );
         assert.deepEqual(
           await Promise.all(many.map((s, i) => s.create(`k${i}`, 'v'))),
