@@ -61,4 +61,36 @@ describe('commit hook', () => {
     }
     await sessions.close();
   });
+
+  it('two session managers stacked on one request: both commit, both cookies go out', async () => {
+    const keys = ['k'.repeat(32)];
+    const a = await createSessions({
+      strategy: 'server',
+      store: 'memory:',
+      keys,
+      cookie: { name: 'a', secure: false },
+    });
+    const b = await createSessions({ strategy: 'token', keys, cookie: { name: 'b', secure: false } });
+    const server = http.createServer(
+      withSession(a, (reqA, res) => {
+        const sa = reqA.session; // the inner middleware puts its own on req.session
+        return withSession(b, async (reqB) => {
+          sa.set('x', 1);
+          reqB.session.set('y', 2);
+          res.writeHead(200).end('both');
+        })(reqA, res);
+      }),
+    );
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const r = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    assert.equal(await r.text(), 'both');
+    const names = r.headers
+      .getSetCookie()
+      .map((c) => c.split('=')[0])
+      .sort();
+    assert.deepEqual(names, ['a', 'b']);
+    await a.close();
+    await b.close();
+  });
 });

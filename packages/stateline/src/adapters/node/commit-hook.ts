@@ -7,7 +7,8 @@ type Fn = (this: ServerResponse, ...args: unknown[]) => unknown;
 /** One response's hold on its first bytes until its session has committed. */
 interface Gate {
   state: 'holding' | 'open' | 'failed';
-  session: Session;
+  /** Usually one; more when session middleware of several managers is stacked on one request. */
+  sessions: Session[];
   /** Calls held while committing, in order, replayed on Node's own methods. */
   queue: [Fn, unknown[]][] | null;
   opening: Promise<void> | undefined;
@@ -33,7 +34,9 @@ const gates = new WeakMap<ServerResponse, Gate>();
  * whose prototype a framework swaps (Express sub-apps) still inherits them.
  */
 export function commitBeforeResponse(res: ServerResponse, session: Session): void {
-  gates.set(res, { state: 'holding', session, queue: null, opening: undefined });
+  const g = gates.get(res);
+  if (g?.state === 'holding' && g.opening === undefined) g.sessions.push(session);
+  else gates.set(res, { state: 'holding', sessions: [session], queue: null, opening: undefined });
 }
 
 const node = install();
@@ -64,6 +67,11 @@ function install(): { writeHead: Fn; write: Fn; end: Fn } {
   return original;
 }
 
+async function commitAll(sessions: Session[]): Promise<string[]> {
+  if (sessions.length === 1) return (await sessions[0]!.commit()).setCookie;
+  return (await Promise.all(sessions.map((s) => s.commit()))).flatMap((r) => r.setCookie);
+}
+
 /** `writeHead` while holding: status and headers go on the response, nothing is sent. */
 function holdHead(res: ServerResponse, args: unknown[]): void {
   const [status, second, third] = args as [number, unknown, unknown];
@@ -81,8 +89,8 @@ function holdHead(res: ServerResponse, args: unknown[]): void {
 
 function hold(res: ServerResponse, g: Gate, fn: Fn, args: unknown[]): void {
   (g.queue ??= []).push([fn, args]);
-  g.opening ??= g.session.commit().then(
-    ({ setCookie }) => {
+  g.opening ??= commitAll(g.sessions).then(
+    (setCookie) => {
       g.state = 'open';
       if (setCookie.length > 0 && !res.headersSent) {
         const prior = res.getHeader('set-cookie');
