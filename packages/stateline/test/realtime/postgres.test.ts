@@ -37,6 +37,7 @@ after(async () => {
   await client.connect();
   for (const prefix of prefixes) {
     await client.query('DELETE FROM stateline_log WHERE stream LIKE $1', [`${prefix}%`]);
+    await client.query('DELETE FROM stateline_log_key WHERE stream LIKE $1', [`${prefix}%`]);
     await client.query('DELETE FROM stateline_log_meta WHERE stream LIKE $1', [`${prefix}%`]);
   }
   await client.end();
