@@ -411,8 +411,13 @@ function verdict(
   return { broken, sessionsNote };
 }
 
+/** The Redis key prefix of one server child (every key under RUN_PREFIX is deleted at the end). */
+function rowPrefix(tag: string, row: Row): string {
+  return `${RUN_PREFIX}${tag}:${row.name.replace(/[^\w-]/g, '_')}:`;
+}
+
 async function runRow(row: Row, round: number): Promise<RowOutcome> {
-  const prefix = `${RUN_PREFIX}${round}:${row.name.replace(/[^\w-]/g, '_')}:`;
+  const prefix = rowPrefix(String(round), row);
   const profileDir = args.profile ? mkdtempSync(join(tmpdir(), 'slbench-prof-')) : undefined;
   const { child, port } = await startChild(row, prefix, profileDir);
   const jars = Array.from({ length: CONNECTIONS }, () => new Jar());
@@ -532,7 +537,9 @@ interface Side {
   child: ChildProcess;
   port: number;
   jars: Jar[];
+  /** 2xx answers (throughput) and all answers (server CPU per request) in the counted slices. */
   answers: number;
+  requests: number;
   seconds: number;
   serverMicros: number;
   results: { errors: number }[];
@@ -540,14 +547,9 @@ interface Side {
 }
 
 async function openSide(row: Row, tag: string): Promise<Side> {
-  const { child, port } = await startChild(
-    row,
-    `${RUN_PREFIX}${tag}:${row.name.replace(/[^\w-]/g, '_')}:`,
-    undefined,
-  );
-  const side: Side = { row, child, port, jars: [], answers: 0, seconds: 0, serverMicros: 0, results: [] };
-  side.jars = Array.from({ length: CONNECTIONS }, () => new Jar());
-  return side;
+  const { child, port } = await startChild(row, rowPrefix(tag, row), undefined);
+  const jars = Array.from({ length: CONNECTIONS }, () => new Jar());
+  return { row, child, port, jars, answers: 0, requests: 0, seconds: 0, serverMicros: 0, results: [] };
 }
 
 /** One slice of load on one side, added to its totals. */
@@ -559,6 +561,7 @@ async function slice(side: Side, workload: Workload, seconds: number, count: boo
   if (!count) return 0;
   side.serverMicros += (await statsOf(side.child)).cpuMicros - before;
   side.answers += r.rps * seconds;
+  side.requests += r.requests;
   side.seconds += seconds;
   return r.rps;
 }
@@ -593,7 +596,7 @@ async function runPair(t: Target, index: number): Promise<string> {
       ),
     );
     const ratio = a.answers / a.seconds / (b.answers / b.seconds);
-    const cpu = b.serverMicros / b.answers / (a.serverMicros / a.answers);
+    const cpu = b.serverMicros / b.requests / (a.serverMicros / a.requests);
     const sorted = [...ratios].sort((x, y) => x - y);
     const pass = ratio >= t.min && broken.length === 0;
     return (
