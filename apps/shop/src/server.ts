@@ -1,11 +1,12 @@
-import { isMainModule, runInstance } from '@stateline/lab/instance';
+import { failStartup, isMainModule, runInstance } from '@stateline/lab/instance';
 import { createShop } from './shop.js';
 
 export { createShop, type Shop } from './shop.js';
 export { PRODUCTS, type Product } from './catalog.js';
 
 if (isMainModule(import.meta.url)) {
-  const shop = await createShop();
+  // A Store that cannot be reached ends the process with one line, not a stack.
+  const shop = await createShop().catch(failStartup);
   const instance = await runInstance(shop.handler, { ready: shop.ready, close: shop.close });
   instance.server.on('upgrade', shop.upgrade);
 }

@@ -9,6 +9,7 @@ import type { Hub } from 'stateline/realtime';
 import { createSessions, type SessionManager, type SessionOptions } from 'stateline/session';
 import { createStore, type Store } from 'stateline/store';
 import { authRoutes } from './auth-routes.js';
+import { checkDeclaredLength } from './body.js';
 import { cartRoutes } from './cart-routes.js';
 import { getProduct, listProducts } from './catalog.js';
 import { createChat, upgradeChat } from './chat.js';
@@ -186,6 +187,12 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
       const m = router.match(method, path);
       if (m.kind !== 'none') label(m.pattern);
       if (m.kind === 'route') {
+        // A declared body over the limit gets its 413 before the session (and the Store) is touched.
+        try {
+          checkDeclaredLength(req);
+        } catch (err) {
+          return sendError(res, err);
+        }
         const run = guarded(m.entry, m.params, reqId);
         if (m.entry.session) {
           // The session is committed before the response leaves (its Set-Cookie on it).

@@ -7,7 +7,8 @@ import { hashKey } from './hash-ring.js';
 import type { Instance } from './instance.js';
 import type { InstanceSet } from './instance-set.js';
 import type { ResolvedOptions } from './options.js';
-import { prepareBody } from './request-body.js';
+import { trackRequest } from './linger.js';
+import { ClientBodyError, prepareBody } from './request-body.js';
 import { sendProblem } from './respond.js';
 
 /** What every exchange needs from its gateway. */
@@ -40,6 +41,9 @@ const BAD_REQUEST = new Set([
 ]);
 
 const CLIENT_GONE = new Error('the client went away');
+
+/** The upload to an instance broke off: it stopped reading (an early answer) or went away. */
+const UPLOAD_CUT = new Set(['EPIPE', 'ECONNRESET', 'UND_ERR_SOCKET']);
 
 /** Links a response to its exchange, so one shared listener serves every request (no closures). */
 const EXCHANGE = Symbol('stateline.exchange');
@@ -76,6 +80,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** Response headers went to the client: from here on nothing is retried. */
   private started = false;
   private clientGone = false;
+  /** The current attempt's request, body included, was written to the instance. */
+  private sent = false;
   private abortAttempt: ((err?: Error) => void) | null = null;
   private resume: (() => void) | null = null;
   private drainHooked = false;
@@ -109,6 +115,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private dispatch(instance: Instance): void {
     this.instance = instance;
     this.attemptOpen = true;
+    this.sent = false;
     this.abortAttempt = null;
     instance.inflight++;
     instance.pool.dispatch(
@@ -155,13 +162,18 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.clientGone) abort(CLIENT_GONE);
   }
 
+  onRequestSent(): void {
+    this.sent = true;
+  }
+
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, _statusText: string): boolean {
     // 1xx informational answers are not relayed (Node answered `100 Continue` itself).
     if (statusCode < 200) return true;
     const instance = this.instance!;
-    const set = this.ctx.set;
+    // Any answer, whatever its status, shows the instance is live (passive health counts failures to answer).
+    this.ctx.set.passiveSuccess(instance);
     if (statusCode === 502 || statusCode === 503) {
-      set.passiveFailure(instance);
+      if (this.ctx.options.metrics) instance.errors++;
       if (this.replayable && this.safeAfterSend() && !this.clientGone) {
         const next = this.retryTarget(instance);
         if (next !== undefined) {
@@ -170,8 +182,6 @@ class Exchange implements Dispatcher.DispatchHandler {
           return true;
         }
       }
-    } else {
-      set.passiveSuccess(instance);
     }
     if (this.clientGone) return true;
     const headers = responseHeaders(rawHeaders);
@@ -223,10 +233,19 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.retry(instance, this.next!);
       return;
     }
+    if (err instanceof ClientBodyError) {
+      // The client's own body failed (over the limit, or it left): the instance is not at fault.
+      if (err.tooLarge && !this.started) refuseTooLarge(this.res, this.ctx.options.bodyLimit);
+      else this.res.destroy();
+      return;
+    }
     const code = errorCode(err);
+    // The instance cut the upload after it answered, or while still reading it: it refused the
+    // rest of the body (an early 413, say), which says nothing about its health.
+    const refusedUpload = !this.sent && UPLOAD_CUT.has(code);
     if (this.started) {
       // Response bytes already reached the client: never retried, the connection is cut.
-      this.ctx.set.passiveFailure(instance);
+      if (!refusedUpload) this.ctx.set.passiveFailure(instance);
       this.res.destroy();
       return;
     }
@@ -234,7 +253,8 @@ class Exchange implements Dispatcher.DispatchHandler {
       sendProblem(this.res, 'SL_ERR_BAD_REQUEST', err.message, { connection: 'close' });
       return;
     }
-    this.ctx.set.passiveFailure(instance);
+    if (!refusedUpload) this.ctx.set.passiveFailure(instance);
+    else if (this.ctx.options.metrics) instance.errors++;
     const notSent = NOT_SENT.has(code);
     if (this.replayable && (notSent || this.safeAfterSend())) {
       const next = this.retryTarget(instance);
@@ -245,6 +265,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     if (code === 'UND_ERR_HEADERS_TIMEOUT') {
       sendProblem(this.res, 'SL_ERR_UPSTREAM_TIMEOUT', `instance ${instance.id} did not answer in time`);
+    } else if (refusedUpload) {
+      sendProblem(
+        this.res,
+        'SL_ERR_UPSTREAM_FAILED',
+        `instance ${instance.id} closed the connection before it read the whole request body (${code})`,
+      );
     } else {
       sendProblem(
         this.res,
@@ -258,6 +284,17 @@ class Exchange implements Dispatcher.DispatchHandler {
   private safeAfterSend(): boolean {
     return IDEMPOTENT.has(this.method) || this.head.idempotencyKey;
   }
+}
+
+/**
+ * 413 for a body over the gateway's limit. The connection closes after the answer; the server's
+ * lingering close (linger.ts) reads and drops the rest of the upload meanwhile, so
+ * the client gets the answer rather than a reset.
+ */
+function refuseTooLarge(res: ServerResponse, limit: number): void {
+  sendProblem(res, 'SL_ERR_PAYLOAD_TOO_LARGE', `the request body may be at most ${limit} bytes`, {
+    connection: 'close',
+  });
 }
 
 /** Origin-form of an absolute-form target (`http://host/p?q` → `/p?q`); undefined for anything else. */
@@ -276,6 +313,7 @@ function originForm(target: string): string | undefined {
  * replayed, and hands over to an {@link Exchange}.
  */
 export function proxyRequest(ctx: ExchangeContext, req: IncomingMessage, res: ServerResponse): void {
+  trackRequest(req);
   const url = req.url ?? '/';
   const path = url.charCodeAt(0) === 47 /* / */ ? url : originForm(url);
   if (path === undefined) {
@@ -296,6 +334,10 @@ export function proxyRequest(ctx: ExchangeContext, req: IncomingMessage, res: Se
     });
     return;
   }
+  if (head.contentLength > options.bodyLimit) {
+    refuseTooLarge(res, options.bodyLimit);
+    return;
+  }
   let stickyId: string | undefined;
   let hash: number | undefined;
   if (options.balance === 'sticky') {
@@ -314,11 +356,12 @@ export function proxyRequest(ctx: ExchangeContext, req: IncomingMessage, res: Se
     ex.start(null, true);
     return;
   }
-  prepareBody(req, head.chunked ? -1 : head.contentLength, options.maxBodyBytes).then(
+  prepareBody(req, head.chunked ? -1 : head.contentLength, options.replayBytes, options.bodyLimit).then(
     (prepared) => ex.start(prepared.body, prepared.kind === 'buffered'),
-    () => {
+    (err: unknown) => {
+      if (err instanceof ClientBodyError && err.tooLarge) refuseTooLarge(res, options.bodyLimit);
       // The client left before its body was complete: there is no one to answer.
-      if (!res.headersSent) res.destroy();
+      else if (!res.headersSent) res.destroy();
     },
   );
 }

@@ -6,6 +6,7 @@ import { StatelineError } from 'stateline/errors';
 import { onClientError } from './client-error.js';
 import { proxyRequest, type ExchangeContext } from './exchange.js';
 import { InstanceSet } from './instance-set.js';
+import { lingerOnEarlyClose, trackRequest } from './linger.js';
 import { resolveOptions } from './options.js';
 import { sendProblem } from './respond.js';
 import type { Gateway, GatewayOptions, InstanceConfig, InstanceInfo } from './types.js';
@@ -57,6 +58,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     { noDelay: true, keepAlive: true, requireHostHeader: false },
     (req: IncomingMessage, res: ServerResponse) => {
       if (control !== undefined && req.url !== undefined && req.url.startsWith(CONTROL_PREFIX)) {
+        trackRequest(req);
         void runControl(req, res);
         return;
       }
@@ -64,6 +66,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     },
   );
   server.on('clientError', onClientError);
+  lingerOnEarlyClose(server);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     proxyUpgrade(ctx, req, socket, head, upgraded);
   });

@@ -74,7 +74,7 @@ export class InstanceSet {
     return [...this.byId.values()].map((i) => i.info());
   }
 
-  /** A proxied attempt failed on `instance` (connection error, timeout, 502/503): counts toward `fall`. */
+  /** A proxied attempt got no answer from `instance` (refused, reset, timed out): counts toward `fall`. */
   passiveFailure(instance: Instance): void {
     if (this.options.metrics) instance.errors++;
     const health = this.options.health;
@@ -84,7 +84,7 @@ export class InstanceSet {
       this.setState(instance, 'down', 'passive');
   }
 
-  /** A proxied attempt got an answer that is not 502/503. */
+  /** A proxied attempt got an answer (any status: the instance is live). */
   passiveSuccess(instance: Instance): void {
     if (instance.failures !== 0) instance.failures = 0;
   }

@@ -6,6 +6,8 @@ export const BALANCES: readonly Balance[] = ['round-robin', 'least-conn', 'stick
 /** The session cookie's names (`sl.sid`, or with the `__Host-` prefix when it is Secure), most specific first. */
 export const SESSION_COOKIES: readonly string[] = ['__Host-sl.sid', 'sl.sid'];
 export const DEFAULT_STICKY_COOKIE = 'sl.route';
+/** The gateway's request body limit unless `maxBodyBytes` says otherwise: 1 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -19,7 +21,10 @@ export interface ResolvedOptions {
   virtualNodes: number;
   stickyCookie: string;
   health: { path: string; interval: number; timeout: number; rise: number; fall: number } | false;
-  maxBodyBytes: number;
+  /** Largest request body forwarded; larger ones get 413 from the gateway. */
+  bodyLimit: number;
+  /** Request bodies up to this size are buffered for replay. */
+  replayBytes: number;
   attempts: number;
   connectTimeout: number;
   responseTimeout: number;
@@ -66,7 +71,18 @@ function object<T extends object>(value: T | undefined, name: string, known: rea
 export function resolveOptions(options: GatewayOptions = {}): ResolvedOptions {
   rejectUnknown(
     options,
-    ['balance', 'hash', 'stickyCookie', 'health', 'retry', 'timeouts', 'control', 'metrics', 'onStateChange'],
+    [
+      'balance',
+      'hash',
+      'stickyCookie',
+      'health',
+      'maxBodyBytes',
+      'retry',
+      'timeouts',
+      'control',
+      'metrics',
+      'onStateChange',
+    ],
     '',
   );
   const balance = options.balance ?? 'round-robin';
@@ -116,7 +132,8 @@ export function resolveOptions(options: GatewayOptions = {}): ResolvedOptions {
     virtualNodes: number(hash.virtualNodes, 'hash.virtualNodes', 160, 1),
     stickyCookie,
     health,
-    maxBodyBytes: number(retry.maxBodyBytes, 'retry.maxBodyBytes', 1_048_576, 0),
+    bodyLimit: number(options.maxBodyBytes, 'maxBodyBytes', DEFAULT_MAX_BODY_BYTES, 0),
+    replayBytes: number(retry.maxBodyBytes, 'retry.maxBodyBytes', 1_048_576, 0),
     attempts: number(retry.attempts, 'retry.attempts', 2, 0),
     connectTimeout: number(timeouts.connect, 'timeouts.connect', 2000, 1),
     responseTimeout: number(timeouts.response, 'timeouts.response', 60_000, 1),

@@ -20,7 +20,7 @@ export interface HealthOptions {
   timeout?: number;
   /** Consecutive passes that bring a `starting` or `down` instance `up`. Default 2. */
   rise?: number;
-  /** Consecutive failures (checks, connection errors, 502/503 answers) that take an `up` instance `down`. Default 2. */
+  /** Consecutive failures (checks; proxied attempts that got no answer: refused, reset, timed out) that take an `up` instance `down`. Default 2. */
   fall?: number;
 }
 
@@ -70,6 +70,13 @@ export interface GatewayOptions {
   stickyCookie?: string;
   /** Active health checks; `false` turns them (and passive marking down) off: instances are `up` once added. */
   health?: HealthOptions | false;
+  /**
+   * Largest request body (bytes) the gateway forwards. A larger `Content-Length`, or a chunked
+   * body that grows past it, gets `413 SL_ERR_PAYLOAD_TOO_LARGE` from the gateway itself (no
+   * instance is touched, none is counted as failing) and the connection closes after the answer.
+   * Default 1 MiB.
+   */
+  maxBodyBytes?: number;
   retry?: RetryOptions;
   timeouts?: TimeoutOptions;
   /** Called for every request whose path starts with `/_stateline/`; returns true when it answered (otherwise the request is proxied). */
@@ -97,7 +104,7 @@ export interface InstanceInfo {
   inflight: number;
   /** Responses it completed. */
   served: number;
-  /** Attempts that failed on it: connection errors, timeouts, 502/503 answers. */
+  /** Attempts that failed on it: connection errors, resets, timeouts, 502/503 answers. */
   errors: number;
   /** Requests that failed on it and were retried on another instance. */
   retries: number;

@@ -42,7 +42,11 @@ describe('exportHaproxy', () => {
       assert.match(c, /^\s+option httpchk GET \/healthz$/m);
       assert.match(
         c,
-        /^\s+default-server check inter 700ms rise 3 fall 4 observe layer7 error-limit 4 on-error mark-down$/m,
+        /^\s+default-server check inter 700ms rise 3 fall 4 observe layer4 error-limit 4 on-error mark-down$/m,
+      );
+      assert.match(
+        c,
+        /^\s+http-request deny deny_status 413 if \{ req\.hdr_val\(content-length\) gt 1048576 \}$/m,
       );
       assert.match(c, /^\s+retries 1$/m);
       assert.match(c, /^\s+option redispatch 1$/m);
@@ -103,7 +107,9 @@ describe('exportNginx', () => {
     assert.match(conf('hash', { hash: { header: 'X-Tenant' } }), /map \$http_x_tenant \$stateline_key/);
     for (const b of BALANCES) {
       const c = conf(b);
-      assert.match(c, /^\s+proxy_next_upstream error timeout http_502 http_503;$/m);
+      assert.match(c, /^\s+proxy_next_upstream error timeout;$/m);
+      assert.match(c, /^\s+client_max_body_size 1048576;$/m);
+      assert.match(conf(b, { maxBodyBytes: 65536 }), /^\s+client_max_body_size 65536;$/m);
       assert.match(c, /non_idempotent/);
       assert.match(c, /^\s+proxy_set_header Upgrade \$http_upgrade;$/m);
       assert.match(c, /^\s+proxy_set_header Connection \$stateline_connection;$/m);

@@ -7,6 +7,7 @@ import {
   parseApp,
   parseBus,
   parseInstances,
+  parseMaxBodyBytes,
   parsePort,
   parseStore,
   REPLICATIONS,
@@ -58,6 +59,7 @@ interface UpFlags {
   bus: string;
   balance: BalancePolicy;
   replication: ClusterOptions['replication'];
+  maxBodyBytes: number;
   adminToken?: string;
 }
 
@@ -212,6 +214,11 @@ function program(io: CliIo, done: (code: number) => void): Command {
         .default(CLUSTER_DEFAULTS.replication),
     )
     .addOption(
+      new Option('--max-body-bytes <n>', 'largest request body the gateway forwards (413 above it)')
+        .default(CLUSTER_DEFAULTS.maxBodyBytes)
+        .argParser(parseMaxBodyBytes),
+    )
+    .addOption(
       new Option(
         '--admin-token <token>',
         'require Authorization: Bearer <token> on the control API (default: loopback clients only)',
@@ -293,10 +300,20 @@ function program(io: CliIo, done: (code: number) => void): Command {
         .default(CLUSTER_DEFAULTS.port)
         .argParser(parsePort),
     )
-    .action((proxy: ExportTarget, flags: { balance: BalancePolicy; instances: string[]; port: number }) => {
-      io.out(exportConfig(proxy, flags));
-      done(0);
-    });
+    .addOption(
+      new Option('--max-body-bytes <n>', 'largest request body the proxy forwards (413 above it)')
+        .default(CLUSTER_DEFAULTS.maxBodyBytes)
+        .argParser(parseMaxBodyBytes),
+    )
+    .action(
+      (
+        proxy: ExportTarget,
+        flags: { balance: BalancePolicy; instances: string[]; port: number; maxBodyBytes: number },
+      ) => {
+        io.out(exportConfig(proxy, flags));
+        done(0);
+      },
+    );
   return cmd;
 }
 

@@ -28,6 +28,8 @@ export interface ClusterOptions {
   bus: string;
   balance: BalancePolicy;
   replication: Replication;
+  /** The gateway's request body limit in bytes: larger bodies get 413 from the gateway (default 1 MiB). */
+  maxBodyBytes: number;
   /** When set, the control API needs `Authorization: Bearer <token>`; otherwise loopback clients only. */
   adminToken?: string | undefined;
   /** Session keys for every instance (default `STATELINE_SESSION_KEYS`, else one generated per run). */
@@ -47,6 +49,7 @@ export const CLUSTER_DEFAULTS = {
   bus: 'ipc:',
   balance: 'round-robin',
   replication: 'off',
+  maxBodyBytes: 1_048_576,
 } as const satisfies Omit<ClusterOptions, 'app'>;
 
 /** An option value that cannot be used; its message is one line for the command line. */
@@ -83,6 +86,18 @@ export function parseInstances(raw: string): number {
  */
 export function parsePort(raw: string): number {
   return integer(raw, '--port', 0, 65535);
+}
+
+/**
+ * `--max-body-bytes`: the gateway's request body limit, 1 byte to 1 GiB.
+ *
+ * @example
+ * ```ts
+ * parseMaxBodyBytes('65536'); // 65536
+ * ```
+ */
+export function parseMaxBodyBytes(raw: string): number {
+  return integer(raw, '--max-body-bytes', 1, 1_073_741_824);
 }
 
 /**

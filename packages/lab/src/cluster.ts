@@ -110,8 +110,10 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
   );
   const gateway = createGateway({
     balance: o.balance,
-    // Readiness, not liveness: a draining instance or one that lost its Store gets no traffic.
-    health: { path: '/readyz', interval: 500, timeout: 1000, rise: 1, fall: 2 },
+    // Liveness: a draining instance gets no traffic; one that lost its Store still serves what
+    // needs no Store, and answers the rest 503 + Retry-After itself (/readyz reports the Store).
+    health: { path: '/healthz', interval: 500, timeout: 1000, rise: 1, fall: 2 },
+    maxBodyBytes: o.maxBodyBytes,
     control: createControl(control),
     metrics: true,
     onStateChange: (change) => metrics.onStateChange(change),

@@ -10,7 +10,7 @@ import {
 } from 'stateline/node';
 import { createSessions, type SessionOptions, type SessionStrategy } from 'stateline/session';
 import { createStore, redactSpec, type Store } from 'stateline/store';
-import { isMainModule, runInstance } from './instance.js';
+import { failStartup, isMainModule, runInstance } from './instance.js';
 import { INSTANCE_ENV } from './protocol.js';
 
 /** The demo app, ready to hand to {@link runInstance}. */
@@ -248,6 +248,6 @@ export async function createDemoApp(env: NodeJS.ProcessEnv = process.env): Promi
 }
 
 if (isMainModule(import.meta.url)) {
-  const app = await createDemoApp();
+  const app = await createDemoApp().catch(failStartup);
   await runInstance(app.handler, { ready: app.ready, close: app.close });
 }

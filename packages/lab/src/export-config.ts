@@ -38,14 +38,15 @@ export function parseTargets(raw: string): string[] {
  */
 export function exportConfig(
   target: ExportTarget,
-  o: { balance: BalancePolicy; instances: string[]; port: number },
+  o: { balance: BalancePolicy; instances: string[]; port: number; maxBodyBytes?: number },
 ): string {
   const text = (target === 'haproxy' ? exportHaproxy : exportNginx)({
     balance: o.balance,
     instances: o.instances,
     port: o.port,
-    // As `stateline up` checks its instances: readiness, which a draining instance fails.
-    health: { path: '/readyz' },
+    maxBodyBytes: o.maxBodyBytes,
+    // As `stateline up` checks its instances: liveness, which a draining instance fails.
+    health: { path: '/healthz' },
   });
   return text.endsWith('\n') ? text : `${text}\n`;
 }

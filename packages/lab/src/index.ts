@@ -18,7 +18,13 @@ export {
   type InstanceState,
   type SupervisorOptions,
 } from './supervisor.js';
-export { isMainModule, runInstance, type InstanceOptions, type RunningInstance } from './instance.js';
+export {
+  failStartup,
+  isMainModule,
+  runInstance,
+  type InstanceOptions,
+  type RunningInstance,
+} from './instance.js';
 export { startCluster, type Cluster } from './cluster.js';
 export { DEFAULT_APP } from './default-app.js';
 export {

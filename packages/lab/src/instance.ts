@@ -3,6 +3,7 @@ import http, { type IncomingMessage, type RequestListener, type ServerResponse }
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { lingerOnEarlyClose, trackRequest } from './linger.js';
 import { INSTANCE_ENV, isLabMessage, type LabMessage } from './protocol.js';
 
 /** Options of {@link runInstance}; every one has a default taken from the environment. */
@@ -32,7 +33,7 @@ export interface RunningInstance {
   readonly port: number;
   readonly url: string;
   readonly server: http.Server;
-  /** True once a drain began: `/readyz` answers 503 and the server accepts no new connection. */
+  /** True once a drain began: `/healthz` and `/readyz` answer 503 and the server accepts no new connection. */
   readonly draining: boolean;
   /** Requests received and not yet answered. */
   readonly inflight: number;
@@ -78,8 +79,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown, head: bool
 
 /**
  * Runs an app as one instance of a Stateline cluster: listens on `PORT`/`HOST`, reports the port
- * to the supervisor (`stateline up`), answers `/healthz` (200 while the process lives) and
- * `/readyz` (503 while draining or when `ready` says no), adds `X-Stateline-Instance` to every
+ * to the supervisor (`stateline up`), answers `/healthz` (liveness: 200 while the process serves,
+ * 503 once it drains; what `stateline up`'s gateway routes by) and `/readyz` (503 while draining or
+ * when `ready` says no, e.g. its Store is unreachable), adds `X-Stateline-Instance` to every
  * response, and drains on request: the supervisor's `drain` message, SIGTERM, or the supervisor
  * going away (then faster, so no process outlives it). Under a supervisor SIGINT is ignored: a
  * terminal's Ctrl-C reaches every process of the group, and the supervisor drains its instances.
@@ -123,7 +125,9 @@ export async function runInstance(
   let inflight = 0;
   let drained: Promise<void> | undefined;
 
+  lingerOnEarlyClose(server);
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    trackRequest(req);
     inflight++;
     res.once('close', () => inflight--);
     const writeHead = res.writeHead;
@@ -137,8 +141,11 @@ export async function runInstance(
     } as ServerResponse['writeHead'];
     const path = (req.url ?? '/').split('?', 1)[0];
     const probe = req.method === 'GET' || req.method === 'HEAD';
+    // Liveness: can this process take requests? Only a drain says no; the Store is /readyz's business.
     if (probe && path === '/healthz')
-      return sendJson(res, 200, { status: 'ok', instance: id }, req.method === 'HEAD');
+      return draining
+        ? sendJson(res, 503, { status: 'draining', instance: id }, req.method === 'HEAD')
+        : sendJson(res, 200, { status: 'ok', instance: id }, req.method === 'HEAD');
     if (probe && path === '/readyz') {
       if (draining) return sendJson(res, 503, { status: 'draining', instance: id }, req.method === 'HEAD');
       void checkReady(options.ready).then((ok) =>
@@ -218,6 +225,41 @@ export async function runInstance(
     },
     drain: () => drain(drainTimeout),
   };
+}
+
+/** One line for a startup error: its message (a Stateline error names the store and the cause). */
+function startupReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ') || 'unknown error';
+}
+
+/**
+ * Ends an instance process whose app could not start (its Store unreachable, say) the way a
+ * command-line tool should: one line, no stack, exit code 1. Under a supervisor (`stateline up`)
+ * the line goes to the supervisor, which reports it as its own one line; on its own the process
+ * prints `stateline instance <id>: cannot start: <reason>` to stderr. The promise never settles:
+ * `await`ing it stops the startup code where it is.
+ *
+ * @example
+ * ```ts
+ * const shop = await createShop().catch(failStartup);
+ * await runInstance(shop.handler, { ready: shop.ready, close: shop.close });
+ * ```
+ */
+export function failStartup(err: unknown): Promise<never> {
+  const reason = startupReason(err);
+  const id = process.env[INSTANCE_ENV.id] ?? `${hostname()}-${process.pid}`;
+  if (typeof process.send === 'function' && process.connected) {
+    const failed: LabMessage = { $sl: 'lab', type: 'failed', reason };
+    process.send(failed, undefined, undefined, () => process.exit(1));
+    // Should the send never complete, the process still ends.
+    setTimeout(() => process.exit(1), 2000);
+  } else {
+    // stderr is synchronous for files, terminals and (on Linux) pipes.
+    process.stderr.write(`stateline instance ${id}: cannot start: ${reason}\n`);
+    process.exit(1);
+  }
+  return new Promise<never>(() => {});
 }
 
 /**

@@ -2,10 +2,14 @@
  * The supervisor ↔ instance protocol over the IPC channel of `child_process.fork`. The `$sl: 'lab'`
  * marker lets it share the channel with the `ipc:` bus (`$sl: 'bus'`).
  *
- * Instance → supervisor: `listening` once the server accepts connections.
+ * Instance → supervisor: `listening` once the server accepts connections; `failed` (one line: why)
+ * when the app could not start, just before the process exits 1.
  * Supervisor → instance: `drain` (turn `/readyz` 503, stop accepting, finish in-flight work, exit 0).
  */
-export type LabMessage = { $sl: 'lab'; type: 'listening'; port: number } | { $sl: 'lab'; type: 'drain' };
+export type LabMessage =
+  | { $sl: 'lab'; type: 'listening'; port: number }
+  | { $sl: 'lab'; type: 'failed'; reason: string }
+  | { $sl: 'lab'; type: 'drain' };
 
 /**
  * True when an IPC message belongs to this protocol.
@@ -17,9 +21,10 @@ export type LabMessage = { $sl: 'lab'; type: 'listening'; port: number } | { $sl
  */
 export function isLabMessage(m: unknown): m is LabMessage {
   if (typeof m !== 'object' || m === null) return false;
-  const o = m as { $sl?: unknown; type?: unknown; port?: unknown };
+  const o = m as { $sl?: unknown; type?: unknown; port?: unknown; reason?: unknown };
   if (o.$sl !== 'lab') return false;
   if (o.type === 'drain') return true;
+  if (o.type === 'failed') return typeof o.reason === 'string';
   return o.type === 'listening' && typeof o.port === 'number' && Number.isInteger(o.port) && o.port > 0;
 }
 

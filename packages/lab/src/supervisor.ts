@@ -318,7 +318,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         reject(new StatelineError('SL_ERR_INSTANCE_FAILED', `instance ${s.id} (${this.modulePath}) ${why}`));
       };
       const onMessage = (m: unknown) => {
-        if (!isLabMessage(m) || m.type !== 'listening') return;
+        if (!isLabMessage(m)) return;
+        if (m.type === 'failed') return fail(`could not start: ${m.reason}`);
+        if (m.type !== 'listening') return;
         cleanup();
         s.port = m.port;
         this.setState(s, 'up');

@@ -1,5 +1,5 @@
 import { StatelineError } from 'stateline/errors';
-import { BALANCES, DEFAULT_STICKY_COOKIE } from '../options.js';
+import { BALANCES, DEFAULT_MAX_BODY_BYTES, DEFAULT_STICKY_COOKIE } from '../options.js';
 import type { Balance } from '../types.js';
 
 /** Options of `exportHaproxy` and `exportNginx`. Durations are milliseconds, as for the gateway. */
@@ -17,6 +17,8 @@ export interface ExportOptions {
   /** Default `'sl.route'`. */
   stickyCookie?: string;
   health?: { path?: string; interval?: number; timeout?: number; rise?: number; fall?: number };
+  /** Largest request body forwarded (413 above it), as the gateway's `maxBodyBytes`. Default 1 MiB. */
+  maxBodyBytes?: number;
   retry?: { attempts?: number; maxBodyBytes?: number };
   timeouts?: { connect?: number; response?: number };
 }
@@ -34,6 +36,7 @@ export interface ResolvedExport {
   health: { path: string; interval: number; timeout: number; rise: number; fall: number };
   attempts: number;
   maxBodyBytes: number;
+  bodyLimit: number;
   connectTimeout: number;
   responseTimeout: number;
 }
@@ -116,6 +119,7 @@ export function resolveExport(options: ExportOptions): ResolvedExport {
     },
     attempts: int(options.retry?.attempts, 'retry.attempts', 2, 0),
     maxBodyBytes: int(options.retry?.maxBodyBytes, 'retry.maxBodyBytes', 1_048_576, 0),
+    bodyLimit: int(options.maxBodyBytes, 'maxBodyBytes', DEFAULT_MAX_BODY_BYTES, 1),
     connectTimeout: int(options.timeouts?.connect, 'timeouts.connect', 2000, 1),
     responseTimeout: int(options.timeouts?.response, 'timeouts.response', 60_000, 1),
   };
