@@ -230,7 +230,13 @@ export async function runInstance(
 /** One line for a startup error: its message (a Stateline error names the store and the cause). */
 function startupReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  return message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ') || 'unknown error';
+  return (
+    message
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .join(' ') || 'unknown error'
+  );
 }
 
 /**

@@ -111,9 +111,21 @@ describe('stateline (main)', () => {
     assert.match(h.out, /10\.0\.0\.1:3000/);
     assert.match(h.out, /10\.0\.0\.2:3000/);
     assert.match(h.out, /cookie sl\.route insert/);
-    assert.match(h.out, /\/readyz/);
-    const n = await run('export', 'nginx', '--balance', 'hash', '--instances', '[::1]:3000');
+    // Liveness, as `stateline up` routes by; the body limit as the gateway's.
+    assert.match(h.out, /option httpchk GET \/healthz$/m);
+    assert.match(h.out, /req\.hdr_val\(content-length\) gt 1048576/);
+    const n = await run(
+      'export',
+      'nginx',
+      '--balance',
+      'hash',
+      '--instances',
+      '[::1]:3000',
+      '--max-body-bytes',
+      '65536',
+    );
     assert.equal(n.code, 0);
+    assert.match(n.out, /client_max_body_size 65536;/);
     assert.match(n.out, /upstream/);
     assert.match(n.out, /\[::1\]:3000/);
   });

@@ -67,6 +67,59 @@ describe('runInstance', () => {
     assert.equal(problem.headers.get('x-before'), null);
   });
 
+  it('/healthz is liveness: 200 while the Store is down (ready says no), 503 once a drain begins', async () => {
+    const inst = await start((_req, res) => void setTimeout(() => res.end('done'), 300), {
+      ready: () => false,
+    });
+    assert.equal((await fetch(`${inst.url}/readyz`)).status, 503);
+    assert.equal((await fetch(`${inst.url}/healthz`)).status, 200, 'an unready instance is still live');
+    const slow = fetch(`${inst.url}/slow`).then((r) => r.text());
+    await sleep(50);
+    let draining!: Promise<void>;
+    // A probe already on its way (its head half sent) when the drain begins, as the gateway's is.
+    const probe = rawExchange(inst.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n', async () => {
+      await sleep(50);
+      draining = inst.drain();
+      await sleep(50);
+      return '\r\n';
+    });
+    const answer = await probe;
+    assert.match(answer, /^HTTP\/1\.1 503/);
+    assert.match(answer, /"status":"draining"/);
+    assert.equal(await slow, 'done');
+    await draining;
+  });
+
+  it('an early 413 with Connection: close reaches a client still uploading 10 MB (lingering close)', async () => {
+    const inst = await start((req, res) => {
+      // Refuses the body after a moment (as an app that reads a session first), without reading it.
+      setTimeout(() => {
+        res.writeHead(413, { 'content-type': 'application/problem+json', connection: 'close' });
+        res.end('{"code":"SL_ERR_PAYLOAD_TOO_LARGE"}');
+      }, 20);
+    });
+    const body = Buffer.alloc(10_000_000, 'a');
+    const outcomes: Record<string, number> = {};
+    for (let k = 0; k < 15; k++) {
+      const outcome = await new Promise<string>((resolve) => {
+        const req = http.request(`${inst.url}/upload`, {
+          method: 'POST',
+          headers: { 'content-length': String(body.length) },
+        });
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve(String(res.statusCode)));
+        });
+        req.on('error', (err: NodeJS.ErrnoException) => {
+          if (!req.res) resolve(err.code ?? err.message);
+        });
+        req.end(body);
+      });
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    }
+    assert.deepEqual(outcomes, { 413: 15 }, 'every client read the answer; none saw a reset first');
+  });
+
   it('a readiness check that throws or hangs answers 503 within about a second', async () => {
     let mode: 'throw' | 'hang' = 'throw';
     const inst = await start((_q, s) => s.end(), {

@@ -88,7 +88,7 @@ export function exportHaproxy(options: ExportOptions): string {
     `    bind ${bind}`,
     '    http-request set-header X-Forwarded-Proto http',
     '    http-request set-header X-Forwarded-Host %[req.hdr(host)]',
-    '    # The body limit, as the gateway\'s maxBodyBytes: a larger Content-Length gets 413 without',
+    "    # The body limit, as the gateway's maxBodyBytes: a larger Content-Length gets 413 without",
     '    # reaching an instance (a chunked body is not measured here; the instance enforces its own).',
     `    http-request deny deny_status 413 if { req.hdr_val(content-length) gt ${o.bodyLimit} }`,
     '    default_backend stateline_instances',

@@ -19,7 +19,8 @@ export interface Seen {
  * and understands a few paths that misbehave on purpose:
  * `/healthz` (200, or 503 while `healthy` is false), `/slow?ms=N`, `/reset` (drops the connection
  * without answering), `/partial` (sends headers and part of a body, then drops), `/status/<code>`,
- * `/ws` (a WebSocket echo). `kill()` closes the port and every connection, like a dead process.
+ * `/ws` (a WebSocket echo), `/early-413` (answers 413 before reading the body, then drops the
+ * connection with the body unread, as a rude server does). `kill()` closes the port and every connection, like a dead process.
  */
 export class Backend {
   readonly seen: Seen[] = [];
@@ -76,6 +77,12 @@ export class Backend {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (req.url === '/early-413') {
+      this.seen.push({ method: req.method ?? '', url: req.url, headers: req.headers, bodyBytes: 0 });
+      res.writeHead(413, { 'content-type': 'text/plain', 'x-stateline-instance': this.id });
+      res.end(`${this.id}:413`, () => req.socket.destroy());
+      return;
+    }
     let bodyBytes = 0;
     for await (const chunk of req) bodyBytes += (chunk as Buffer).length;
     const url = req.url ?? '/';
