@@ -42,6 +42,28 @@ describe('oversized bodies through the gateway', () => {
   });
   after(() => cluster?.close());
 
+  it('straight to an instance: a 10 MB body gets its 413, never a reset before the answer', async (t) => {
+    if (skip || !cluster) return t.skip(skip || 'no cluster');
+    const instance = cluster.gateway.instances()[0]!.url;
+    const body = Buffer.alloc(10_000_000, 0x20);
+    const outcomes: Record<string, number> = {};
+    for (let k = 0; k < 20; k++) {
+      let key: string;
+      try {
+        const r = await fetch(`${instance}/api/cart/items`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+        key = `${r.status} ${(JSON.parse(await r.text()) as { code?: string }).code}`;
+      } catch (err) {
+        key = `error ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`;
+      }
+      outcomes[key] = (outcomes[key] ?? 0) + 1;
+    }
+    assert.deepEqual(outcomes, { '413 SL_ERR_PAYLOAD_TOO_LARGE': 20 });
+  });
+
   it('10 MB posts in a loop for 10 s while 20 users browse: all 413, 0 legitimate errors, 0 instances down', async (t) => {
     if (skip || !cluster) return t.skip(skip || 'no cluster');
     const base = cluster.url;
