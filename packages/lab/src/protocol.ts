@@ -4,7 +4,8 @@
  *
  * Instance → supervisor: `listening` once the server accepts connections; `failed` (one line: why)
  * when the app could not start, just before the process exits 1.
- * Supervisor → instance: `drain` (turn `/readyz` 503, stop accepting, finish in-flight work, exit 0).
+ * Supervisor → instance: `drain` (turn `/healthz` and `/readyz` 503, stop accepting, finish in-flight
+ * work, exit 0).
  */
 export type LabMessage =
   | { $sl: 'lab'; type: 'listening'; port: number }
