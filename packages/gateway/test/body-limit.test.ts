@@ -19,18 +19,18 @@ function post(
       method: 'POST',
       headers: chunked ? { 'content-type': 'application/json' } : { 'content-length': String(body.length) },
     });
-    let settled = false;
+    let answered = false;
     req.on('response', (res) => {
+      answered = true;
       let text = '';
       res.setEncoding('utf8').on('data', (d: string) => (text += d));
-      res.on('end', () => {
-        settled = true;
-        resolve({ status: res.statusCode!, text, type: String(res.headers['content-type']) });
-      });
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, text, type: String(res.headers['content-type']) }),
+      );
     });
     // An upload cut short after the answer arrived is expected; one before it is the failure.
     req.on('error', (err: NodeJS.ErrnoException) => {
-      if (!settled && !req.res) resolve({ error: err.code ?? err.message });
+      if (!answered) resolve({ error: err.code ?? err.message });
     });
     if (chunked) {
       for (let o = 0; o < body.length; o += 65536) req.write(body.subarray(o, o + 65536));

@@ -106,12 +106,14 @@ describe('runInstance', () => {
           method: 'POST',
           headers: { 'content-length': String(body.length) },
         });
+        let answered = false;
         req.on('response', (res) => {
+          answered = true;
           res.resume();
           res.on('end', () => resolve(String(res.statusCode)));
         });
         req.on('error', (err: NodeJS.ErrnoException) => {
-          if (!req.res) resolve(err.code ?? err.message);
+          if (!answered) resolve(err.code ?? err.message);
         });
         req.end(body);
       });
