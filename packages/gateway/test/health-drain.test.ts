@@ -103,6 +103,24 @@ describe('health checks', () => {
     }
   });
 
+  test('passive: a connection reset before any answer counts (the request had been sent)', async () => {
+    const [b] = await startBackends(1);
+    const { gw, base } = await gatewayFor([b!], {
+      health: { interval: 5000, timeout: 300, rise: 1, fall: 2 },
+    });
+    const c = new Client(base);
+    try {
+      assert.equal((await c.send('/reset')).status, 502);
+      assert.equal(gw.instances()[0]!.state, 'up');
+      assert.equal((await c.send('/reset', { method: 'POST', body: 'x' })).status, 502);
+      assert.equal(gw.instances()[0]!.state, 'down', 'two resets in a row');
+    } finally {
+      await c.close();
+      await gw.close();
+      await b!.kill();
+    }
+  });
+
   test('no instance at all: 503 problem with Retry-After', async () => {
     const gw = createGateway({ balance: 'sticky' });
     const { port } = await gw.listen(0);
