@@ -9,7 +9,7 @@ export type TrustedProxies = readonly string[] | ((address: string) => boolean);
 
 /** What a request says about where it came from, after the trusted proxies had their say. */
 export interface Forwarded {
-  /** The client's address: the nearest hop that is not a trusted proxy. */
+  /** The client's address: the last `X-Forwarded-For` entry when the peer is trusted, else the peer. */
   address: string;
   /** `https` or `http`: the trusted proxy's `X-Forwarded-Proto`, else the connection's own. */
   proto: string;
@@ -109,9 +109,9 @@ function lastValue(v: string | undefined): string | undefined {
 }
 
 /**
- * The client's address, scheme and host as the trusted proxies report them. `X-Forwarded-For` is
- * read from the right: each hop a trusted proxy vouches for is skipped, the first other one is
- * the client. From a peer that is not a trusted proxy, every forwarding header is ignored.
+ * The client's address, scheme and host as a trusted proxy reports them: from a trusted peer the
+ * last `X-Forwarded-For` entry (the one that proxy appended; earlier ones are whatever the client
+ * sent) is the client. From a peer that is not a trusted proxy, every forwarding header is ignored.
  *
  * @example
  * ```ts
@@ -124,15 +124,8 @@ export function forwarded(req: ForwardedInput, trusted: (address: string | undef
   const peer = req.peer ?? 'unknown';
   const own: Forwarded = { address: peer, proto: req.encrypted ? 'https' : 'http', host: req.header('host') };
   if (!trusted(req.peer)) return own;
-  const hops = (req.header('x-forwarded-for') ?? '')
-    .split(',')
-    .map((h) => h.trim())
-    .filter((h) => h !== '');
-  let address = peer;
-  for (let i = hops.length - 1; i >= 0; i--) {
-    address = hops[i]!;
-    if (!trusted(address)) break;
-  }
+  // One hop: the entry the trusted peer appended. A client on a proxy's own address stays a client.
+  const address = lastValue(req.header('x-forwarded-for')) ?? peer;
   const proto = lastValue(req.header('x-forwarded-proto'))?.toLowerCase();
   return {
     address,
