@@ -47,7 +47,7 @@ describe('shop instance under hostile traffic', () => {
     try {
       const c = new Client(shop.url);
       await c.login('bob');
-      for (const headers of [
+      for (const headers of <Record<string, string>[]>[
         { 'content-type': 'text/plain', origin: 'http://evil.example' },
         { 'content-type': 'text/plain' },
         { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://evil.example' },
