@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { redactSpec } from 'stateline/store';
 import { checkCredentials, normalizeUsername, type PublicUser } from './users.js';
-import { clientAddress } from './client-address.js';
 import { readJson } from './body.js';
 import { fail } from './http-error.js';
 import { sendEmpty, sendJson } from './respond.js';
@@ -68,7 +67,7 @@ export function authRoutes(ctx: ShopContext) {
       const username = normalizeUsername(body.username);
       // Failures are counted per (username as typed, lower-cased) and client address.
       const counted = username ?? body.username.trim().toLowerCase();
-      const address = clientAddress(req);
+      const address = ctx.client(req).address;
       const wait = await ctx.limit.blockedFor(counted, address);
       if (wait > 0)
         fail('SL_ERR_RATE_LIMITED', `too many failed logins; retry in ${wait} s`, {

@@ -6,7 +6,13 @@ export const SHOP_ENV = {
   demoPassword: 'STATELINE_DEMO_PASSWORD',
   users: 'STATELINE_SHOP_USERS',
   logLevel: 'LOG_LEVEL',
+  trustedProxies: 'STATELINE_TRUSTED_PROXIES',
+  allowedOrigins: 'STATELINE_ALLOWED_ORIGINS',
+  csrf: 'STATELINE_CSRF',
 } as const;
+
+/** The local gateway: `stateline up` runs it on this host, in front of instances on loopback. */
+const DEFAULT_TRUSTED_PROXIES = ['127.0.0.1', '::1'];
 
 const STRATEGIES: readonly SessionStrategy[] = ['server', 'token', 'memory', 'hybrid'];
 const REPLICATIONS = ['off', 'backup', 'all'] as const;
@@ -25,6 +31,12 @@ export interface ShopConfig {
   /** How many `user<n>` accounts to seed besides alice, bob and carol. */
   extraUsers: number;
   logLevel: string;
+  /** Peers whose X-Forwarded-* are believed (addresses, CIDR ranges, `loopback`). */
+  trustedProxies: string[];
+  /** Origins besides the shop's own that may send it unsafe requests. */
+  allowedOrigins: string[];
+  /** The CSRF check on unsafe API requests (`STATELINE_CSRF=off` turns it off). */
+  csrf: boolean;
 }
 
 /**
@@ -53,6 +65,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig {
   let sessionKeys = (env.STATELINE_SESSION_KEYS ?? '').split(',').filter(Boolean);
   // Alone, a random key is fine; in a cluster the supervisor hands every instance the same one.
   if (sessionKeys.length === 0) sessionKeys = [randomBytes(32).toString('base64url')];
+  const list = (v: string | undefined) =>
+    (v ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
+  const rawProxies = env[SHOP_ENV.trustedProxies];
+  const csrf = (env[SHOP_ENV.csrf] || 'on').toLowerCase();
+  if (csrf !== 'on' && csrf !== 'off') throw new Error(`${SHOP_ENV.csrf} must be on or off (got ${csrf})`);
   return {
     instance: env.STATELINE_INSTANCE_ID || `pid-${process.pid}`,
     strategy,
@@ -63,5 +83,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig {
     demoPassword: env[SHOP_ENV.demoPassword] || 'stateline',
     extraUsers,
     logLevel: env[SHOP_ENV.logLevel] || 'info',
+    // Set but empty: no proxy is trusted, every request is judged by its socket.
+    trustedProxies: rawProxies === undefined ? DEFAULT_TRUSTED_PROXIES : list(rawProxies),
+    allowedOrigins: list(env[SHOP_ENV.allowedOrigins]),
+    csrf: csrf === 'on',
   };
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Forwarded } from 'stateline/http';
 import type { Logger } from 'pino';
 import type { Session, SessionManager } from 'stateline/session';
 import type { Store } from 'stateline/store';
@@ -15,6 +16,8 @@ export interface ShopContext {
   limit: LoginLimit;
   counters: SessionCounters;
   log: Logger;
+  /** The client's address, scheme and host, X-Forwarded-* believed only from trusted proxies. */
+  client: (req: IncomingMessage) => Forwarded;
 }
 
 /** A request whose session `withSession` loaded. */

@@ -99,7 +99,9 @@ export function orderRoutes(ctx: ShopContext) {
       required: true,
       // Checkout takes milliseconds: a dead instance's reservation frees up quickly.
       lockTimeout: '5s',
-      onError: (err) => ctx.log.error({ err }, 'checkout: an outcome could not be saved or a handler failed'),
+      // Only server faults arrive here (a refusal such as SL_ERR_CART_EMPTY is an answer, logged as a request).
+      onError: (err) =>
+        ctx.log.error({ err }, 'checkout failed: the order or its saved answer could not be written'),
       scope: (req) => `u:${(req as IdempotentRequest & SessionRequest).session.userId ?? ''}`,
     },
     (req, res) => place(req as IdempotentRequest & SessionRequest, res),

@@ -3,14 +3,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { createBus, type Bus } from 'stateline/bus';
+import { createCsrf, csrfError } from 'stateline/csrf';
 import { StatelineError } from 'stateline/errors';
-import { withSession } from 'stateline/node';
+import { csrfRequest, withSession } from 'stateline/node';
 import type { Hub } from 'stateline/realtime';
 import { createSessions, type SessionManager, type SessionOptions } from 'stateline/session';
 import { createStore, type Store } from 'stateline/store';
 import { authRoutes } from './auth-routes.js';
 import { checkDeclaredLength } from './body.js';
 import { cartRoutes } from './cart-routes.js';
+import { clientReader } from './client-address.js';
 import { getProduct, listProducts } from './catalog.js';
 import { createChat, upgradeChat } from './chat.js';
 import { readConfig, type ShopConfig } from './config.js';
@@ -132,7 +134,19 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     });
     closers.unshift(() => hub!.close());
 
-    const ctx: ShopContext = { config, store, sessions, limit: new LoginLimit(store), counters, log };
+    const ctx: ShopContext = {
+      config,
+      store,
+      sessions,
+      limit: new LoginLimit(store),
+      counters,
+      log,
+      client: clientReader(config.trustedProxies),
+    };
+    // Unsafe API requests: JSON bodies only, from the shop's own origin (docs/csrf.md).
+    const csrf = config.csrf
+      ? createCsrf({ trustedProxies: config.trustedProxies, allowedOrigins: config.allowedOrigins })
+      : undefined;
     const auth = authRoutes(ctx);
     const cart = cartRoutes();
     const mySessions = sessionRoutes(ctx);
@@ -193,6 +207,8 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
         } catch (err) {
           return sendError(res, err);
         }
+        const verdict = csrf?.check(csrfRequest(req));
+        if (verdict && !verdict.ok) return sendError(res, csrfError(verdict.reason));
         const run = guarded(m.entry, m.params, reqId);
         if (m.entry.session) {
           // The session is committed before the response leaves (its Set-Cookie on it).

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
 import { addLine, readCart, removeLine, settleOrder } from '../src/cart.js';
-import { clientAddress } from '../src/client-address.js';
+import { clientReader } from '../src/client-address.js';
 import { readConfig } from '../src/config.js';
 import { hashPassword, verifyPassword } from '../src/passwords.js';
 import { redactSpec } from 'stateline/store';
@@ -88,6 +88,7 @@ describe('cart', () => {
 });
 
 describe('client address', () => {
+  const clientAddress = (r: IncomingMessage) => clientReader(['127.0.0.1', '::1'])(r).address;
   const req = (remote: string, xff?: string) =>
     ({
       socket: { remoteAddress: remote },
@@ -99,6 +100,7 @@ describe('client address', () => {
   });
   it('from anywhere else, the socket: X-Forwarded-For is not believed', () => {
     assert.equal(clientAddress(req('198.51.100.7', '203.0.113.9')), '198.51.100.7');
+    assert.equal(clientAddress(req('127.0.0.2', '203.0.113.9')), '127.0.0.2', 'loopback is not the gateway');
     assert.equal(clientAddress(req('127.0.0.1')), '127.0.0.1');
   });
 });

@@ -32,6 +32,7 @@ export const ERROR_CATALOGUE = {
   SL_ERR_IDEMPOTENCY_LOCK_EXPIRED: { status: 500, message: 'A handler outlived its idempotency lock and another request took over the key' },
   SL_ERR_UNAUTHORIZED: { status: 401, message: 'This needs a valid admin token (Authorization: Bearer <token>)' },
   SL_ERR_FORBIDDEN: { status: 403, message: 'Only local clients may use this without an admin token' },
+  SL_ERR_CSRF: { status: 403, message: 'A cross-site request may not change anything here' },
   SL_ERR_NOT_FOUND: { status: 404, message: 'There is no such resource' },
   SL_ERR_INSTANCE_FAILED: { status: 502, message: 'An instance process exited or did not start listening in time' },
   SL_ERR_REALTIME_BAD_FRAME: { status: 400, message: 'The realtime frame is not valid' },

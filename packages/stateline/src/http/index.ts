@@ -1,6 +1,7 @@
 /**
- * `stateline/http`: problem+json answers with Stateline's stable error codes, for servers and
- * proxies built on Stateline.
+ * `stateline/http`: problem+json answers with Stateline's stable error codes, and what a request
+ * says about its client once trusted proxies have had their say, for servers and proxies built on
+ * Stateline.
  *
  * @example
  * ```ts
@@ -10,4 +11,17 @@
  * ```
  * @module
  */
-export { problem, problemFor, PROBLEM_CONTENT_TYPE, type ProblemDocument, type ProblemResponse } from './problem.js';
+export {
+  problem,
+  problemFor,
+  PROBLEM_CONTENT_TYPE,
+  type ProblemDocument,
+  type ProblemResponse,
+} from './problem.js';
+export {
+  forwarded,
+  proxyTrust,
+  type Forwarded,
+  type ForwardedInput,
+  type TrustedProxies,
+} from './forwarded.js';

@@ -24,7 +24,7 @@ export interface IdempotencyOptions<Req = unknown> {
   replayHeaders?: readonly string[];
   /** Largest response body kept for replay (default 1 MiB); larger ones are sent but not kept. */
   maxBodyBytes?: number;
-  /** Called when an outcome cannot be saved or a handler fails in a way no response reports (default: console.error). */
+  /** Called when an outcome cannot be saved or a handler fails with a 5xx (default: console.error); never for a 4xx answer. */
   onError?: (err: unknown) => void;
 }
 

@@ -4,11 +4,28 @@
  * installed inside the handler, and responses with no session at all.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { withSession } from '../../src/adapters/node/index.js';
 import { createSessions } from '../../src/session/index.js';
+import { ORDERS, type Outcome } from './fixtures/response-orders.js';
+
+const ORDERS_CHILD = new URL('./fixtures/response-orders.ts', import.meta.url).pathname;
+
+/** Every call order's outcome in a child process (uncaught exceptions must not reach this one). */
+async function outcomes(mode: 'plain' | 'untouched' | 'committed'): Promise<Map<string, Outcome>> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', ORDERS_CHILD, mode], {
+    timeout: 60_000,
+  });
+  const lines = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { name: string; outcome: Outcome });
+  return new Map(lines.map((l) => [l.name, l.outcome]));
+}
 
 describe('commit hook', () => {
   const servers: http.Server[] = [];
@@ -92,5 +109,31 @@ describe('commit hook', () => {
     assert.deepEqual(names, ['a', 'b']);
     await a.close();
     await b.close();
+  });
+});
+
+describe('a held response behaves like a plain one', () => {
+  it('for every call order: the same synchronous throws, state, callbacks, bytes and asynchronous errors', async () => {
+    const [plain, untouched, committed] = await Promise.all([
+      outcomes('plain'),
+      outcomes('untouched'),
+      outcomes('committed'),
+    ]);
+    assert.equal(plain.size, Object.keys(ORDERS).length);
+    // The issue's sequence: Node refuses the setHeader at once, so the handler can catch it.
+    assert.equal(plain.get('end, setHeader, end with a chunk')!.steps[1]![0], 'ERR_HTTP_HEADERS_SENT');
+    for (const [name, want] of plain) {
+      for (const [mode, got] of [
+        ['untouched', untouched.get(name)!],
+        ['committed', committed.get(name)!],
+      ] as const) {
+        const { hadCookie, ...rest } = got;
+        const { hadCookie: _plainCookie, ...expected } = want;
+        assert.deepEqual(rest, expected, `${name} (${mode} session)`);
+        // A response that ended carries the committed session's cookie.
+        if (mode === 'committed' && want.wire.includes('\r\n\r\n') && want.steps.some((s) => s[2]))
+          assert.ok(hadCookie, `${name}: the cookie went out`);
+      }
+    }
   });
 });

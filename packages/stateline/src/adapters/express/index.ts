@@ -1,6 +1,7 @@
 /**
- * `stateline/express`: session and idempotency middleware for Express 4 and 5.
+ * `stateline/express`: session, CSRF and idempotency middleware for Express 4 and 5.
  * @module
  */
 export { session, problemHandler, type SessionRequest } from './session.js';
+export { csrf } from './csrf.js';
 export { idempotency, type ExpressIdempotency, type ExpressIdempotencyOptions } from './idempotency.js';

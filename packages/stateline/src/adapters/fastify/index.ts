@@ -1,6 +1,7 @@
 /**
- * `stateline/fastify`: session and idempotency plugins for Fastify 4 and 5.
+ * `stateline/fastify`: session, CSRF and idempotency plugins for Fastify 4 and 5.
  * @module
  */
+export { csrfPlugin } from './csrf.js';
 export { sessionPlugin, type SessionFastifyRequest, type SessionPluginOptions } from './session.js';
 export { idempotency, type FastifyIdempotency, type FastifyIdempotencyOptions } from './idempotency.js';

@@ -1,6 +1,7 @@
 /**
- * `stateline/hono`: session and idempotency middleware for Hono.
+ * `stateline/hono`: session, CSRF and idempotency middleware for Hono.
  * @module
  */
 export { session, type SessionVariables } from './session.js';
+export { csrf } from './csrf.js';
 export { idempotency, type HonoIdempotency, type HonoIdempotencyOptions } from './idempotency.js';

@@ -26,8 +26,10 @@ export type NodeIdempotency = ((req: IncomingMessage, res: ServerResponse) => vo
 /**
  * Wraps a node:http `(req, res)` handler with Idempotency-Key handling. For the covered methods
  * the body is read first (to fingerprint it) and handed over as `req.body` (a Buffer); other
- * requests reach the handler with the stream untouched. A handler that throws or rejects gets a
- * 500 problem (or, once its head is sent, a closed socket) and that 500 is what retries replay.
+ * requests reach the handler with the stream untouched. A handler that throws or rejects gets its
+ * error as a problem (a `StatelineError` keeps its status; anything else is a 500, or, once the
+ * head is sent, a closed socket) and that problem is what retries replay. Only a 5xx goes to
+ * `onError`: a thrown 4xx (`SL_ERR_CART_EMPTY`) is an answer, not a failure.
  *
  * @example
  * ```ts
@@ -50,8 +52,9 @@ export function withIdempotency(
     Promise.resolve()
       .then(() => handler(req, res))
       .catch((err: unknown) => {
-        core.onError(err);
         const p = problemFor(err);
+        // A thrown 4xx is the handler's answer (saved and replayed like any other), not a failure.
+        if (p.status >= 500) core.onError(err);
         if (!res.headersSent) return sendNodeAnswer(res, p);
         // The head is out, so no error answer fits: save the 500 so a retry does not run it again.
         void ticket?.complete({ status: p.status, headers: p.headers, body: Buffer.from(p.body) });

@@ -1,9 +1,10 @@
 /**
- * `stateline/node`: sessions and idempotency for plain node:http servers.
+ * `stateline/node`: sessions, CSRF checks and idempotency for plain node:http servers.
  * @module
  */
 export { withSession, type SessionIncomingMessage } from './session.js';
 export { requestContext } from './request-context.js';
+export { withCsrf, csrfRequest } from './csrf.js';
 export {
   withIdempotency,
   type IdempotentRequest,
