@@ -140,7 +140,9 @@ export class MemoryFleet {
   }
 
   /** Asks every live peer; resolves with the answers that came before all did or `timeout`. */
-  private gather(ask: { t: 'list'; user: string } | { t: 'find'; handle: string; user: string | null }): Promise<Msg[]> {
+  private gather(
+    ask: { t: 'list'; user: string } | { t: 'find'; handle: string; user: string | null },
+  ): Promise<Msg[]> {
     const peers = this.livePeers();
     if (peers.length === 0) return Promise.resolve([]);
     const id = randomUUID();
@@ -193,7 +195,10 @@ export class MemoryFleet {
 
   /** Every instance's live sessions of `userId`, one entry per handle (the freshest copy). */
   async list(userId: string): Promise<SessionInfo[]> {
-    const [mine, answers] = await Promise.all([this.localList(userId), this.gather({ t: 'list', user: userId })]);
+    const [mine, answers] = await Promise.all([
+      this.localList(userId),
+      this.gather({ t: 'list', user: userId }),
+    ]);
     const byHandle = new Map<string, SessionInfo>();
     const all = [mine, ...answers.map((a) => (a.t === 'res' && Array.isArray(a.list) ? a.list : []))];
     for (const s of all.flat()) {
@@ -228,7 +233,8 @@ export class MemoryFleet {
 
   /** Drops the revoked records this process holds (its own and copies). */
   private async purge(kind: 'd' | 'v', who: string): Promise<void> {
-    const handles = kind === 'd' ? [who] : (await this.local.indexMembers(keys.user(who))).map((e) => e.member);
+    const handles =
+      kind === 'd' ? [who] : (await this.local.indexMembers(keys.user(who))).map((e) => e.member);
     for (const h of handles) {
       const found = this.local.peek(keys.session(h));
       const rec = found && parse(found, h);

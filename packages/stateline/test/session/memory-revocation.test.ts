@@ -36,8 +36,7 @@ async function loginOn(m: SessionManager, user: string): Promise<{ jar: Jar; han
   return { jar, handle: session.handle! };
 }
 
-const userOn = async (m: SessionManager, jar: Jar) =>
-  (await request(m, jar.clone(), (s) => s.userId)).value;
+const userOn = async (m: SessionManager, jar: Jar) => (await request(m, jar.clone(), (s) => s.userId)).value;
 
 /** Polls until no manager accepts `jar` as `user`; returns how long that took. */
 async function refusedEverywhere(ms: SessionManager[], jar: Jar, user: string, within = 1000) {
@@ -46,7 +45,8 @@ async function refusedEverywhere(ms: SessionManager[], jar: Jar, user: string, w
     const accepted: number[] = [];
     for (const [k, m] of ms.entries()) if ((await userOn(m, jar)) === user) accepted.push(k + 1);
     if (accepted.length === 0) return Date.now() - t0;
-    if (Date.now() - t0 > within) assert.fail(`still accepted by i${accepted.join(', i')} after ${within} ms`);
+    if (Date.now() - t0 > within)
+      assert.fail(`still accepted by i${accepted.join(', i')} after ${within} ms`);
     await sleep(10);
   }
 }
@@ -65,7 +65,11 @@ for (const replication of ['off', 'backup'] as const) {
         await loginOn(i2, 'bob');
         for (const m of ms) {
           const handles = (await m.list('alice')).map((s) => s.handle).sort();
-          assert.deepEqual(handles, [a1.handle, a2.handle, a3.handle].sort(), 'every instance lists all three');
+          assert.deepEqual(
+            handles,
+            [a1.handle, a2.handle, a3.handle].sort(),
+            'every instance lists all three',
+          );
         }
 
         // i1 revokes the session i2 holds.
@@ -89,7 +93,10 @@ for (const replication of ['off', 'backup'] as const) {
         await sleep(5);
         const again = await loginOn(i1, 'alice');
         assert.equal(await userOn(i1, again.jar), 'alice');
-        assert.deepEqual((await i2.list('alice')).map((s) => s.handle), [again.handle]);
+        assert.deepEqual(
+          (await i2.list('alice')).map((s) => s.handle),
+          [again.handle],
+        );
         assert.equal((await i2.list('bob')).length, 1);
       } finally {
         await closeAll(ms);
@@ -110,11 +117,19 @@ describe('memory sessions across instances after a failover (replication backup)
       assert.equal(await i2.revokeAll('dave'), 1);
       await i1.close();
       // Carol is still logged in: the survivors list her session (the backup's copy)...
-      for (const m of [i2, i3]) assert.deepEqual((await m.list('carol')).map((s) => s.handle), [kept.handle]);
+      for (const m of [i2, i3])
+        assert.deepEqual(
+          (await m.list('carol')).map((s) => s.handle),
+          [kept.handle],
+        );
       // ...and serve it (fetched from the backup), and still list it afterwards.
       assert.equal(await userOn(i3, kept.jar), 'carol');
       assert.equal(await userOn(i2, kept.jar), 'carol');
-      for (const m of [i2, i3]) assert.deepEqual((await m.list('carol')).map((s) => s.handle), [kept.handle]);
+      for (const m of [i2, i3])
+        assert.deepEqual(
+          (await m.list('carol')).map((s) => s.handle),
+          [kept.handle],
+        );
       // Dave's copy does not come back on any survivor.
       for (const m of [i2, i3]) assert.equal(await userOn(m, revoked.jar), null);
       assert.deepEqual(await i3.list('dave'), []);
