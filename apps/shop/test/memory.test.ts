@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startCluster, type Cluster } from '@stateline/lab';
-import { Client, expectProblem, instanceUrls, SHOP_APP, within } from './support.js';
+import { Client, expectProblem, instanceUrls, SHOP_APP, sleep, within } from './support.js';
 
 type List = { sessions: { handle: string; userAgent: string | null; current: boolean }[] };
 type Who = { instance: string; user: { id: string } | null };
@@ -134,11 +134,16 @@ for (const replication of ['off', 'backup'] as const) {
     });
 
     if (replication === 'backup') {
-      it('[memory/sticky/backup] after a failover the list still shows every session of the user', async () => {
+      it('[memory/sticky/backup] after a failover the list still shows every session of the user, and no revoked one comes back', async () => {
         const instances = await instanceUrls(cluster!);
         const [victim, survivor] = instances as [{ id: string; url: string }, { id: string; url: string }];
         const onVictim = await deviceOn(victim.url, 'carol', 'carol-victim');
         const onSurvivor = await deviceOn(survivor.url, 'carol', 'carol-survivor');
+        // Bob logs out everywhere from the survivor; his session on the victim has a copy elsewhere.
+        const bobVictim = await deviceOn(victim.url, 'bob', 'bob-victim');
+        const bobSurvivor = await deviceOn(survivor.url, 'bob', 'bob-survivor');
+        assert.equal((await bobSurvivor.req('POST', '/api/logout-all')).status, 204);
+        await refusedEverywhere(bobVictim.cookie, instances, Date.now());
         const kill = await fetch(`${cluster!.url}/_stateline/instances/${victim.id}/kill`, {
           method: 'POST',
         });
@@ -157,6 +162,13 @@ for (const replication of ['off', 'backup'] as const) {
         assert.equal(list.body.sessions.find((s) => s.current)?.userAgent, 'carol-victim');
         const other = await onSurvivor.req<List>('GET', '/api/sessions');
         assert.equal(other.body.sessions.length, 2);
+        // No resurrection: bob's revoked session does not come back from a copy after the failover.
+        const survivors = instances.filter((i) => i.id !== victim.id);
+        for (let round = 0; round < 5; round++) {
+          for (const i of survivors)
+            assert.equal(await userWith(bobVictim.cookie, i.url), null, `on ${i.id}`);
+          await sleep(200);
+        }
       });
     }
   });
