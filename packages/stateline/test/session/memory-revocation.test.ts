@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
 import { createSessions } from '../../src/session/index.js';
+import type { MemoryStore } from '../../src/store/memory-store.js';
 import type { SessionManager } from '../../src/session/types.js';
 import { Jar, KEY_A, request } from './client.js';
 
@@ -138,6 +139,40 @@ describe('memory sessions across instances after a failover (replication backup)
       await refusedEverywhere([i2, i3], kept.jar, 'carol');
     } finally {
       await closeAll(ms);
+    }
+  });
+});
+
+describe('revocations kept in each process (memory strategy without a shared Store)', () => {
+  it('[memory] a revocation heard over the Bus outlives the periodic re-read: a copy put back later is refused', async () => {
+    const hub = {};
+    const make = (id: string) =>
+      createSessions({
+        strategy: 'memory',
+        keys: [KEY_A],
+        instanceId: id,
+        bus: new MemoryBus({ hub }),
+        revocationSync: '50ms',
+      });
+    const i1 = await make('i1');
+    const i2 = await make('i2');
+    try {
+      await sleep(50);
+      const a = await loginOn(i1, 'erin');
+      const key = `sess:${a.handle}`;
+      const copy = (i1.store as MemoryStore).peek(key)!;
+      assert.ok(copy);
+      assert.equal(await i2.revokeAll('erin'), 1);
+      await refusedEverywhere([i1, i2], a.jar, 'erin');
+      assert.equal((i1.store as MemoryStore).peek(key), null, 'the holder dropped it');
+      // Several re-reads of i1's own Store later, a stale copy turns up (a late replica, say).
+      await sleep(300);
+      assert.ok((i1.store as MemoryStore).restore(key, copy));
+      assert.equal(await userOn(i1, a.jar), null);
+      assert.equal(i1.metrics.revokedRefused, 1);
+      assert.deepEqual(await i1.list('erin'), []);
+    } finally {
+      await closeAll([i1, i2]);
     }
   });
 });
