@@ -155,6 +155,7 @@ for (const replication of ['off', 'backup'] as const) {
           const r = await moved.req<List>('GET', '/api/sessions');
           return r.status === 200 && r.body.sessions.length === 2 ? r : undefined;
         });
+        assert.ok(list);
         assert.deepEqual(list.body.sessions.map((s) => s.userAgent).sort(), [
           'carol-survivor',
           'carol-victim',
