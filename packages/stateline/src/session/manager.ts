@@ -1,8 +1,9 @@
-import { createBus } from '../bus/index.js';
+import { createBus, MemoryBus } from '../bus/index.js';
 import type { Bus } from '../bus/types.js';
 import { isStatelineError } from '../errors.js';
 import { createStore, MemoryStore, NearCacheStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
+import { MemoryFleet } from './memory-fleet.js';
 import { resolveOptions } from './options.js';
 import { ReplicatedStore } from './replication.js';
 import { RecordStrategy } from './record-strategy.js';
@@ -55,9 +56,17 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
   };
   try {
     let store: Store;
+    /** `memory`: where revocations are kept (a shared Store when given, else this process's own). */
+    let shared: Store | undefined;
     if (o.strategy === 'memory') {
       store = new MemoryStore({ maxEntries: o.maxSessions, now: o.now });
       closers.push(() => store.close());
+      if (isStore(options.store)) shared = options.store;
+      else if (options.store !== undefined) {
+        const s = await createStore(options.store);
+        closers.push(() => s.close());
+        shared = s;
+      }
     } else if (isStore(options.store)) {
       store = options.store;
     } else {
@@ -66,15 +75,20 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
       store = s;
     }
     let bus: Bus | undefined;
-    if (o.strategy === 'hybrid' || o.strategy === 'token' || o.replication !== 'off') {
+    if (o.strategy !== 'server') {
       if (isBus(options.bus)) bus = options.bus;
       else {
-        const b = await createBus(options.bus ?? 'memory:');
+        // An unreplicated memory manager without a Bus is alone: it gets a hub of its own.
+        const b =
+          options.bus === undefined && o.strategy === 'memory' && o.replication === 'off'
+            ? new MemoryBus({ hub: {} })
+            : await createBus(options.bus ?? 'memory:');
         closers.push(() => b.close());
         bus = b;
       }
     }
     let impl: RecordStrategy | TokenStrategy;
+    let fleet: MemoryFleet | undefined;
     if (o.strategy === 'token') {
       const revocations = new Revocations(store, bus!, o.now, o.revocationSync, o.absolute);
       await revocations.start();
@@ -82,6 +96,19 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
       impl = TokenStrategy.create(o, store, metrics, revocations);
     } else {
       let records = store;
+      let revocations: Revocations | undefined;
+      if (o.strategy === 'memory') {
+        revocations = new Revocations(shared ?? store, bus!, o.now, o.revocationSync, o.absolute, !shared);
+        await revocations.start();
+        closers.unshift(() => revocations!.close());
+        fleet = await MemoryFleet.open(store as MemoryStore, bus!, revocations, {
+          instanceId: o.instanceId,
+          idle: o.idle,
+          absolute: o.absolute,
+          now: o.now,
+        });
+        closers.unshift(() => fleet!.close());
+      }
       if (o.replication !== 'off') {
         const replicated = await ReplicatedStore.open(store as MemoryStore, bus!, {
           mode: o.replication,
@@ -94,6 +121,7 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
           replicationDegraded: { get: () => replicated.metrics.replicationDegraded, enumerable: true },
           replicasFetched: { get: () => replicated.metrics.replicasFetched, enumerable: true },
         });
+        replicated.onCopy = (key, rec) => fleet!.adopt(key, rec);
         records = replicated;
       }
       if (o.strategy === 'hybrid') {
@@ -105,9 +133,9 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
         });
         records = near;
       }
-      impl = new RecordStrategy({ o, store: records, metrics });
+      impl = new RecordStrategy({ o, store: records, metrics, revocations });
     }
-    return new Manager(o.strategy, store, metrics, impl, o.onStoreError, closers);
+    return new Manager(o.strategy, store, metrics, impl, o.onStoreError, closers, fleet);
   } catch (err) {
     for (const close of closers) await close().catch(() => {});
     throw err;
@@ -124,6 +152,8 @@ class Manager implements SessionManager {
     private readonly impl: RecordStrategy | TokenStrategy,
     private readonly onStoreError: 'fail' | 'anonymous',
     private readonly closers: (() => Promise<void>)[],
+    /** `memory`: list and revoke across every instance. */
+    private readonly fleet?: MemoryFleet,
   ) {}
 
   async load(request: RequestContext): Promise<Session> {
@@ -140,15 +170,15 @@ class Manager implements SessionManager {
   }
 
   list(userId: string) {
-    return this.impl.list(userId);
+    return (this.fleet ?? this.impl).list(userId);
   }
 
   revoke(handle: string, options: { userId?: string } = {}) {
-    return this.impl.revoke(handle, options.userId);
+    return (this.fleet ?? this.impl).revoke(handle, options.userId);
   }
 
   revokeAll(userId: string) {
-    return this.impl.revokeAll(userId);
+    return (this.fleet ?? this.impl).revokeAll(userId);
   }
 
   async close(): Promise<void> {

@@ -5,15 +5,18 @@ import { clearCookie, cookieSettings, readCookies, setCookie, type CookieSetting
 import { randomId, verifierOf } from './key-ring.js';
 import type { ResolvedOptions } from './options.js';
 import { isRecord, keys, newRecord, timedOut, type SessionRecord } from './record.js';
+import type { Revocations } from './revocations.js';
 import type { CommitResult, RequestContext, Session, SessionInfo, SessionMetrics } from './types.js';
 
 /** A record as the Store holds it: the session plus the verifier of its current (and previous) id. */
-interface Stored extends SessionRecord {
+export interface Stored extends SessionRecord {
   /** Verifier of the current secret. */
   k: string;
   /** Verifier of the previous secret, honoured until `q` (periodic renewal only). */
   p?: string;
   q?: number;
+  /** When it was bound to its user (login); a user-wide revocation refuses sessions bound at or before it. */
+  l?: number;
 }
 
 const MAX_ATTEMPTS = 1000;
@@ -26,6 +29,8 @@ interface Env {
   o: ResolvedOptions;
   store: Store;
   metrics: SessionMetrics;
+  /** `memory`: revocations heard from every instance; a revoked record is refused and removed. */
+  revocations?: Revocations | undefined;
 }
 
 /**
@@ -78,6 +83,11 @@ export class RecordStrategy {
       }
       if (timedOut(rec, now, o.idle, o.absolute)) {
         metrics.expired++;
+        await this.remove(rec);
+        continue;
+      }
+      if (this.env.revocations?.isRevoked(rec, rec.l ?? rec.c)) {
+        metrics.revokedRefused++;
         await this.remove(rec);
         continue;
       }
@@ -138,7 +148,7 @@ export class RecordStrategy {
 }
 
 /** The handle is the record's key, so it is not repeated inside the stored JSON. */
-function parse(found: StoredRecord, handle: string): Stored | null {
+export function parse(found: StoredRecord, handle: string): Stored | null {
   try {
     const x: unknown = JSON.parse(found.value);
     if (!x || typeof x !== 'object') return null;
@@ -238,6 +248,7 @@ class RecordSession extends BaseSession {
     const now = o.now();
     const secret = randomId();
     const rec: Stored = { ...newRecord(randomId(), now, this.userAgent), u: userId, k: verifierOf(secret) };
+    if (userId) rec.l = now;
     rec.d = this.withChanges(rec.d);
     const res = await store.create(keys.session(rec.h), serialize(rec), { ttl: this.ttl(rec, now) });
     if (!res.ok) throw new StatelineError('SL_ERR_INTERNAL', 'a fresh session handle collided');
@@ -288,6 +299,9 @@ class RecordSession extends BaseSession {
       };
       delete next.p;
       delete next.q;
+      // A new binding starts a new login; the same user keeps theirs (a revocation still covers it).
+      if (userId && userId !== rec.u) next.l = next.i;
+      else if (!userId) delete next.l;
       return next;
     });
     this.secret = secret;

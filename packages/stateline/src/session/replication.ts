@@ -83,6 +83,8 @@ export class ReplicatedStore implements Store {
   private timer: NodeJS.Timeout | undefined;
   private readonly heartbeat: number;
   private readonly fetchTimeout: number;
+  /** Called after a peer's copy of a record was taken in (replicated to here, or fetched after a failover). */
+  onCopy: ((key: string, rec: StoredRecord) => void) | undefined;
 
   private constructor(
     private readonly local: MemoryStore,
@@ -152,7 +154,7 @@ export class ReplicatedStore implements Store {
         return;
       }
       case 'put':
-        this.local.restore(m.key, m.rec);
+        if (this.local.restore(m.key, m.rec)) this.onCopy?.(m.key, m.rec);
         // Someone else wrote it: they own it now.
         this.owned.delete(m.key);
         if (m.id) this.send(direct(m.from), { t: 'ack', from: this.o.instanceId, id: m.id });
@@ -279,6 +281,7 @@ export class ReplicatedStore implements Store {
     const remote = await this.fetch(key);
     if (!remote || !this.local.restore(key, remote)) return null;
     this.metrics.replicasFetched++;
+    this.onCopy?.(key, remote);
     return this.local.get(key);
   }
 
@@ -311,7 +314,8 @@ export class ReplicatedStore implements Store {
     return ok;
   }
 
-  // The per-user index stays local: `list()` with the memory strategy shows this instance's view.
+  // The per-user index stays local; the memory strategy's MemoryFleet indexes copies (onCopy) and
+  // gathers every instance's view for `list()`.
   indexAdd(owner: string, member: string, expiresAt: number | null): Promise<void> {
     return this.local.indexAdd(owner, member, expiresAt);
   }

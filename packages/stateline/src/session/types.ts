@@ -24,9 +24,15 @@ export interface SessionCookieOptions {
 export interface SessionOptions {
   /** Default `'server'`. */
   strategy?: SessionStrategy;
-  /** Store for `server` and `hybrid` records, and for indexes and revocations (default `'sqlite:.stateline/state.db'`). */
+  /**
+   * Store for `server` and `hybrid` records, and for indexes and revocations (default
+   * `'sqlite:.stateline/state.db'`). `memory`: revocations only, and only when given.
+   */
   store?: StoreSpec | Store;
-  /** Bus for hybrid invalidation and token revocation (default `'memory:'`, i.e. this process only). */
+  /**
+   * Bus for hybrid invalidation, token and memory revocation, and memory listing and replication
+   * (default `'memory:'`, i.e. this process only).
+   */
   bus?: BusSpec | Bus;
   /** Signing/encryption secrets, newest first, each at least 32 characters. The first signs; all verify. */
   keys: readonly (string | undefined)[];
@@ -61,7 +67,7 @@ export interface SessionOptions {
   replicationTimeout?: Duration;
   /** `hybrid`: most records in the near cache (default 10,000). */
   cacheSize?: number;
-  /** `token`: how often revocations are re-read from the Store as a backstop for missed bus messages (default `'5s'`). */
+  /** `token`, `memory`: how often revocations are re-read from the Store as a backstop for missed bus messages (default `'1s'`). */
   revocationSync?: Duration;
   /** Clock, for tests. */
   now?: () => number;
@@ -142,7 +148,7 @@ export interface SessionMetrics {
   storeErrors: number;
   /** Version conflicts that `update()` or a commit resolved by re-applying. */
   conflictsResolved: number;
-  /** Tokens refused because they were revoked. */
+  /** Tokens, and `memory` sessions, refused because they were revoked. */
   revokedRefused: number;
   /** `memory` replication: writes whose backup did not acknowledge in time. */
   replicationDegraded: number;
@@ -170,7 +176,7 @@ export interface SessionManager {
   readonly metrics: Readonly<SessionMetrics>;
   /** Reads the request's session; rejects with `SL_ERR_STORE_UNAVAILABLE` under `onStoreError: 'fail'`. */
   load(request: RequestContext): Promise<Session>;
-  /** The live sessions of a user. */
+  /** The live sessions of a user (`memory`: gathered from every instance, waiting at most 500 ms). */
   list(userId: string): Promise<SessionInfo[]>;
   /**
    * Ends one session by its handle; true when it was live. Every instance refuses it within a
