@@ -65,3 +65,22 @@ export function setCookie(s: CookieSettings, value: string, maxAgeMs: number | n
 export function clearCookie(s: CookieSettings): string {
   return `${s.name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT${s.attributes}`;
 }
+
+/**
+ * `hybrid`: the name of the cookie that carries the session version the client was last answered
+ * with (`sl.sid.v` beside `sl.sid`). Kept apart from the session cookie so that the session
+ * cookie, which a gateway may hash on, stays the same across writes.
+ */
+export function versionCookieName(s: CookieSettings): string {
+  return `${s.name}.v`;
+}
+
+const VERSION_RE = /^[1-9][0-9]{0,14}$/;
+
+/** The highest well-formed version in the version cookie(s), else 0 (no floor). */
+export function readVersion(header: string | undefined, s: CookieSettings): number {
+  let max = 0;
+  for (const v of readCookies(header, versionCookieName(s)))
+    if (VERSION_RE.test(v)) max = Math.max(max, Number(v));
+  return max;
+}
