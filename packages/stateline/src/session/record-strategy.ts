@@ -8,7 +8,7 @@ import {
   readCookies,
   readVersion,
   setCookie,
-  versionCookieName,
+  versionSettings,
   type CookieSettings,
 } from './cookie.js';
 import { randomId, verifierOf } from './key-ring.js';
@@ -383,7 +383,7 @@ class RecordSession extends BaseSession {
     this.destroyed = false;
     const out = clear ? [clearCookie(this.cookie)] : [];
     if (this.env.near && (clear || this.sentVersion > 0))
-      out.push(clearCookie({ ...this.cookie, name: versionCookieName(this.cookie) }));
+      out.push(clearCookie(versionSettings(this.cookie)));
     this.sentVersion = 0;
     return { setCookie: out };
   }
@@ -392,7 +392,7 @@ class RecordSession extends BaseSession {
   private versionCookie(): string {
     const rec = this.rec!;
     return setCookie(
-      { ...this.cookie, name: versionCookieName(this.cookie) },
+      versionSettings(this.cookie),
       String(this.version),
       rec.c + this.env.o.absolute - this.env.o.now(),
     );

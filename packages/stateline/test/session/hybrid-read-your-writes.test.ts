@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
 import type { Bus, BusHandler } from '../../src/bus/types.js';
+import { cookieSettings, readVersion } from '../../src/session/cookie.js';
 import { createSessions } from '../../src/session/index.js';
 import type { SessionManager } from '../../src/session/types.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
@@ -164,6 +165,27 @@ describe('hybrid: read-your-writes on every instance', () => {
     } finally {
       await c.close();
     }
+  });
+});
+
+describe('the version cookie', () => {
+  it('is read by exact name; the highest well-formed value wins; anything else is no floor', () => {
+    const s = cookieSettings(
+      { name: 'sl.sid', secure: 'auto', sameSite: 'lax' },
+      { encrypted: false },
+      false,
+    );
+    const cases: [string | undefined, number][] = [
+      [undefined, 0],
+      ['sl.sid=abc', 0],
+      ['sl.sid=abc; sl.sid.v=7', 7],
+      ['sl.sid.v=7;sl.sid=abc', 7],
+      ['sl.sid.v = 12 ; x=1', 12],
+      ['sl.sid.v=3; sl.sid.v=9; sl.sid.v=4', 9],
+      ['xsl.sid.v=9; sl.sid.vv=9; a=sl.sid.v=9', 0],
+      ['sl.sid.v=07; sl.sid.v=-1; sl.sid.v=1e3; sl.sid.v=; sl.sid.v=9999999999999999', 0],
+    ];
+    for (const [header, want] of cases) assert.equal(readVersion(header, s), want, String(header));
   });
 });
 
