@@ -172,7 +172,7 @@ describe('the version cookie', () => {
   it('is read by exact name; the highest well-formed value wins; anything else is no floor', () => {
     const s = cookieSettings(
       { name: 'sl.sid', secure: 'auto', sameSite: 'lax' },
-      { encrypted: false },
+      { cookie: undefined, encrypted: false },
       false,
     );
     const cases: [string | undefined, number][] = [
