@@ -60,7 +60,10 @@ describe('lab counters against a breakable shop', () => {
 
   it('a Store that drops every 10th write: lost updates', async () => {
     const run = await labRun('drop-writes');
-    assert.ok(run.lostUpdates! > 0, `lost updates ${run.lostUpdates}`);
+    assert.ok(
+      run.lostUpdates! > 0,
+      `lost updates ${run.lostUpdates}, ${JSON.stringify({ lostBy: run.sessionsLostBy, cart: run.cart })}`,
+    );
     assert.equal(run.staleReads, 0, 'a write that never landed does not come back on a second look');
   });
 

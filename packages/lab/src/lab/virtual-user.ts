@@ -47,7 +47,7 @@ const CHECKOUT_RETRIES = 5;
 const CHECKOUT_DEADLINE = 15_000;
 /** Check out before a line gets near the shop's 999 limit. */
 const LINE_SOFT_LIMIT = 900;
-/** Cart views after one that disagreed with the acknowledged writes, 100 ms × n apart. */
+/** Cart views after one that disagreed with the acknowledged writes, 50 ms × n apart. */
 const REREADS = 3;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -343,7 +343,7 @@ export class VirtualUser {
   private async reread(items: CartItem[]): Promise<CartItem[] | null> {
     let last = items;
     for (let i = 1; i <= REREADS && !this.o.stopped(); i++) {
-      await sleep(100 * i);
+      await sleep(50 * i);
       const a = await this.call('GET', '/api/cart');
       const again = a?.status === 200 ? itemsOf(a.body) : null;
       if (!again) break;
