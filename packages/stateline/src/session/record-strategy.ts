@@ -382,8 +382,7 @@ class RecordSession extends BaseSession {
     this.presented = false;
     this.destroyed = false;
     const out = clear ? [clearCookie(this.cookie)] : [];
-    if (this.env.near && (clear || this.sentVersion > 0))
-      out.push(clearCookie(versionSettings(this.cookie)));
+    if (this.env.near && (clear || this.sentVersion > 0)) out.push(clearCookie(versionSettings(this.cookie)));
     this.sentVersion = 0;
     return { setCookie: out };
   }
