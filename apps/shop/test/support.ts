@@ -28,9 +28,14 @@ export interface RequestOptions {
 /** Where the cluster's responses come from: every one of them must name its instance. */
 const GATEWAY_OWN = /^\/(?:metrics|_stateline\/)/;
 
-/** A browser-like client: keeps the session cookie (`sl.sid`) and checks `X-Stateline-Instance`. */
+/**
+ * A browser-like client: keeps the session cookie (`sl.sid`) and, under `hybrid`, the session
+ * version it was last answered with (`sl.sid.v`); checks `X-Stateline-Instance`.
+ */
 export class Client {
   cookie = '';
+  /** The `sl.sid.v=<n>` pair (hybrid), sent along with `cookie`. */
+  version = '';
   constructor(
     readonly base: string,
     readonly userAgent = 'shop-test',
@@ -42,7 +47,8 @@ export class Client {
     o: RequestOptions = {},
   ): Promise<Answer<T>> {
     const headers: Record<string, string> = { 'user-agent': this.userAgent, ...o.headers };
-    if (this.cookie && !o.noCookie) headers.cookie = this.cookie;
+    if (this.cookie && !o.noCookie)
+      headers.cookie = this.version ? `${this.cookie}; ${this.version}` : this.cookie;
     let body: string | Buffer | undefined = o.raw;
     if (o.body !== undefined) {
       body = JSON.stringify(o.body);
@@ -53,8 +59,9 @@ export class Client {
     if (!o.noCookie) {
       for (const c of res.headers.getSetCookie()) {
         const pair = c.split(';', 1)[0]!;
-        if (!pair.startsWith('sl.sid=')) continue;
-        this.cookie = /max-age=0|expires=thu, 01 jan 1970/i.test(c) || pair === 'sl.sid=' ? '' : pair;
+        const gone = /max-age=0|expires=thu, 01 jan 1970/i.test(c) || pair.endsWith('=');
+        if (pair.startsWith('sl.sid=')) this.cookie = gone ? '' : pair;
+        else if (pair.startsWith('sl.sid.v=')) this.version = gone ? '' : pair;
       }
     }
     if (!GATEWAY_OWN.test(path))

@@ -3,7 +3,8 @@
  * (fixtures/lab-broken-app.ts) on a real cluster (gateway + 2 instances, SQLite) for 4 s per case.
  * Correct, with an instance killed and restarted: no session lost, no update lost, no order made
  * twice. With writes dropped: lost updates. Without idempotency (and a crash after the effect):
- * duplicate orders. With sessions deleted: lost sessions. Every report passes the schema check.
+ * duplicate orders. With sessions deleted: lost sessions. With old copies of carts served: stale
+ * reads, nothing else. Every report passes the schema check.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -46,6 +47,7 @@ describe('lab counters against a breakable shop', () => {
     );
     assert.equal(run.sessionsLost, 0, JSON.stringify(run.sessionsLostBy));
     assert.equal(run.lostUpdates, 0);
+    assert.equal(run.staleReads, 0);
     assert.equal(run.duplicateOrders, 0);
     assert.equal(run.orders!.missing, 0);
     assert.equal(run.orders!.auditFailures, 0);
@@ -58,7 +60,19 @@ describe('lab counters against a breakable shop', () => {
 
   it('a Store that drops every 10th write: lost updates', async () => {
     const run = await labRun('drop-writes');
-    assert.ok(run.lostUpdates! > 0, `lost updates ${run.lostUpdates}`);
+    assert.ok(
+      run.lostUpdates! > 0,
+      `lost updates ${run.lostUpdates}, ${JSON.stringify({ lostBy: run.sessionsLostBy, cart: run.cart })}`,
+    );
+    assert.equal(run.staleReads, 0, 'a write that never landed does not come back on a second look');
+  });
+
+  it('a shop that shows old copies of carts: stale reads, nothing lost', async () => {
+    const run = await labRun('stale-reads');
+    assert.ok(run.staleReads! > 0, `stale reads ${run.staleReads}`);
+    assert.equal(run.lostUpdates, 0);
+    assert.equal(run.sessionsLost, 0, JSON.stringify(run.sessionsLostBy));
+    assert.equal(run.duplicateOrders, 0);
   });
 
   it('a checkout without idempotency, cut after the effect: duplicate orders, nothing else', async () => {

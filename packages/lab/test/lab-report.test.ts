@@ -41,6 +41,7 @@ function ranRun(config: string, over: Partial<RunReport> = {}): RunReport {
     errors: 2,
     sessionsLost: 1,
     lostUpdates: 0,
+    staleReads: 0,
     duplicateOrders: 0,
     bytesPerRequest: 500,
     storeOpsPerRequest: 1.5,

@@ -71,7 +71,7 @@ function faultTolerance(list: Ran[]): string[] {
     const storeRestart = r.faults.find((f) => f.kind === 'store-restart');
     if (!kill && !storeRestart) {
       out.push(
-        `${c(r)} ran without faults: ${plural(r.errors, 'error')}, ${plural(r.sessionsLost, 'lost session')}.`,
+        `${c(r)} ran without faults: ${plural(r.errors, 'error')}, ${plural(r.sessionsLost, 'lost session')}, ${plural(r.lostUpdates ?? 0, 'lost update')}, ${plural(r.staleReads ?? 0, 'stale read')}.`,
       );
       continue;
     }
@@ -98,15 +98,19 @@ function faultTolerance(list: Ran[]): string[] {
       );
     }
     out.push(
-      `${c(r)}: ${parts.join('; ')}. In all: ${plural(r.errors, 'error')}, ${plural(r.sessionsLost, 'lost session')}, ${plural(r.lostUpdates ?? 0, 'lost update')}, ${plural(r.duplicateOrders ?? 0, 'duplicate order')}.`,
+      `${c(r)}: ${parts.join('; ')}. In all: ${plural(r.errors, 'error')}, ${plural(r.sessionsLost, 'lost session')}, ${plural(r.lostUpdates ?? 0, 'lost update')}, ${plural(r.staleReads ?? 0, 'stale read')}, ${plural(r.duplicateOrders ?? 0, 'duplicate order')}.`,
     );
   }
   const clean = list.filter(
-    (r) => r.sessionsLost === 0 && (r.lostUpdates ?? 0) === 0 && (r.duplicateOrders ?? 0) === 0,
+    (r) =>
+      r.sessionsLost === 0 &&
+      (r.lostUpdates ?? 0) === 0 &&
+      (r.staleReads ?? 0) === 0 &&
+      (r.duplicateOrders ?? 0) === 0,
   );
   if (clean.length > 0 && clean.length < list.length)
     out.push(
-      `Only ${clean.map(c).join(', ')} came through without losing a session, an update or making an order twice.`,
+      `Only ${clean.map(c).join(', ')} came through without losing a session or an update, serving a stale read or making an order twice.`,
     );
   else if (clean.length === list.length && list.length > 1)
     out.push('Every config came through without losing a session, an update or making an order twice.');

@@ -28,7 +28,7 @@ const MAX_ERROR_TYPES = 40;
 
 /**
  * Everything the virtual users of one config report while the load runs: latencies into an
- * HdrHistogram (µs resolution, 3 significant digits), errors by type, sessions lost, lost updates,
+ * HdrHistogram (µs resolution, 3 significant digits), errors by type, sessions lost, lost updates, stale reads,
  * ETag revalidations, and a per-second timeline. Times are ms since {@link Recorder.t0}.
  *
  * @example
@@ -63,6 +63,8 @@ export class Recorder {
     unauthenticated: 0,
   };
   lostUpdates = 0;
+  /** Cart views older than what the same user was already answered with (see {@link staleRead}). */
+  staleReads = 0;
   /** Answers a client is meant to retry (409 in flight with Retry-After, 429). */
   retries = 0;
   conditionalRequests = 0;
@@ -118,6 +120,14 @@ export class Recorder {
   /** A cart line held less than the acknowledged adds put there, in a cart that otherwise survived. */
   lostUpdate(): void {
     this.lostUpdates++;
+  }
+
+  /**
+   * A cart view (or a checkout) showed a cart older than one the same user was already answered
+   * with, and a view right after showed the answered state again.
+   */
+  staleRead(): void {
+    this.staleReads++;
   }
 
   /** Latency percentiles over every answer, ms (null when no answer came). */

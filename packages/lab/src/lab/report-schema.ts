@@ -96,6 +96,7 @@ const MEASURES: Record<string, Check> = {
   errors: count,
   sessionsLost: count,
   lostUpdates: count,
+  staleReads: count,
   durationMs: count,
   startupMs: count,
   phasesMs: shape({ audit: count, close: count }),

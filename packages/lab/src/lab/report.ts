@@ -29,6 +29,8 @@ export interface RunReport {
   errors: number | null;
   sessionsLost: number | null;
   lostUpdates: number | null;
+  /** Cart views older than a state the same virtual user was already answered with. */
+  staleReads: number | null;
   duplicateOrders: number | null;
   bytesPerRequest: number | null;
   storeOpsPerRequest: number | null;
@@ -143,6 +145,7 @@ export function skippedRun(
     errors: null,
     sessionsLost: null,
     lostUpdates: null,
+    staleReads: null,
     duplicateOrders: null,
     bytesPerRequest: null,
     storeOpsPerRequest: null,

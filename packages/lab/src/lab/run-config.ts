@@ -223,6 +223,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       errors: rec.errors,
       sessionsLost: rec.sessionsLost,
       lostUpdates: rec.lostUpdates,
+      staleReads: rec.staleReads,
       duplicateOrders: duplicates,
       bytesPerRequest: t.exchanges ? Math.round((t.requestBytes + t.responseBytes) / t.exchanges) : null,
       storeOpsPerRequest: perRequest(totals.storeOps),

@@ -20,6 +20,7 @@ const COLUMNS: Column[] = [
   { title: 'errors', value: (r) => num(r.errors) },
   { title: 'sessions lost', value: (r) => num(r.sessionsLost) },
   { title: 'lost updates', value: (r) => num(r.lostUpdates) },
+  { title: 'stale reads', value: (r) => num(r.staleReads) },
   { title: 'dup orders', value: (r) => num(r.duplicateOrders) },
   { title: 'B/req', value: (r) => num(r.bytesPerRequest) },
   { title: 'store ops/req', value: (r) => num(r.storeOpsPerRequest, 2) },

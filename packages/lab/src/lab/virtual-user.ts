@@ -47,6 +47,8 @@ const CHECKOUT_RETRIES = 5;
 const CHECKOUT_DEADLINE = 15_000;
 /** Check out before a line gets near the shop's 999 limit. */
 const LINE_SOFT_LIMIT = 900;
+/** Cart views after one that disagreed with the acknowledged writes, 50 ms × n apart. */
+const REREADS = 3;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -78,7 +80,9 @@ function itemsOf(body: unknown): CartItem[] | null {
  * It counts, through the {@link Recorder}: a session lost when it finds itself logged out without
  * having logged out (or 401 where it was logged in), or when a cart that held acknowledged lines
  * comes back without any of them (then it logs in again and carries on); a lost update when a cart
- * line holds less than the acknowledged adds put there while the rest of the cart survived.
+ * line holds less than the acknowledged adds put there while the rest of the cart survived; a
+ * stale read when a cart view (or a checkout's `SL_ERR_CART_EMPTY`) disagreed with the writes it
+ * was already answered for and a view right after agreed again (an old copy, not a lost write).
  *
  * @example
  * ```ts
@@ -98,6 +102,11 @@ export class VirtualUser {
   private products: string[] = [];
   /** What the user believes; 'unknown' after a logout whose answer never came. */
   private loggedIn: boolean | 'unknown' = false;
+  /**
+   * True while every cart write was answered: the cart is then exactly {@link expected}, so a
+   * view with more in it (an order's lines back after the checkout) is an old copy too.
+   */
+  private exact = true;
 
   constructor(private readonly o: VirtualUserOptions) {
     this.name = `user${o.n}`;
@@ -175,6 +184,7 @@ export class VirtualUser {
   private lost(reason: SessionLossReason): void {
     this.o.rec.sessionLost(reason);
     this.expected.clear();
+    this.exact = false;
     this.loggedIn = false;
   }
 
@@ -279,13 +289,16 @@ export class VirtualUser {
 
   private async add(productId: string, qty: number): Promise<void> {
     const a = await this.call('POST', '/api/cart/items', { json: { productId, qty } });
-    if (!a || a.status >= 500) return; // may or may not have landed: nothing recorded
+    if (!a || a.status >= 500) {
+      this.exact = false; // may or may not have landed: nothing recorded
+      return;
+    }
     if (a.status !== 200) return this.unexpected(a, 'add');
     this.o.rec.addsAcknowledged++;
     // The cart as it was before this add: what earlier acknowledged adds must still be there.
     const items = itemsOf(a.body);
     const before = items?.map((i) => (i.productId === productId ? { ...i, qty: i.qty - qty } : i));
-    if (before && !this.compare(before)) return;
+    if (before && !(await this.compare(before, true))) return;
     this.expected.set(productId, (this.expected.get(productId) ?? 0) + qty);
   }
 
@@ -297,7 +310,7 @@ export class VirtualUser {
       return null;
     }
     const items = itemsOf(a.body);
-    if (items) this.compare(items);
+    if (items) await this.compare(items);
     return items;
   }
 
@@ -305,18 +318,59 @@ export class VirtualUser {
     const a = await this.call('DELETE', `/api/cart/items/${encodeURIComponent(productId)}`);
     // Unanswered: the line may be gone or not; either is consistent with "at least 0".
     this.expected.delete(productId);
-    if (!a || a.status >= 500) return;
+    if (!a || a.status >= 500) {
+      this.exact = false;
+      return;
+    }
     if (a.status !== 200 && a.status !== 404) return this.unexpected(a, 'remove');
   }
 
   /**
-   * Compares a cart the shop showed with the acknowledged adds: every expected line gone (while
-   * something was expected) is a lost session; a line short of its acknowledged quantity is a
-   * lost update, after which the shown quantity is the new baseline (so it counts once).
+   * True when a cart shown disagrees with the answered writes: a line short of its acknowledged
+   * quantity, or (while {@link exact}) anything beyond them.
+   */
+  private disagrees(items: CartItem[]): boolean {
+    const actual = new Map(items.map((i) => [i.productId, i.qty]));
+    for (const [p, q] of this.expected) if (q > 0 && (actual.get(p) ?? 0) < q) return true;
+    return this.exact && items.some((i) => i.qty > (this.expected.get(i.productId) ?? 0));
+  }
+
+  /**
+   * After a cart that disagreed with the answered writes: views the cart again (up to
+   * {@link REREADS} times). When a view agrees, the first one was an old copy: a stale read.
+   * Returns the last cart seen, or null when it was a stale read.
+   */
+  private async reread(items: CartItem[]): Promise<CartItem[] | null> {
+    let last = items;
+    for (let i = 1; i <= REREADS && !this.o.stopped(); i++) {
+      await sleep(50 * i);
+      const a = await this.call('GET', '/api/cart');
+      const again = a?.status === 200 ? itemsOf(a.body) : null;
+      if (!again) break;
+      if (!this.disagrees(again)) {
+        this.o.rec.staleRead();
+        return null;
+      }
+      last = again;
+    }
+    return last;
+  }
+
+  /**
+   * Compares a cart the shop showed with the acknowledged adds. When they disagree and a view
+   * right after agrees, that was a stale read; otherwise every expected line gone (while
+   * something was expected) is a lost session, and a line short of its acknowledged quantity is
+   * a lost update, after which the shown quantity is the new baseline (so it counts once).
+   * `written`: the cart came with a write's answer, which is never an old copy (no view again).
    * False when the session counted as lost.
    */
-  private compare(items: CartItem[]): boolean {
+  private async compare(shown: CartItem[], written = false): Promise<boolean> {
     this.o.rec.cartChecks++;
+    if (!this.disagrees(shown)) return true;
+    const items = written ? shown : await this.reread(shown);
+    if (!items) return true;
+    // Extra lines that stay are not counted (an earlier unanswered write may explain them).
+    this.exact = false;
     const expectedLines = [...this.expected].filter(([, q]) => q > 0);
     if (expectedLines.length === 0) return true;
     const actual = new Map(items.map((i) => [i.productId, i.qty]));
@@ -351,6 +405,8 @@ export class VirtualUser {
         }
         rec.ordersPlaced++;
         this.expected.clear();
+        // The order's lines left the cart; nothing else is in it (this user adds one at a time).
+        this.exact = true;
         return;
       }
       if (a && a.status < 500) {
@@ -361,9 +417,14 @@ export class VirtualUser {
           return;
         }
         if (a.status === 409 && code === 'SL_ERR_CART_EMPTY') {
-          // After an unanswered or "in flight" attempt the order may have gone through; otherwise the cart vanished.
-          if (!uncertain && [...this.expected.values()].some((q) => q > 0)) this.lost('cart-lost');
+          // After an unanswered or "in flight" attempt the order may have gone through; otherwise
+          // the checkout read an old copy of the cart (a view right after shows the lines) or the cart vanished.
+          if (!uncertain && [...this.expected.values()].some((q) => q > 0)) {
+            if ((await this.reread([])) === null) return;
+            this.lost('cart-lost');
+          }
           this.expected.clear();
+          this.exact = false;
           return;
         }
         if ((a.status === 409 || a.status === 429) && a.headers.get('retry-after') !== null) {
@@ -386,6 +447,7 @@ export class VirtualUser {
     }
     // No answer in the end: the order may exist or not, and the cart with it.
     this.expected.clear();
+    this.exact = false;
   }
 
   private async listOrders(): Promise<void> {
@@ -402,9 +464,12 @@ export class VirtualUser {
   private async logout(): Promise<void> {
     const a = await this.call('POST', '/api/logout');
     this.expected.clear(); // the session and its cart end with a logout
-    if (a && (a.status === 204 || a.status === 200)) this.loggedIn = false;
-    else {
+    if (a && (a.status === 204 || a.status === 200)) {
+      this.loggedIn = false;
+      this.exact = true;
+    } else {
       this.loggedIn = 'unknown';
+      this.exact = false;
       if (a && a.status < 500) this.unexpected(a, 'logout');
     }
   }

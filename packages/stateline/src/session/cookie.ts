@@ -24,6 +24,12 @@ export interface CookieSettings {
   name: string;
   secure: boolean;
   attributes: string;
+  /**
+   * `hybrid`: the cookie that carries the session version the client was last answered with
+   * (`sl.sid.v` beside `sl.sid`). Kept apart from the session cookie so that the session cookie,
+   * which a gateway may hash on, stays the same across writes.
+   */
+  versionName: string;
 }
 
 const settingsCache = new WeakMap<object, [CookieSettings, CookieSettings]>();
@@ -52,7 +58,8 @@ function build(
   let attributes = `; Path=/; HttpOnly; SameSite=${samesite}`;
   if (secure) attributes += '; Secure';
   if (!hostOnly && options.domain) attributes += `; Domain=${options.domain}`;
-  return { name: hostOnly ? `__Host-${options.name}` : options.name, secure, attributes };
+  const name = hostOnly ? `__Host-${options.name}` : options.name;
+  return { name, secure, attributes, versionName: `${name}.v` };
 }
 
 /** A Set-Cookie value; `maxAgeMs` null makes a browser-session cookie. */
@@ -64,4 +71,33 @@ export function setCookie(s: CookieSettings, value: string, maxAgeMs: number | n
 /** A Set-Cookie value that deletes the cookie. */
 export function clearCookie(s: CookieSettings): string {
   return `${s.name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT${s.attributes}`;
+}
+
+/** The settings of the version cookie (same attributes as the session cookie). */
+export function versionSettings(s: CookieSettings): CookieSettings {
+  return { ...s, name: s.versionName };
+}
+
+const VERSION_RE = /^[1-9][0-9]{0,14}$/;
+
+/**
+ * The highest well-formed version in the version cookie(s), else 0 (no floor). One scan of the
+ * header, no allocation when there is none (it runs on every hybrid request).
+ */
+export function readVersion(header: string | undefined, s: CookieSettings): number {
+  if (!header) return 0;
+  const name = s.versionName;
+  let max = 0;
+  for (let at = header.indexOf(name); at !== -1; at = header.indexOf(name, at + name.length)) {
+    const before = at === 0 ? ';' : header[at - 1];
+    if (before !== ';' && before !== ' ' && before !== '\t') continue;
+    let i = at + name.length;
+    while (header[i] === ' ') i++;
+    if (header[i] !== '=') continue;
+    let end = header.indexOf(';', i);
+    if (end === -1) end = header.length;
+    const v = header.slice(i + 1, end).trim();
+    if (VERSION_RE.test(v)) max = Math.max(max, Number(v));
+  }
+  return max;
 }

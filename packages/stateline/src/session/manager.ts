@@ -109,6 +109,7 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
         });
         closers.unshift(() => fleet!.close());
       }
+      let near: NearCacheStore | undefined;
       if (o.replication !== 'off') {
         const replicated = await ReplicatedStore.open(store as MemoryStore, bus!, {
           mode: o.replication,
@@ -125,15 +126,15 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
         records = replicated;
       }
       if (o.strategy === 'hybrid') {
-        const near = await NearCacheStore.open(store, bus!, { size: o.cacheSize, now: o.now });
-        closers.unshift(() => near.close());
+        const cache = await NearCacheStore.open(store, bus!, { size: o.cacheSize, now: o.now });
+        closers.unshift(() => cache.close());
         Object.defineProperties(metrics, {
-          nearCacheHits: { get: () => near.hits, enumerable: true },
-          nearCacheMisses: { get: () => near.misses, enumerable: true },
+          nearCacheHits: { get: () => cache.hits, enumerable: true },
+          nearCacheMisses: { get: () => cache.misses, enumerable: true },
         });
-        records = near;
+        records = near = cache;
       }
-      impl = new RecordStrategy({ o, store: records, metrics, revocations });
+      impl = new RecordStrategy({ o, store: records, metrics, revocations, near });
     }
     return new Manager(o.strategy, store, metrics, impl, o.onStoreError, closers, fleet);
   } catch (err) {

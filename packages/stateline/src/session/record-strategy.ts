@@ -1,7 +1,16 @@
 import { StatelineError } from '../errors.js';
+import type { NearCacheStore } from '../store/near-cache-store.js';
 import type { Store, StoredRecord } from '../store/types.js';
 import { BaseSession, checkUserId } from './base-session.js';
-import { clearCookie, cookieSettings, readCookies, setCookie, type CookieSettings } from './cookie.js';
+import {
+  clearCookie,
+  cookieSettings,
+  readCookies,
+  readVersion,
+  setCookie,
+  versionSettings,
+  type CookieSettings,
+} from './cookie.js';
 import { randomId, verifierOf } from './key-ring.js';
 import type { ResolvedOptions } from './options.js';
 import { isRecord, keys, newRecord, timedOut, type SessionRecord } from './record.js';
@@ -31,6 +40,17 @@ interface Env {
   metrics: SessionMetrics;
   /** `memory`: revocations heard from every instance; a revoked record is refused and removed. */
   revocations?: Revocations | undefined;
+  /**
+   * `hybrid`: the near cache `store` is. The client then holds the record version it was last
+   * answered with (cookie `<name>.v`), and a read never returns an older one (read-your-writes on
+   * every instance, whatever the invalidations on the Bus are doing).
+   */
+  near?: NearCacheStore | undefined;
+}
+
+/** Reads a session record: through the near cache no older than `floor`, else from the Store. */
+function read(env: Env, handle: string, floor: number): Promise<StoredRecord | null> {
+  return env.near ? env.near.get(keys.session(handle), floor) : env.store.get(keys.session(handle));
 }
 
 /**
@@ -61,9 +81,10 @@ export class RecordStrategy {
   }
 
   async load(req: RequestContext): Promise<Session> {
-    const { o, store, metrics } = this.env;
+    const { o, metrics } = this.env;
     const cookie = cookieSettings(o.cookie, req, o.trustProxy);
     const values = readCookies(req.cookie, cookie.name);
+    const floor = this.env.near && values.length > 0 ? readVersion(req.cookie, cookie) : 0;
     const now = o.now();
     for (const value of values) {
       const v = this.check(value);
@@ -74,7 +95,7 @@ export class RecordStrategy {
       // `handle.secret.signature`, 22 + 1 + 22 characters before the signature (ID_RE).
       const handle = value.slice(0, 22);
       const secret = value.slice(23, 45);
-      const found = await store.get(keys.session(handle));
+      const found = await read(this.env, handle, floor);
       const rec = found && parse(found, handle);
       if (!found || !rec) continue;
       if (rec.k !== v && !(rec.p === v && (rec.q ?? 0) > now)) {
@@ -91,9 +112,13 @@ export class RecordStrategy {
         await this.remove(rec);
         continue;
       }
-      return new RecordSession(this.env, this, cookie, rec, found.version, secret, req.userAgent);
+      const s = new RecordSession(this.env, this, cookie, rec, found.version, secret, req.userAgent);
+      s.sentVersion = floor;
+      return s;
     }
-    return new RecordSession(this.env, this, cookie, null, 0, null, req.userAgent, values.length > 0);
+    const s = new RecordSession(this.env, this, cookie, null, 0, null, req.userAgent, values.length > 0);
+    s.sentVersion = floor;
+    return s;
   }
 
   /** An empty session that is never saved: the Store is down and the policy is `anonymous`. */
@@ -185,6 +210,8 @@ class RecordSession extends BaseSession {
 
   /** The secret the client holds (the one it sent, then the last one we set). */
   private sentSecret: string | null;
+  /** `hybrid`: the record version the client holds (its version cookie, then the last one we set). */
+  sentVersion = 0;
 
   private get stored(): Stored | null {
     return this.rec as Stored | null;
@@ -198,9 +225,12 @@ class RecordSession extends BaseSession {
     return Math.max(1, Math.min(this.env.o.idle, rec.c + this.env.o.absolute - now));
   }
 
-  /** Re-reads after a conflict; null when the session is gone or this request's id is no longer valid. */
-  private async refresh(): Promise<Stored | null> {
-    const found = await this.env.store.get(keys.session(this.rec!.h));
+  /**
+   * Re-reads after a conflict (the Store holds `seen` or newer); null when the session is gone or
+   * this request's id is no longer valid.
+   */
+  private async refresh(seen: number): Promise<Stored | null> {
+    const found = await read(this.env, this.rec!.h, seen);
     const rec = found && parse(found, this.rec!.h);
     if (!found || !rec || !this.secret) return null;
     const v = verifierOf(this.secret);
@@ -236,7 +266,7 @@ class RecordSession extends BaseSession {
         this.version = res.version;
         return;
       }
-      if (res.reason === 'missing' || !(await this.refresh())) throw this.ended();
+      if (res.reason === 'missing' || !(await this.refresh(res.version))) throw this.ended();
       metrics.conflictsResolved++;
     }
     throw new StatelineError('SL_ERR_SESSION_CONTENDED', `gave up after ${MAX_ATTEMPTS} conflicting writes`);
@@ -356,11 +386,29 @@ class RecordSession extends BaseSession {
     }
     const changed = this.secret !== this.sentSecret;
     this.sentSecret = this.secret;
-    if (this.rec) return { setCookie: changed ? [this.cookieFor()] : [] };
+    if (this.rec) {
+      const out = changed ? [this.cookieFor()] : [];
+      if (this.env.near && this.version !== this.sentVersion) out.push(this.versionCookie());
+      this.sentVersion = this.version;
+      return { setCookie: out };
+    }
     const clear = this.destroyed || this.presented;
     this.presented = false;
     this.destroyed = false;
-    return { setCookie: clear ? [clearCookie(this.cookie)] : [] };
+    const out = clear ? [clearCookie(this.cookie)] : [];
+    if (this.env.near && (clear || this.sentVersion > 0)) out.push(clearCookie(versionSettings(this.cookie)));
+    this.sentVersion = 0;
+    return { setCookie: out };
+  }
+
+  /** `hybrid`: the version this answer shows, so the client's next read on any instance is no older. */
+  private versionCookie(): string {
+    const rec = this.rec!;
+    return setCookie(
+      versionSettings(this.cookie),
+      String(this.version),
+      rec.c + this.env.o.absolute - this.env.o.now(),
+    );
   }
 
   private cookieFor(): string {

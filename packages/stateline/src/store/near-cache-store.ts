@@ -25,11 +25,23 @@ interface Entry {
   at: number;
 }
 
+/** The reads and writes of one key in flight; `stale` once the key changed while they ran. */
+interface Flight {
+  n: number;
+  stale: boolean;
+}
+
 /**
  * A Store in front of another: reads are served from a bounded in-process cache, writes go to the
  * inner Store (compare-and-set included) and publish an invalidation on the Bus so every other
  * instance drops its copy. A stale copy can never win a write: the inner Store checks versions.
  * While the Bus is down the cache is emptied and bypassed.
+ *
+ * Invalidations arrive asynchronously, so another instance's copy may be older than a write that
+ * was already answered. A reader that knows the version it must see passes it to `get(key,
+ * minVersion)`: an older copy is then bypassed and re-read (the hybrid session strategy carries
+ * that version in a cookie: read-your-writes on every instance). A read or write that raced an
+ * invalidation or a write of the same key never fills the cache.
  *
  * @example
  * ```ts
@@ -40,8 +52,10 @@ export class NearCacheStore implements Store {
   private readonly cache = new Map<string, Entry>();
   private readonly origin = randomUUID();
   private connected = true;
-  /** Bumped on every invalidation: a read that raced one does not fill the cache. */
+  /** Bumped when the Bus connection changes: no read that raced it fills the cache. */
   private generation = 0;
+  /** Per key: reads and writes in flight, marked stale by a write or an invalidation of that key. */
+  private readonly flights = new Map<string, Flight>();
   private unsubscribe: (() => Promise<void>) | undefined;
   private offConnection: (() => void) | undefined;
   private readonly size: number;
@@ -84,8 +98,7 @@ export class NearCacheStore implements Store {
     s.unsubscribe = await bus.subscribe(s.channel, (msg) => {
       const sep = msg.indexOf(' ');
       if (msg.slice(0, sep) === s.origin) return;
-      s.generation++;
-      s.cache.delete(msg.slice(sep + 1));
+      s.drop(msg.slice(sep + 1));
     });
     return s;
   }
@@ -100,18 +113,54 @@ export class NearCacheStore implements Store {
     }
   }
 
-  private invalidate(key: string): void {
+  /** Joins (or starts) the key's flight. */
+  private board(key: string): Flight {
+    let f = this.flights.get(key);
+    if (!f) this.flights.set(key, (f = { n: 0, stale: false }));
+    f.n++;
+    return f;
+  }
+
+  private land(key: string, f: Flight): void {
+    if (--f.n === 0 && this.flights.get(key) === f) this.flights.delete(key);
+  }
+
+  /** The key changed: forget the copy, and nothing in flight for it may fill the cache. */
+  private drop(key: string): void {
     this.cache.delete(key);
+    const f = this.flights.get(key);
+    if (f) {
+      f.stale = true;
+      this.flights.delete(key);
+    }
+  }
+
+  private invalidate(key: string): void {
+    this.drop(key);
     // At-most-once: a lost invalidation is bounded by maxAge, and a lost connection empties every cache.
     this.bus.publish(this.channel, `${this.origin} ${key}`).catch(() => {
       this.generation++;
     });
   }
 
-  async get(key: string): Promise<StoredRecord | null> {
+  /**
+   * The record; from the cache when the copy is live, fresh enough, and at least `minVersion`
+   * (a version the caller already saw), else from the inner Store.
+   *
+   * @example
+   * ```ts
+   * const rec = await near.get('session:abc', versionTheClientWasAnsweredWith);
+   * ```
+   */
+  async get(key: string, minVersion = 0): Promise<StoredRecord | null> {
     const hit = this.cache.get(key);
     const now = this.now();
-    if (hit && (hit.rec.expiresAt === null || hit.rec.expiresAt > now) && now - hit.at < this.maxAge) {
+    if (
+      hit &&
+      hit.rec.version >= minVersion &&
+      (hit.rec.expiresAt === null || hit.rec.expiresAt > now) &&
+      now - hit.at < this.maxAge
+    ) {
       this.cache.delete(key);
       this.cache.set(key, hit);
       this.hits++;
@@ -120,8 +169,14 @@ export class NearCacheStore implements Store {
     this.misses++;
     if (hit) this.cache.delete(key);
     const gen = this.generation;
-    const rec = await this.inner.get(key);
-    if (rec && gen === this.generation) this.remember(key, rec);
+    const f = this.board(key);
+    let rec: StoredRecord | null;
+    try {
+      rec = await this.inner.get(key);
+    } finally {
+      this.land(key, f);
+    }
+    if (rec && !f.stale && gen === this.generation) this.remember(key, rec);
     return rec;
   }
 
@@ -135,21 +190,35 @@ export class NearCacheStore implements Store {
   async update(key: string, value: string, options: UpdateOptions = {}): Promise<UpdateResult> {
     const before = this.cache.get(key);
     this.cache.delete(key);
-    const res = await this.inner.update(key, value, options);
+    const gen = this.generation;
+    const f = this.board(key);
+    let res: UpdateResult;
+    // Another write of this key may have landed while this one ran (an invalidation, a concurrent
+    // update here): then what this one wrote may already be old, so it is not kept.
+    let clean = false;
+    try {
+      res = await this.inner.update(key, value, options);
+    } finally {
+      this.land(key, f);
+      clean = !f.stale && gen === this.generation;
+      // Reads that started before this write landed may hold the old record: none may fill.
+      this.drop(key);
+    }
     if (res.ok) {
       this.invalidate(key);
-      this.remember(key, {
-        value,
-        version: res.version,
-        expiresAt: expiry(options.ttl, before?.rec.expiresAt ?? null, this.now()),
-      });
+      if (clean)
+        this.remember(key, {
+          value,
+          version: res.version,
+          expiresAt: expiry(options.ttl, before?.rec.expiresAt ?? null, this.now()),
+        });
     }
     return res;
   }
 
   async delete(key: string): Promise<boolean> {
     this.cache.delete(key);
-    const removed = await this.inner.delete(key);
+    const removed = await this.inner.delete(key).finally(() => this.drop(key));
     this.invalidate(key);
     return removed;
   }
