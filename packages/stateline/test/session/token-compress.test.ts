@@ -21,7 +21,8 @@ const hub = {};
 const manager = (extra: Partial<SessionOptions> = {}) =>
   createSessions({ strategy: 'token', keys: [KEY_A], store, bus: new MemoryBus({ hub }), ...extra });
 const tokenOf = (jar: Jar) => jar.get('sl.sid')!;
-const zipped = (token: string) => Buffer.from(token.split('.')[0]!, 'base64url').toString().includes('"zip":"DEF"');
+const zipped = (token: string) =>
+  Buffer.from(token.split('.')[0]!, 'base64url').toString().includes('"zip":"DEF"');
 
 describe('token compression', () => {
   it('a 100-line cart is too large uncompressed, fits compressed, and opens on another instance', async () => {
