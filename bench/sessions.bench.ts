@@ -16,7 +16,9 @@
  * their time went. The cores are shared: `--rounds N` runs every row N times, every other round
  * in reverse order, and the table keeps each row's best round. The targets are then measured as
  * pairs (`runPair`): both servers up at once, load alternating between them in `--slice`-second
- * slices, A B B A …, so a drift of the shared machine falls on both sides alike. `--only`
+ * slices, A B B A …, so a drift of the shared machine falls on both sides alike (targets in
+ * rows.ts; the pairs against a bare framework, issue #20, print RECORDED when they have no
+ * minimum). `--only`
  * matches a substring of a row's name (bench/servers/rows.ts) or of its label in kebab case
  * (`--only bare-fastify` is the bare fastify row alone, `--only fastify` every fastify row).
  */
