@@ -16,21 +16,34 @@
  * their time went. The cores are shared: `--rounds N` runs every row N times, every other round
  * in reverse order, and the table keeps each row's best round. The targets are then measured as
  * pairs (`runPair`): both servers up at once, load alternating between them in `--slice`-second
- * slices, A B B A …, so a drift of the shared machine falls on both sides alike. `--only`
+ * slices, A B B A …, so a drift of the shared machine falls on both sides alike (targets in
+ * rows.ts; the pairs against a bare framework, issue #20, print RECORDED when they have no
+ * minimum). `--only`
  * matches a substring of a row's name (bench/servers/rows.ts) or of its label in kebab case
  * (`--only bare-fastify` is the bare fastify row alone, `--only fastify` every fastify row).
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { summarizeProfile } from './servers/cpu-profile.js';
-import { httpLoad, type ConnectionHooks } from './servers/http-loader.js';
 import { RedisAdmin } from './servers/redis-admin.js';
-import { ROWS, TARGETS, type ChildMessage, type Row, type ServerStats, type Target } from './servers/rows.js';
+import {
+  HITS,
+  Jar,
+  children,
+  loadLean,
+  machineBusyMicros,
+  startChild,
+  statsOf,
+  stopChild,
+  type LoadResult,
+  type Workload,
+} from './servers/session-harness.js';
+import { ROWS, TARGETS, type Row, type ServerStats, type Target } from './servers/rows.js';
 
 // autocannon ships no types; the part used here.
 interface AcRequestData {
@@ -73,8 +86,6 @@ type Autocannon = (options: {
   setupClient: (client: AcClient) => void;
 }) => AcInstance;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-
-type Workload = 'read' | 'hit';
 
 interface Measured {
   row: Row;
@@ -155,111 +166,6 @@ if (rows.length === 0)
   throw new Error(`no row matches ${only.join(', ')}; rows: ${ROWS.map((r) => r.name).join(', ')}`);
 
 const RUN_PREFIX = `slbench:${Date.now().toString(36)}-${process.pid}:`;
-const SERVER = new URL('./servers/session-server.ts', import.meta.url).pathname;
-const children = new Set<ChildProcess>();
-
-/** One connection's cookies and what it saw of its session counter. */
-class Jar {
-  private readonly cookies = new Map<string, string>();
-  header = '';
-  /** Last counter value this connection saw. */
-  last: number | undefined;
-  /** The value every `/read` of the current run must show. */
-  readValue: number | undefined;
-  /** True at the start of a run: the first answer may skip values lost when the previous run stopped. */
-  fresh = true;
-  responses = 0;
-  anomalies = 0;
-  firstAnomaly = '';
-
-  /** autocannon's answer headers. */
-  absorb(headers: Record<string, string | string[]>): void {
-    for (const [name, value] of Object.entries(headers)) {
-      if (name.toLowerCase() === 'set-cookie') this.absorbLines(Array.isArray(value) ? value : [value]);
-    }
-  }
-
-  /** An answer's Set-Cookie lines; `header` changes (a new string) only when there was one. */
-  absorbLines(lines: readonly string[]): void {
-    if (lines.length === 0) return;
-    for (const line of lines) {
-      const pair = line.slice(0, line.indexOf(';') === -1 ? line.length : line.indexOf(';'));
-      const eq = pair.indexOf('=');
-      const cookie = pair.slice(0, eq).trim();
-      if (/;\s*max-age=0/i.test(line) || pair.slice(eq + 1) === '') this.cookies.delete(cookie);
-      else this.cookies.set(cookie, pair.slice(eq + 1));
-    }
-    this.header = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-
-  private anomaly(what: string): void {
-    if (this.anomalies++ === 0) this.firstAnomaly = what;
-  }
-
-  /** Checks one answer of a session row against what this connection saw before. */
-  check(workload: Workload, status: number, n: number | undefined): void {
-    this.responses++;
-    if (status !== 200 || n === undefined)
-      return this.anomaly(`${workload}: status ${status}, hits ${String(n)}`);
-    if (workload === 'hit') {
-      const ok = this.fresh ? this.last === undefined || n > this.last : n === (this.last ?? 0) + 1;
-      if (!ok) this.anomaly(`hit: got ${n} after ${String(this.last)}`);
-      this.last = n;
-    } else {
-      const ok = this.fresh ? this.last === undefined || n >= this.last : n === this.readValue;
-      if (!ok)
-        this.anomaly(
-          `read: got ${n}, expected ${String(this.fresh ? `>= ${String(this.last)}` : this.readValue)}`,
-        );
-      this.readValue = n;
-      this.last = n;
-    }
-    this.fresh = false;
-  }
-}
-
-const HITS = /"hits":(\d+)/;
-
-/** Busy CPU time of the whole machine in µs (every process, ours and everyone else's), or null off Linux. */
-function machineBusyMicros(): number | null {
-  if (!existsSync('/proc/stat')) return null;
-  // First line: cpu user nice system idle iowait irq softirq steal …, in USER_HZ (100) ticks.
-  const t = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const busy = [0, 1, 2, 5, 6, 7].reduce((sum, i) => sum + (t[i] ?? 0), 0);
-  return busy * 10_000;
-}
-
-type LoadResult = Omit<Measured, 'row' | 'workload' | 'cpu' | 'serverUs'> & { firstError?: string };
-
-/** One run of `workload` with the lean loader: each connection sends its jar's cookies, checks its counter. */
-async function loadLean(
-  port: number,
-  workload: Workload,
-  seconds: number,
-  jars: Jar[],
-  session: boolean,
-): Promise<LoadResult> {
-  const connections = jars.map((jar): ConnectionHooks => ({
-    cookieHeader: () => (DROP_COOKIES ? '' : jar.header),
-    onResponse(status, body, setCookies) {
-      jar.absorbLines(setCookies);
-      if (!session) return;
-      const m = HITS.exec(body);
-      jar.check(workload, status, m ? Number(m[1]) : undefined);
-    },
-  }));
-  const result = await httpLoad({ port, path: `/${workload}`, duration: seconds, connections });
-  const out = {
-    rps: result['2xx'] / result.duration,
-    p50: result.histogram.getValueAtPercentile(50) / 1000,
-    p99: result.histogram.getValueAtPercentile(99) / 1000,
-    errors: result.non2xx + result.errors + result.timeouts,
-    requests: result['2xx'] + result.non2xx,
-    ...(result.firstError ? { firstError: result.firstError } : {}),
-  };
-  result.histogram.destroy();
-  return out;
-}
 
 function load(
   port: number,
@@ -270,7 +176,7 @@ function load(
 ): Promise<LoadResult> {
   for (const jar of jars) jar.fresh = true;
   return LOADER === 'lean'
-    ? loadLean(port, workload, seconds, jars, session)
+    ? loadLean(port, workload, seconds, jars, session, DROP_COOKIES)
     : loadAutocannon(port, workload, seconds, jars, session);
 }
 
@@ -326,61 +232,6 @@ async function loadAutocannon(
   };
   histogram.destroy();
   return out;
-}
-
-function startChild(
-  row: Row,
-  prefix: string,
-  profileDir: string | undefined,
-): Promise<{ child: ChildProcess; port: number }> {
-  const execArgv = ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
-  const child = fork(SERVER, [row.name, prefix], {
-    execArgv,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${row.name}: server not ready after 60 s`)), 60_000);
-    child.on('message', (msg: ChildMessage) => {
-      if (msg.type === 'ready') {
-        clearTimeout(timer);
-        resolve({ child, port: msg.port });
-      } else if (msg.type === 'error') {
-        clearTimeout(timer);
-        reject(new Error(`${row.name}: server failed to start: ${msg.message}`));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${row.name}: server exited (${String(code)}) before it was ready`));
-    });
-  });
-}
-
-function statsOf(child: ChildProcess): Promise<ServerStats> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no stats from the server child')), 10_000);
-    const onMessage = (msg: ChildMessage) => {
-      if (msg.type !== 'stats') return;
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      resolve(msg.stats);
-    };
-    child.on('message', onMessage);
-    child.send('stats');
-  });
-}
-
-/** Asks the child to stop (it closes its server and clients, then exits); kills it if it does not. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  if (child.connected) child.send('stop');
-  else child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** What went wrong in a row's runs (empty when nothing did) and how many sessions it kept. */
@@ -573,7 +424,7 @@ async function slice(side: Side, workload: Workload, seconds: number, count: boo
  * whose spread shows how steady the figure is.
  */
 async function runPair(t: Target, index: number): Promise<string> {
-  const what = `${t.workload}: ${t.row} ≥ ${t.min}× ${t.anchor}`;
+  const what = t.min === undefined ? `${t.workload}: ${t.row} vs ${t.anchor}` : `${t.workload}: ${t.row} ≥ ${t.min}× ${t.anchor}`;
   const rowOf = (name: string) => ROWS.find((r) => r.name === name)!;
   const a = await openSide(rowOf(t.row), `pair${index}`);
   let b: Side | undefined;
@@ -598,9 +449,10 @@ async function runPair(t: Target, index: number): Promise<string> {
     const ratio = a.answers / a.seconds / (b.answers / b.seconds);
     const cpu = b.serverMicros / b.requests / (a.serverMicros / a.requests);
     const sorted = [...ratios].sort((x, y) => x - y);
-    const pass = ratio >= t.min && broken.length === 0;
+    const pass = (t.min === undefined || ratio >= t.min) && broken.length === 0;
+    const outcome = t.min === undefined && pass ? 'RECORDED' : pass ? 'PASS' : 'FAIL';
     return (
-      `${pass ? 'PASS' : 'FAIL'} ${what}: ${fmt(ratio, 2)}× ` +
+      `${outcome} ${what}: ${fmt(ratio, 2)}× ` +
       `(${fmt(a.answers / a.seconds, 0)} against ${fmt(b.answers / b.seconds, 0)} req/s over ${SLICES} slices of ${SLICE} s each, alternating; ` +
       `slice pairs ${fmt(sorted[0]!, 2)}–${fmt(sorted[sorted.length - 1]!, 2)}, median ${fmt(median(ratios), 2)}); ` +
       `server CPU per request ${fmt(cpu, 2)}× lower` +
@@ -702,7 +554,7 @@ try {
     } catch (err) {
       failed.add(`${t.row} / ${t.anchor}`);
       targetLines.push(
-        `FAIL ${t.workload}: ${t.row} ≥ ${t.min}× ${t.anchor}: ${err instanceof Error ? err.message : String(err)}`,
+        `FAIL ${t.workload}: ${t.row} ≥ ${t.min ?? '?'}× ${t.anchor}: ${err instanceof Error ? err.message : String(err)}`,
       );
     }
   }
@@ -713,7 +565,7 @@ const outcomes = rows.flatMap((r) => best.get(r.name) ?? []);
 if (outcomes.length > 0) console.log(`\nloader: ${LOADER_NOTE}\n\n${table(outcomes)}\n`);
 if (targetLines.length > 0) {
   console.log(
-    `targets (issue #3), each measured as a pair: both servers up, ${SLICES} slices of ${SLICE} s of load on each, alternating:`,
+    `targets (issues #3 and #20), each measured as a pair: both servers up, ${SLICES} slices of ${SLICE} s of load on each, alternating:`,
   );
   for (const line of targetLines) console.log(line);
 }

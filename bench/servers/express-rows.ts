@@ -6,6 +6,7 @@ import { getIronSession } from 'iron-session';
 import { createClient } from 'redis';
 import { problemHandler, session } from 'stateline/express';
 import type { Session, SessionStrategy } from 'stateline/session';
+import { cartOf } from './cart.js';
 import { BENCH_SECRET, REDIS_URL } from './rows.js';
 import { portOf, type RunningApp } from './running-app.js';
 import { statelineSessions } from './stateline-manager.js';
@@ -23,10 +24,15 @@ type ExpressSession = (options: {
 const expressSession = createRequire(import.meta.url)('express-session') as ExpressSession;
 
 const sl = (req: Request): Session => (req as unknown as { session: Session }).session;
-const es = (req: Request): { hits?: number } => (req as unknown as { session: { hits?: number } }).session;
+const es = (req: Request): { hits?: number; cart?: unknown } =>
+  (req as unknown as { session: { hits?: number; cart?: unknown } }).session;
 
-/** Builds, starts and returns the Express server of `row` (`express`, `express+…`). */
-export async function startExpress(row: string, prefix: string, stats: Stats): Promise<RunningApp> {
+/**
+ * Builds, starts and returns the Express server of `row` (`express`, `express+…`). With `items`,
+ * each session's first hit also stores a cart of that many lines (`stateline-token-zip`: the
+ * token strategy with `compress: true`).
+ */
+export async function startExpress(row: string, prefix: string, stats: Stats, items = 0): Promise<RunningApp> {
   const app = express();
   const closers: (() => Promise<void>)[] = [];
   const variant = row.slice('express+'.length);
@@ -37,11 +43,14 @@ export async function startExpress(row: string, prefix: string, stats: Stats): P
     app.get('/hit', (_req, res) => void res.json({ hits: stats.hit(++hits) }));
     app.get('/read', (_req, res) => void res.json({ hits: stats.read(hits) }));
   } else if (variant.startsWith('stateline-')) {
-    const sessions = await statelineSessions(variant.slice('stateline-'.length) as SessionStrategy, prefix);
+    const [strategy, zip] = variant.slice('stateline-'.length).split('-') as [SessionStrategy, string?];
+    const sessions = await statelineSessions(strategy, prefix, zip === 'zip' ? { compress: true } : {});
     closers.push(() => sessions.close());
     app.use(session(sessions));
     app.get('/hit', async (req, res) => {
-      res.json({ hits: stats.hit(await sl(req).update<number>('hits', (n = 0) => n + 1)) });
+      const s = sl(req);
+      if (items > 0 && s.get('cart') === undefined) s.set('cart', cartOf(items));
+      res.json({ hits: stats.hit(await s.update<number>('hits', (n = 0) => n + 1)) });
     });
     app.get('/read', (req, res) => void res.json({ hits: stats.read(sl(req).get<number>('hits')) }));
     app.use(problemHandler());
@@ -63,6 +72,7 @@ export async function startExpress(row: string, prefix: string, stats: Stats): P
     );
     app.get('/hit', (req, res) => {
       const s = es(req);
+      if (items > 0) s.cart ??= cartOf(items);
       s.hits = (s.hits ?? 0) + 1;
       res.json({ hits: stats.hit(s.hits) });
     });
@@ -74,7 +84,8 @@ export async function startExpress(row: string, prefix: string, stats: Stats): P
       cookieOptions: { secure: false, sameSite: 'lax' as const },
     };
     app.get('/hit', async (req, res) => {
-      const s = await getIronSession<{ hits?: number }>(req, res, options);
+      const s = await getIronSession<{ hits?: number; cart?: unknown }>(req, res, options);
+      if (items > 0) s.cart ??= cartOf(items);
       s.hits = (s.hits ?? 0) + 1;
       await s.save();
       res.json({ hits: stats.hit(s.hits) });

@@ -35,6 +35,25 @@ export class RedisAdmin {
     return deleted;
   }
 
+  /**
+   * Keys under `prefix` and the bytes they hold: a string's length (`STRLEN`), or for a set,
+   * sorted set or hash its `MEMORY USAGE` (Redis rounds that to its allocator's size classes).
+   */
+  async bytesUnder(prefix: string): Promise<{ keys: number; bytes: number }> {
+    let keys = 0;
+    let bytes = 0;
+    for await (const batch of this.client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
+      for (const key of batch) {
+        keys++;
+        bytes +=
+          (await this.client.type(key)) === 'string'
+            ? await this.client.strLen(key)
+            : Number(await this.client.sendCommand(['MEMORY', 'USAGE', key, 'SAMPLES', '0'])) || 0;
+      }
+    }
+    return { keys, bytes };
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }

@@ -118,12 +118,12 @@ export const ROWS: readonly Row[] = [
   },
 ];
 
-/** A target of issue #3: `row` reaches `min` × `anchor` on `workload`. */
+/** A target: `row` reaches `min` × `anchor` on `workload` (no `min`: the ratio is only recorded). */
 export interface Target {
   workload: 'hit' | 'read';
   row: string;
   anchor: string;
-  min: number;
+  min?: number;
 }
 
 export const TARGETS: readonly Target[] = [
@@ -131,6 +131,9 @@ export const TARGETS: readonly Target[] = [
   { workload: 'hit', row: 'express+stateline-server', anchor: EXPRESS_ANCHOR, min: 1.3 },
   { workload: 'hit', row: 'express+stateline-token', anchor: 'express+iron-session', min: 3 },
   { workload: 'read', row: 'fastify+stateline-hybrid', anchor: 'fastify+stateline-memory', min: 0.9 },
+  // Issue #20: the session hit against the bare framework (no session middleware).
+  { workload: 'hit', row: 'express+stateline-server', anchor: 'express', min: 0.9 },
+  { workload: 'hit', row: 'fastify+stateline-server', anchor: 'fastify' },
 ];
 
 /** Secret shared by every row (each library needs at least 32 characters). */

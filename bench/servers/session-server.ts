@@ -1,5 +1,6 @@
 /**
- * One row's server, in its own process: `node --import tsx bench/servers/session-server.ts <row> <redis-prefix>`.
+ * One row's server, in its own process: `node --import tsx bench/servers/session-server.ts <row> <redis-prefix> [cart-items]`
+ * (cart-items: Express rows put a cart of that many lines in each session on its first hit; bench/growth.bench.ts).
  * Started by bench/sessions.bench.ts with an IPC channel: it reports `{ type: 'ready', port }`,
  * answers `'stats'`, and exits on `'stop'`, SIGTERM or when the bench goes away (never an orphan).
  */
@@ -9,7 +10,7 @@ import type { ChildMessage } from './rows.js';
 import type { RunningApp } from './running-app.js';
 import { Stats } from './stats.js';
 
-const [row, prefix = 'slbench:'] = process.argv.slice(2);
+const [row, prefix = 'slbench:', items = '0'] = process.argv.slice(2);
 const stats = new Stats();
 let app: RunningApp | undefined;
 let stopping = false;
@@ -41,7 +42,7 @@ try {
   if (!row) throw new Error('usage: session-server.ts <row> <redis-prefix>');
   app = row.startsWith('fastify')
     ? await startFastify(row, prefix, stats)
-    : await startExpress(row, prefix, stats);
+    : await startExpress(row, prefix, stats, Number(items));
   send({ type: 'ready', port: app.port });
 } catch (err) {
   send({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });

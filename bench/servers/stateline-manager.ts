@@ -1,18 +1,24 @@
-import type { SessionManager, SessionStrategy } from 'stateline/session';
+import type { SessionManager, SessionOptions, SessionStrategy } from 'stateline/session';
 import { createSessions } from 'stateline/session';
 import { BENCH_SECRET, REDIS_URL } from './rows.js';
 
 /**
  * The Stateline manager of a row, set up the way the docs tell users to run it in production:
  * `server` and `hybrid` records on Redis, `hybrid` invalidations and `token` revocations over a
- * Redis bus (the token strategy keeps its deny lists in the Store), `memory` in process.
+ * Redis bus (the token strategy keeps its deny lists in the Store), `memory` in process. `extra`:
+ * options on top (the growth bench's `token` with `compress`).
  */
-export function statelineSessions(strategy: SessionStrategy, prefix: string): Promise<SessionManager> {
+export function statelineSessions(
+  strategy: SessionStrategy,
+  prefix: string,
+  extra: Partial<SessionOptions> = {},
+): Promise<SessionManager> {
   const redis = { type: 'redis' as const, url: REDIS_URL, prefix };
   return createSessions({
     strategy,
     keys: [BENCH_SECRET],
     ...(strategy === 'memory' ? {} : { store: redis }),
     ...(strategy === 'hybrid' || strategy === 'token' ? { bus: redis } : {}),
+    ...extra,
   });
 }

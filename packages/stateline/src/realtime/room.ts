@@ -12,6 +12,7 @@ import {
   type BusMessage,
 } from './codec.js';
 import type { Connection, Outgoing } from './connection.js';
+import { flushDelay } from './flush-pacer.js';
 import { RoomPresence } from './presence.js';
 import type { HubStats } from './types.js';
 import { textFrame } from './ws-frame.js';
@@ -35,7 +36,7 @@ export interface RoomContext {
   readonly reorderWait: number;
   readonly dedupWindow: number;
   readonly queueLimit: number;
-  /** Fan-out batches messages over this many ms (0: per event-loop turn). */
+  /** Under load, fan-out batches messages over this many ms (0: always per event-loop turn). */
   readonly flushInterval: number;
   readonly stats: HubStats;
   warn(message: string, err?: unknown): void;
@@ -79,6 +80,8 @@ export class Room {
   private fillAgain = false;
   private outbox: Outgoing[] = [];
   private flushing = false;
+  /** performance.now() of the last fan-out (-Infinity: never). */
+  private lastFlush = -Infinity;
   private readonly dedup = new Map<string, number>();
   private readonly inflight = new Map<string, Promise<{ offset: number; epoch: string }>>();
   private readonly recent = new Map<number, Buffer>();
@@ -352,8 +355,9 @@ export class Room {
     this.outbox.push({ offset, frame });
     if (!this.flushing) {
       this.flushing = true;
-      // Coalesce: messages of the next few ms go out in the same write (one syscall per socket).
-      if (this.ctx.flushInterval > 0) setTimeout(this.flush, this.ctx.flushInterval);
+      // Quiet room: out at the end of this turn. Busy one: coalesce up to flushInterval (one syscall per socket).
+      const delay = flushDelay(performance.now() - this.lastFlush, this.members.size, this.ctx.flushInterval);
+      if (delay > 0) setTimeout(this.flush, delay);
       else setImmediate(this.flush);
     }
   }
@@ -361,6 +365,7 @@ export class Room {
   /** Fan-out: every local socket gets the batch, one write call (and usually one syscall) each. */
   private readonly flush = (): void => {
     this.flushing = false;
+    this.lastFlush = performance.now();
     const batch = this.outbox;
     if (batch.length === 0) return;
     this.outbox = [];

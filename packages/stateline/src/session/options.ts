@@ -19,6 +19,7 @@ const KNOWN = [
   'onStoreError',
   'trustProxy',
   'maxTokenBytes',
+  'compress',
   'maxSessions',
   'cacheSize',
   'revocationSync',
@@ -42,6 +43,8 @@ export interface ResolvedOptions {
   onStoreError: 'fail' | 'anonymous';
   trustProxy: boolean;
   maxTokenBytes: number;
+  /** `token` compression: at or above `threshold` bytes, unless the session holds a key of `except`; null: off. */
+  compress: { threshold: number; except: string[] } | null;
   maxSessions: number;
   cacheSize: number;
   revocationSync: number;
@@ -111,6 +114,7 @@ export function resolveOptions(o: SessionOptions): ResolvedOptions {
     onStoreError,
     trustProxy: o.trustProxy ?? false,
     maxTokenBytes: positive(o.maxTokenBytes, 'maxTokenBytes', 4096),
+    compress: resolveCompress(o.compress),
     maxSessions: positive(o.maxSessions, 'maxSessions', 100_000),
     cacheSize: positive(o.cacheSize, 'cacheSize', 10_000),
     revocationSync: parseDuration(o.revocationSync ?? '1s', 'revocationSync'),
@@ -119,4 +123,15 @@ export function resolveOptions(o: SessionOptions): ResolvedOptions {
     replicationTimeout: parseDuration(o.replicationTimeout ?? '500ms', 'replicationTimeout'),
     now: o.now ?? Date.now,
   };
+}
+
+function resolveCompress(c: SessionOptions['compress']): ResolvedOptions['compress'] {
+  if (c === undefined || c === false) return null;
+  if (c === true) return { threshold: 1024, except: [] };
+  if (!c || typeof c !== 'object') throw bad('compress must be true, false or { threshold, except }');
+  rejectUnknown(c, ['threshold', 'except'], 'compress');
+  const except = c.except ?? [];
+  if (!Array.isArray(except) || !except.every((k) => typeof k === 'string'))
+    throw bad('compress.except must be an array of session keys');
+  return { threshold: positive(c.threshold, 'compress.threshold', 1024), except: [...except] };
 }

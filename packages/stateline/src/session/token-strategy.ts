@@ -27,7 +27,7 @@ interface TokenInfo {
 
 /**
  * `token`: the whole session travels in an encrypted, authenticated cookie (JWE compact, `dir` +
- * A256GCM, `kid` naming the key of the ring; see jwe.ts). No Store round trip per request; revocation through
+ * A256GCM, `kid` naming the key of the ring, `zip: DEF` when `compress` is on; see jwe.ts). No Store round trip per request; revocation through
  * {@link Revocations}. Concurrent changes to one session cannot be merged: the last response wins.
  */
 export class TokenStrategy {
@@ -39,7 +39,8 @@ export class TokenStrategy {
     metrics: SessionMetrics,
     revocations: Revocations,
   ): TokenStrategy {
-    return new TokenStrategy({ o, store, metrics, revocations, jwe: new CompactJwe(o.ring.encryptionKeys) });
+    const jwe = new CompactJwe(o.ring.encryptionKeys, { compressAbove: o.compress?.threshold ?? false });
+    return new TokenStrategy({ o, store, metrics, revocations, jwe });
   }
 
   async load(req: RequestContext): Promise<Session> {
@@ -218,7 +219,8 @@ class TokenSession extends BaseSession {
     const renew = now - rec.i > o.renewal;
     if (!(this.changed || this.dirty.size > 0 || touch || renew)) return { setCookie: [] };
     const next: SessionRecord = { ...rec, d: this.withChanges(rec.d), s: now, i: renew ? now : rec.i };
-    const token = jwe.encrypt(JSON.stringify(next));
+    const compress = o.compress !== null && !o.compress.except.some((k) => Object.hasOwn(next.d, k));
+    const token = jwe.encrypt(JSON.stringify(next), compress);
     const value = setCookie(this.cookie, token, next.c + o.absolute - now);
     if (token.length > o.maxTokenBytes) {
       throw new StatelineError(

@@ -53,6 +53,16 @@ export interface SessionOptions {
   trustProxy?: boolean;
   /** `token`: largest cookie value in bytes (default 4096). */
   maxTokenBytes?: number;
+  /**
+   * `token`: deflate the sealed record (JWE `zip: "DEF"`) once its JSON reaches `threshold` bytes
+   * (default 1024), so about 5× more state fits under `maxTokenBytes`. Off by default (`false`):
+   * a compressed token's length leaks how well attacker-chosen data in the session compresses
+   * against the rest of it (a compression oracle, see docs/sessions.md), so turn it on only when
+   * the session holds no secret next to data an attacker can choose, or name the keys that hold
+   * secrets in `except` (a session holding any of them is sealed uncompressed). Tokens of either
+   * kind always open, whatever this says.
+   */
+  compress?: boolean | { threshold?: number; except?: string[] };
   /** `memory`: most sessions kept in this process (default 100,000; least recently used go first). */
   maxSessions?: number;
   /**
