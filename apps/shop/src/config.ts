@@ -9,6 +9,7 @@ export const SHOP_ENV = {
   trustedProxies: 'STATELINE_TRUSTED_PROXIES',
   allowedOrigins: 'STATELINE_ALLOWED_ORIGINS',
   csrf: 'STATELINE_CSRF',
+  gatewaySecret: 'STATELINE_GATEWAY_SECRET',
 } as const;
 
 /** The local gateway: `stateline up` runs it on this host, in front of instances on loopback. */
@@ -33,6 +34,8 @@ export interface ShopConfig {
   logLevel: string;
   /** Peers whose X-Forwarded-* are believed (addresses, CIDR ranges, `loopback`). */
   trustedProxies: string[];
+  /** Set by `stateline up`: X-Forwarded-* are believed only with `X-Stateline-Gateway: <this>`. */
+  gatewaySecret: string | undefined;
   /** Origins besides the shop's own that may send it unsafe requests. */
   allowedOrigins: string[];
   /** The CSRF check on unsafe API requests (`STATELINE_CSRF=off` turns it off). */
@@ -85,6 +88,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig {
     logLevel: env[SHOP_ENV.logLevel] || 'info',
     // Set but empty: no proxy is trusted, every request is judged by its socket.
     trustedProxies: rawProxies === undefined ? DEFAULT_TRUSTED_PROXIES : list(rawProxies),
+    gatewaySecret: env[SHOP_ENV.gatewaySecret] || undefined,
     allowedOrigins: list(env[SHOP_ENV.allowedOrigins]),
     csrf: csrf === 'on',
   };

@@ -141,7 +141,7 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
       limit: new LoginLimit(store),
       counters,
       log,
-      client: clientReader(config.trustedProxies),
+      client: clientReader(config.trustedProxies, config.gatewaySecret),
     };
     // Unsafe API requests: JSON bodies only, from the shop's own origin (docs/csrf.md).
     const csrf = config.csrf

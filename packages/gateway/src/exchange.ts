@@ -321,7 +321,7 @@ export function proxyRequest(ctx: ExchangeContext, req: IncomingMessage, res: Se
     return;
   }
   const options = ctx.options;
-  const head = requestHead(req.rawHeaders, req.socket.remoteAddress, options.hashHeader);
+  const head = requestHead(req.rawHeaders, req.socket.remoteAddress, options.hashHeader, options.proof);
   if (head.badFraming || Number.isNaN(head.contentLength)) {
     sendProblem(res, 'SL_ERR_BAD_REQUEST', 'unsupported Transfer-Encoding or invalid Content-Length', {
       connection: 'close',

@@ -57,6 +57,7 @@ export function requestHead(
   raw: string[],
   clientAddress: string | undefined,
   hashHeader: string | undefined,
+  proof?: { header: string; value: string },
 ): RequestHead {
   const headers: string[] = [];
   let cookie: string | undefined;
@@ -73,6 +74,8 @@ export function requestHead(
     const value = raw[k + 1]!;
     const lower = name.toLowerCase();
     if (hashHeader !== undefined && lower === hashHeader && hashValue === undefined) hashValue = value;
+    // Only the gateway sets its proof; a client's copy is never passed on.
+    if (proof !== undefined && lower === proof.header) continue;
     switch (REQUEST_KIND.get(lower) ?? PASS) {
       case PASS:
         headers.push(name, value);
@@ -116,6 +119,7 @@ export function requestHead(
     );
   }
   out.push('x-forwarded-proto', 'http');
+  if (proof !== undefined) out.push(proof.header, proof.value);
   if (host !== undefined) out.push('x-forwarded-host', host);
   return { headers: out, cookie, contentLength, chunked, idempotencyKey, host, hashValue, badFraming };
 }

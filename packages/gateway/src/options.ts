@@ -23,6 +23,8 @@ export interface ResolvedOptions {
   health: { path: string; interval: number; timeout: number; rise: number; fall: number } | false;
   /** Largest request body forwarded; larger ones get 413 from the gateway. */
   bodyLimit: number;
+  /** Lower-case header name and value set on every forwarded request (see `proof`). */
+  proof: { header: string; value: string } | undefined;
   /** Request bodies up to this size are buffered for replay. */
   replayBytes: number;
   attempts: number;
@@ -77,6 +79,7 @@ export function resolveOptions(options: GatewayOptions = {}): ResolvedOptions {
       'stickyCookie',
       'health',
       'maxBodyBytes',
+      'proof',
       'retry',
       'timeouts',
       'control',
@@ -115,6 +118,15 @@ export function resolveOptions(options: GatewayOptions = {}): ResolvedOptions {
       fall: number(h.fall, 'health.fall', 2, 1),
     };
   }
+  let proof: ResolvedOptions['proof'];
+  if (options.proof !== undefined) {
+    const pr = object(options.proof, 'proof', ['header', 'value']);
+    if (typeof pr.header !== 'string' || !HEADER_NAME.test(pr.header))
+      throw invalid(`proof.header is not a header name (got ${JSON.stringify(pr.header)})`);
+    if (typeof pr.value !== 'string' || !/^[\x21-\x7e]{16,256}$/.test(pr.value))
+      throw invalid('proof.value must be 16 to 256 visible ASCII characters');
+    proof = { header: pr.header.toLowerCase(), value: pr.value };
+  }
   const retry = object(options.retry, 'retry', ['maxBodyBytes', 'attempts']);
   const timeouts = object(options.timeouts, 'timeouts', ['connect', 'response']);
   if (options.control !== undefined && typeof options.control !== 'function')
@@ -133,6 +145,7 @@ export function resolveOptions(options: GatewayOptions = {}): ResolvedOptions {
     stickyCookie,
     health,
     bodyLimit: number(options.maxBodyBytes, 'maxBodyBytes', DEFAULT_MAX_BODY_BYTES, 0),
+    proof,
     replayBytes: number(retry.maxBodyBytes, 'retry.maxBodyBytes', 1_048_576, 0),
     attempts: number(retry.attempts, 'retry.attempts', 2, 0),
     connectTimeout: number(timeouts.connect, 'timeouts.connect', 2000, 1),

@@ -77,6 +77,13 @@ export interface GatewayOptions {
    * Default 1 MiB.
    */
   maxBodyBytes?: number;
+  /**
+   * A header the gateway sets on every request it forwards (a client's own copy is dropped), so an
+   * instance can tell the gateway's requests from ones sent straight to its port and believe
+   * `X-Forwarded-For` only with it. `stateline up` sets `X-Stateline-Gateway` to a secret made per
+   * cluster and gives it to every instance as `STATELINE_GATEWAY_SECRET`.
+   */
+  proof?: { header: string; value: string };
   retry?: RetryOptions;
   timeouts?: TimeoutOptions;
   /** Called for every request whose path starts with `/_stateline/`; returns true when it answered (otherwise the request is proxied). */

@@ -29,7 +29,7 @@ export function proxyUpgrade(
     return;
   }
   const options = ctx.options;
-  const head = requestHead(req.rawHeaders, req.socket.remoteAddress, options.hashHeader);
+  const head = requestHead(req.rawHeaders, req.socket.remoteAddress, options.hashHeader, options.proof);
   let stickyId: string | undefined;
   let hash: number | undefined;
   if (options.balance === 'sticky') stickyId = cookieValue(head.cookie, options.stickyCookie);

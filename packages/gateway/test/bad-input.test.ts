@@ -122,6 +122,28 @@ describe('bad input', () => {
     assert.match(head, /x-stateline-instance: b\d/);
   });
 
+  test("proof: the gateway sets its own header on every forwarded request and drops a client's copy", async () => {
+    const proven = await gatewayFor(backends, {
+      balance: 'round-robin',
+      proof: { header: 'X-Stateline-Gateway', value: 'a-secret-of-the-cluster-0123' },
+    });
+    try {
+      const answer = await raw(
+        Number(new URL(proven.base).port),
+        'GET /hop HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\nX-Stateline-Gateway: forged-by-the-client\r\n\r\n',
+      );
+      assert.equal(statusOf(answer), 200);
+      const seen = JSON.parse(bodyOf(answer)) as Record<string, string>;
+      assert.equal(seen['x-stateline-gateway'], 'a-secret-of-the-cluster-0123', "only the gateway's value");
+    } finally {
+      await proven.gw.close();
+    }
+    assert.throws(
+      () => createGateway({ proof: { header: 'X-Stateline-Gateway', value: 'short' } }),
+      /SL_ERR_INVALID_OPTION|proof\.value/,
+    );
+  });
+
   test('a chunked request body arrives whole', async () => {
     const body = 'a'.repeat(5000);
     const answer = await raw(

@@ -7,7 +7,7 @@ import { DEFAULT_APP } from './default-app.js';
 import { attachGatewayFront } from './gateway-front.js';
 import { createGatewayMetrics } from './gateway-metrics.js';
 import { InstanceTotals } from './instance-totals.js';
-import { INSTANCE_ENV } from './protocol.js';
+import { GATEWAY_PROOF_HEADER, INSTANCE_ENV } from './protocol.js';
 import { Supervisor, type InstanceRegistry } from './supervisor.js';
 
 /** A running local cluster: gateway in front, supervised instances behind. */
@@ -64,6 +64,9 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
     (process.env[INSTANCE_ENV.sessionKeys]?.split(',').filter(Boolean) || [
       randomBytes(32).toString('base64url'),
     ]);
+  // Instances believe X-Forwarded-For only on requests that carry this (a client on the same host
+  // sending straight to an instance port cannot forge its address).
+  const gatewaySecret = randomBytes(24).toString('base64url');
 
   // What each instance id served, failed and retried over all its processes (the gateway forgets them).
   const totals = new InstanceTotals(() => gateway.instances());
@@ -94,6 +97,7 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
       [INSTANCE_ENV.bus]: o.bus,
       [INSTANCE_ENV.replication]: o.replication,
       [INSTANCE_ENV.sessionKeys]: keys.join(','),
+      [INSTANCE_ENV.gatewaySecret]: gatewaySecret,
     },
   });
   const control: ControlOptions = {
@@ -114,6 +118,7 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
     // needs no Store, and answers the rest 503 + Retry-After itself (/readyz reports the Store).
     health: { path: '/healthz', interval: 500, timeout: 1000, rise: 1, fall: 2 },
     maxBodyBytes: o.maxBodyBytes,
+    proof: { header: GATEWAY_PROOF_HEADER, value: gatewaySecret },
     control: createControl(control),
     metrics: true,
     onStateChange: (change) => metrics.onStateChange(change),

@@ -37,4 +37,9 @@ export const INSTANCE_ENV = {
   bus: 'STATELINE_BUS',
   replication: 'STATELINE_REPLICATION',
   sessionKeys: 'STATELINE_SESSION_KEYS',
+  /** The value of the gateway's `X-Stateline-Gateway` header: only requests with it are the gateway's. */
+  gatewaySecret: 'STATELINE_GATEWAY_SECRET',
 } as const;
+
+/** The header the lab's gateway sets on every request it forwards (see `INSTANCE_ENV.gatewaySecret`). */
+export const GATEWAY_PROOF_HEADER = 'x-stateline-gateway';
