@@ -3,7 +3,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
-import { requestContext } from '../adapters/node/request-context.js';
+import { requestContext } from '../session/request-context.js';
 import type { Bus } from '../bus/types.js';
 import { ERROR_CATALOGUE, StatelineError, isStatelineError, type ErrorCode } from '../errors.js';
 import type { Log } from '../log/types.js';

@@ -1,18 +1,8 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TLSSocket } from 'node:tls';
+import type { ServerResponse } from 'node:http';
 import { problemFor } from '../../http/problem.js';
-import type { RequestContext } from '../../session/types.js';
+import { requestContext } from '../../session/request-context.js';
 
-/** What the session manager needs to know about a node:http request. */
-export function requestContext(req: IncomingMessage): RequestContext {
-  const h = req.headers;
-  return {
-    cookie: h.cookie,
-    encrypted: (req.socket as TLSSocket).encrypted === true,
-    forwardedProto: typeof h['x-forwarded-proto'] === 'string' ? h['x-forwarded-proto'] : undefined,
-    userAgent: h['user-agent'],
-  };
-}
+export { requestContext };
 
 /** Sends `err` as problem+json unless the response already started (then the socket is closed). */
 export function sendProblem(
