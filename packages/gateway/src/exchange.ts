@@ -7,7 +7,7 @@ import { hashKey } from './hash-ring.js';
 import type { Instance } from './instance.js';
 import type { InstanceSet } from './instance-set.js';
 import type { ResolvedOptions } from './options.js';
-import { trackRequest } from './linger.js';
+import { trackRequest } from 'stateline/http';
 import { ClientBodyError, prepareBody } from './request-body.js';
 import { sendProblem } from './respond.js';
 

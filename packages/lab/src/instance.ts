@@ -3,7 +3,7 @@ import http, { type IncomingMessage, type RequestListener, type ServerResponse }
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { lingerOnEarlyClose, trackRequest } from './linger.js';
+import { lingerOnEarlyClose, trackRequest } from 'stateline/http';
 import { INSTANCE_ENV, isLabMessage, type LabMessage } from './protocol.js';
 
 /** Options of {@link runInstance}; every one has a default taken from the environment. */

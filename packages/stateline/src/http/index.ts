@@ -1,7 +1,7 @@
 /**
  * `stateline/http`: problem+json answers with Stateline's stable error codes, and what a request
- * says about its client once trusted proxies have had their say, for servers and proxies built on
- * Stateline.
+ * says about its client once trusted proxies have had their say, and a clean close after an early
+ * answer (an unread upload is drained, not reset), for servers and proxies built on Stateline.
  *
  * @example
  * ```ts
@@ -25,3 +25,4 @@ export {
   type ForwardedInput,
   type TrustedProxies,
 } from './forwarded.js';
+export { lingerOnEarlyClose, trackRequest, LINGER_MS } from './linger.js';
