@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Bus } from '../bus/types.js';
 import type { MemoryStore } from '../store/memory-store.js';
 import type { StoredRecord } from '../store/types.js';
+import { PeerTable } from './peer-table.js';
 import { keys, timedOut } from './record.js';
 import { parse, type Stored } from './record-strategy.js';
 import type { Revocations } from './revocations.js';
@@ -50,7 +51,7 @@ interface Gather {
  * ```
  */
 export class MemoryFleet {
-  private readonly peers = new Map<string, number>();
+  private readonly peers: PeerTable;
   private readonly gathers = new Map<string, Gather>();
   private readonly offs: (() => Promise<void> | void)[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -64,6 +65,7 @@ export class MemoryFleet {
     private readonly o: MemoryFleetOptions,
   ) {
     this.heartbeat = o.heartbeat ?? 1000;
+    this.peers = new PeerTable(this.heartbeat);
     this.timeout = o.timeout ?? 500;
   }
 
@@ -91,9 +93,8 @@ export class MemoryFleet {
 
   /** The live peers (not this instance). */
   livePeers(): string[] {
-    const cutoff = Date.now() - 3 * this.heartbeat;
-    for (const [id, seen] of this.peers) if (seen < cutoff) this.peers.delete(id);
-    return [...this.peers.keys()].sort();
+    this.peers.expire();
+    return this.peers.ids().sort();
   }
 
   private receive(raw: string): void {
@@ -105,11 +106,11 @@ export class MemoryFleet {
     }
     if (!m || typeof m !== 'object' || typeof m.from !== 'string' || m.from === this.o.instanceId) return;
     if (m.t === 'bye') {
-      this.peers.delete(m.from);
+      this.peers.forget(m.from);
       for (const g of [...this.gathers.values()]) if (g.left.delete(m.from) && g.left.size === 0) g.done();
       return;
     }
-    this.peers.set(m.from, Date.now());
+    this.peers.heard(m.from);
     switch (m.t) {
       case 'hb':
         if (m.hello) this.send(direct(m.from), { t: 'hb', from: this.o.instanceId });

@@ -10,6 +10,7 @@ import type {
   UpdateOptions,
   UpdateResult,
 } from '../store/types.js';
+import { PeerTable } from './peer-table.js';
 
 export type ReplicationMode = 'backup' | 'all';
 
@@ -71,7 +72,7 @@ export class ReplicatedStore implements Store {
     replicasFetched: 0,
     replicasTransferred: 0,
   };
-  private readonly peers = new Map<string, number>();
+  private readonly peers: PeerTable;
   /** Keys this instance wrote (it is their owner) and the backup each was last sent to. */
   private readonly owned = new Map<string, string | null>();
   private readonly pending = new Map<string, { left: Set<string>; done: () => void }>();
@@ -92,6 +93,7 @@ export class ReplicatedStore implements Store {
     private readonly o: ReplicationOptions,
   ) {
     this.heartbeat = o.heartbeat ?? 1000;
+    this.peers = new PeerTable(this.heartbeat);
     this.fetchTimeout = o.fetchTimeout ?? Math.min(o.timeout, 250);
   }
 
@@ -108,7 +110,7 @@ export class ReplicatedStore implements Store {
   /** The live peers (not this instance), for tests and status pages. */
   livePeers(): string[] {
     this.expirePeers();
-    return [...this.peers.keys()].sort();
+    return this.peers.ids().sort();
   }
 
   private send(channel: string, msg: Msg): void {
@@ -126,15 +128,7 @@ export class ReplicatedStore implements Store {
   }
 
   private expirePeers(): void {
-    const cutoff = Date.now() - 3 * this.heartbeat;
-    let changed = false;
-    for (const [id, seen] of this.peers) {
-      if (seen < cutoff) {
-        this.peers.delete(id);
-        changed = true;
-      }
-    }
-    if (changed) this.rebalance();
+    if (this.peers.expire()) this.rebalance();
   }
 
   private receive(raw: string): void {
@@ -147,8 +141,7 @@ export class ReplicatedStore implements Store {
     if (m.from === this.o.instanceId) return;
     switch (m.t) {
       case 'hb': {
-        const isNew = !this.peers.has(m.from);
-        this.peers.set(m.from, Date.now());
+        const isNew = this.peers.heard(m.from);
         if (m.hello) this.send(direct(m.from), { t: 'hb', from: this.o.instanceId });
         if (isNew) this.rebalance();
         return;
@@ -192,7 +185,7 @@ export class ReplicatedStore implements Store {
   /** Where a key's copies go: its backup, or every live peer. */
   private targets(key: string): string[] {
     this.expirePeers();
-    const peers = [...this.peers.keys()];
+    const peers = this.peers.ids();
     if (this.o.mode === 'all' || peers.length <= 1) return peers;
     let best = peers[0]!;
     let bestScore = score(best, key);
@@ -234,7 +227,7 @@ export class ReplicatedStore implements Store {
   /** After a membership change, owned records whose backup changed go to their new backup. */
   private rebalance(): void {
     if (this.o.mode === 'all') {
-      for (const key of this.owned.keys()) this.transfer(key, [...this.peers.keys()]);
+      for (const key of this.owned.keys()) this.transfer(key, this.peers.ids());
       return;
     }
     for (const [key, sentTo] of this.owned) {
