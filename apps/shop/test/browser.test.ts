@@ -155,10 +155,12 @@ describe('the shop in a browser', () => {
         } else {
           await bob.getByTestId('nav-chat').click();
         }
+        // A reload reconnects from scratch; under CI load (another cluster starting beside this
+        // one) the first connect can take its backoff, so this wait is longer than the default.
         await bob
           .getByTestId('chat-status')
           .filter({ hasText: /^connected$/ })
-          .waitFor();
+          .waitFor({ timeout: 25_000 });
         const on = await until('two sockets on the hub', async () => {
           const s = await sockets();
           const total = [...s.values()].reduce((a, b) => a + b, 0);
