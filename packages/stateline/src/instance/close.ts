@@ -3,6 +3,12 @@ import { StatelineError } from '../errors.js';
 /**
  * Something a drain closes once the server stopped: a function, or an object with `close()` (a
  * Store, Bus, Log, session manager or realtime hub).
+ *
+ * @example
+ * ```ts
+ * const close: Closable[] = [sessions, () => logger.flush(), bus, store];
+ * await runInstance(app, { close });
+ * ```
  */
 export type Closable = (() => unknown) | { close(): unknown };
 
@@ -19,12 +25,20 @@ function bounded(closable: Closable, timeout: number, label: string): Promise<un
   ]).finally(() => clearTimeout(timer));
 }
 
+function isList(close: Closable | readonly Closable[]): close is readonly Closable[] {
+  return Array.isArray(close);
+}
+
 /**
  * Closes each in order (a Store after the session manager that writes to it), each given at most
  * `timeout` ms: one that throws or hangs does not keep the next from closing. Rejects with the
  * first failure once every one had its turn.
  */
-export async function closeInOrder(closables: readonly Closable[], timeout: number): Promise<void> {
+export async function closeInOrder(
+  close: Closable | readonly Closable[] | undefined,
+  timeout: number,
+): Promise<void> {
+  const closables = close === undefined ? [] : isList(close) ? close : [close];
   let first: { err: unknown } | undefined;
   for (const [i, closable] of closables.entries()) {
     try {

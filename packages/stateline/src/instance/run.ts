@@ -7,7 +7,14 @@ import { instanceIdFromEnv, portFromEnv } from './env.js';
 import { answerProbe } from './probes.js';
 import { isSupervised, isSupervisorMessage, tellSupervisor } from './supervisor-protocol.js';
 
-/** Options of {@link runInstance}; every one has a default taken from the environment. */
+/**
+ * Options of {@link runInstance}; every one has a default taken from the environment.
+ *
+ * @example
+ * ```ts
+ * const options: InstanceOptions = { ready: () => store.get('ping').then(() => true), close: [store] };
+ * ```
+ */
 export interface InstanceOptions {
   /** This instance's id, sent as `X-Stateline-Instance` (default `STATELINE_INSTANCE_ID`, else `<host>-<pid>`). */
   id?: string;
@@ -33,7 +40,15 @@ export interface InstanceOptions {
   exit?: boolean;
 }
 
-/** A listening instance. */
+/**
+ * A listening instance.
+ *
+ * @example
+ * ```ts
+ * const instance: RunningInstance = await runInstance(app);
+ * instance.server.on('upgrade', hub.upgrade);
+ * ```
+ */
 export interface RunningInstance {
   readonly id: string;
   readonly port: number;
@@ -62,15 +77,6 @@ function takeHandler(app: RequestListener | http.Server): { server: http.Server;
       for (const l of listeners) l.call(app, req, res);
     },
   };
-}
-
-function isList(close: Closable | readonly Closable[]): close is readonly Closable[] {
-  return Array.isArray(close);
-}
-
-function closeList(close: InstanceOptions['close']): readonly Closable[] {
-  if (close === undefined) return [];
-  return isList(close) ? close : [close];
 }
 
 /**
@@ -102,7 +108,6 @@ export async function runInstance(
   const host = options.host ?? (process.env.HOST || '127.0.0.1');
   const port = options.port ?? portFromEnv(supervised);
   const drainTimeout = options.drainTimeout ?? 10_000;
-  const closables = closeList(options.close);
 
   const { server, handler } = takeHandler(app);
   // Longer than undici's 4 s keep-alive so the balancer, not this server, closes idle connections.
@@ -142,7 +147,7 @@ export async function runInstance(
     (drained ??= (async () => {
       state.draining = true;
       await closeServer(server, timeout);
-      await closeInOrder(closables, options.closeTimeout ?? 5000);
+      await closeInOrder(options.close, options.closeTimeout ?? 5000);
     })());
 
   const drainAndExit = (timeout: number) => {

@@ -6,6 +6,12 @@
  * when the app could not start, just before the process exits 1.
  * Supervisor → instance: `drain` (turn `/healthz` and `/readyz` 503, stop accepting, finish in-flight
  * work, exit 0).
+ *
+ * @example
+ * ```ts
+ * const drain: SupervisorMessage = { $sl: 'supervisor', type: 'drain' };
+ * child.send(drain);
+ * ```
  */
 export type SupervisorMessage =
   | { $sl: 'supervisor'; type: 'listening'; port: number }
