@@ -2,9 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { forwarded, proxyTrust, type Forwarded } from 'stateline/http';
-
-/** The header `stateline up`'s gateway sets on every request it forwards. */
-export const GATEWAY_PROOF_HEADER = 'x-stateline-gateway';
+import { GATEWAY_PROOF_HEADER } from 'stateline/instance';
 
 /**
  * Reads what a request says about its client, believing `X-Forwarded-For`/`-Proto`/`-Host` only

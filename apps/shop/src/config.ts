@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { INSTANCE_ENV } from 'stateline/instance';
 import type { SessionStrategy } from 'stateline/session';
 
-/** The environment variables the shop reads besides the cluster's `STATELINE_*` ones. */
+/** The environment variables the shop reads besides the cluster's ({@link INSTANCE_ENV}). */
 export const SHOP_ENV = {
   demoPassword: 'STATELINE_DEMO_PASSWORD',
   users: 'STATELINE_SHOP_USERS',
@@ -9,7 +10,6 @@ export const SHOP_ENV = {
   trustedProxies: 'STATELINE_TRUSTED_PROXIES',
   allowedOrigins: 'STATELINE_ALLOWED_ORIGINS',
   csrf: 'STATELINE_CSRF',
-  gatewaySecret: 'STATELINE_GATEWAY_SECRET',
 } as const;
 
 /** The local gateway: `stateline up` runs it on this host, in front of instances on loopback. */
@@ -53,19 +53,21 @@ export interface ShopConfig {
  * ```
  */
 export function readConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig {
-  const strategy = (env.STATELINE_STRATEGY || 'server') as SessionStrategy;
+  const strategy = (env[INSTANCE_ENV.strategy] || 'server') as SessionStrategy;
   if (!STRATEGIES.includes(strategy))
-    throw new Error(`STATELINE_STRATEGY must be one of ${STRATEGIES.join(', ')} (got ${strategy})`);
-  const replication = (env.STATELINE_REPLICATION || 'off') as ShopConfig['replication'];
+    throw new Error(`${INSTANCE_ENV.strategy} must be one of ${STRATEGIES.join(', ')} (got ${strategy})`);
+  const replication = (env[INSTANCE_ENV.replication] || 'off') as ShopConfig['replication'];
   if (!REPLICATIONS.includes(replication))
-    throw new Error(`STATELINE_REPLICATION must be one of ${REPLICATIONS.join(', ')} (got ${replication})`);
+    throw new Error(
+      `${INSTANCE_ENV.replication} must be one of ${REPLICATIONS.join(', ')} (got ${replication})`,
+    );
   const rawUsers = env[SHOP_ENV.users] ?? '';
   const extraUsers = rawUsers === '' ? 0 : Number(rawUsers);
   if (!Number.isInteger(extraUsers) || extraUsers < 0 || extraUsers > MAX_SEEDED_USERS)
     throw new Error(
       `${SHOP_ENV.users} must be a whole number from 0 to ${MAX_SEEDED_USERS} (got ${rawUsers})`,
     );
-  let sessionKeys = (env.STATELINE_SESSION_KEYS ?? '').split(',').filter(Boolean);
+  let sessionKeys = (env[INSTANCE_ENV.sessionKeys] ?? '').split(',').filter(Boolean);
   // Alone, a random key is fine; in a cluster the supervisor hands every instance the same one.
   if (sessionKeys.length === 0) sessionKeys = [randomBytes(32).toString('base64url')];
   const list = (v: string | undefined) =>
@@ -77,10 +79,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig {
   const csrf = (env[SHOP_ENV.csrf] || 'on').toLowerCase();
   if (csrf !== 'on' && csrf !== 'off') throw new Error(`${SHOP_ENV.csrf} must be on or off (got ${csrf})`);
   return {
-    instance: env.STATELINE_INSTANCE_ID || `pid-${process.pid}`,
+    instance: env[INSTANCE_ENV.id] || `pid-${process.pid}`,
     strategy,
-    storeSpec: env.STATELINE_STORE || 'sqlite:.stateline/state.db',
-    busSpec: env.STATELINE_BUS || (process.connected ? 'ipc:' : 'memory:'),
+    storeSpec: env[INSTANCE_ENV.store] || 'sqlite:.stateline/state.db',
+    busSpec: env[INSTANCE_ENV.bus] || (process.connected ? 'ipc:' : 'memory:'),
     replication,
     sessionKeys,
     demoPassword: env[SHOP_ENV.demoPassword] || 'stateline',
@@ -88,7 +90,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig {
     logLevel: env[SHOP_ENV.logLevel] || 'info',
     // Set but empty: no proxy is trusted, every request is judged by its socket.
     trustedProxies: rawProxies === undefined ? DEFAULT_TRUSTED_PROXIES : list(rawProxies),
-    gatewaySecret: env[SHOP_ENV.gatewaySecret] || undefined,
+    gatewaySecret: env[INSTANCE_ENV.gatewaySecret] || undefined,
     allowedOrigins: list(env[SHOP_ENV.allowedOrigins]),
     csrf: csrf === 'on',
   };

@@ -1,4 +1,4 @@
-import { failStartup, isMainModule, runInstance } from '@stateline/lab/instance';
+import { failStartup, isMainModule, runInstance } from 'stateline/instance';
 import { createShop } from './shop.js';
 
 export { createShop, type Shop } from './shop.js';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createGateway, type Gateway } from '@stateline/gateway';
+import { GATEWAY_PROOF_HEADER, INSTANCE_ENV } from 'stateline/instance';
 import { redactSpec } from 'stateline/store';
 import { checkCombination, CLUSTER_DEFAULTS, type ClusterOptions } from './cluster-options.js';
 import { clusterStatus, createControl, type ClusterStatus, type ControlOptions } from './control.js';
@@ -7,7 +8,6 @@ import { DEFAULT_APP } from './default-app.js';
 import { attachGatewayFront } from './gateway-front.js';
 import { createGatewayMetrics } from './gateway-metrics.js';
 import { InstanceTotals } from './instance-totals.js';
-import { GATEWAY_PROOF_HEADER, INSTANCE_ENV } from './protocol.js';
 import { Supervisor, type InstanceRegistry } from './supervisor.js';
 
 /** A running local cluster: gateway in front, supervised instances behind. */

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createBus, type Bus } from 'stateline/bus';
+import { failStartup, INSTANCE_ENV, isMainModule, runInstance } from 'stateline/instance';
 import {
   requestContext,
   withIdempotency,
@@ -10,8 +11,6 @@ import {
 } from 'stateline/node';
 import { createSessions, type SessionOptions, type SessionStrategy } from 'stateline/session';
 import { createStore, redactSpec, type Store } from 'stateline/store';
-import { failStartup, isMainModule, runInstance } from './instance.js';
-import { INSTANCE_ENV } from './protocol.js';
 
 /** The demo app, ready to hand to {@link runInstance}. */
 export interface DemoApp {

@@ -18,13 +18,17 @@ export {
   type InstanceState,
   type SupervisorOptions,
 } from './supervisor.js';
+/** The runtime moved to `stateline/instance`; re-exported here for code that imported it from the lab. */
 export {
   failStartup,
   isMainModule,
   runInstance,
+  INSTANCE_ENV,
+  isSupervisorMessage as isLabMessage,
   type InstanceOptions,
   type RunningInstance,
-} from './instance.js';
+  type SupervisorMessage as LabMessage,
+} from 'stateline/instance';
 export { startCluster, type Cluster } from './cluster.js';
 export { DEFAULT_APP } from './default-app.js';
 export {
@@ -43,5 +47,4 @@ export {
   type ControlOptions,
 } from './control.js';
 export { createDemoApp, type DemoApp } from './demo-app.js';
-export { isLabMessage, INSTANCE_ENV, type LabMessage } from './protocol.js';
 export * from './lab/index.js';

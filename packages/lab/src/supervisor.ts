@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { attachIpcRelay, type IpcRelay } from 'stateline/bus';
 import { StatelineError } from 'stateline/errors';
-import { INSTANCE_ENV, isLabMessage, type LabMessage } from './protocol.js';
+import { INSTANCE_ENV, isSupervisorMessage, type SupervisorMessage } from 'stateline/instance';
 
 /** Where an instance is in its life, as the supervisor sees its process. */
 export type InstanceState = 'starting' | 'up' | 'draining' | 'down';
@@ -318,7 +318,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         reject(new StatelineError('SL_ERR_INSTANCE_FAILED', `instance ${s.id} (${this.modulePath}) ${why}`));
       };
       const onMessage = (m: unknown) => {
-        if (!isLabMessage(m)) return;
+        if (!isSupervisorMessage(m)) return;
         if (m.type === 'failed') return fail(`could not start: ${m.reason}`);
         if (m.type !== 'listening') return;
         cleanup();
@@ -361,7 +361,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         ]);
         clearTimeout(wait);
       }
-      const drain: LabMessage = { $sl: 'lab', type: 'drain' };
+      const drain: SupervisorMessage = { $sl: 'supervisor', type: 'drain' };
       // A starting instance has no drain handler yet; SIGTERM ends it either way.
       if (child.connected && s.port !== null) child.send(drain, undefined, undefined, () => {});
       else child.kill('SIGTERM');

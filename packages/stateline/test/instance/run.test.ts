@@ -3,8 +3,14 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
-import { runInstance, type RunningInstance } from '../src/instance.js';
-import { getJson, sleep } from './support.js';
+import { runInstance, type RunningInstance } from '../../src/instance/index.js';
+import { sleep } from '../support/free-port.js';
+
+/** GET and parse the JSON answer. */
+async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
+  const res = await fetch(url);
+  return { status: res.status, body: (await res.json()) as T };
+}
 
 const running: RunningInstance[] = [];
 after(async () => {
@@ -175,5 +181,40 @@ describe('runInstance', () => {
     assert.equal(await res.text(), 'framework');
     assert.equal(res.headers.get('x-stateline-instance'), 'x1');
     assert.equal((await fetch(`${inst.url}/healthz`)).status, 200);
+  });
+
+  it('close: closables in order, each bounded; a throw or a hang does not stop the next; the drain rejects with the first failure', async () => {
+    const done: string[] = [];
+    const inst = await runInstance((_q, s) => s.end(), {
+      id: 'x2',
+      port: 0,
+      exit: false,
+      closeTimeout: 200,
+      close: [
+        { close: () => void done.push('sessions') },
+        () => Promise.reject(new Error('bus refused')),
+        { close: () => new Promise(() => done.push('log (hangs)')) },
+        async () => void done.push('store'),
+      ],
+    });
+    const t0 = Date.now();
+    await assert.rejects(inst.drain(), /bus refused/);
+    assert.deepEqual(done, ['sessions', 'log (hangs)', 'store']);
+    assert.ok(Date.now() - t0 < 1500, 'the hanging close was given up on after closeTimeout');
+  });
+
+  it('close: a closable that hangs alone fails the drain with SL_ERR_INTERNAL naming it', async () => {
+    const inst = await runInstance((_q, s) => s.end(), {
+      id: 'x3',
+      port: 0,
+      exit: false,
+      closeTimeout: 50,
+      close: { close: () => new Promise(() => {}) },
+    });
+    await assert.rejects(inst.drain(), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'SL_ERR_INTERNAL');
+      assert.match(err.message, /close 1 of 1 did not finish within 50 ms/);
+      return true;
+    });
   });
 });
