@@ -74,5 +74,6 @@ export async function createStore(spec: StoreSpec): Promise<Store> {
       return (await import('./postgres-store.js')).openPostgresStore(options);
   }
 }
-export { NearCacheStore, type NearCacheOptions } from './near-cache-store.js';
+export { ForwardingStore } from './decorators/forwarding-store.js';
+export { NearCacheStore, type NearCacheOptions } from './decorators/near-cache-store.js';
 export { redactSpec } from './redact-spec.js';
