@@ -122,14 +122,18 @@ export class PeerChannel<Q, A> {
       const timer = setTimeout(() => p.done(false), timeout);
       this.pending.set(id, p);
       const msg: Wire<Q, A> = { t: 'q', from: this.o.instanceId, id, q };
-      if (!options.to) return this.post(this.o.name, msg);
       const body = JSON.stringify(msg);
-      for (const peer of to) this.bus.publish(this.direct(peer), body).catch(() => {});
+      if (options.to) for (const peer of to) this.send(this.direct(peer), body);
+      else this.send(this.o.name, body);
     });
   }
 
   private post(channel: string, msg: Wire<Q, A>): void {
-    this.bus.publish(channel, JSON.stringify(msg)).catch(() => {
+    this.send(channel, JSON.stringify(msg));
+  }
+
+  private send(channel: string, body: string): void {
+    this.bus.publish(channel, body).catch(() => {
       // At-most-once: a lost message shows up as a peer that did not answer in time.
     });
   }
