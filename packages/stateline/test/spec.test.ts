@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isStatelineError } from '../src/errors.js';
 import { storeOptionsFromSpec, createStore } from '../src/store/index.js';
-import { busOptionsFromSpec } from '../src/bus/index.js';
-import { logOptionsFromSpec } from '../src/log/index.js';
+import { busOptionsFromSpec, createBus } from '../src/bus/index.js';
+import { createLog, logOptionsFromSpec } from '../src/log/index.js';
 import { parseDuration } from '../src/internal/duration.js';
 
 describe('backend specs', () => {
@@ -42,6 +42,13 @@ describe('backend specs', () => {
     bad(() => storeOptionsFromSpec('redis://h:1?timeout=-3'), 'SL_ERR_INVALID_OPTION');
     await assert.rejects(createStore({ type: 'memory', colour: 'red' } as never), (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION'));
     await assert.rejects(createStore({ type: 'memory', timeout: 0 }), (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION'));
+    // Every family checks its options the same way before opening anything.
+    const badTimeout = (e: unknown) => isStatelineError(e, 'SL_ERR_INVALID_OPTION') && /timeout/.test(e.message);
+    await assert.rejects(createStore({ type: 'memory', timeout: Number.NaN }), badTimeout);
+    await assert.rejects(createBus({ type: 'memory', timeout: -1 }), badTimeout);
+    await assert.rejects(createLog({ type: 'memory', timeout: 0 }), badTimeout);
+    await assert.rejects(createBus({ type: 'sqlite' } as never), (e) => isStatelineError(e, 'SL_ERR_INVALID_SPEC') && /bus type must be one of memory, ipc, redis, postgres/.test(e.message));
+    await assert.rejects(createLog({ type: 'memory', hub: {} } as never), (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION') && /memory log has no option "hub"/.test(e.message));
   });
 
   it('parses durations', () => {

@@ -9,9 +9,7 @@
  * ```
  * @module
  */
-import { StatelineError } from '../errors.js';
-import { parseBackendSpec } from '../internal/backend-spec.js';
-import { rejectUnknown } from '../internal/spec.js';
+import { openBackend, optionsFromSpec, type BackendFamily, type ByType } from '../internal/backend-family.js';
 import { MemoryBus } from './memory-bus.js';
 import type { Bus, BusOptions, BusSpec } from './types.js';
 
@@ -19,19 +17,19 @@ export type * from './types.js';
 export { MemoryBus } from './memory-bus.js';
 export { attachIpcRelay, type IpcRelay } from './ipc-relay.js';
 
-const COMMON = ['type', 'prefix', 'timeout'];
-const KNOWN: Record<BusOptions['type'], string[]> = {
-  memory: [...COMMON, 'hub'],
-  ipc: COMMON,
-  redis: [...COMMON, 'url'],
-  postgres: [...COMMON, 'url'],
+const BUSES: BackendFamily<ByType<BusOptions>, Bus> = {
+  what: 'bus',
+  backends: {
+    memory: { options: ['hub'], open: (o) => new MemoryBus(o) },
+    ipc: { options: [], open: async (o) => (await import('./ipc-bus.js')).openIpcBus(o) },
+    redis: { options: ['url'], open: async (o) => (await import('./redis-bus.js')).openRedisBus(o) },
+    postgres: { options: ['url'], open: async (o) => (await import('./postgres-bus.js')).openPostgresBus(o) },
+  },
 };
 
 /** Turns a spec string into the options object it stands for. */
 export function busOptionsFromSpec(spec: BusSpec): BusOptions {
-  if (typeof spec !== 'string') return spec;
-  const { target, ...rest } = parseBackendSpec(spec, 'bus', ['memory', 'ipc', 'redis', 'postgres']);
-  return { ...target, ...rest } as BusOptions;
+  return optionsFromSpec(BUSES, spec);
 }
 
 /**
@@ -42,20 +40,6 @@ export function busOptionsFromSpec(spec: BusSpec): BusOptions {
  * const bus = await createBus({ type: 'postgres', url: 'postgres://127.0.0.1/app' });
  * ```
  */
-export async function createBus(spec: BusSpec): Promise<Bus> {
-  const options = busOptionsFromSpec(spec);
-  if (!options || typeof options !== 'object' || !(options.type in KNOWN)) {
-    throw new StatelineError('SL_ERR_INVALID_SPEC', `bus type must be one of ${Object.keys(KNOWN).join(', ')}`);
-  }
-  rejectUnknown(options, KNOWN[options.type], `${options.type} bus`);
-  switch (options.type) {
-    case 'memory':
-      return new MemoryBus(options);
-    case 'ipc':
-      return (await import('./ipc-bus.js')).openIpcBus(options);
-    case 'redis':
-      return (await import('./redis-bus.js')).openRedisBus(options);
-    case 'postgres':
-      return (await import('./postgres-bus.js')).openPostgresBus(options);
-  }
+export function createBus(spec: BusSpec): Promise<Bus> {
+  return openBackend(BUSES, spec);
 }

@@ -319,9 +319,6 @@ class PostgresBus implements Bus {
  */
 export async function openPostgresBus(options: PostgresBusOptions): Promise<Bus> {
   const timeout = options.timeout ?? 2000;
-  if (!(Number.isFinite(timeout) && timeout > 0)) {
-    throw new StatelineError('SL_ERR_INVALID_OPTION', 'bus timeout must be a positive number of ms');
-  }
   const label = 'postgres bus';
   const pg = await loadPg(label);
   // One publishing connection keeps one bus's messages in publish order.

@@ -24,7 +24,7 @@ const OWN = ['prefix', 'timeout', 'poolSize'] as const;
  * `redis-cluster://h1:p1,h2:p2`, `postgres://…`. Query keys `prefix`, `timeout` (ms) and `poolSize`
  * are Stateline's; the rest goes to the driver.
  */
-export function parseBackendSpec(spec: string, what: string, allowed: readonly BackendTarget['type'][]): ParsedBackend {
+export function parseBackendSpec(spec: string, what: string, allowed: readonly string[]): ParsedBackend {
   const p = parseSpec(spec, what, OWN);
   let target: BackendTarget;
   switch (p.scheme) {
@@ -74,6 +74,6 @@ export function parseBackendSpec(spec: string, what: string, allowed: readonly B
   return out;
 }
 
-function schemeOf(type: BackendTarget['type']): string {
+function schemeOf(type: string): string {
   return type === 'sqlite' ? 'sqlite:<path>' : type === 'memory' || type === 'ipc' ? `${type}:` : `${type}://…`;
 }

@@ -1,14 +1,12 @@
-import { StatelineError } from '../errors.js';
-import { CallGuard } from '../internal/guard.js';
+import type { CallGuard } from '../internal/guard.js';
+import { openPgBackend } from '../internal/pg-backend.js';
 import {
   PG_NOW_MS as NOW,
   assertNoNul,
   endPool,
   int8,
-  openPgPool,
   type PgPool,
 } from '../internal/pg-connect.js';
-import { positiveInt } from '../internal/spec.js';
 import { appendKey, checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
 import type { AppendOptions, AppendResult, Log, LogEntry, PostgresLogOptions, ReadOptions, ReadResult } from './types.js';
 
@@ -169,18 +167,7 @@ class PostgresLog implements Log {
  * ```
  */
 export async function openPostgresLog(options: PostgresLogOptions): Promise<Log> {
-  const timeout = options.timeout ?? 2000;
-  if (!(Number.isFinite(timeout) && timeout > 0)) {
-    throw new StatelineError('SL_ERR_INVALID_OPTION', 'log timeout must be a positive number of ms');
-  }
   const retention = normalizeRetention(options.retention);
-  const label = 'postgres log';
-  const poolSize = positiveInt(options.poolSize, 'poolSize', 10);
-  const pool = await openPgPool({ url: options.url, label, timeout, poolSize }, 'SL_ERR_LOG_UNAVAILABLE');
-  return new PostgresLog(
-    pool,
-    options.prefix ?? 'sl:',
-    new CallGuard('SL_ERR_LOG_UNAVAILABLE', label, timeout),
-    retention,
-  );
+  const { pool, guard } = await openPgBackend(options, 'postgres log', 'SL_ERR_LOG_UNAVAILABLE');
+  return new PostgresLog(pool, options.prefix ?? 'sl:', guard, retention);
 }

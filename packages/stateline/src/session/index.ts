@@ -10,5 +10,6 @@
  * ```
  * @module
  */
-export { createSessions, DEFAULT_STORE } from './manager.js';
+export { createSessions } from './manager.js';
+export { DEFAULT_STORE } from './resources.js';
 export type * from './types.js';

@@ -1,22 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import type { Bus } from '../bus/types.js';
+import { PeerChannel } from '../internal/peer-channel.js';
 import type { MemoryStore } from '../store/memory-store.js';
 import type { StoredRecord } from '../store/types.js';
-import { PeerTable } from './peer-table.js';
 import { keys, timedOut } from './record.js';
 import { parse, type Stored } from './record-strategy.js';
 import type { Revocations } from './revocations.js';
 import type { SessionInfo } from './types.js';
 
-type Msg =
-  | { t: 'hb'; from: string; hello?: true }
-  | { t: 'bye'; from: string }
-  | { t: 'list'; from: string; id: string; user: string }
-  | { t: 'find'; from: string; id: string; handle: string; user: string | null }
-  | { t: 'res'; from: string; id: string; list?: SessionInfo[]; found?: boolean };
+/** What one instance asks the others: a user's sessions, or whether it holds a session. */
+type Question = { op: 'list'; user: string } | { op: 'find'; handle: string; user: string | null };
+type Answer = SessionInfo[] | boolean;
 
-const BROADCAST = 'memory-sessions';
-const direct = (id: string) => `memory-sessions:${id}`;
 const SESSION_KEY = /^sess:([A-Za-z0-9_-]{22})$/;
 
 export interface MemoryFleetOptions {
@@ -28,12 +22,6 @@ export interface MemoryFleetOptions {
   heartbeat?: number;
   /** Longest wait for the peers' answers to a list or find (ms, default 500). */
   timeout?: number;
-}
-
-interface Gather {
-  left: Set<string>;
-  answers: Msg[];
-  done: () => void;
 }
 
 /**
@@ -51,22 +39,23 @@ interface Gather {
  * ```
  */
 export class MemoryFleet {
-  private readonly peers: PeerTable;
-  private readonly gathers = new Map<string, Gather>();
-  private readonly offs: (() => Promise<void> | void)[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private readonly heartbeat: number;
+  private readonly channel: PeerChannel<Question, Answer>;
+  private offRevoked: (() => void) | undefined;
   private readonly timeout: number;
 
   private constructor(
     private readonly local: MemoryStore,
-    private readonly bus: Bus,
+    bus: Bus,
     private readonly revocations: Revocations,
     private readonly o: MemoryFleetOptions,
   ) {
-    this.heartbeat = o.heartbeat ?? 1000;
-    this.peers = new PeerTable(this.heartbeat);
     this.timeout = o.timeout ?? 500;
+    this.channel = new PeerChannel(bus, {
+      name: 'memory-sessions',
+      instanceId: o.instanceId,
+      heartbeat: o.heartbeat ?? 1000,
+      answer: (q) => this.answer(q),
+    });
   }
 
   static async open(
@@ -76,91 +65,19 @@ export class MemoryFleet {
     options: MemoryFleetOptions,
   ): Promise<MemoryFleet> {
     const f = new MemoryFleet(local, bus, revocations, options);
-    const on = (m: string) => f.receive(m);
-    f.offs.push(await bus.subscribe(BROADCAST, on), await bus.subscribe(direct(options.instanceId), on));
-    f.offs.push(revocations.onRevoked((kind, who) => void f.purge(kind, who).catch(() => {})));
-    f.timer = setInterval(() => f.send(BROADCAST, { t: 'hb', from: options.instanceId }), f.heartbeat);
-    f.timer.unref();
-    f.send(BROADCAST, { t: 'hb', from: options.instanceId, hello: true });
+    await f.channel.start();
+    f.offRevoked = revocations.onRevoked((kind, who) => void f.purge(kind, who).catch(() => {}));
     return f;
-  }
-
-  private send(channel: string, msg: Msg): void {
-    this.bus.publish(channel, JSON.stringify(msg)).catch(() => {
-      // At-most-once: a lost request or answer shows up as a peer that did not answer in time.
-    });
   }
 
   /** The live peers (not this instance). */
   livePeers(): string[] {
-    this.peers.expire();
-    return this.peers.ids().sort();
+    return this.channel.peers();
   }
 
-  private receive(raw: string): void {
-    let m: Msg;
-    try {
-      m = JSON.parse(raw) as Msg;
-    } catch {
-      return;
-    }
-    if (!m || typeof m !== 'object' || typeof m.from !== 'string' || m.from === this.o.instanceId) return;
-    if (m.t === 'bye') {
-      this.peers.forget(m.from);
-      for (const g of [...this.gathers.values()]) if (g.left.delete(m.from) && g.left.size === 0) g.done();
-      return;
-    }
-    this.peers.heard(m.from);
-    switch (m.t) {
-      case 'hb':
-        if (m.hello) this.send(direct(m.from), { t: 'hb', from: this.o.instanceId });
-        return;
-      case 'list':
-        void this.localList(m.user).then(
-          (list) => this.send(direct(m.from), { t: 'res', from: this.o.instanceId, id: m.id, list }),
-          () => this.send(direct(m.from), { t: 'res', from: this.o.instanceId, id: m.id, list: [] }),
-        );
-        return;
-      case 'find':
-        this.send(direct(m.from), {
-          t: 'res',
-          from: this.o.instanceId,
-          id: m.id,
-          found: this.holds(m.handle, m.user),
-        });
-        return;
-      case 'res': {
-        const g = this.gathers.get(m.id);
-        if (!g) return;
-        g.answers.push(m);
-        g.left.delete(m.from);
-        if (g.left.size === 0) g.done();
-        return;
-      }
-    }
-  }
-
-  /** Asks every live peer; resolves with the answers that came before all did or `timeout`. */
-  private gather(
-    ask: { t: 'list'; user: string } | { t: 'find'; handle: string; user: string | null },
-  ): Promise<Msg[]> {
-    const peers = this.livePeers();
-    if (peers.length === 0) return Promise.resolve([]);
-    const id = randomUUID();
-    return new Promise((resolve) => {
-      const g: Gather = {
-        left: new Set(peers),
-        answers: [],
-        done: () => {
-          clearTimeout(timer);
-          this.gathers.delete(id);
-          resolve(g.answers);
-        },
-      };
-      const timer = setTimeout(g.done, this.timeout);
-      this.gathers.set(id, g);
-      this.send(BROADCAST, { ...ask, from: this.o.instanceId, id } as Msg);
-    });
+  private answer(q: Question): Answer | Promise<Answer> {
+    if (q.op === 'list') return this.localList(q.user).catch(() => []);
+    return this.holds(q.handle, q.user);
   }
 
   /** A live, unrevoked record this process holds (owned or a copy), without asking peers. */
@@ -196,12 +113,12 @@ export class MemoryFleet {
 
   /** Every instance's live sessions of `userId`, one entry per handle (the freshest copy). */
   async list(userId: string): Promise<SessionInfo[]> {
-    const [mine, answers] = await Promise.all([
+    const [mine, { answers }] = await Promise.all([
       this.localList(userId),
-      this.gather({ t: 'list', user: userId }),
+      this.channel.ask({ op: 'list', user: userId }, this.timeout),
     ]);
     const byHandle = new Map<string, SessionInfo>();
-    const all = [mine, ...answers.map((a) => (a.t === 'res' && Array.isArray(a.list) ? a.list : []))];
+    const all = [mine, ...answers.map((a) => (Array.isArray(a) ? a : []))];
     for (const s of all.flat()) {
       const seen = byHandle.get(s.handle);
       if (!seen || s.lastSeenAt > seen.lastSeenAt) byHandle.set(s.handle, s);
@@ -217,7 +134,11 @@ export class MemoryFleet {
     const user = userId ?? null;
     const held =
       this.holds(handle, user) ||
-      (await this.gather({ t: 'find', handle, user })).some((a) => a.t === 'res' && a.found === true);
+      (
+        await this.channel.ask({ op: 'find', handle, user }, this.timeout, {
+          enough: (found) => found === true,
+        })
+      ).answers.includes(true);
     if (!held && userId !== undefined) return false;
     await this.revocations.deny(handle, this.o.now() + this.o.absolute);
     await this.purge('d', handle);
@@ -261,10 +182,7 @@ export class MemoryFleet {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
-    // Peers stop waiting for this instance's answers at once.
-    await this.bus.publish(BROADCAST, JSON.stringify({ t: 'bye', from: this.o.instanceId })).catch(() => {});
-    for (const off of this.offs.splice(0)) await Promise.resolve(off()).catch(() => {});
-    for (const g of [...this.gathers.values()]) g.done();
+    this.offRevoked?.();
+    await this.channel.close();
   }
 }

@@ -3,7 +3,7 @@ import { StatelineError } from '../errors.js';
 import { parseDuration } from '../internal/duration.js';
 import { rejectUnknown } from '../internal/spec.js';
 import { KeyRing } from './key-ring.js';
-import type { SessionOptions, SessionStrategy } from './types.js';
+import type { SessionOptions, SessionStrategyName } from './types.js';
 
 const KNOWN = [
   'strategy',
@@ -28,11 +28,11 @@ const KNOWN = [
   'instanceId',
   'replicationTimeout',
 ];
-const STRATEGIES: SessionStrategy[] = ['server', 'token', 'memory', 'hybrid'];
+const STRATEGIES: SessionStrategyName[] = ['server', 'token', 'memory', 'hybrid'];
 
 /** Options with defaults applied and every value checked. */
 export interface ResolvedOptions {
-  strategy: SessionStrategy;
+  strategy: SessionStrategyName;
   ring: KeyRing;
   idle: number;
   absolute: number;

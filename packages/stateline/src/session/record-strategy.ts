@@ -1,5 +1,5 @@
 import { StatelineError } from '../errors.js';
-import type { NearCacheStore } from '../store/near-cache-store.js';
+import type { NearCacheStore } from '../store/decorators/near-cache-store.js';
 import type { Store, StoredRecord } from '../store/types.js';
 import { BaseSession, checkUserId } from './base-session.js';
 import {
@@ -15,6 +15,7 @@ import { randomId, verifierOf } from './key-ring.js';
 import type { ResolvedOptions } from './options.js';
 import { isRecord, keys, newRecord, timedOut, type SessionRecord } from './record.js';
 import type { Revocations } from './revocations.js';
+import type { SessionStrategy } from './strategy.js';
 import type { CommitResult, RequestContext, Session, SessionInfo, SessionMetrics } from './types.js';
 
 /** A record as the Store holds it: the session plus the verifier of its current (and previous) id. */
@@ -36,6 +37,7 @@ const ID_RE = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 /** Shared by every request session of one manager. */
 interface Env {
   o: ResolvedOptions;
+  /** Where records are read and written: the Store, or a decorator in front of it. */
   store: Store;
   metrics: SessionMetrics;
   /** `memory`: revocations heard from every instance; a revoked record is refused and removed. */
@@ -58,7 +60,7 @@ function read(env: Env, handle: string, floor: number): Promise<StoredRecord | n
  * carries `handle.secret.signature`. The three differ only in the Store they are given (a real
  * one, a bounded in-process one, a near-cached one).
  */
-export class RecordStrategy {
+export class RecordStrategy implements SessionStrategy {
   /**
    * Cookie value → verifier of its secret, for cookies whose signature already checked out: a
    * returning client skips the HMAC and the hash. Keyed by the whole signed value, so only a
@@ -66,7 +68,11 @@ export class RecordStrategy {
    */
   private readonly verified = new Map<string, string>();
 
-  constructor(private readonly env: Env) {}
+  /** `store`: the Store behind `env.store`'s decorators, as the manager shows it (default: `env.store`). */
+  constructor(
+    private readonly env: Env,
+    readonly store: Store = env.store,
+  ) {}
 
   /** The verifier of the secret in a well-signed cookie value, else undefined. */
   private check(value: string): string | undefined {

@@ -7,6 +7,7 @@ import { randomId } from './key-ring.js';
 import type { ResolvedOptions } from './options.js';
 import { isRecord, keys, newRecord, timedOut, type SessionRecord } from './record.js';
 import type { Revocations } from './revocations.js';
+import type { SessionStrategy } from './strategy.js';
 import type { CommitResult, RequestContext, Session, SessionInfo, SessionMetrics } from './types.js';
 
 interface Env {
@@ -30,8 +31,13 @@ interface TokenInfo {
  * A256GCM, `kid` naming the key of the ring, `zip: DEF` when `compress` is on; see jwe.ts). No Store round trip per request; revocation through
  * {@link Revocations}. Concurrent changes to one session cannot be merged: the last response wins.
  */
-export class TokenStrategy {
+export class TokenStrategy implements SessionStrategy {
   private constructor(private readonly env: Env) {}
+
+  /** Where revocations and the user's session list are kept. */
+  get store(): Store {
+    return this.env.store;
+  }
 
   static create(
     o: ResolvedOptions,

@@ -2,7 +2,20 @@ import type { Bus, BusSpec } from '../bus/types.js';
 import type { Store, StoreSpec } from '../store/types.js';
 
 /** Where a session's data lives. See docs/sessions.md for how to choose. */
-export type SessionStrategy = 'server' | 'token' | 'memory' | 'hybrid';
+export type SessionStrategyName = 'server' | 'token' | 'memory' | 'hybrid';
+
+/**
+ * The former name of {@link SessionStrategyName}, kept so existing code compiles.
+ *
+ * @deprecated Use `SessionStrategyName`; inside the library `SessionStrategy` names the strategy
+ * interface (session/strategy.ts).
+ * @example
+ * ```ts
+ * import type { SessionStrategyName } from 'stateline/session';
+ * const strategy: SessionStrategyName = 'hybrid';
+ * ```
+ */
+export type SessionStrategy = SessionStrategyName;
 
 /** A duration in ms, or a string such as `'30s'`, `'30m'`, `'8h'`. */
 export type Duration = number | string;
@@ -23,7 +36,7 @@ export interface SessionCookieOptions {
  */
 export interface SessionOptions {
   /** Default `'server'`. */
-  strategy?: SessionStrategy;
+  strategy?: SessionStrategyName;
   /**
    * Store for `server` and `hybrid` records, and for indexes and revocations (default
    * `'sqlite:.stateline/state.db'`). `memory`: revocations only, and only when given.
@@ -181,7 +194,7 @@ export interface SessionMetrics {
  * ```
  */
 export interface SessionManager {
-  readonly strategy: SessionStrategy;
+  readonly strategy: SessionStrategyName;
   readonly store: Store;
   readonly metrics: Readonly<SessionMetrics>;
   /** Reads the request's session; rejects with `SL_ERR_STORE_UNAVAILABLE` under `onStoreError: 'fail'`. */

@@ -9,35 +9,33 @@
  * ```
  * @module
  */
-import { StatelineError } from '../errors.js';
-import { parseBackendSpec } from '../internal/backend-spec.js';
-import { rejectUnknown } from '../internal/spec.js';
+import { openBackend, optionsFromSpec, type BackendFamily, type ByType } from '../internal/backend-family.js';
 import { MemoryStore } from './memory-store.js';
 import type { Store, StoreOptions, StoreSpec } from './types.js';
 
 export type * from './types.js';
 export { MemoryStore } from './memory-store.js';
 
-const COMMON = ['type', 'prefix', 'timeout'];
-const KNOWN: Record<StoreOptions['type'], string[]> = {
-  memory: [...COMMON, 'now', 'maxEntries'],
-  sqlite: [...COMMON, 'path'],
-  redis: [...COMMON, 'url'],
-  'redis-cluster': [...COMMON, 'nodes'],
-  postgres: [...COMMON, 'url', 'poolSize'],
+const STORES: BackendFamily<ByType<StoreOptions>, Store> = {
+  what: 'store',
+  backends: {
+    memory: { options: ['now', 'maxEntries'], open: (o) => new MemoryStore(o) },
+    sqlite: { options: ['path'], open: async (o) => (await import('./sqlite-store.js')).openSqliteStore(o) },
+    redis: { options: ['url'], open: async (o) => (await import('./redis-store.js')).openRedisStore(o) },
+    'redis-cluster': {
+      options: ['nodes'],
+      open: async (o) => (await import('./redis-store.js')).openRedisStore(o),
+    },
+    postgres: {
+      options: ['url', 'poolSize'],
+      open: async (o) => (await import('./postgres-store.js')).openPostgresStore(o),
+    },
+  },
 };
 
 /** Turns a spec string into the options object it stands for. */
 export function storeOptionsFromSpec(spec: StoreSpec): StoreOptions {
-  if (typeof spec !== 'string') return spec;
-  const { target, ...rest } = parseBackendSpec(spec, 'store', [
-    'memory',
-    'sqlite',
-    'redis',
-    'redis-cluster',
-    'postgres',
-  ]);
-  return { ...target, ...rest } as StoreOptions;
+  return optionsFromSpec(STORES, spec);
 }
 
 /**
@@ -50,29 +48,9 @@ export function storeOptionsFromSpec(spec: StoreSpec): StoreOptions {
  * const pg = await createStore({ type: 'postgres', url: 'postgres://127.0.0.1/app', timeout: 1000 });
  * ```
  */
-export async function createStore(spec: StoreSpec): Promise<Store> {
-  const options = storeOptionsFromSpec(spec);
-  if (!options || typeof options !== 'object' || !(options.type in KNOWN)) {
-    throw new StatelineError(
-      'SL_ERR_INVALID_SPEC',
-      `store type must be one of ${Object.keys(KNOWN).join(', ')}`,
-    );
-  }
-  rejectUnknown(options, KNOWN[options.type], `${options.type} store`);
-  if (options.timeout !== undefined && !(Number.isFinite(options.timeout) && options.timeout > 0)) {
-    throw new StatelineError('SL_ERR_INVALID_OPTION', 'store timeout must be a positive number of ms');
-  }
-  switch (options.type) {
-    case 'memory':
-      return new MemoryStore(options);
-    case 'sqlite':
-      return (await import('./sqlite-store.js')).openSqliteStore(options);
-    case 'redis':
-    case 'redis-cluster':
-      return (await import('./redis-store.js')).openRedisStore(options);
-    case 'postgres':
-      return (await import('./postgres-store.js')).openPostgresStore(options);
-  }
+export function createStore(spec: StoreSpec): Promise<Store> {
+  return openBackend(STORES, spec);
 }
-export { NearCacheStore, type NearCacheOptions } from './near-cache-store.js';
+export { ForwardingStore } from './decorators/forwarding-store.js';
+export { NearCacheStore, type NearCacheOptions } from './decorators/near-cache-store.js';
 export { redactSpec } from './redact-spec.js';

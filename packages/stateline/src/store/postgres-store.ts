@@ -1,13 +1,12 @@
 import { StatelineError } from '../errors.js';
-import { CallGuard } from '../internal/guard.js';
-import { positiveInt } from '../internal/spec.js';
+import type { CallGuard } from '../internal/guard.js';
+import { openPgBackend } from '../internal/pg-backend.js';
 import {
   PG_NOW_MS as NOW,
   assertNoNul,
   endPool,
   int8,
   int8OrNull,
-  openPgPool,
   type PgPool,
 } from '../internal/pg-connect.js';
 import type {
@@ -272,18 +271,8 @@ class PostgresStore implements Store {
  * ```
  */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
-  const timeout = options.timeout ?? 2000;
-  if (!(Number.isFinite(timeout) && timeout > 0)) {
-    throw new StatelineError('SL_ERR_INVALID_OPTION', 'store timeout must be a positive number of ms');
-  }
-  const label = 'postgres store';
-  const poolSize = positiveInt(options.poolSize, 'poolSize', 10);
-  const pool = await openPgPool({ url: options.url, label, timeout, poolSize }, 'SL_ERR_STORE_UNAVAILABLE');
-  return new PostgresStore(
-    pool,
-    options.prefix ?? 'sl:',
-    new CallGuard('SL_ERR_STORE_UNAVAILABLE', label, timeout),
-  );
+  const { pool, guard } = await openPgBackend(options, 'postgres store', 'SL_ERR_STORE_UNAVAILABLE');
+  return new PostgresStore(pool, options.prefix ?? 'sl:', guard);
 }
 
 /**

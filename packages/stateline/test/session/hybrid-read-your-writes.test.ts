@@ -11,7 +11,8 @@ import { cookieSettings, readVersion } from '../../src/session/cookie.js';
 import { createSessions } from '../../src/session/index.js';
 import type { SessionManager } from '../../src/session/types.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
-import { NearCacheStore } from '../../src/store/near-cache-store.js';
+import { ForwardingStore } from '../../src/store/decorators/forwarding-store.js';
+import { NearCacheStore } from '../../src/store/decorators/near-cache-store.js';
 import type { Store, StoredRecord } from '../../src/store/types.js';
 import { Jar, KEY_A, request } from './client.js';
 
@@ -45,32 +46,25 @@ class GatedBus implements Bus {
 }
 
 /** A Store that can hold back the answer of its next read (the read itself happens at once). */
-class SlowReads implements Store {
-  readonly backend = 'memory' as const;
+class SlowReads extends ForwardingStore {
   private next: Promise<void> | null = null;
   private opener: (() => void) | null = null;
-  constructor(private readonly inner: Store) {}
   holdNext(): void {
     this.next = new Promise((r) => (this.opener = r));
   }
   open(): void {
     this.opener?.();
   }
-  async get(key: string): Promise<StoredRecord | null> {
+  override async get(key: string): Promise<StoredRecord | null> {
     const gate = this.next;
     this.next = null;
     const rec = await this.inner.get(key);
     if (gate) await gate;
     return rec;
   }
-  create: Store['create'] = (k, v, o) => this.inner.create(k, v, o);
-  update: Store['update'] = (k, v, o) => this.inner.update(k, v, o);
-  delete: Store['delete'] = (k) => this.inner.delete(k);
-  touch: Store['touch'] = (k, t) => this.inner.touch(k, t);
-  indexAdd: Store['indexAdd'] = (o, m, e) => this.inner.indexAdd(o, m, e);
-  indexMembers: Store['indexMembers'] = (o) => this.inner.indexMembers(o);
-  indexRemove: Store['indexRemove'] = (o, m) => this.inner.indexRemove(o, m);
-  close: Store['close'] = () => this.inner.close();
+  override close(): Promise<void> {
+    return this.inner.close();
+  }
 }
 
 async function twoInstances(store: Store) {

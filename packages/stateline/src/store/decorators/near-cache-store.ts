@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { Bus } from '../bus/types.js';
+import type { Bus } from '../../bus/types.js';
 import type {
   CreateOptions,
   CreateResult,
-  IndexEntry,
   Store,
   StoredRecord,
   UpdateOptions,
   UpdateResult,
-} from './types.js';
+} from '../types.js';
+import { ForwardingStore } from './forwarding-store.js';
 
 export interface NearCacheOptions {
   /** Most records kept in process (default 10,000; least recently used go first). */
@@ -32,7 +32,7 @@ interface Flight {
 }
 
 /**
- * A Store in front of another: reads are served from a bounded in-process cache, writes go to the
+ * A Store decorator: reads are served from a bounded in-process cache, writes go to the
  * inner Store (compare-and-set included) and publish an invalidation on the Bus so every other
  * instance drops its copy. A stale copy can never win a write: the inner Store checks versions.
  * While the Bus is down the cache is emptied and bypassed.
@@ -48,7 +48,7 @@ interface Flight {
  * const store = await NearCacheStore.open(await createStore('redis://127.0.0.1:6379'), await createBus('redis://127.0.0.1:6379'));
  * ```
  */
-export class NearCacheStore implements Store {
+export class NearCacheStore extends ForwardingStore {
   private readonly cache = new Map<string, Entry>();
   private readonly origin = randomUUID();
   private connected = true;
@@ -64,18 +64,15 @@ export class NearCacheStore implements Store {
   private readonly channel: string;
 
   private constructor(
-    private readonly inner: Store,
+    inner: Store,
     private readonly bus: Bus,
     options: NearCacheOptions,
   ) {
+    super(inner);
     this.size = options.size ?? 10_000;
     this.maxAge = options.maxAge ?? 10_000;
     this.now = options.now ?? Date.now;
     this.channel = options.channel ?? 'near-cache';
-  }
-
-  get backend(): Store['backend'] {
-    return this.inner.backend;
   }
 
   /** Reads answered from the cache, for metrics. */
@@ -152,7 +149,7 @@ export class NearCacheStore implements Store {
    * const rec = await near.get('session:abc', versionTheClientWasAnsweredWith);
    * ```
    */
-  async get(key: string, minVersion = 0): Promise<StoredRecord | null> {
+  override async get(key: string, minVersion = 0): Promise<StoredRecord | null> {
     const hit = this.cache.get(key);
     const now = this.now();
     if (
@@ -180,14 +177,14 @@ export class NearCacheStore implements Store {
     return rec;
   }
 
-  async create(key: string, value: string, options?: CreateOptions): Promise<CreateResult> {
+  override async create(key: string, value: string, options?: CreateOptions): Promise<CreateResult> {
     const res = await this.inner.create(key, value, options);
     if (res.ok)
       this.remember(key, { value, version: res.version, expiresAt: expiry(options?.ttl, null, this.now()) });
     return res;
   }
 
-  async update(key: string, value: string, options: UpdateOptions = {}): Promise<UpdateResult> {
+  override async update(key: string, value: string, options: UpdateOptions = {}): Promise<UpdateResult> {
     const before = this.cache.get(key);
     this.cache.delete(key);
     const gen = this.generation;
@@ -216,34 +213,22 @@ export class NearCacheStore implements Store {
     return res;
   }
 
-  async delete(key: string): Promise<boolean> {
+  override async delete(key: string): Promise<boolean> {
     this.cache.delete(key);
     const removed = await this.inner.delete(key).finally(() => this.drop(key));
     this.invalidate(key);
     return removed;
   }
 
-  async touch(key: string, ttl: number | null): Promise<boolean> {
+  override async touch(key: string, ttl: number | null): Promise<boolean> {
     const ok = await this.inner.touch(key, ttl);
     const hit = this.cache.get(key);
     if (hit) hit.rec = { ...hit.rec, expiresAt: ttl === null ? null : this.now() + ttl };
     return ok;
   }
 
-  indexAdd(owner: string, member: string, expiresAt: number | null): Promise<void> {
-    return this.inner.indexAdd(owner, member, expiresAt);
-  }
-
-  indexMembers(owner: string): Promise<IndexEntry[]> {
-    return this.inner.indexMembers(owner);
-  }
-
-  indexRemove(owner: string, member: string): Promise<void> {
-    return this.inner.indexRemove(owner, member);
-  }
-
   /** Stops listening; the inner Store and the Bus stay open (their owner closes them). */
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.offConnection?.();
     await this.unsubscribe?.().catch(() => {});
     this.cache.clear();

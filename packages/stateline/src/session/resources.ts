@@ -1,0 +1,54 @@
+import { createBus } from '../bus/index.js';
+import type { Bus, BusSpec } from '../bus/types.js';
+import { createStore } from '../store/index.js';
+import type { Store, StoreSpec } from '../store/types.js';
+
+/** Where `server`, `hybrid` and `token` keep their records when no `store` is given. */
+export const DEFAULT_STORE = 'sqlite:.stateline/state.db';
+
+interface Closable {
+  close(): Promise<void>;
+}
+
+function isStore(x: StoreSpec | Store): x is Store {
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    'get' in x &&
+    typeof x.get === 'function' &&
+    typeof x.update === 'function'
+  );
+}
+
+function isBus(x: BusSpec | Bus): x is Bus {
+  return typeof x === 'object' && x !== null && 'publish' in x && typeof x.publish === 'function';
+}
+
+/**
+ * What one manager opened, closed last-opened first when the manager closes (or when building its
+ * strategy failed half-way). A Store or Bus the caller passed in is used as it is and never closed:
+ * its owner closes it.
+ */
+export class Resources {
+  private readonly owned: Closable[] = [];
+
+  /** Closes `x` with the manager; returns it. */
+  own<T extends Closable>(x: T): T {
+    this.owned.push(x);
+    return x;
+  }
+
+  /** The caller's Store, or one opened from a spec. */
+  async store(given: StoreSpec | Store): Promise<Store> {
+    return isStore(given) ? given : this.own(await createStore(given));
+  }
+
+  /** The caller's Bus, or one opened from a spec. */
+  async bus(given: BusSpec | Bus): Promise<Bus> {
+    return isBus(given) ? given : this.own(await createBus(given));
+  }
+
+  async close(): Promise<void> {
+    for (const x of this.owned.splice(0).reverse()) await x.close().catch(() => {});
+  }
+}
