@@ -3,10 +3,10 @@ import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { attachIpcRelay, type IpcRelay } from 'stateline/bus';
 import { StatelineError } from 'stateline/errors';
+import type { InstanceState } from './cluster-status.js';
 import { INSTANCE_ENV, isLabMessage, type LabMessage } from './protocol.js';
 
-/** Where an instance is in its life, as the supervisor sees its process. */
-export type InstanceState = 'starting' | 'up' | 'draining' | 'down';
+export type { InstanceState };
 
 /**
  * What the supervisor tells the load balancer. `@stateline/gateway`'s gateway has this shape;
