@@ -170,6 +170,6 @@ export interface Gateway {
   instances(): InstanceInfo[];
   listen(port: number, host?: string): Promise<{ port: number }>;
   close(): Promise<void>;
-  /** The node:http server (upgrade handling is attached to it). */
+  /** The node:http server. Its `request`, `upgrade` and `clientError` listeners are the gateway's: answer requests with {@link Gateway.use}. */
   readonly server: Server;
 }
