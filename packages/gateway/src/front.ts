@@ -16,13 +16,18 @@ function settled(res: ServerResponse): boolean {
   return res.headersSent || res.destroyed;
 }
 
-function fail(res: ServerResponse, req: IncomingMessage, err: unknown, report: FrontErrorReport): void {
-  sendProblem(res, 'SL_ERR_INTERNAL', 'a front handler of the gateway failed');
+/** Hands `err` to `report`; a report that throws in turn must not take the gateway down with it. */
+export function reportSafely(report: FrontErrorReport, err: unknown, req: IncomingMessage): void {
   try {
     report(err, req);
   } catch {
-    // A failing report must not take the gateway down with it.
+    // Nowhere left to report it.
   }
+}
+
+function fail(res: ServerResponse, req: IncomingMessage, err: unknown, report: FrontErrorReport): void {
+  sendProblem(res, 'SL_ERR_INTERNAL', 'a front handler of the gateway failed');
+  reportSafely(report, err, req);
 }
 
 /**

@@ -7,7 +7,7 @@ import { StatelineError } from 'stateline/errors';
 import { lingerOnEarlyClose, trackRequest } from 'stateline/http';
 import { onClientError } from './client-error.js';
 import { proxyRequest, relayedFrom, type ExchangeContext } from './exchange.js';
-import { runFront, type FrontHandler } from './front.js';
+import { reportSafely, runFront, type FrontHandler } from './front.js';
 import { InstanceSet } from './instance-set.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import type { Gateway, GatewayOptions, InstanceConfig, InstanceInfo, ResponseEvent } from './types.js';
@@ -31,7 +31,7 @@ function reportResponse(
         duration: performance.now() - start,
       });
     } catch (err) {
-      o.onError(err, req);
+      reportSafely(o.onError, err, req);
     }
   });
 }

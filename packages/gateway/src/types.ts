@@ -111,7 +111,7 @@ export interface GatewayOptions {
    * to `onError`).
    */
   onResponse?: (event: ResponseEvent) => void;
-  /** Called with what a front handler threw or rejected with (its client got a 500 problem). Default: `console.error`. */
+  /** Called with what a front handler threw or rejected with (its client got a 500 problem), or an `onResponse` hook threw. Default: `console.error`. */
   onError?: (err: unknown, req: IncomingMessage) => void;
 }
 

@@ -185,6 +185,34 @@ describe('front chain edges', () => {
     }
   });
 
+  test('an onResponse that throws is reported to onError; the gateway goes on', async () => {
+    const backends = await startBackends(1);
+    const failures: unknown[] = [];
+    const gw = createGateway({
+      health: false,
+      onResponse: () => {
+        throw new Error('observer broke');
+      },
+      onError: (err) => {
+        failures.push(err);
+        throw new Error('and so did the report');
+      },
+    });
+    gw.add({ id: 'b1', url: backends[0]!.url });
+    const { port } = await gw.listen(0);
+    const c = new Client(`http://127.0.0.1:${port}`);
+    try {
+      assert.equal((await c.send('/one')).instance, 'b1');
+      assert.equal((await c.send('/two')).instance, 'b1');
+      await waitFor(() => failures.length === 2, 2000, 'two reports');
+      assert.equal((failures[0] as Error).message, 'observer broke');
+    } finally {
+      await c.close();
+      await gw.close();
+      await backends[0]!.kill();
+    }
+  });
+
   test('use() refuses a non-function; the removed control option names its replacement', () => {
     const gw = createGateway({ health: false });
     assert.throws(() => gw.use('nope' as unknown as FrontHandler), { code: 'SL_ERR_INVALID_OPTION' });
