@@ -2,8 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StatelineError, isStatelineError } from 'stateline/errors';
 import { problem, problemFor, type ProblemResponse } from 'stateline/http';
-import { dashboardPage } from './dashboard-page.js';
 import type { ClusterStatus, InstanceState } from './cluster-status.js';
+import { dashboardPage } from './dashboard-page.js';
 import type { InstanceCounts } from './instance-totals.js';
 import type { Supervisor } from './supervisor.js';
 
