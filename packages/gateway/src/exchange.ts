@@ -57,6 +57,11 @@ function onResponseDrain(this: LinkedResponse): void {
   this[EXCHANGE]?.resumeUpstream();
 }
 
+/** The id of the instance whose answer this response relays, if any. */
+export function relayedFrom(res: ServerResponse): string | undefined {
+  return (res as LinkedResponse)[EXCHANGE]?.relayed;
+}
+
 function errorCode(err: unknown): string {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   return typeof code === 'string' ? code : '';
@@ -140,6 +145,11 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   resumeUpstream(): void {
     this.resume?.();
+  }
+
+  /** The instance whose answer went to the client; undefined while (or when) the gateway answered itself. */
+  get relayed(): string | undefined {
+    return this.started ? this.instance?.id : undefined;
   }
 
   /** The other instance this request may go to now, if retries allow one. */

@@ -1,23 +1,46 @@
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { StatelineError } from 'stateline/errors';
 import { lingerOnEarlyClose, trackRequest } from 'stateline/http';
 import { onClientError } from './client-error.js';
-import { proxyRequest, type ExchangeContext } from './exchange.js';
+import { proxyRequest, relayedFrom, type ExchangeContext } from './exchange.js';
+import { reportSafely, runFront, type FrontHandler } from './front.js';
 import { InstanceSet } from './instance-set.js';
-import { resolveOptions } from './options.js';
-import { sendProblem } from './respond.js';
-import type { Gateway, GatewayOptions, InstanceConfig, InstanceInfo } from './types.js';
+import { resolveOptions, type ResolvedOptions } from './options.js';
+import type { Gateway, GatewayOptions, InstanceConfig, InstanceInfo, ResponseEvent } from './types.js';
 import { proxyUpgrade } from './upgrade.js';
 
-const CONTROL_PREFIX = '/_stateline/';
+/** Reports the answer to `onResponse` once it ends or is cut off. */
+function reportResponse(
+  o: ResolvedOptions,
+  onResponse: (event: ResponseEvent) => void,
+  req: IncomingMessage,
+  res: ServerResponse,
+  start: number,
+): void {
+  res.once('close', () => {
+    try {
+      onResponse({
+        req,
+        status: res.statusCode,
+        completed: res.writableFinished,
+        instance: relayedFrom(res),
+        duration: performance.now() - start,
+      });
+    } catch (err) {
+      reportSafely(o.onError, err, req);
+    }
+  });
+}
 
 /**
  * Creates Stateline's load-balancing reverse proxy. Instances are added (and drained, removed,
  * marked down) at run time; requests are routed by the `balance` policy among the instances that
- * are `up`, with health checks, safe retries and WebSocket upgrades. See docs/gateway.md.
+ * are `up`, with health checks, safe retries and WebSocket upgrades. Handlers added with
+ * {@link Gateway.use} see each request first and may answer it themselves. See docs/gateway.md.
  *
  * @example
  * ```ts
@@ -25,6 +48,11 @@ const CONTROL_PREFIX = '/_stateline/';
  * const gw = createGateway({ balance: 'sticky', health: { interval: 1000 } });
  * gw.add({ id: 'i1', url: 'http://127.0.0.1:3001' });
  * gw.add({ id: 'i2', url: 'http://127.0.0.1:3002' });
+ * gw.use((req, res) => {
+ *   if (req.url !== '/ping') return false;
+ *   res.writeHead(204).end();
+ *   return true;
+ * });
  * const { port } = await gw.listen(8080, '127.0.0.1');
  * // later: await gw.drain('i1'); gw.remove('i1'); await gw.close();
  * ```
@@ -34,35 +62,25 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   const set = new InstanceSet(resolved);
   const ctx: ExchangeContext = { set, options: resolved };
   const upgraded = new Set<Duplex>();
-  const control = resolved.control;
+  // Replaced, never mutated, by use(): a chain already running keeps the list it started with.
+  let front: readonly FrontHandler[] = [];
   let closing: Promise<void> | undefined;
 
-  const runControl = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    let answered = false;
-    try {
-      answered = await control!(req, res);
-    } catch (err) {
-      if (res.headersSent) res.destroy();
-      else
-        sendProblem(
-          res,
-          'SL_ERR_INTERNAL',
-          err instanceof StatelineError ? err.message : 'the control handler failed',
-        );
-      return;
-    }
-    if (!answered && !res.headersSent && !res.destroyed) proxyRequest(ctx, req, res);
+  const proxy = (req: IncomingMessage, res: ServerResponse, start: number): void => {
+    if (resolved.onResponse !== undefined) reportResponse(resolved, resolved.onResponse, req, res, start);
+    proxyRequest(ctx, req, res);
   };
-
   const server = http.createServer(
     { noDelay: true, keepAlive: true, requireHostHeader: false },
     (req: IncomingMessage, res: ServerResponse) => {
-      if (control !== undefined && req.url !== undefined && req.url.startsWith(CONTROL_PREFIX)) {
-        trackRequest(req);
-        void runControl(req, res);
+      const start = resolved.onResponse === undefined ? 0 : performance.now();
+      if (front.length === 0) {
+        proxy(req, res, start);
         return;
       }
-      proxyRequest(ctx, req, res);
+      // Early answers (an unread upload) must close cleanly: see lingerOnEarlyClose.
+      trackRequest(req);
+      runFront(front, req, res, () => proxy(req, res, start), resolved.onError);
     },
   );
   server.on('clientError', onClientError);
@@ -71,8 +89,17 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     proxyUpgrade(ctx, req, socket, head, upgraded);
   });
 
-  return {
+  const gateway: Gateway = {
     server,
+    use(handler: FrontHandler): Gateway {
+      if (typeof handler !== 'function')
+        throw new StatelineError(
+          'SL_ERR_INVALID_OPTION',
+          'gateway: use() takes a function (req, res) => boolean',
+        );
+      front = [...front, handler];
+      return gateway;
+    },
     add(instance: InstanceConfig): void {
       set.add(instance);
     },
@@ -115,4 +142,5 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       return closing;
     },
   };
+  return gateway;
 }

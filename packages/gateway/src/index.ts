@@ -13,6 +13,7 @@
  * @module
  */
 export { createGateway } from './gateway.js';
+export type { FrontHandler } from './front.js';
 export { exportHaproxy } from './export/haproxy.js';
 export { exportNginx } from './export/nginx.js';
 export type { ExportOptions } from './export/export-options.js';
@@ -25,6 +26,7 @@ export type {
   InstanceConfig,
   InstanceInfo,
   InstanceState,
+  ResponseEvent,
   RetryOptions,
   StateChange,
   TimeoutOptions,

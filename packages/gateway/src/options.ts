@@ -1,6 +1,6 @@
 import { StatelineError } from 'stateline/errors';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Balance, GatewayOptions, StateChange } from './types.js';
+import type { IncomingMessage } from 'node:http';
+import type { Balance, GatewayOptions, ResponseEvent, StateChange } from './types.js';
 
 export const BALANCES: readonly Balance[] = ['round-robin', 'least-conn', 'sticky', 'hash'];
 /** The session cookie's names (`sl.sid`, or with the `__Host-` prefix when it is Secure), most specific first. */
@@ -30,9 +30,19 @@ export interface ResolvedOptions {
   attempts: number;
   connectTimeout: number;
   responseTimeout: number;
-  control: ((req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>) | undefined;
   metrics: boolean;
   onStateChange: ((change: StateChange) => void) | undefined;
+  onResponse: ((event: ResponseEvent) => void) | undefined;
+  onError: (err: unknown, req: IncomingMessage) => void;
+}
+
+/** Options of earlier 0.x versions, and what replaced them. */
+const REMOVED: Readonly<Record<string, string>> = {
+  control: 'the control option was removed: add the handler with gw.use(handler), which sees every path',
+};
+
+function reportToConsole(err: unknown, req: IncomingMessage): void {
+  console.error(`stateline gateway: a front handler failed on ${req.method} ${req.url}:`, err);
 }
 
 function invalid(detail: string): StatelineError {
@@ -41,6 +51,7 @@ function invalid(detail: string): StatelineError {
 
 function rejectUnknown(value: object, known: readonly string[], where: string): void {
   for (const key of Object.keys(value)) {
+    if (where === '' && Object.hasOwn(REMOVED, key)) throw invalid(REMOVED[key]!);
     if (!known.includes(key)) throw invalid(`unknown option ${where}${key} (known: ${known.join(', ')})`);
   }
 }
@@ -82,9 +93,10 @@ export function resolveOptions(options: GatewayOptions = {}): ResolvedOptions {
       'proof',
       'retry',
       'timeouts',
-      'control',
       'metrics',
       'onStateChange',
+      'onResponse',
+      'onError',
     ],
     '',
   );
@@ -129,10 +141,9 @@ export function resolveOptions(options: GatewayOptions = {}): ResolvedOptions {
   }
   const retry = object(options.retry, 'retry', ['maxBodyBytes', 'attempts']);
   const timeouts = object(options.timeouts, 'timeouts', ['connect', 'response']);
-  if (options.control !== undefined && typeof options.control !== 'function')
-    throw invalid('control must be a function');
-  if (options.onStateChange !== undefined && typeof options.onStateChange !== 'function') {
-    throw invalid('onStateChange must be a function');
+  for (const hook of ['onStateChange', 'onResponse', 'onError'] as const) {
+    if (options[hook] !== undefined && typeof options[hook] !== 'function')
+      throw invalid(`${hook} must be a function`);
   }
   if (options.metrics !== undefined && typeof options.metrics !== 'boolean')
     throw invalid('metrics must be a boolean');
@@ -150,8 +161,9 @@ export function resolveOptions(options: GatewayOptions = {}): ResolvedOptions {
     attempts: number(retry.attempts, 'retry.attempts', 2, 0),
     connectTimeout: number(timeouts.connect, 'timeouts.connect', 2000, 1),
     responseTimeout: number(timeouts.response, 'timeouts.response', 60_000, 1),
-    control: options.control,
     metrics: options.metrics ?? true,
     onStateChange: options.onStateChange,
+    onResponse: options.onResponse,
+    onError: options.onError ?? reportToConsole,
   };
 }

@@ -1,4 +1,5 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { FrontHandler } from './front.js';
 
 /** How the gateway picks an instance for a request. */
 export type Balance = 'round-robin' | 'least-conn' | 'sticky' | 'hash';
@@ -61,6 +62,20 @@ export interface StateChange {
   reason: string;
 }
 
+/** One answer to a request the front handlers left to the gateway, for logs and metrics. */
+export interface ResponseEvent {
+  /** The request as received (method, url, headers). */
+  req: IncomingMessage;
+  /** The status the answer began with (200 until one was sent). */
+  status: number;
+  /** False when the answer was cut off or never finished (the client left, the instance broke off). */
+  completed: boolean;
+  /** The id of the instance whose answer was relayed; undefined when the gateway answered itself (no instance up, upstream failed, body too large, bad request). */
+  instance: string | undefined;
+  /** Milliseconds from the request reaching the gateway to the end of its answer. */
+  duration: number;
+}
+
 /** Options of {@link createGateway}. */
 export interface GatewayOptions {
   /** Default `'round-robin'`. */
@@ -86,12 +101,18 @@ export interface GatewayOptions {
   proof?: { header: string; value: string };
   retry?: RetryOptions;
   timeouts?: TimeoutOptions;
-  /** Called for every request whose path starts with `/_stateline/`; returns true when it answered (otherwise the request is proxied). */
-  control?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
   /** Count served, errors and retries per instance (inflight is always counted: policies need it). Default true. */
   metrics?: boolean;
   /** Called on every instance state change. Must not throw. */
   onStateChange?: (change: StateChange) => void;
+  /**
+   * Called once per request the front handlers left to the gateway, when its answer ends or is cut
+   * off (requests a front handler answered are not reported). Must not throw (a throw is reported
+   * to `onError`).
+   */
+  onResponse?: (event: ResponseEvent) => void;
+  /** Called with what a front handler threw or rejected with (its client got a 500 problem), or an `onResponse` hook threw. Default: `console.error`. */
+  onError?: (err: unknown, req: IncomingMessage) => void;
 }
 
 /** An instance to route to. */
@@ -121,6 +142,23 @@ export interface InstanceInfo {
 
 /** The gateway {@link createGateway} returns. */
 export interface Gateway {
+  /**
+   * Adds a handler to the front chain: handlers run in the order they were added, on every plain
+   * HTTP request before it is proxied, until one returns (or resolves) true. A handler that throws
+   * or rejects gets its client a 500 `SL_ERR_INTERNAL` problem (no message) and is reported to
+   * `onError`. Upgrade (WebSocket) requests skip the chain: they are routed at once. Returns the
+   * gateway, so calls chain.
+   *
+   * @example
+   * ```ts
+   * gw.use((req, res) => {
+   *   if (req.url !== '/ping') return false;
+   *   res.writeHead(200, { 'content-type': 'text/plain' }).end('pong');
+   *   return true;
+   * });
+   * ```
+   */
+  use(handler: FrontHandler): Gateway;
   /** Adds an instance (state `starting` until health checks pass `rise` times). An existing id is replaced. */
   add(instance: InstanceConfig): void;
   /** Stops new requests to the instance; resolves when its in-flight requests have finished (rejects for an unknown id). */
@@ -132,6 +170,6 @@ export interface Gateway {
   instances(): InstanceInfo[];
   listen(port: number, host?: string): Promise<{ port: number }>;
   close(): Promise<void>;
-  /** The node:http server (upgrade handling is attached to it). */
+  /** The node:http server. Its `request`, `upgrade` and `clientError` listeners are the gateway's: answer requests with {@link Gateway.use}. */
   readonly server: Server;
 }

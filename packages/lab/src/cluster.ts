@@ -5,7 +5,7 @@ import { redactSpec } from 'stateline/store';
 import { checkCombination, CLUSTER_DEFAULTS, type ClusterOptions } from './cluster-options.js';
 import { clusterStatus, createControl, type ClusterStatus, type ControlOptions } from './control.js';
 import { DEFAULT_APP } from './default-app.js';
-import { attachGatewayFront } from './gateway-front.js';
+import { gatewayFront } from './gateway-front.js';
 import { createGatewayMetrics } from './gateway-metrics.js';
 import { InstanceTotals } from './instance-totals.js';
 import { Supervisor, type InstanceRegistry } from './supervisor.js';
@@ -119,12 +119,13 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
     health: { path: '/healthz', interval: 500, timeout: 1000, rise: 1, fall: 2 },
     maxBodyBytes: o.maxBodyBytes,
     proof: { header: GATEWAY_PROOF_HEADER, value: gatewaySecret },
-    control: createControl(control),
     metrics: true,
     onStateChange: (change) => metrics.onStateChange(change),
+    // Counts what was proxied; the lab's own routes below are answered before it and not counted.
+    onResponse: (event) => metrics.observe(event),
   });
-  // GET /metrics and /_stateline (→ the dashboard) are the gateway's own; every request is counted.
-  attachGatewayFront(gateway.server, { metrics, adminToken: o.adminToken });
+  // GET /metrics and /_stateline (→ the dashboard), then the control API under /_stateline/.
+  gateway.use(gatewayFront({ metrics, adminToken: o.adminToken })).use(createControl(control));
   let port: number;
   try {
     ({ port } = await gateway.listen(o.port, o.host));

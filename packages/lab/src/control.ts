@@ -2,9 +2,12 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StatelineError, isStatelineError } from 'stateline/errors';
 import { problem, problemFor, type ProblemResponse } from 'stateline/http';
+import type { ClusterStatus, InstanceState } from './cluster-status.js';
 import { dashboardPage } from './dashboard-page.js';
 import type { InstanceCounts } from './instance-totals.js';
-import type { InstanceState, Supervisor } from './supervisor.js';
+import type { Supervisor } from './supervisor.js';
+
+export type { ClusterStatus };
 
 /** What the gateway knows about one instance (a subset of `gw.instances()`). */
 export interface GatewayInstanceView {
@@ -18,26 +21,6 @@ export interface GatewayInstanceView {
   retries?: number;
   /** WebSocket connections routed to it now. */
   websockets?: number;
-}
-
-/** `GET /_stateline/status`. */
-export interface ClusterStatus {
-  balance: string;
-  strategy: string;
-  store: string;
-  instances: {
-    id: string;
-    state: InstanceState;
-    pid: number | null;
-    inflight: number;
-    served: number;
-    /** Since the cluster started, over every process of this id (with `totals`; else the current process's). */
-    errors: number;
-    retries: number;
-    websockets: number;
-    url: string | null;
-    restarts: number;
-  }[];
 }
 
 export interface ControlOptions {
@@ -159,8 +142,8 @@ export function authorize(
 }
 
 /**
- * The gateway's `control` hook for `stateline up`: answers requests under `/_stateline/` and
- * returns false for every other request so the gateway proxies it.
+ * The control API of `stateline up`, a front handler for its gateway (see `Gateway.use`): answers
+ * requests under `/_stateline/` and returns false for every other request, so the gateway proxies it.
  *
  * - `GET /_stateline/` → the dashboard (an HTML page that polls the status and posts the actions)
  * - `GET /_stateline/status` → {@link ClusterStatus}
@@ -174,7 +157,8 @@ export function authorize(
  *
  * @example
  * ```ts
- * const gw = createGateway({ balance: 'round-robin', control: createControl({ supervisor, gatewayInstances: () => gw.instances(), balance: 'round-robin', strategy: 'server', store: 'sqlite:state.db' }) });
+ * const gw = createGateway({ balance: 'round-robin' });
+ * gw.use(createControl({ supervisor, gatewayInstances: () => gw.instances(), balance: 'round-robin', strategy: 'server', store: 'sqlite:state.db' }));
  * ```
  */
 export function createControl(o: ControlOptions): (req: IncomingMessage, res: ServerResponse) => boolean {

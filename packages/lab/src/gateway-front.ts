@@ -1,9 +1,9 @@
-import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
-import { problem } from 'stateline/http';
+import type { ServerResponse } from 'node:http';
+import type { FrontHandler } from '@stateline/gateway';
 import { authorize, CONTROL_PREFIX } from './control.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 
-/** What the lab's gateway answers itself before anything is proxied. */
+/** What the lab's gateway answers itself besides the control API. */
 export interface GatewayFrontOptions {
   metrics: GatewayMetrics;
   /** The control API's admin token, if any: `/metrics` follows the same access rule. */
@@ -11,27 +11,25 @@ export interface GatewayFrontOptions {
 }
 
 /**
- * Puts the lab's own routes in front of a gateway's request listener: `GET`/`HEAD /metrics` (the
- * gateway's Prometheus metrics, same access rule as the control API), `/_stateline` redirected to
- * the dashboard at `/_stateline/`, and every other request observed for the metrics and handed on
- * (the control API's own requests are not counted as traffic).
+ * The lab's front handler for its gateway (see `Gateway.use`): `GET`/`HEAD /metrics` (the
+ * gateway's Prometheus metrics, same access rule as the control API) and `/_stateline` redirected
+ * to the dashboard at `/_stateline/`. Every other request is left to the next handler.
  *
  * @example
  * ```ts
- * const gw = createGateway({ control, onStateChange: (c) => metrics.onStateChange(c) });
- * attachGatewayFront(gw.server, { metrics, adminToken: undefined });
+ * const gw = createGateway({ onResponse: (e) => metrics.observe(e) });
+ * gw.use(gatewayFront({ metrics, adminToken: undefined })).use(createControl(control));
  * ```
  */
-export function attachGatewayFront(server: Server, o: GatewayFrontOptions): void {
-  const listeners = server.listeners('request') as RequestListener[];
-  server.removeAllListeners('request');
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+export function gatewayFront(o: GatewayFrontOptions): FrontHandler {
+  return (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
-      if (authorize(req, res, o.adminToken)) serveMetrics(o.metrics, res, req.method === 'HEAD');
-      return;
+      if (!authorize(req, res, o.adminToken)) return true;
+      // A failure rejects: the gateway answers 500 and reports it to its onError.
+      return serveMetrics(o.metrics, res, req.method === 'HEAD');
     }
     if (path === '/_stateline') {
       res.writeHead(308, {
@@ -39,28 +37,19 @@ export function attachGatewayFront(server: Server, o: GatewayFrontOptions): void
         'content-length': '0',
       });
       res.end();
-      return;
+      return true;
     }
-    if (!path.startsWith(CONTROL_PREFIX)) o.metrics.observe(req, res);
-    for (const l of listeners) l.call(server, req, res);
-  });
+    return false;
+  };
 }
 
-function serveMetrics(metrics: GatewayMetrics, res: ServerResponse, head: boolean): void {
-  metrics.text().then(
-    (text) => {
-      res.writeHead(200, {
-        'content-type': metrics.registry.contentType,
-        'cache-control': 'no-store',
-        'content-length': String(Buffer.byteLength(text)),
-      });
-      res.end(head ? undefined : text);
-    },
-    (err: unknown) => {
-      console.error('stateline gateway: /metrics failed:', err);
-      const p = problem('SL_ERR_INTERNAL', 'the metrics could not be collected');
-      if (res.headersSent) res.destroy();
-      else res.writeHead(p.status, p.headers).end(p.body);
-    },
-  );
+async function serveMetrics(metrics: GatewayMetrics, res: ServerResponse, head: boolean): Promise<true> {
+  const text = await metrics.text();
+  res.writeHead(200, {
+    'content-type': metrics.registry.contentType,
+    'cache-control': 'no-store',
+    'content-length': String(Buffer.byteLength(text)),
+  });
+  res.end(head ? undefined : text);
+  return true;
 }

@@ -1,12 +1,8 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
-import type { StateChange } from '@stateline/gateway';
+import type { ResponseEvent, StateChange } from '@stateline/gateway';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
-/** The instance label of answers the gateway made itself (no instance, upstream failed, control API). */
+/** The instance label of answers the gateway made itself (no instance up, upstream failed). */
 export const GATEWAY_LABEL = 'gateway';
-
-const INSTANCE_HEADER = 'x-stateline-instance';
 
 /** prom-client's process metrics, once per process: each call would add event-loop and GC monitors that are never stopped. */
 let processRegistry: Registry | undefined;
@@ -24,26 +20,10 @@ export interface GatewayMetrics {
   readonly registry: Registry;
   /** For the gateway's `onStateChange` option: counts health transitions. */
   onStateChange(change: StateChange): void;
-  /** Counts one request (by the instance that answered it and its status) and times it, once it ends. */
-  observe(req: IncomingMessage, res: ServerResponse): void;
+  /** For the gateway's `onResponse` option: counts one answer (by instance and status) and times it. */
+  observe(event: ResponseEvent): void;
   /** The Prometheus text exposition. */
   text(): Promise<string>;
-}
-
-/** The instance's name from the headers it answered with (a flat `[name, value, …]` list or an object). */
-function instanceOf(headers: unknown): string | undefined {
-  if (Array.isArray(headers)) {
-    for (let k = 0; k + 1 < headers.length; k += 2) {
-      if (String(headers[k]).toLowerCase() === INSTANCE_HEADER) return String(headers[k + 1]);
-    }
-    return undefined;
-  }
-  if (headers && typeof headers === 'object') {
-    for (const [name, value] of Object.entries(headers as OutgoingHttpHeaders)) {
-      if (name.toLowerCase() === INSTANCE_HEADER && value !== undefined) return String(value);
-    }
-  }
-  return undefined;
 }
 
 /**
@@ -51,13 +31,13 @@ function instanceOf(headers: unknown): string | undefined {
  * `stateline_gateway_request_duration_seconds` (histogram), `stateline_gateway_retries_total{instance}`
  * (`retries()`: each instance's retries so far, read at each scrape),
  * `stateline_gateway_health_transitions_total{instance,to}`, and prom-client's default process
- * metrics of the gateway process. `instance` is the `X-Stateline-Instance` the answer carried, or
- * `gateway` for answers the gateway made itself.
+ * metrics of the gateway process. `instance` is the id of the instance whose answer the gateway
+ * relayed, or `gateway` for answers the gateway made itself.
  *
  * @example
  * ```ts
  * const metrics = createGatewayMetrics(() => gw.instances());
- * const gw = createGateway({ onStateChange: (c) => metrics.onStateChange(c) });
+ * const gw = createGateway({ onStateChange: (c) => metrics.onStateChange(c), onResponse: (e) => metrics.observe(e) });
  * console.log(await metrics.text());
  * ```
  */
@@ -107,21 +87,11 @@ export function createGatewayMetrics(
     onStateChange(change) {
       transitions.inc({ instance: change.id, to: change.to });
     },
-    observe(_req, res) {
-      const start = performance.now();
-      let instance: string | undefined;
-      const writeHead = res.writeHead;
-      res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-        instance = instanceOf(args[1] && typeof args[1] !== 'string' ? args[1] : args[2]);
-        return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-      } as ServerResponse['writeHead'];
-      res.once('close', () => {
-        // A response cut off before its end counts as `aborted`, not as the status it began with.
-        const status = res.writableFinished ? String(res.statusCode) : 'aborted';
-        instance ??= instanceOf({ [INSTANCE_HEADER]: res.getHeader(INSTANCE_HEADER) });
-        requests.inc({ instance: instance ?? GATEWAY_LABEL, status });
-        duration.observe((performance.now() - start) / 1000);
-      });
+    observe(event) {
+      // An answer cut off before its end counts as `aborted`, not as the status it began with.
+      const status = event.completed ? String(event.status) : 'aborted';
+      requests.inc({ instance: event.instance ?? GATEWAY_LABEL, status });
+      duration.observe(event.duration / 1000);
     },
     text: async () => `${await registry.metrics()}\n${await defaults.metrics()}`,
   };

@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { attachIpcRelay, type IpcRelay } from 'stateline/bus';
 import { StatelineError } from 'stateline/errors';
 import { INSTANCE_ENV, isSupervisorMessage, type SupervisorMessage } from 'stateline/instance';
+import type { InstanceState } from './cluster-status.js';
 
-/** Where an instance is in its life, as the supervisor sees its process. */
-export type InstanceState = 'starting' | 'up' | 'draining' | 'down';
+export type { InstanceState };
 
 /**
  * What the supervisor tells the load balancer. `@stateline/gateway`'s gateway has this shape;

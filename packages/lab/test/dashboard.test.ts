@@ -1,22 +1,23 @@
 /**
- * The cluster dashboard at /_stateline/ and the gateway's own /metrics: the page and its
- * security headers, the status fields it draws, the metrics after real traffic, a kill during a
- * request (retries, errors, health transitions), the access rule, and the page in Chromium.
+ * The cluster dashboard at /_stateline/ and the gateway's own /metrics: the built page and its
+ * security headers, the chart's arithmetic, the status fields it draws, the metrics after real
+ * traffic, a kill during a request (retries, errors, health transitions), the access rule, and the
+ * page in Chromium.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Script } from 'node:vm';
+import { createGateway } from '@stateline/gateway';
 import { startCluster, type Cluster } from '../src/cluster.js';
 import { authorize, createControl, type ClusterStatus } from '../src/control.js';
-import { DASHBOARD_SCRIPT } from '../src/dashboard-page.js';
-import { attachGatewayFront } from '../src/gateway-front.js';
+import { DASHBOARD_FILE } from '../src/dashboard-page.js';
+import { gatewayFront } from '../src/gateway-front.js';
 import { createGatewayMetrics } from '../src/gateway-metrics.js';
+import { niceMax, rates, type Sample } from '../web/src/rates.js';
 import { chromiumSkip, launchChromium } from '../../stateline/test/support/browser.js';
 import { eventually, getJson } from './support.js';
 
@@ -83,13 +84,14 @@ describe('dashboard page', () => {
     assert.doesNotMatch(html, /\b(src|href)="(?!data:)/, 'nothing is loaded from elsewhere');
     const csp = res.headers.get('content-security-policy') ?? '';
     assert.match(csp, /default-src 'none'/);
-    const script = /<script>([\s\S]*)<\/script>/.exec(html)![1]!;
+    const script = /<script type="module">([\s\S]*)<\/script>/.exec(html)![1]!;
     const style = /<style>([\s\S]*)<\/style>/.exec(html)![1]!;
     const hash = (s: string) => `'sha256-${createHash('sha256').update(s).digest('base64')}'`;
     assert.ok(csp.includes(`script-src ${hash(script)}`), 'the inline script is allowed by its hash');
     assert.ok(csp.includes(`style-src ${hash(style)}`), 'the inline style is allowed by its hash');
-    assert.equal(script, DASHBOARD_SCRIPT);
-    assert.doesNotThrow(() => new Script(DASHBOARD_SCRIPT), 'the script parses');
+    assert.equal(html, readFileSync(DASHBOARD_FILE, 'utf8'), 'the page Vite built, as built');
+    assert.match(script, /\/_stateline\/status/, 'the built module polls the status');
+    assert.doesNotMatch(script, /\bimport\b\s*[{(*'"]/, 'one module: it imports nothing');
     const head = await fetch(`${cluster.url}/_stateline/`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(await head.text(), '');
@@ -102,6 +104,47 @@ describe('dashboard page', () => {
       for (const k of ['inflight', 'served', 'errors', 'retries', 'websockets', 'restarts'] as const)
         assert.equal(typeof i[k], 'number', `${i.id}.${k}`);
     }
+  });
+});
+
+describe('dashboard chart arithmetic (web/src/rates.ts)', () => {
+  const at = (t: number, served: Record<string, number>, errors: Record<string, number> = {}): Sample => ({
+    t,
+    served: new Map(Object.entries(served)),
+    errors: new Map(Object.entries(errors)),
+  });
+
+  it('rates per second between readings; a counter that went back is a new process', () => {
+    const r = rates(
+      [
+        at(0, { i1: 10, i2: 0 }),
+        at(2000, { i1: 30, i2: 4 }, { i2: 2 }),
+        at(3000, { i1: 5, i2: 4 }, { i2: 2 }),
+      ],
+      ['i1', 'i2'],
+    );
+    assert.deepEqual(r.served.get('i1'), [
+      [2000, 10],
+      [3000, 5],
+    ]);
+    assert.deepEqual(r.served.get('i2'), [
+      [2000, 2],
+      [3000, 0],
+    ]);
+    assert.deepEqual(r.errors, [
+      [2000, 1],
+      [3000, 0],
+    ]);
+  });
+
+  it('an instance named errors is a series of its own; readings at the same time are skipped', () => {
+    const r = rates([at(0, { errors: 1 }), at(0, { errors: 2 }), at(1000, { errors: 4 })], ['errors']);
+    assert.deepEqual(r.served.get('errors'), [[1000, 2]]);
+    assert.deepEqual(r.errors, [[1000, 0]]);
+  });
+
+  it('the scale tops out at 1, 2, 2.5 or 5 times a power of ten', () => {
+    assert.deepEqual([0, 1, 1.2, 2.2, 37, 250, 251, 999].map(niceMax), [1, 1, 2, 2.5, 50, 250, 500, 1000]);
   });
 });
 
@@ -200,12 +243,12 @@ describe('access rule', () => {
       store: 'sqlite:x',
       adminToken: token,
     });
-    const server = http.createServer((req, res) => {
-      if (!control(req, res)) res.end('proxied');
-    });
-    attachGatewayFront(server, { metrics: createGatewayMetrics(() => []), adminToken: token });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // A gateway of its own with the lab's handlers in front and one of the cluster's instances behind.
+    const gw = createGateway({ health: false });
+    gw.use(gatewayFront({ metrics: createGatewayMetrics(() => []), adminToken: token })).use(control);
+    const i1 = cluster.status().instances.find((i) => i.id === 'i1')!;
+    gw.add({ id: 'i1', url: i1.url! });
+    const base = `http://127.0.0.1:${(await gw.listen(0)).port}`;
     const auth = { authorization: `Bearer ${token}` };
     try {
       const refused = await getJson<{ code: string }>(`${base}/metrics`);
@@ -220,9 +263,11 @@ describe('access rule', () => {
       assert.match(await page.text(), /data-auth="token"/);
       assert.equal((await fetch(`${base}/_stateline/status`)).status, 401, 'the data needs the token');
       assert.equal((await fetch(`${base}/_stateline/status`, { headers: auth })).status, 200);
-      assert.equal(await (await fetch(`${base}/api/whoami`)).text(), 'proxied');
+      const through = await fetch(`${base}/api/whoami`);
+      await through.text();
+      assert.equal(through.headers.get('x-stateline-instance'), 'i1', 'other paths are proxied');
     } finally {
-      server.close();
+      await gw.close();
     }
   });
 
