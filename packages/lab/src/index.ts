@@ -26,7 +26,6 @@ export {
   type RunningInstance,
 } from './instance.js';
 export { startCluster, type Cluster } from './cluster.js';
-export { DEFAULT_APP } from './default-app.js';
 export {
   CLUSTER_DEFAULTS,
   OptionError,
@@ -42,6 +41,5 @@ export {
   type ClusterStatus,
   type ControlOptions,
 } from './control.js';
-export { createDemoApp, type DemoApp } from './demo-app.js';
 export { isLabMessage, INSTANCE_ENV, type LabMessage } from './protocol.js';
 export * from './lab/index.js';

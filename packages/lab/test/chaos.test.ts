@@ -1,6 +1,6 @@
 /**
- * Chaos: the `stateline up` cluster (gateway + supervisor, 3 demo instances, `server` strategy on a
- * temporary SQLite file, `ipc:` bus). 20 clients do GETs and Idempotency-Key POSTs for 15 s while
+ * Chaos: the `stateline up` cluster (gateway + supervisor, 3 instances of fixtures/cluster-app.ts,
+ * `server` strategy on a temporary SQLite file, `ipc:` bus). 20 clients do GETs and Idempotency-Key POSTs for 15 s while
  * i2 is SIGKILLed through the control API and started again.
  *
  * The client is what a careful real client does: a GET is sent once (the gateway's retry on
@@ -18,19 +18,20 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { startCluster, type Cluster } from '../src/cluster.js';
 import type { ClusterStatus } from '../src/control.js';
-import { getJson, sleep } from './support.js';
+import { CLUSTER_APP, getJson, sleep } from './support.js';
 
 const CLIENTS = 20;
 const DURATION = 15_000;
 const KILL_AT = 4_000;
 const RESTART_AT = 6_000;
-/** Longest a client keeps retrying one order: longer than the demo's 5 s idempotency lock. */
+/** Longest a client keeps retrying one order: longer than the app's 5 s idempotency lock. */
 const ORDER_DEADLINE = 20_000;
 
 const dir = mkdtempSync(join(tmpdir(), 'lab-chaos-'));
 let cluster: Cluster;
 before(async () => {
   cluster = await startCluster({
+    app: CLUSTER_APP,
     port: 0,
     instances: 3,
     strategy: 'server',

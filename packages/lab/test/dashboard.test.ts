@@ -18,13 +18,14 @@ import { DASHBOARD_SCRIPT } from '../src/dashboard-page.js';
 import { attachGatewayFront } from '../src/gateway-front.js';
 import { createGatewayMetrics } from '../src/gateway-metrics.js';
 import { chromiumSkip, launchChromium } from '../../stateline/test/support/browser.js';
-import { eventually, getJson } from './support.js';
+import { CLUSTER_APP, eventually, getJson } from './support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lab-dashboard-'));
 let cluster: Cluster;
 
 before(async () => {
   cluster = await startCluster({
+    app: CLUSTER_APP,
     port: 0,
     instances: 2,
     store: `sqlite:${join(dir, 'state.db')}`,
