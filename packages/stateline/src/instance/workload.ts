@@ -27,7 +27,16 @@ export interface WorkloadRequestInit {
   readonly revalidate?: boolean;
 }
 
-/** The outcome of {@link WorkloadHttp.idempotent}. */
+/**
+ * The outcome of {@link WorkloadHttp.idempotent}.
+ *
+ * @example
+ * ```ts
+ * const { key, answer, uncertain } = await user.http.idempotent('POST', '/api/orders', { json: {} });
+ * if (answer?.status === 201) user.report.created(key, (answer.body as { id: string }).id);
+ * else if (!answer && uncertain) state.cart.clear(); // the order may exist: expect nothing
+ * ```
+ */
 export interface IdempotentAnswer {
   /** The `Idempotency-Key` sent with every attempt. */
   readonly key: string;
@@ -138,7 +147,18 @@ export interface WorkloadUser {
   recheck<T>(first: T, read: () => Promise<T | null>, agrees: (value: T) => boolean): Promise<T | null>;
 }
 
-/** One thing a user does, chosen at random in proportion to `weight`. */
+/**
+ * One thing a user does, chosen at random in proportion to `weight`.
+ *
+ * @example
+ * ```ts
+ * const browse: WorkloadAction<Cart> = {
+ *   name: 'browse',
+ *   weight: 10,
+ *   run: async (user) => void (await user.http.request('GET', '/api/products', { revalidate: true })),
+ * };
+ * ```
+ */
 export interface WorkloadAction<S> {
   /** Names the action in errors it throws. */
   readonly name: string;
@@ -154,7 +174,18 @@ export interface AuditRecord {
   readonly idempotencyKey: string | null;
 }
 
-/** What {@link Workload.audit} is given. */
+/**
+ * What {@link Workload.audit} is given.
+ *
+ * @example
+ * ```ts
+ * async audit({ http, n, signIn }) {
+ *   if (signIn && (await http.request('POST', '/api/login', { json: { username: `user${n}` } }))?.status !== 200) return null;
+ *   const a = await http.request('GET', '/api/orders');
+ *   return a?.status === 200 ? (a.body as { orders: AuditRecord[] }).orders : null;
+ * }
+ * ```
+ */
 export interface WorkloadAudit {
   /** Straight to one instance (not through the balancer); not counted as load. */
   readonly http: WorkloadHttp;
