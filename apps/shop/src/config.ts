@@ -12,6 +12,9 @@ export const SHOP_ENV = {
   csrf: 'STATELINE_CSRF',
 } as const;
 
+/** The password of every seeded user unless `STATELINE_DEMO_PASSWORD` says otherwise. */
+export const DEFAULT_DEMO_PASSWORD = 'stateline';
+
 /** The local gateway: `stateline up` runs it on this host, in front of instances on loopback. */
 const DEFAULT_TRUSTED_PROXIES = ['127.0.0.1', '::1'];
 
@@ -43,8 +46,8 @@ export interface ShopConfig {
 }
 
 /**
- * Reads the shop's configuration from the environment, with the same defaults the lab's demo app
- * uses; throws one readable line for a value it cannot use.
+ * Reads the shop's configuration from the environment (the cluster's `STATELINE_*` variables and
+ * {@link SHOP_ENV}); throws one readable line for a value it cannot use.
  *
  * @example
  * ```ts
@@ -85,7 +88,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig {
     busSpec: env[INSTANCE_ENV.bus] || (process.connected ? 'ipc:' : 'memory:'),
     replication,
     sessionKeys,
-    demoPassword: env[SHOP_ENV.demoPassword] || 'stateline',
+    demoPassword: env[SHOP_ENV.demoPassword] || DEFAULT_DEMO_PASSWORD,
     extraUsers,
     logLevel: env[SHOP_ENV.logLevel] || 'info',
     // Set but empty: no proxy is trusted, every request is judged by its socket.

@@ -3,6 +3,8 @@ import { createShop } from './shop.js';
 
 export { createShop, type Shop } from './shop.js';
 export { PRODUCTS, type Product } from './catalog.js';
+// What `stateline lab` drives: the shop's shoppers and what a right answer is.
+export { workload } from './workload.js';
 
 if (isMainModule(import.meta.url)) {
   // A Store that cannot be reached ends the process with one line, not a stack.

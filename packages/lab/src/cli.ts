@@ -74,6 +74,8 @@ function describeStartFailure(err: unknown, flags: UpFlags): string {
 /** `stateline up`: runs until SIGINT/SIGTERM, then drains everything and exits 0 (a second signal stops waiting: 1). */
 async function up(flags: UpFlags, io: CliIo): Promise<number> {
   checkCombination(flags);
+  const { resolveApp } = await import('./lab/app-module.js');
+  const app = flags.app ?? resolveApp();
   const { startCluster } = await import('./cluster.js');
   let signals = 0;
   let first: () => void = () => {};
@@ -90,7 +92,7 @@ async function up(flags: UpFlags, io: CliIo): Promise<number> {
   try {
     let cluster;
     try {
-      cluster = await startCluster({ ...flags, stdio: 'inherit' });
+      cluster = await startCluster({ ...flags, app, stdio: 'inherit' });
     } catch (err) {
       io.err(`stateline: ${describeStartFailure(err, flags)}\n`);
       return 1;
@@ -123,9 +125,9 @@ interface LabFlags {
 /** `stateline lab`: 0 when every config ran or was skipped with its reason, 130 when interrupted. */
 async function lab(flags: LabFlags, io: CliIo): Promise<number> {
   const { runLab } = await import('./lab/run-lab.js');
-  const { defaultLabApp } = await import('./lab/app-module.js');
+  const { resolveApp } = await import('./lab/app-module.js');
   const { textTable } = await import('./lab/table.js');
-  const app = flags.app ?? defaultLabApp();
+  const app = flags.app ?? resolveApp();
   const controller = new AbortController();
   let signals = 0;
   const onSignal = () => {
@@ -173,9 +175,10 @@ function program(io: CliIo, done: (code: number) => void): Command {
         'Prints the URL once every instance is up; Ctrl-C or SIGTERM drains and stops everything.',
     )
     .addOption(
-      new Option('--app <module>', 'app module to run (default: the built-in demo app)').argParser((v) =>
-        parseApp(v),
-      ),
+      new Option(
+        '--app <module>',
+        'app module to run (default: $STATELINE_APP, else "stateline.app" in ./package.json)',
+      ).argParser((v) => parseApp(v)),
     )
     .addOption(
       new Option('--instances <n>', 'number of instances, 1-64')
@@ -267,9 +270,10 @@ function program(io: CliIo, done: (code: number) => void): Command {
       new Option('--seed <n>', 'seed of the virtual users (default: random, printed)').argParser(parseSeed),
     )
     .addOption(
-      new Option('--app <module>', 'app module to measure (default: the reference shop)').argParser((v) =>
-        parseApp(v),
-      ),
+      new Option(
+        '--app <module>',
+        'app module to measure, exporting a workload (default: $STATELINE_APP, else "stateline.app" in ./package.json)',
+      ).argParser((v) => parseApp(v)),
     )
     .addOption(
       new Option('--postgres <url>', 'PostgreSQL for the postgres configs')

@@ -15,7 +15,7 @@ export type Replication = (typeof REPLICATIONS)[number];
 
 /** `stateline up`'s options with defaults applied (see docs/lab.md). */
 export interface ClusterOptions {
-  /** App module path (default: the lab's demo app). */
+  /** App module path (default: `STATELINE_APP`, else `stateline.app` in ./package.json: see resolveApp). */
   app?: string;
   /** Default 3. */
   instances: number;

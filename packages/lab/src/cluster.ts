@@ -4,10 +4,10 @@ import { GATEWAY_PROOF_HEADER, INSTANCE_ENV } from 'stateline/instance';
 import { redactSpec } from 'stateline/store';
 import { checkCombination, CLUSTER_DEFAULTS, type ClusterOptions } from './cluster-options.js';
 import { clusterStatus, createControl, type ClusterStatus, type ControlOptions } from './control.js';
-import { DEFAULT_APP } from './default-app.js';
 import { gatewayFront } from './gateway-front.js';
 import { createGatewayMetrics } from './gateway-metrics.js';
 import { InstanceTotals } from './instance-totals.js';
+import { resolveApp } from './lab/app-module.js';
 import { Supervisor, type InstanceRegistry } from './supervisor.js';
 
 /** A running local cluster: gateway in front, supervised instances behind. */
@@ -84,7 +84,7 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
     markDown: (id) => gateway.markDown(id),
   };
   const sup = new Supervisor({
-    app: o.app ?? DEFAULT_APP,
+    app: o.app ?? resolveApp(),
     instances: o.instances,
     registry,
     relay: o.bus.startsWith('ipc:'),

@@ -30,7 +30,6 @@ export {
   type SupervisorMessage as LabMessage,
 } from 'stateline/instance';
 export { startCluster, type Cluster } from './cluster.js';
-export { DEFAULT_APP } from './default-app.js';
 export {
   CLUSTER_DEFAULTS,
   OptionError,
@@ -46,5 +45,4 @@ export {
   type ClusterStatus,
   type ControlOptions,
 } from './control.js';
-export { createDemoApp, type DemoApp } from './demo-app.js';
 export * from './lab/index.js';

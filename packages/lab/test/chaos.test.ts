@@ -1,7 +1,8 @@
 /**
- * Chaos: the `stateline up` cluster (gateway + supervisor, 3 demo instances, `server` strategy on a
- * temporary SQLite file, `ipc:` bus). 20 clients do GETs and Idempotency-Key POSTs for 15 s while
- * i2 is SIGKILLed through the control API and started again.
+ * Chaos: the `stateline up` cluster (gateway + supervisor, 3 instances of fixtures/cluster-app.ts,
+ * `server` strategy on a temporary SQLite file, `ipc:` bus). 20 clients do GETs and
+ * Idempotency-Key POSTs for 15 s (and at least 4 s after the restart) while i2 is SIGKILLed
+ * through the control API and started again.
  *
  * The client is what a careful real client does: a GET is sent once (the gateway's retry on
  * another instance must hide the kill); a POST that fails (network error, 5xx, or 409 "in flight"
@@ -18,19 +19,22 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { startCluster, type Cluster } from '../src/cluster.js';
 import type { ClusterStatus } from '../src/control.js';
-import { getJson, sleep } from './support.js';
+import { CLUSTER_APP, getJson, sleep } from './support.js';
 
 const CLIENTS = 20;
 const DURATION = 15_000;
+/** Load after the restarted i2 is back, however long its start took on a busy machine. */
+const AFTER_RESTART = 4_000;
 const KILL_AT = 4_000;
 const RESTART_AT = 6_000;
-/** Longest a client keeps retrying one order: longer than the demo's 5 s idempotency lock. */
+/** Longest a client keeps retrying one order: longer than the app's 5 s idempotency lock. */
 const ORDER_DEADLINE = 20_000;
 
 const dir = mkdtempSync(join(tmpdir(), 'lab-chaos-'));
 let cluster: Cluster;
 before(async () => {
   cluster = await startCluster({
+    app: CLUSTER_APP,
     port: 0,
     instances: 3,
     strategy: 'server',
@@ -55,7 +59,7 @@ interface Tally {
   byInstance: Map<string, number>;
 }
 
-async function runClient(n: number, url: string, until: number, t: Tally): Promise<void> {
+async function runClient(n: number, url: string, until: () => number, t: Tally): Promise<void> {
   let cookie = '';
   const headers = (extra: Record<string, string> = {}) => ({ ...extra, ...(cookie ? { cookie } : {}) });
   const note = (res: Response) => {
@@ -74,7 +78,7 @@ async function runClient(n: number, url: string, until: number, t: Tally): Promi
   assert.equal(login.status, 200);
   note(login);
 
-  while (Date.now() < until) {
+  while (Date.now() < until()) {
     // /api/work keeps requests in flight, so the kill lands on some.
     for (const path of ['/api/whoami', '/api/counter', '/api/work?ms=50']) {
       t.gets++;
@@ -140,7 +144,8 @@ it(
       byInstance: new Map(),
     };
     const start = Date.now();
-    const clients = Array.from({ length: CLIENTS }, (_, n) => runClient(n, cluster.url, start + DURATION, t));
+    let end = start + DURATION;
+    const clients = Array.from({ length: CLIENTS }, (_, n) => runClient(n, cluster.url, () => end, t));
 
     const control = async (action: string) => {
       const r = await getJson<{ instance: ClusterStatus['instances'][number] }>(
@@ -160,6 +165,7 @@ it(
     assert.equal(restarted.state, 'up');
     assert.notEqual(restarted.pid, before.pid);
     const servedAtRestart = t.byInstance.get('i2') ?? 0;
+    end = Math.max(end, Date.now() + AFTER_RESTART);
 
     await Promise.all(clients);
     const counted = await getJson<{ count: number; distinctKeys: number; recovered: number }>(

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { main } from '../src/cli.js';
 import type { ClusterStatus } from '../src/control.js';
-import { alive, eventually, getJson } from './support.js';
+import { alive, CLUSTER_APP, eventually, getJson } from './support.js';
 
 const BIN = new URL('../bin/stateline.js', import.meta.url).pathname;
 const BUILT = new URL('../dist/cli.js', import.meta.url).pathname;
@@ -143,7 +143,8 @@ describe(
     /** Starts `stateline up`, resolves with its one stdout line (the URL). */
     const up = async (detached = false, ...extra: string[]) => {
       const store = `sqlite:${join(dir, `state-${started.length}.db`)}`;
-      const child = spawn(process.execPath, [BIN, 'up', '--port', '0', '--store', store, ...extra], {
+      const argv = [BIN, 'up', '--app', CLUSTER_APP, '--port', '0', '--store', store, ...extra];
+      const child = spawn(process.execPath, argv, {
         cwd: dir,
         stdio: ['ignore', 'pipe', 'pipe'],
         detached,
@@ -185,6 +186,28 @@ describe(
       process.kill(-c.child.pid!, 'SIGINT');
       assert.equal(await c.exited, 0, c.err());
       assert.ok(pids.every((p) => !alive(p)));
+    });
+
+    it('up without --app, STATELINE_APP or "stateline.app" in ./package.json → exit 2, one line saying what to pass', () => {
+      const env = { ...process.env };
+      delete env.STATELINE_APP;
+      const r = spawnSync(process.execPath, [BIN, 'up', '--port', '0'], { encoding: 'utf8', cwd: dir, env });
+      assert.equal(r.status, 2);
+      assert.equal(r.stdout, '');
+      assert.match(
+        r.stderr,
+        /^stateline: no app to run: pass --app <module>, set STATELINE_APP, or add [^\n]+\n$/,
+      );
+      const missing = spawnSync(process.execPath, [BIN, 'up'], {
+        encoding: 'utf8',
+        cwd: dir,
+        env: { ...env, STATELINE_APP: 'nowhere/server.js' },
+      });
+      assert.equal(missing.status, 2);
+      assert.match(
+        missing.stderr,
+        /^stateline: STATELINE_APP: no such file: nowhere\/server\.js [^\n]*--app[^\n]*\n$/,
+      );
     });
 
     it('up --instances 0 and up --balance nope → exit 2, one line on stderr', () => {

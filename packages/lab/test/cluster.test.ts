@@ -1,5 +1,5 @@
 /**
- * startCluster (what `stateline up` runs): gateway + supervisor + demo app, and the control API
+ * startCluster (what `stateline up` runs): gateway + supervisor + fixtures/cluster-app.ts, and the control API
  * under /_stateline/ (status, kill, stop, start, auth).
  */
 import assert from 'node:assert/strict';
@@ -11,12 +11,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startCluster, type Cluster } from '../src/cluster.js';
 import { createControl, isLoopback, type ClusterStatus } from '../src/control.js';
-import { alive, getJson } from './support.js';
+import { alive, CLUSTER_APP, getJson } from './support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lab-cluster-'));
 let cluster: Cluster;
 before(async () => {
   cluster = await startCluster({
+    app: CLUSTER_APP,
     port: 0,
     instances: 3,
     store: `sqlite:${join(dir, 'state.db')}`,

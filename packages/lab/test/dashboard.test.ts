@@ -19,13 +19,14 @@ import { gatewayFront } from '../src/gateway-front.js';
 import { createGatewayMetrics } from '../src/gateway-metrics.js';
 import { niceMax, rates, type Sample } from '../web/src/rates.js';
 import { chromiumSkip, launchChromium } from '../../stateline/test/support/browser.js';
-import { eventually, getJson } from './support.js';
+import { CLUSTER_APP, eventually, getJson } from './support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lab-dashboard-'));
 let cluster: Cluster;
 
 before(async () => {
   cluster = await startCluster({
+    app: CLUSTER_APP,
     port: 0,
     instances: 2,
     store: `sqlite:${join(dir, 'state.db')}`,

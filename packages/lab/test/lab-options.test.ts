@@ -1,12 +1,19 @@
 /**
- * `stateline lab` option parsing: config names (grammar and defaults), durations, fault lists, and
- * through main(): every bad option is one line on stderr and exit 2, with nothing started.
+ * `stateline lab` option parsing: config names (grammar and defaults), durations, fault lists,
+ * which app runs without `--app` (STATELINE_APP, package.json's `stateline.app`), the app's
+ * workload export, and through main(): every bad option is one line on stderr and exit 2, with
+ * nothing started.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { main } from '../src/cli.js';
 import { OptionError } from '../src/cluster-options.js';
-import { defaultLabApp } from '../src/lab/app-module.js';
+import { resolveApp } from '../src/lab/app-module.js';
+import { loadWorkload } from '../src/lab/workload-module.js';
+import { CLUSTER_APP } from './support.js';
 import { ALL_CONFIGS, parseConfig, parseConfigs } from '../src/lab/config.js';
 import { parseDuration, parseFaults } from '../src/lab/options.js';
 
@@ -87,18 +94,107 @@ describe('lab durations and faults', () => {
     assert.throws(() => parseFaults('kill,kill'), OptionError);
     assert.throws(() => parseFaults('explode'), OptionError);
   });
+});
 
-  it('says in one line that the shop cannot be found, and asks for --app', () => {
-    const fail = () => {
-      throw new Error('Cannot find package');
-    };
+describe('the app without --app', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lab-app-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const project = (pkg: unknown, files: string[] = []) => {
+    const cwd = mkdtempSync(join(dir, 'p-'));
+    if (pkg !== undefined) writeFileSync(join(cwd, 'package.json'), JSON.stringify(pkg));
+    for (const f of files) writeFileSync(join(cwd, f), 'export {};\n');
+    return cwd;
+  };
+
+  it('takes STATELINE_APP first, then "stateline.app" in the working directory\'s package.json', () => {
+    const cwd = project({ stateline: { app: 'server.js' } }, ['server.js', 'other.mjs']);
+    assert.equal(resolveApp({ cwd, env: {} }), join(cwd, 'server.js'));
+    assert.equal(resolveApp({ cwd, env: { STATELINE_APP: 'other.mjs' } }), join(cwd, 'other.mjs'));
+    assert.equal(resolveApp({ cwd: dir, env: { STATELINE_APP: CLUSTER_APP } }), CLUSTER_APP);
+  });
+
+  it('without either, says in one line what to pass', () => {
+    for (const cwd of [dir, project({ name: 'x' }), project({ stateline: {} })])
+      assert.throws(
+        () => resolveApp({ cwd, env: {} }),
+        oneLineError(
+          /^no app to run: pass --app <module>, set STATELINE_APP, or add "stateline": \{ "app": "<module>" \}/,
+        ),
+      );
+  });
+
+  it('names where a missing module was named, in one line', () => {
+    const cwd = project({ stateline: { app: 'dist/server.js' } });
     assert.throws(
-      () => defaultLabApp(fail),
-      (err: Error) =>
-        err instanceof OptionError && /--app <module>/.test(err.message) && !err.message.includes('\n'),
+      () => resolveApp({ cwd, env: {} }),
+      oneLineError(/^"stateline\.app" in package\.json: no such file: dist\/server\.js .*--app <module>/),
+    );
+    assert.throws(
+      () => resolveApp({ cwd, env: { STATELINE_APP: 'gone.js' } }),
+      oneLineError(/^STATELINE_APP: no such file: gone\.js/),
+    );
+    assert.throws(
+      () => resolveApp({ cwd: project({ stateline: { app: 3 } }), env: {} }),
+      oneLineError(/must be a module path/),
     );
   });
 });
+
+describe('the workload an app module exports', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lab-workload-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const module = (name: string, source: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, source);
+    return path;
+  };
+
+  it('is read from the module, which is imported without starting (main-module guard)', async () => {
+    const path = module(
+      'good.mjs',
+      "export const workload = { init: () => ({}), actions: [{ name: 'a', weight: 1, run: async () => {} }] };\n",
+    );
+    const w = await loadWorkload(path);
+    assert.deepEqual(
+      w.actions.map((a) => a.name),
+      ['a'],
+    );
+  });
+
+  it('an app without one, or with a malformed one, is refused in one line', async () => {
+    await assert.rejects(
+      loadWorkload(CLUSTER_APP),
+      oneLineError(/cluster-app\.ts exports no workload, so the lab cannot drive it/),
+    );
+    const cases: [string, RegExp][] = [
+      ['export const workload = 3;', /its workload is not an object/],
+      ['export const workload = { actions: [] };', /has no init\(user\)/],
+      ['export const workload = { init() {}, actions: [] };', /has no actions/],
+      [
+        "export const workload = { init() {}, actions: [{ name: 'a', weight: 0, run() {} }] };",
+        /weight above 0/,
+      ],
+      [
+        "export const workload = { init() {}, actions: [{ name: 'a', weight: 1, run() {} }], audit: 1 };",
+        /audit that is not a function/,
+      ],
+    ];
+    for (const [i, [source, pattern]] of cases.entries())
+      await assert.rejects(loadWorkload(module(`bad-${i}.mjs`, source + '\n')), oneLineError(pattern));
+  });
+
+  it('stateline lab --app <module without a workload> → exit 2, one line, nothing started', async () => {
+    const r = await run('lab', '--app', CLUSTER_APP, '--configs', 'server/sqlite', '--out', join(dir, 'out'));
+    assert.equal(r.code, 2);
+    assert.equal(r.out, '');
+    assert.match(r.err, /^stateline: \S+cluster-app\.ts exports no workload[^\n]+\n$/);
+  });
+});
+
+function oneLineError(pattern: RegExp) {
+  return (err: Error) =>
+    err instanceof OptionError && pattern.test(err.message) && !err.message.includes('\n');
+}
 
 describe('stateline lab (main)', () => {
   const invalid: string[][] = [

@@ -19,7 +19,7 @@ import { skippedRun, type LabReport, type RunReport } from '../src/lab/report.js
 import { reportMarkdown } from '../src/lab/report-md.js';
 import { validateReport } from '../src/lab/report-schema.js';
 import { markdownTable, textTable } from '../src/lab/table.js';
-import { countDuplicates } from '../src/lab/virtual-user.js';
+import { countDuplicates } from '../src/lab/audit.js';
 
 function ranRun(config: string, over: Partial<RunReport> = {}): RunReport {
   const [strategy = 'server', second] = config.split('/');
@@ -231,11 +231,11 @@ describe('recorder', () => {
     rec.sent();
     rec.sent();
     rec.error('network ECONNRESET');
-    rec.sessionLost('cart-lost');
+    rec.sessionLost('data-lost');
     const [p] = rec.timeline(1000);
     assert.deepEqual({ ...p, p99: null }, { t: 0, requests: 2, errors: 1, sessionsLost: 1, p99: null });
     assert.deepEqual(rec.errorTypes(), { 'network ECONNRESET': 1 });
-    assert.equal(rec.sessionsLostBy['cart-lost'], 1);
+    assert.equal(rec.sessionsLostBy['data-lost'], 1);
     rec.destroy();
   });
 });

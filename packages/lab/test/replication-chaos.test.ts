@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startCluster } from '../src/cluster.js';
-import { sleep } from './support.js';
+import { CLUSTER_APP, sleep } from './support.js';
 
 const CLIENTS = 30;
 const WRITES = 3;
@@ -39,6 +39,7 @@ async function run(
   replication: 'off' | 'backup',
 ): Promise<{ lost: number; onVictim: number; victim: string }> {
   const cluster = await startCluster({
+    app: CLUSTER_APP,
     port: 0,
     instances: 3,
     strategy: 'memory',

@@ -1,5 +1,8 @@
 /** Small helpers for the lab tests. */
 
+/** The app of the cluster tests (sessions, counter, idempotent orders, slow requests). */
+export const CLUSTER_APP = new URL('./fixtures/cluster-app.ts', import.meta.url).pathname;
+
 /** True while a process with this pid exists (signal 0 only checks). */
 export function alive(pid: number): boolean {
   try {

@@ -16,7 +16,7 @@ export interface LabOptions {
   /** Directory for report.json, report.md and report.html. */
   out: string;
   seed: number;
-  /** The app module; undefined: the shop, resolved at run time. */
+  /** The app module; undefined: `STATELINE_APP` or package.json's `stateline.app` (see resolveApp). */
   app?: string | undefined;
   /** PostgreSQL for the `postgres` configs. */
   postgres: string;

@@ -1,16 +1,10 @@
-/** A seeded source of numbers: every choice a virtual user makes comes from one, so a run can be repeated. */
-export interface Random {
-  /** A float in [0, 1). */
-  next(): number;
-  /** An integer in [min, max]. */
-  int(min: number, max: number): number;
-  /** True with probability `p`. */
-  chance(p: number): boolean;
-  /** One element of a non-empty list. */
-  pick<T>(list: readonly T[]): T;
-  /** 32 hex digits (an Idempotency-Key, for instance). */
-  hex128(): string;
-}
+import type { WorkloadRandom } from 'stateline/instance';
+
+/**
+ * A seeded source of numbers: every choice a virtual user makes comes from one, so a run can be
+ * repeated. The same as the workload contract's {@link WorkloadRandom}.
+ */
+export type Random = WorkloadRandom;
 
 /**
  * mulberry32: a small, fast 32-bit PRNG, good enough for load scripts (not for secrets).

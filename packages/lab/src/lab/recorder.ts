@@ -1,4 +1,5 @@
 import * as hdr from 'hdr-histogram-js';
+import type { SessionLossReason } from 'stateline/instance';
 
 /** One second of a run, for the charts. */
 export interface TimelinePoint {
@@ -10,9 +11,6 @@ export interface TimelinePoint {
   /** 99th percentile latency of the responses that arrived in this second, ms; null when none did. */
   p99: number | null;
 }
-
-/** Why a user's session counted as lost. */
-export type SessionLossReason = 'logged-out' | 'cart-lost' | 'unauthenticated';
 
 interface Bucket {
   requests: number;
@@ -28,8 +26,9 @@ const MAX_ERROR_TYPES = 40;
 
 /**
  * Everything the virtual users of one config report while the load runs: latencies into an
- * HdrHistogram (µs resolution, 3 significant digits), errors by type, sessions lost, lost updates, stale reads,
- * ETag revalidations, and a per-second timeline. Times are ms since {@link Recorder.t0}.
+ * HdrHistogram (µs resolution, 3 significant digits), errors by type, and what the app's workload
+ * judged (sessions lost, lost updates, stale reads, acknowledged writes), ETag revalidations, and
+ * a per-second timeline. Times are ms since {@link Recorder.t0}.
  *
  * @example
  * ```ts
@@ -59,19 +58,22 @@ export class Recorder {
   sessionsLost = 0;
   readonly sessionsLostBy: Record<SessionLossReason, number> = {
     'logged-out': 0,
-    'cart-lost': 0,
+    'data-lost': 0,
     unauthenticated: 0,
   };
   lostUpdates = 0;
-  /** Cart views older than what the same user was already answered with (see {@link staleRead}). */
+  /** Reads older than what the same user was already answered with (see {@link staleRead}). */
   staleReads = 0;
   /** Answers a client is meant to retry (409 in flight with Retry-After, 429). */
   retries = 0;
   conditionalRequests = 0;
   notModified = 0;
-  ordersPlaced = 0;
-  addsAcknowledged = 0;
-  cartChecks = 0;
+  /** Idempotent creates the app answered (the report's `orders.placed`). */
+  created = 0;
+  /** Writes the app acknowledged (`cart.addsAcknowledged`). */
+  acknowledged = 0;
+  /** Reads compared with the acknowledged writes (`cart.checks`). */
+  checks = 0;
 
   /** ms since the load began. */
   now(): number {
@@ -97,7 +99,7 @@ export class Recorder {
     this.bucket(this.now()).latencies.push(ms);
   }
 
-  /** An error a user saw: a network error, a 5xx, or a 4xx the script did not expect. */
+  /** An error a user saw: a network error, a 5xx, or a 4xx the workload did not expect. */
   error(type: string): void {
     const at = this.now();
     this.errors++;
@@ -117,14 +119,14 @@ export class Recorder {
     this.lossTimes.push(at);
   }
 
-  /** A cart line held less than the acknowledged adds put there, in a cart that otherwise survived. */
+  /** A value held less than the acknowledged writes put there, while the rest survived. */
   lostUpdate(): void {
     this.lostUpdates++;
   }
 
   /**
-   * A cart view (or a checkout) showed a cart older than one the same user was already answered
-   * with, and a view right after showed the answered state again.
+   * A read showed a state older than one the same user was already answered with, and a read
+   * right after showed the answered state again.
    */
   staleRead(): void {
     this.staleReads++;

@@ -1,5 +1,7 @@
+import type { Workload } from 'stateline/instance';
 import { Agent } from 'undici';
 import { startCluster, type Cluster } from '../cluster.js';
+import { auditCreates } from './audit.js';
 import type { LabConfig } from './config.js';
 import { planFaults, runFaults } from './faults.js';
 import { HeaderMeter } from './header-meter.js';
@@ -9,7 +11,8 @@ import { deriveSeed, mulberry32 } from './prng.js';
 import { Recorder, recoveryMs } from './recorder.js';
 import { round, skippedRun, type RunReport } from './report.js';
 import { prepareStore } from './store-server.js';
-import { auditOrders, countDuplicates, VirtualUser } from './virtual-user.js';
+import { VirtualUser } from './virtual-user.js';
+import { loadWorkload } from './workload-module.js';
 
 /** What the progress display is told, four times a second. */
 export interface RunProgress {
@@ -27,13 +30,15 @@ export interface RunConfigOptions {
   config: LabConfig;
   /** The app module every instance runs. */
   app: string;
+  /** What the virtual users do (default: the app module's `workload` export). */
+  workload?: Workload<unknown>;
   durationMs: number;
   users: number;
   instances: number;
   faults: readonly FaultKind[];
   seed: number;
   postgres: string;
-  /** Extra environment for the instances (on top of STATELINE_SHOP_USERS and LOG_LEVEL). */
+  /** Extra environment for the instances (on top of the workload's `env(users)` and LOG_LEVEL). */
   env?: Record<string, string>;
   /** Ends the load early (Ctrl-C); the run is then reported as far as it got, without the audit. */
   signal?: AbortSignal;
@@ -42,30 +47,18 @@ export interface RunConfigOptions {
   stdio?: 'ignore' | 'inherit';
 }
 
-const AUDIT_CONCURRENCY = 8;
-const AUDIT_ATTEMPTS = 3;
-
 async function postControl(cluster: Cluster, path: string): Promise<void> {
   const r = await httpText(`${cluster.url}/_stateline/${path}`, 30_000, 'POST');
   if (!r || r.status !== 200) throw new Error(`POST /_stateline/${path} answered ${r?.status ?? 'nothing'}`);
 }
 
-/** Runs `fn` over `items` with at most `n` at a time. */
-async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
-
 /**
  * Runs one config: prepares its Store (a fresh SQLite file, the lab's own Redis, or a prefix on
- * PostgreSQL), starts a fresh cluster (gateway + N instances of the app) with one account per
- * virtual user, runs the users for the duration while the fault schedule runs, samples the
- * instances, then lists every user's orders to count duplicates, closes everything and returns
- * the config's row of the report. A config whose Store is unavailable is returned as skipped.
+ * PostgreSQL), starts a fresh cluster (gateway + N instances of the app, with the environment the
+ * workload asks for its users), runs the app's workload as virtual users for the duration while
+ * the fault schedule runs, samples the instances, then audits every user's idempotent creates
+ * (the workload's `audit`) to count duplicates, closes everything and returns the config's row of
+ * the report. A config whose Store is unavailable is returned as skipped.
  *
  * @example
  * ```ts
@@ -86,6 +79,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       sessionsLost: rec?.sessionsLost ?? 0,
     });
   progress('starting');
+  const workload = o.workload ?? (await loadWorkload(o.app));
   const store = await prepareStore(config.store, { postgres: o.postgres });
   if ('skipped' in store) return skippedRun(config, store.skipped);
 
@@ -105,7 +99,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
         balance: config.balance,
         replication: config.replication,
         stdio: o.stdio ?? 'ignore',
-        env: { STATELINE_SHOP_USERS: String(o.users), LOG_LEVEL: 'silent', ...o.env },
+        env: { ...workload.env?.(o.users), LOG_LEVEL: 'silent', ...o.env },
       });
     } catch (err) {
       return skippedRun(config, `the cluster did not start: ${(err as Error).message}`);
@@ -148,6 +142,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       (_, i) =>
         new VirtualUser({
           n: i + 1,
+          workload,
           base: c.url,
           dispatcher,
           rec,
@@ -171,41 +166,12 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     let duplicates: number | null = null;
     let missing = 0;
     let auditFailures = 0;
-    if (!o.signal?.aborted) {
+    if (!o.signal?.aborted && workload.audit) {
       progress('audit', rec);
-      let found = 0;
-      const auditAgent = new Agent({ keepAliveTimeout: 1000, connections: AUDIT_CONCURRENCY });
-      try {
-        await pool(users, AUDIT_CONCURRENCY, async (u) => {
-          const live = () => c.status().instances.filter((i) => i.state === 'up' && i.url);
-          // The user's own session first, on each instance (a memory session lives on one).
-          const cookie = u.cookies();
-          for (const i of cookie ? live() : []) {
-            const listed = await auditOrders(i.url!, u.name, auditAgent, cookie).catch(() => null);
-            if (listed) {
-              const r = countDuplicates(listed, u.ordersSeen);
-              found += r.duplicates;
-              missing += r.missing;
-              return;
-            }
-          }
-          for (let attempt = 0; attempt < AUDIT_ATTEMPTS; attempt++) {
-            const up = live();
-            const target = up[attempt % Math.max(1, up.length)]?.url;
-            const listed = target ? await auditOrders(target, u.name, auditAgent) : null;
-            if (listed) {
-              const r = countDuplicates(listed, u.ordersSeen);
-              found += r.duplicates;
-              missing += r.missing;
-              return;
-            }
-          }
-          auditFailures++;
-        });
-      } finally {
-        await auditAgent.close().catch(() => {});
-      }
-      duplicates = found;
+      const found = await auditCreates(workload, users, () =>
+        c.status().instances.filter((i) => i.state === 'up'),
+      );
+      ({ duplicates, missing, failures: auditFailures } = found);
     }
     progress('closing', rec);
 
@@ -237,7 +203,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       sessionsLostBeforeFault: rec.lossTimes.filter((at) => at < firstFault).length,
       sessionsLostBy: {
         loggedOut: rec.sessionsLostBy['logged-out'],
-        cartLost: rec.sessionsLostBy['cart-lost'],
+        cartLost: rec.sessionsLostBy['data-lost'],
         unauthenticated: rec.sessionsLostBy.unauthenticated,
       },
       errorsByType: rec.errorTypes(),
@@ -253,8 +219,8 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
             ? round(totals.nearCacheHitRatio, 3)
             : null,
       },
-      orders: { placed: rec.ordersPlaced, missing, auditFailures },
-      cart: { addsAcknowledged: rec.addsAcknowledged, checks: rec.cartChecks },
+      orders: { placed: rec.created, missing, auditFailures },
+      cart: { addsAcknowledged: rec.acknowledged, checks: rec.checks },
       faultsNotApplied: notApplied,
       timeline: rec.timeline(loadMs),
     };

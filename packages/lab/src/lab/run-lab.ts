@@ -1,12 +1,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { defaultLabApp } from './app-module.js';
+import { resolveApp } from './app-module.js';
 import { LAB_DEFAULTS, type LabOptions } from './options.js';
 import { Progress, type ProgressSink } from './progress.js';
 import { machineInfo, REPORT_SCHEMA, type LabReport, type RunReport } from './report.js';
 import { reportHtml } from './report-html.js';
 import { reportMarkdown } from './report-md.js';
 import { runConfig } from './run-config.js';
+import { loadWorkload } from './workload-module.js';
 
 /** Options of {@link runLab}: the command line's, plus what a caller in code may set. */
 export interface RunLabOptions extends Partial<Omit<LabOptions, 'configs'>> {
@@ -37,10 +38,12 @@ export async function writeReport(report: LabReport, dir: string): Promise<void>
 }
 
 /**
- * `stateline lab`: runs every config in turn on a fresh local cluster under scripted virtual users
- * and the fault schedule, and returns (and by default writes) the report. The app defaults to the
- * reference shop. When `signal` aborts, the current config stops where it is, no further config
- * runs, and the report written is marked `aborted`.
+ * `stateline lab`: runs every config in turn on a fresh local cluster under virtual users that
+ * run the app module's `workload` export, and the fault schedule, and returns (and by default
+ * writes) the report. The app defaults to {@link resolveApp}'s (`STATELINE_APP`, else
+ * `stateline.app` in the working directory's package.json); an app that exports no workload is
+ * refused with one line before anything starts. When `signal` aborts, the current config stops
+ * where it is, no further config runs, and the report written is marked `aborted`.
  *
  * @example
  * ```ts
@@ -50,7 +53,8 @@ export async function writeReport(report: LabReport, dir: string): Promise<void>
  * ```
  */
 export async function runLab(o: RunLabOptions): Promise<LabReport> {
-  const app = o.app ?? defaultLabApp();
+  const app = o.app ?? resolveApp();
+  const workload = await loadWorkload(app);
   const seed = o.seed ?? Math.floor(Math.random() * 0x100000000);
   const options: LabReport['options'] = {
     configs: o.configs.map((c) => c.name),
@@ -72,6 +76,7 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
       const run = await runConfig({
         config,
         app,
+        workload,
         durationMs: options.durationMs,
         users: options.users,
         instances: options.instances,

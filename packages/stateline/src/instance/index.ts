@@ -21,3 +21,4 @@ export { failStartup } from './fail-startup.js';
 export { isMainModule } from './main-module.js';
 export { INSTANCE_ENV, GATEWAY_PROOF_HEADER } from './env.js';
 export { isSupervisorMessage, type SupervisorMessage } from './supervisor-protocol.js';
+export type * from './workload.js';

@@ -1,0 +1,234 @@
+/**
+ * The shop's workload (what `stateline lab` drives): first its judgement, action by action, with
+ * scripted answers and no server (an add and its cart, a cart short of an acknowledged add, an
+ * old copy a second look corrects, a vanished cart, a logged-out session, a checkout's order and
+ * its audit); then the real shop under the lab for a few seconds: the workload's users find
+ * nothing lost, nothing stale and nothing made twice.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseConfigs, runLab, validateReport } from '@stateline/lab';
+import type {
+  IdempotentAnswer,
+  SessionLossReason,
+  WorkloadAnswer,
+  WorkloadRequestInit,
+  WorkloadUser,
+} from 'stateline/instance';
+import { workload } from '../src/workload.js';
+import { SHOP_APP } from './support.js';
+
+type Reply = { status: number; body?: unknown; headers?: Record<string, string> } | null;
+type Route = (init: WorkloadRequestInit) => Reply;
+
+/** What the scripted user was told by the workload. */
+interface Tally {
+  sent: string[];
+  lost: SessionLossReason[];
+  lostUpdates: number;
+  staleReads: number;
+  acknowledged: number;
+  checked: number;
+  created: [string, string][];
+  unexpected: string[];
+}
+
+/** A user whose requests are answered by `routes` (`'GET /api/cart'` → a list of replies, last one repeats). */
+function scripted(routes: Record<string, Reply[] | Route>) {
+  const tally: Tally = {
+    sent: [],
+    lost: [],
+    lostUpdates: 0,
+    staleReads: 0,
+    acknowledged: 0,
+    checked: 0,
+    created: [],
+    unexpected: [],
+  };
+  const answer = (method: string, path: string, init: WorkloadRequestInit = {}): WorkloadAnswer | null => {
+    const route = `${method} ${path}`;
+    tally.sent.push(route);
+    const r = routes[route];
+    const reply = typeof r === 'function' ? r(init) : r && (r.length > 1 ? r.shift()! : r[0]!);
+    if (reply === undefined) throw new Error(`no reply for ${route}`);
+    if (reply === null) return null;
+    return { status: reply.status, headers: new Headers(reply.headers), body: reply.body ?? null };
+  };
+  const user: WorkloadUser = {
+    n: 7,
+    http: {
+      request: async (method, path, init) => answer(method, path, init),
+      idempotent: async (method, path, init): Promise<IdempotentAnswer> => ({
+        key: 'k1',
+        answer: answer(method, path, init),
+        uncertain: false,
+      }),
+    },
+    random: {
+      next: () => 0,
+      int: (_min, max) => max,
+      chance: () => false,
+      pick: (l) => l[0]!,
+      hex128: () => 'k1',
+    },
+    report: {
+      unexpected: (a, what) => void tally.unexpected.push(`${a.status} ${what}`),
+      retry: () => {},
+      sessionLost: (reason) => void tally.lost.push(reason),
+      lostUpdate: () => void tally.lostUpdates++,
+      staleRead: () => void tally.staleReads++,
+      acknowledged: () => void tally.acknowledged++,
+      checked: () => void tally.checked++,
+      created: (key, id) => void tally.created.push([key, id]),
+    },
+    stopped: () => false,
+    think: async () => {},
+    sleep: async () => {},
+    async recheck(first, read, agrees) {
+      let last = first;
+      for (let i = 0; i < 3; i++) {
+        const again = await read();
+        if (again === null) break;
+        if (agrees(again)) {
+          tally.staleReads++;
+          return null;
+        }
+        last = again;
+      }
+      return last;
+    },
+  };
+  return { user, tally };
+}
+
+const action = (name: string) => {
+  const a = workload.actions.find((x) => x.name === name);
+  assert.ok(a, name);
+  return a;
+};
+const cart = (items: [string, number][]): Reply => ({
+  status: 200,
+  body: { items: items.map(([productId, qty]) => ({ productId, qty })) },
+});
+
+/** A shopper logged in, with `mug` ×3 acknowledged (the add's answer showed it). */
+async function withMugs(routes: Record<string, Reply[] | Route>) {
+  const s = scripted({
+    'POST /api/login': [{ status: 200 }],
+    'GET /api/products': [{ status: 200, body: { products: [{ id: 'mug' }, { id: 'tee' }] } }],
+    'POST /api/cart/items': [cart([['mug', 3]])],
+    ...routes,
+  });
+  const state = workload.init(s.user);
+  assert.equal(await workload.prepare!(s.user, state), true);
+  await action('add').run(s.user, state);
+  return { ...s, state };
+}
+
+describe('the shop workload, judged answer by answer', () => {
+  it('logs in as user<n>, and asks the lab for that many seeded users', async () => {
+    const { tally, state } = await withMugs({});
+    assert.equal(state.name, 'user7');
+    assert.deepEqual(tally.sent, ['POST /api/login', 'GET /api/products', 'POST /api/cart/items']);
+    assert.deepEqual([tally.acknowledged, tally.checked, tally.lostUpdates], [1, 1, 0]);
+    assert.deepEqual(workload.env!(12), { STATELINE_SHOP_USERS: '12', STATELINE_DEMO_PASSWORD: 'stateline' });
+  });
+
+  it('a cart short of an acknowledged add, still short on a second look: one lost update', async () => {
+    const { user, tally, state } = await withMugs({ 'GET /api/cart': [cart([['mug', 1]])] });
+    await action('view-cart').run(user, state);
+    await action('view-cart').run(user, state);
+    assert.deepEqual([tally.lostUpdates, tally.staleReads, tally.lost.length], [1, 0, 0]);
+  });
+
+  it('an old copy that a second look corrects: a stale read, nothing lost', async () => {
+    const { user, tally, state } = await withMugs({
+      'GET /api/cart': [cart([]), cart([['mug', 3]])],
+    });
+    await action('view-cart').run(user, state);
+    assert.deepEqual([tally.staleReads, tally.lostUpdates, tally.lost.length], [1, 0, 0]);
+  });
+
+  it('every acknowledged line gone for good: the session is lost with its cart, and it logs in again', async () => {
+    const { user, tally, state } = await withMugs({ 'GET /api/cart': [cart([])] });
+    await action('view-cart').run(user, state);
+    assert.deepEqual(tally.lost, ['data-lost']);
+    assert.equal(tally.lostUpdates, 0);
+    assert.equal(await workload.prepare!(user, state), true);
+    assert.equal(tally.sent.filter((r) => r === 'POST /api/login').length, 2);
+  });
+
+  it('whoami says nobody while the shopper never logged out: a lost session', async () => {
+    const { user, tally, state } = await withMugs({
+      'GET /api/whoami': [{ status: 200, body: { user: null } }],
+    });
+    await action('whoami').run(user, state);
+    assert.deepEqual(tally.lost, ['logged-out']);
+  });
+
+  it("a checkout's order is reported under its key; an unexpected 4xx is an error", async () => {
+    const { user, tally, state } = await withMugs({
+      'GET /api/cart': [cart([['mug', 3]]), cart([])],
+      'POST /api/orders': [{ status: 201, body: { order: { id: 'o1' } } }],
+      'POST /api/cart/items': [cart([['mug', 3]]), { status: 422, body: { code: 'SL_ERR_X' } }],
+    });
+    await action('buy').run(user, state);
+    assert.deepEqual(tally.created, [['k1', 'o1']]);
+    await action('add').run(user, state);
+    assert.deepEqual(tally.unexpected, ['422 add']);
+    await action('view-cart').run(user, state);
+    assert.deepEqual(
+      [tally.lostUpdates, tally.staleReads, tally.lost.length],
+      [0, 0, 0],
+      'the cart is empty after the order',
+    );
+  });
+
+  it('the audit lists the orders with their keys, logging in only when asked to', async () => {
+    const orders = { status: 200, body: { orders: [{ id: 'o1', idempotencyKey: 'k1' }, { id: 'o2' }] } };
+    const own = scripted({ 'GET /api/orders': [orders] });
+    assert.deepEqual(await workload.audit!({ http: own.user.http, n: 7, signIn: false }), [
+      { id: 'o1', idempotencyKey: 'k1' },
+      { id: 'o2', idempotencyKey: null },
+    ]);
+    assert.deepEqual(own.tally.sent, ['GET /api/orders']);
+    let password: unknown;
+    const fresh = scripted({
+      'POST /api/login': (init) => ((password = init.json), { status: 200 }),
+      'GET /api/orders': [orders],
+    });
+    assert.equal((await workload.audit!({ http: fresh.user.http, n: 7, signIn: true }))?.length, 2);
+    assert.deepEqual(password, { username: 'user7', password: 'stateline' });
+    const refused = scripted({ 'GET /api/orders': [{ status: 401 }] });
+    assert.equal(await workload.audit!({ http: refused.user.http, n: 7, signIn: false }), null);
+  });
+});
+
+describe('the shop under stateline lab', () => {
+  it('server/sqlite: the workload finds nothing lost, nothing stale, nothing twice', async () => {
+    // No fault here (the lab's own tests prove what faults do to its counters): this proves the
+    // workload judges the real shop right, and stays meaningful on a busy machine (scrypt logins).
+    const report = await runLab({
+      configs: parseConfigs('server/sqlite'),
+      durationMs: 8000,
+      users: 4,
+      instances: 2,
+      faults: [],
+      seed: 13,
+      app: SHOP_APP,
+      write: false,
+    });
+    assert.deepEqual(validateReport(JSON.parse(JSON.stringify(report))), []);
+    const run = report.runs[0]!;
+    assert.equal(run.skipped, null, `ran: ${run.skipped}`);
+    const seen = JSON.stringify({ lost: run.sessionsLostBy, errors: run.errorsByType, orders: run.orders });
+    assert.ok(run.cart!.addsAcknowledged >= 5 && run.cart!.checks >= 5, JSON.stringify(run.cart));
+    assert.ok(run.orders!.placed >= 1, seen);
+    assert.ok(run.cache!.notModified > 0, 'the catalogue answered 304 to If-None-Match');
+    assert.equal(run.sessionsLost, 0, seen);
+    assert.equal(run.lostUpdates, 0, seen);
+    assert.equal(run.staleReads, 0, seen);
+    assert.equal(run.duplicateOrders, 0, seen);
+    assert.deepEqual([run.orders!.missing, run.orders!.auditFailures], [0, 0], seen);
+  });
+});

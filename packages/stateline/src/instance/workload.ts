@@ -1,0 +1,246 @@
+/**
+ * The workload contract: what an app module may export (`export const workload`) so a load tool
+ * such as `stateline lab` can drive it. Types only: the app describes what its users do and what
+ * a right answer is; the tool supplies the HTTP client, the seeded random source, the timing and
+ * the counting. See docs/lab.md, "Writing a workload".
+ *
+ * @module
+ */
+
+/** One answer as a workload sees it. */
+export interface WorkloadAnswer {
+  readonly status: number;
+  readonly headers: Headers;
+  /** The body parsed as JSON; the text when it is not JSON; null when empty. */
+  readonly body: unknown;
+}
+
+/** Options of one request. */
+export interface WorkloadRequestInit {
+  /** Sent as JSON, with `content-type: application/json`. */
+  readonly json?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Keep the answer's ETag and send `If-None-Match` with the next request to the same path. A
+   * 304 comes back with the body of the copy it confirmed.
+   */
+  readonly revalidate?: boolean;
+}
+
+/**
+ * The outcome of {@link WorkloadHttp.idempotent}.
+ *
+ * @example
+ * ```ts
+ * const { key, answer, uncertain } = await user.http.idempotent('POST', '/api/orders', { json: {} });
+ * if (answer?.status === 201) user.report.created(key, (answer.body as { id: string }).id);
+ * else if (!answer && uncertain) state.cart.clear(); // the order may exist: expect nothing
+ * ```
+ */
+export interface IdempotentAnswer {
+  /** The `Idempotency-Key` sent with every attempt. */
+  readonly key: string;
+  /**
+   * The final answer, or null when none came in the end: every attempt failed (network error,
+   * 5xx), or the deadline passed while the app kept saying "in flight".
+   */
+  readonly answer: WorkloadAnswer | null;
+  /** An earlier attempt went unanswered, failed or was reported in flight: its effect may exist. */
+  readonly uncertain: boolean;
+}
+
+/**
+ * HTTP as one virtual user: its own cookie jar, JSON in and out, redirects not followed, a time
+ * limit per request. Network errors and 5xx answers are counted as errors by the tool.
+ *
+ * @example
+ * ```ts
+ * const a = await user.http.request('POST', '/api/cart/items', { json: { productId: 'mug', qty: 1 } });
+ * if (a?.status === 200) user.report.acknowledged();
+ * ```
+ */
+export interface WorkloadHttp {
+  /** One request; null when no answer came. */
+  request(method: string, path: string, init?: WorkloadRequestInit): Promise<WorkloadAnswer | null>;
+  /**
+   * A request that must take effect once: a fresh `Idempotency-Key`, the same key on every retry
+   * after a network error or 5xx (with backoff), and a `409`/`429` with `Retry-After` waited out
+   * and asked again (each counted as a retry), within the tool's deadline.
+   */
+  idempotent(method: string, path: string, init?: WorkloadRequestInit): Promise<IdempotentAnswer>;
+}
+
+/** A seeded source of choices: the same seed gives the same run. */
+export interface WorkloadRandom {
+  /** A float in [0, 1). */
+  next(): number;
+  /** An integer in [min, max]. */
+  int(min: number, max: number): number;
+  /** True with probability `p`. */
+  chance(p: number): boolean;
+  /** One element of a non-empty list. */
+  pick<T>(list: readonly T[]): T;
+  /** 32 hex digits. */
+  hex128(): string;
+}
+
+/**
+ * How a user noticed that its session was gone without having ended it: the app said it is
+ * signed out, the app answered 401, or the data the session held vanished.
+ */
+export type SessionLossReason = 'logged-out' | 'unauthenticated' | 'data-lost';
+
+/**
+ * What a workload tells the tool about the answers it judged. The tool counts network errors,
+ * 5xx, latency and retries of {@link WorkloadHttp.idempotent} itself.
+ *
+ * @example
+ * ```ts
+ * if (a.status === 401) user.report.sessionLost('unauthenticated');
+ * else if (a.status !== 200) user.report.unexpected(a, 'cart');
+ * ```
+ */
+export interface WorkloadReport {
+  /** An answer the script did not expect (a 4xx): an error the user saw, typed by its problem code or `what`. */
+  unexpected(answer: WorkloadAnswer, what: string): void;
+  /** An answer that asked to be tried again later (`429`, `409` with `Retry-After`): not an error. */
+  retry(): void;
+  /** The user's session was gone without the user ending it (one incident). */
+  sessionLost(reason: SessionLossReason): void;
+  /** A value held less than the acknowledged writes put there, while the rest survived. */
+  lostUpdate(): void;
+  /** A read showed an older state than one the user was already answered with; a read right after agreed again. */
+  staleRead(): void;
+  /** A write the app acknowledged, which later reads must show. */
+  acknowledged(): void;
+  /** A read compared with what the acknowledged writes promise. */
+  checked(): void;
+  /** The app answered an idempotent create of `key` with resource `id` (the audit counts duplicates against it). */
+  created(key: string, id: string): void;
+}
+
+/**
+ * One virtual user, as an action sees it.
+ *
+ * @example
+ * ```ts
+ * const a = await user.http.request('GET', '/api/whoami');
+ * await user.think();
+ * ```
+ */
+export interface WorkloadUser {
+  /** Its number, 1 to the number of users (an account to sign in as, for instance). */
+  readonly n: number;
+  readonly http: WorkloadHttp;
+  readonly random: WorkloadRandom;
+  readonly report: WorkloadReport;
+  /** True once the load should end: finish the request in hand and return. */
+  stopped(): boolean;
+  /** The tool's think time between two requests (nothing once stopped). */
+  think(): Promise<void>;
+  sleep(ms: number): Promise<void>;
+  /**
+   * After a read that disagreed with the acknowledged writes: reads again a few times, a little
+   * apart (even when the load has just ended). Null when one of them agrees (counted as a stale
+   * read); otherwise the last value read (`first` when no read answered), and the disagreement
+   * stands.
+   */
+  recheck<T>(first: T, read: () => Promise<T | null>, agrees: (value: T) => boolean): Promise<T | null>;
+}
+
+/**
+ * One thing a user does, chosen at random in proportion to `weight`.
+ *
+ * @example
+ * ```ts
+ * const browse: WorkloadAction<Cart> = {
+ *   name: 'browse',
+ *   weight: 10,
+ *   run: async (user) => void (await user.http.request('GET', '/api/products', { revalidate: true })),
+ * };
+ * ```
+ */
+export interface WorkloadAction<S> {
+  /** Names the action in errors it throws. */
+  readonly name: string;
+  /** Relative frequency, greater than 0. */
+  readonly weight: number;
+  run(user: WorkloadUser, state: S): Promise<void>;
+}
+
+/** One record of an idempotent create as the app holds it after the load. */
+export interface AuditRecord {
+  readonly id: string;
+  /** The `Idempotency-Key` it was made under, null when none. */
+  readonly idempotencyKey: string | null;
+}
+
+/**
+ * What {@link Workload.audit} is given.
+ *
+ * @example
+ * ```ts
+ * async audit({ http, n, signIn }) {
+ *   if (signIn && (await http.request('POST', '/api/login', { json: { username: `user${n}` } }))?.status !== 200) return null;
+ *   const a = await http.request('GET', '/api/orders');
+ *   return a?.status === 200 ? (a.body as { orders: AuditRecord[] }).orders : null;
+ * }
+ * ```
+ */
+export interface WorkloadAudit {
+  /** Straight to one instance (not through the balancer); not counted as load. */
+  readonly http: WorkloadHttp;
+  /** The user's number. */
+  readonly n: number;
+  /**
+   * False while `http` carries the user's own cookies (asked on each instance in turn: sign in
+   * only if nothing else works); true on later attempts, with an empty cookie jar.
+   */
+  readonly signIn: boolean;
+}
+
+/**
+ * What an app's users do, and what a right answer is. `S` is one user's memory (what it was
+ * answered, what it expects), made by `init`.
+ *
+ * @example
+ * ```ts
+ * import type { Workload } from 'stateline/instance';
+ *
+ * export const workload: Workload<{ count: number }> = {
+ *   init: () => ({ count: 0 }),
+ *   actions: [
+ *     {
+ *       name: 'increment',
+ *       weight: 1,
+ *       async run(user, state) {
+ *         const a = await user.http.request('POST', '/api/counter');
+ *         if (a?.status !== 200) return;
+ *         user.report.acknowledged();
+ *         const { counter } = a.body as { counter: number };
+ *         if (counter < state.count + 1) user.report.lostUpdate();
+ *         state.count = counter;
+ *       },
+ *     },
+ *   ],
+ * };
+ * ```
+ */
+export interface Workload<S = unknown> {
+  /** Environment every instance needs for `users` virtual users (accounts to seed, for instance). */
+  env?(users: number): Record<string, string>;
+  /** Makes one user's memory, once, before its first action. */
+  init(user: WorkloadUser): S;
+  /**
+   * Runs before every action: brings the user to where actions make sense (signed in). False:
+   * not this time; the tool thinks and asks again.
+   */
+  prepare?(user: WorkloadUser, state: S): Promise<boolean>;
+  readonly actions: readonly WorkloadAction<S>[];
+  /**
+   * After the load: the idempotent creates the app holds for user `n`, for the tool to count
+   * duplicates and missing ones against what it reported as {@link WorkloadReport.created}.
+   * Null when they could not be listed this way.
+   */
+  audit?(audit: WorkloadAudit): Promise<readonly AuditRecord[] | null>;
+}
