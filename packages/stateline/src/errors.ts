@@ -131,8 +131,8 @@ const CODE = /^SL_ERR_[A-Z0-9_]+$/;
  *
  * @example
  * ```ts
- * export const SL_ERR_CART_EMPTY = defineError('SL_ERR_CART_EMPTY', 409, 'The cart is empty');
- * throw new SL_ERR_CART_EMPTY('add something first'); // 409, "The cart is empty: add something first"
+ * export const SL_ERR_QUOTA_USED = defineError('SL_ERR_QUOTA_USED', 429, 'The monthly quota is used up');
+ * throw new SL_ERR_QUOTA_USED('resets on June 1'); // 429, "The monthly quota is used up: resets on June 1"
  * ```
  */
 export function defineError(code: string, status: number, message: string): DefinedError {
@@ -177,7 +177,7 @@ export function defineError(code: string, status: number, message: string): Defi
  * @example
  * ```ts
  * if (isStatelineError(err, 'SL_ERR_BUS_UNAVAILABLE')) retryLater();
- * if (isStatelineError(err, SL_ERR_CART_EMPTY.code)) showEmptyCart();
+ * if (isStatelineError(err, SL_ERR_QUOTA_USED.code)) showUpgradeOffer();
  * ```
  */
 export function isStatelineError(err: unknown, code?: string): err is StatelineError {
