@@ -3,6 +3,8 @@ import { redactSpec } from 'stateline/store';
 import { checkCredentials, normalizeUsername, type PublicUser } from './users.js';
 import { readJson } from './body.js';
 import { fail } from './http-error.js';
+import { SL_ERR_BAD_REQUEST } from 'stateline/http';
+import { SL_ERR_BAD_CREDENTIALS, SL_ERR_RATE_LIMITED, SL_ERR_UNAUTHENTICATED } from './errors.js';
 import { sendEmpty, sendJson } from './respond.js';
 import type { SessionRequest, ShopContext } from './context.js';
 
@@ -32,7 +34,7 @@ export function currentUser(session: SessionRequest['session']): PublicUser | nu
  */
 export function requireUser(req: SessionRequest): string {
   const id = req.session.userId;
-  if (!id) fail('SL_ERR_UNAUTHENTICATED', 'log in first (POST /api/login)');
+  if (!id) fail(SL_ERR_UNAUTHENTICATED, 'log in first (POST /api/login)');
   return id;
 }
 
@@ -61,22 +63,22 @@ export function authRoutes(ctx: ShopContext) {
     async login(req: SessionRequest, res: ServerResponse): Promise<void> {
       const body = await readJson(req);
       if (typeof body.username !== 'string' || typeof body.password !== 'string')
-        fail('SL_ERR_BAD_REQUEST', 'send {"username": "…", "password": "…"}');
+        fail(SL_ERR_BAD_REQUEST, 'send {"username": "…", "password": "…"}');
       if (body.username.length > 256 || body.password.length > 1024)
-        fail('SL_ERR_BAD_REQUEST', 'username or password too long');
+        fail(SL_ERR_BAD_REQUEST, 'username or password too long');
       const username = normalizeUsername(body.username);
       // Failures are counted per (username as typed, lower-cased) and client address.
       const counted = username ?? body.username.trim().toLowerCase();
       const address = ctx.client(req).address;
       const wait = await ctx.limit.blockedFor(counted, address);
       if (wait > 0)
-        fail('SL_ERR_RATE_LIMITED', `too many failed logins; retry in ${wait} s`, {
+        fail(SL_ERR_RATE_LIMITED, `too many failed logins; retry in ${wait} s`, {
           'retry-after': String(wait),
         });
       const user = username ? await checkCredentials(ctx.store, username, body.password) : null;
       if (!user) {
         await ctx.limit.recordFailure(counted, address);
-        fail('SL_ERR_BAD_CREDENTIALS');
+        fail(SL_ERR_BAD_CREDENTIALS);
       }
       const s = req.session;
       s.set(NAME, user.name);

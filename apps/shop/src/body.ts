@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fail, sendError, ShopError } from './http-error.js';
+import { SL_ERR_BAD_REQUEST, SL_ERR_PAYLOAD_TOO_LARGE } from 'stateline/http';
 
 /** Largest request body any shop route accepts. */
 export const MAX_BODY_BYTES = 16 * 1024;
 
 const tooLarge = () =>
-  new ShopError('SL_ERR_PAYLOAD_TOO_LARGE', `the body may be at most ${MAX_BODY_BYTES} bytes`, {
+  new ShopError(SL_ERR_PAYLOAD_TOO_LARGE, `the body may be at most ${MAX_BODY_BYTES} bytes`, {
     connection: 'close',
   });
 
@@ -99,9 +100,9 @@ export function parseJsonObject(bytes: Buffer | undefined): Record<string, unkno
   try {
     value = JSON.parse(bytes.toString('utf8'));
   } catch {
-    fail('SL_ERR_BAD_REQUEST', 'the body is not valid JSON');
+    fail(SL_ERR_BAD_REQUEST, 'the body is not valid JSON');
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
-    fail('SL_ERR_BAD_REQUEST', 'the body must be a JSON object');
+    fail(SL_ERR_BAD_REQUEST, 'the body must be a JSON object');
   return value as Record<string, unknown>;
 }

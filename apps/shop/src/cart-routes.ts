@@ -3,14 +3,14 @@ import { readJson } from './body.js';
 import { addLine, CART, MAX_ADD, readCart, removeLine, type CartState } from './cart.js';
 import { findProduct } from './catalog.js';
 import { fail } from './http-error.js';
+import { SL_ERR_BAD_REQUEST, SL_ERR_NOT_FOUND } from 'stateline/http';
 import { sendJson } from './respond.js';
 import type { Params } from './router.js';
 import type { SessionRequest } from './context.js';
 
 function knownProduct(id: unknown): string {
-  if (typeof id !== 'string' || id === '')
-    fail('SL_ERR_BAD_REQUEST', 'productId must be a product id string');
-  if (!findProduct(id)) fail('SL_ERR_NOT_FOUND', `no product ${JSON.stringify(id.slice(0, 64))}`);
+  if (typeof id !== 'string' || id === '') fail(SL_ERR_BAD_REQUEST, 'productId must be a product id string');
+  if (!findProduct(id)) fail(SL_ERR_NOT_FOUND, `no product ${JSON.stringify(id.slice(0, 64))}`);
   return id;
 }
 
@@ -40,7 +40,7 @@ export function cartRoutes() {
       const productId = knownProduct(body.productId);
       const qty = body.qty;
       if (typeof qty !== 'number' || !Number.isInteger(qty) || qty < 1 || qty > MAX_ADD)
-        fail('SL_ERR_BAD_REQUEST', `qty must be a whole number from 1 to ${MAX_ADD}`);
+        fail(SL_ERR_BAD_REQUEST, `qty must be a whole number from 1 to ${MAX_ADD}`);
       const cart = await change(req, (c) => addLine(c, productId, qty));
       sendJson(res, 200, { items: cart.items });
     },

@@ -1,5 +1,6 @@
 import { findProduct } from './catalog.js';
 import { fail } from './http-error.js';
+import { SL_ERR_CART_LIMIT } from './errors.js';
 
 /** One cart line. */
 export interface CartLine {
@@ -60,7 +61,7 @@ export function addLine(cart: CartState, productId: string, qty: number): CartSt
   const line = items.find((l) => l.productId === productId);
   const next = (line?.qty ?? 0) + qty;
   if (next > MAX_LINE)
-    fail('SL_ERR_CART_LIMIT', `a line may hold at most ${MAX_LINE} (this one has ${line?.qty ?? 0})`);
+    fail(SL_ERR_CART_LIMIT, `a line may hold at most ${MAX_LINE} (this one has ${line?.qty ?? 0})`);
   if (line) line.qty = next;
   else items.push({ productId, qty });
   return { ...cart, items };

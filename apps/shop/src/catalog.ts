@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fail } from './http-error.js';
+import { SL_ERR_NOT_FOUND } from 'stateline/http';
 
 /** A product of the fixed catalogue; `price` is in integer cents. */
 export interface Product {
@@ -118,6 +119,6 @@ export function listProducts(req: IncomingMessage, res: ServerResponse): void {
  */
 export function getProduct(req: IncomingMessage, res: ServerResponse, params: Record<string, string>): void {
   const c = ONE.get(params.id ?? '');
-  if (!c) fail('SL_ERR_NOT_FOUND', `no product ${JSON.stringify(params.id)}`);
+  if (!c) fail(SL_ERR_NOT_FOUND, `no product ${JSON.stringify(params.id)}`);
   send(req, res, c);
 }

@@ -1,4 +1,4 @@
-import { StatelineError, type ErrorCode } from 'stateline/errors';
+import { StatelineError, type ErrorCode, type ErrorDefinition } from 'stateline/errors';
 import { problemFor } from 'stateline/http';
 import type { ServerResponse } from 'node:http';
 
@@ -7,27 +7,32 @@ import type { ServerResponse } from 'node:http';
  *
  * @example
  * ```ts
- * throw new ShopError('SL_ERR_RATE_LIMITED', 'retry in 42 s', { 'retry-after': '42' });
+ * throw new ShopError(SL_ERR_RATE_LIMITED, 'retry in 42 s', { 'retry-after': '42' });
  * ```
  */
 export class ShopError extends StatelineError {
   readonly headers: Record<string, string>;
 
-  constructor(code: ErrorCode, detail?: string, headers: Record<string, string> = {}) {
+  constructor(code: ErrorCode | ErrorDefinition, detail?: string, headers: Record<string, string> = {}) {
     super(code, detail);
     this.headers = headers;
   }
 }
 
 /**
- * Throws a problem with a stable code; the router turns it into `application/problem+json`.
+ * Throws a problem with a stable code (the library's, or a definition from `stateline/http` or
+ * ./errors.ts); the router turns it into `application/problem+json`.
  *
  * @example
  * ```ts
- * if (!user) fail('SL_ERR_UNAUTHENTICATED', 'log in first');
+ * if (!user) fail(SL_ERR_UNAUTHENTICATED, 'log in first');
  * ```
  */
-export function fail(code: ErrorCode, detail?: string, headers?: Record<string, string>): never {
+export function fail(
+  code: ErrorCode | ErrorDefinition,
+  detail?: string,
+  headers?: Record<string, string>,
+): never {
   throw new ShopError(code, detail, headers);
 }
 

@@ -7,6 +7,7 @@ import { CART, readCart, settleOrder, type CartState } from './cart.js';
 import { findProduct } from './catalog.js';
 import { checkDeclaredLength, limitBody } from './body.js';
 import { fail } from './http-error.js';
+import { SL_ERR_CART_EMPTY } from './errors.js';
 import { sendJson } from './respond.js';
 import type { SessionRequest, ShopContext } from './context.js';
 
@@ -74,7 +75,7 @@ export function orderRoutes(ctx: ShopContext) {
     let order = await readOrder(store, orderKey(userId, ref));
     if (!order) {
       const cart = readCart(s.get(CART));
-      if (cart.items.length === 0) fail('SL_ERR_CART_EMPTY', 'add something to the cart first');
+      if (cart.items.length === 0) fail(SL_ERR_CART_EMPTY, 'add something to the cart first');
       const items = cart.items.map((l) => ({ ...l, price: findProduct(l.productId)!.price }));
       const made: Order = {
         id: randomUUID(),

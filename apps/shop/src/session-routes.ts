@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { requireUser } from './auth-routes.js';
 import { fail } from './http-error.js';
+import { SL_ERR_NOT_FOUND } from 'stateline/http';
 import { sendEmpty, sendJson } from './respond.js';
 import type { Params } from './router.js';
 import type { SessionRequest, ShopContext } from './context.js';
@@ -40,7 +41,7 @@ export function sessionRoutes(ctx: ShopContext) {
         return sendEmpty(res);
       }
       if (handle.length > 200 || !(await ctx.sessions.revoke(handle, { userId })))
-        fail('SL_ERR_NOT_FOUND', 'no such session of yours');
+        fail(SL_ERR_NOT_FOUND, 'no such session of yours');
       ctx.counters.revoked++;
       sendEmpty(res);
     },

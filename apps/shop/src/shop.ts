@@ -18,6 +18,7 @@ import { createChat, upgradeChat } from './chat.js';
 import { readConfig, type ShopConfig } from './config.js';
 import type { SessionRequest, ShopContext } from './context.js';
 import { sendError, ShopError } from './http-error.js';
+import { SL_ERR_METHOD_NOT_ALLOWED, SL_ERR_NOT_FOUND } from 'stateline/http';
 import { instrumentBus } from './instrumented-bus.js';
 import { instrumentStore } from './instrumented-store.js';
 import { createLogger } from './logger.js';
@@ -226,15 +227,15 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
       if (m.kind === 'method')
         return sendError(
           res,
-          new ShopError('SL_ERR_METHOD_NOT_ALLOWED', `${method} ${m.pattern}`, { allow: m.allow.join(', ') }),
+          new ShopError(SL_ERR_METHOD_NOT_ALLOWED, `${method} ${m.pattern}`, { allow: m.allow.join(', ') }),
         );
       if (path === '/api' || path.startsWith('/api/') || path === '/ws')
-        return sendError(res, new ShopError('SL_ERR_NOT_FOUND', `no route ${method} ${path.slice(0, 200)}`));
+        return sendError(res, new ShopError(SL_ERR_NOT_FOUND, `no route ${method} ${path.slice(0, 200)}`));
       if (method !== 'GET' && method !== 'HEAD') {
         label('/*');
         return sendError(
           res,
-          new ShopError('SL_ERR_METHOD_NOT_ALLOWED', 'pages are GET only', { allow: 'GET, HEAD' }),
+          new ShopError(SL_ERR_METHOD_NOT_ALLOWED, 'pages are GET only', { allow: 'GET, HEAD' }),
         );
       }
       label(path.startsWith('/assets/') ? '/assets/*' : path === '/' || path === '/index.html' ? '/' : '/*');

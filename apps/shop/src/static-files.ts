@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fail } from './http-error.js';
+import { SL_ERR_NOT_FOUND } from 'stateline/http';
 
 /** Where Vite puts the web UI: `apps/shop/dist/public` (the same from `src/` and from `dist/`). */
 export const PUBLIC_DIR = fileURLToPath(new URL('../dist/public/', import.meta.url));
@@ -80,15 +81,15 @@ export async function serveStatic(
 ): Promise<void> {
   if (path.startsWith('/assets/')) {
     const found = await fileAt(root, path);
-    if (!found) fail('SL_ERR_NOT_FOUND', 'no such asset');
+    if (!found) fail(SL_ERR_NOT_FOUND, 'no such asset');
     return stream(req, res, found.file, found.size, 'public, max-age=31536000, immutable');
   }
   if (path !== '/' && path !== '/index.html') {
     const found = await fileAt(root, path);
     if (found) return stream(req, res, found.file, found.size, 'no-cache');
-    if (!acceptsHtml(req)) fail('SL_ERR_NOT_FOUND', 'no such file');
+    if (!acceptsHtml(req)) fail(SL_ERR_NOT_FOUND, 'no such file');
   }
   const index = await fileAt(root, '/index.html');
-  if (!index) fail('SL_ERR_NOT_FOUND', 'the web UI is not built (npm run build)');
+  if (!index) fail(SL_ERR_NOT_FOUND, 'the web UI is not built (npm run build)');
   stream(req, res, index.file, index.size, 'no-cache');
 }

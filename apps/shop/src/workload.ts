@@ -1,5 +1,6 @@
 import type { AuditRecord, Workload, WorkloadAnswer, WorkloadUser } from 'stateline/instance';
 import { DEFAULT_DEMO_PASSWORD, SHOP_ENV } from './config.js';
+import { SL_ERR_CART_EMPTY } from './errors.js';
 
 interface CartItem {
   productId: string;
@@ -230,7 +231,7 @@ async function checkout(user: WorkloadUser, s: Shopper): Promise<void> {
   }
   if (a) {
     if (a.status === 401) return unauthenticated(user, s);
-    if (a.status === 409 && problemCode(a.body) === 'SL_ERR_CART_EMPTY') {
+    if (a.status === 409 && problemCode(a.body) === SL_ERR_CART_EMPTY.code) {
       // After an unanswered or "in flight" attempt the order may have gone through; otherwise the
       // checkout read an old copy of the cart (a view right after shows the lines) or the cart vanished.
       if (!uncertain && [...s.expected.values()].some((q) => q > 0)) {

@@ -2,12 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { cookieValue, stickyCookieHeader } from './cookie.js';
+import { SL_ERR_NO_INSTANCE, SL_ERR_UPSTREAM_FAILED, SL_ERR_UPSTREAM_TIMEOUT } from './errors.js';
 import { requestHead, responseHeaders, type RequestHead } from './forward-headers.js';
 import { hashKey } from './hash-ring.js';
 import type { Instance } from './instance.js';
 import type { InstanceSet } from './instance-set.js';
 import type { ResolvedOptions } from './options.js';
-import { trackRequest } from 'stateline/http';
+import { SL_ERR_BAD_REQUEST, SL_ERR_PAYLOAD_TOO_LARGE, trackRequest } from 'stateline/http';
 import { ClientBodyError, prepareBody } from './request-body.js';
 import { sendProblem } from './respond.js';
 
@@ -111,7 +112,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.clientGone) return;
     const instance = this.ctx.set.balancer.pick(this.stickyId, this.hash, undefined);
     if (instance === undefined) {
-      sendProblem(this.res, 'SL_ERR_NO_INSTANCE', 'no instance is up; retry shortly', { 'retry-after': '1' });
+      sendProblem(this.res, SL_ERR_NO_INSTANCE, 'no instance is up; retry shortly', { 'retry-after': '1' });
       return;
     }
     this.dispatch(instance);
@@ -260,7 +261,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     if (BAD_REQUEST.has(code)) {
-      sendProblem(this.res, 'SL_ERR_BAD_REQUEST', err.message, { connection: 'close' });
+      sendProblem(this.res, SL_ERR_BAD_REQUEST, err.message, { connection: 'close' });
       return;
     }
     if (!refusedUpload) this.ctx.set.passiveFailure(instance);
@@ -274,17 +275,17 @@ class Exchange implements Dispatcher.DispatchHandler {
       }
     }
     if (code === 'UND_ERR_HEADERS_TIMEOUT') {
-      sendProblem(this.res, 'SL_ERR_UPSTREAM_TIMEOUT', `instance ${instance.id} did not answer in time`);
+      sendProblem(this.res, SL_ERR_UPSTREAM_TIMEOUT, `instance ${instance.id} did not answer in time`);
     } else if (refusedUpload) {
       sendProblem(
         this.res,
-        'SL_ERR_UPSTREAM_FAILED',
+        SL_ERR_UPSTREAM_FAILED,
         `instance ${instance.id} closed the connection before it read the whole request body (${code})`,
       );
     } else {
       sendProblem(
         this.res,
-        'SL_ERR_UPSTREAM_FAILED',
+        SL_ERR_UPSTREAM_FAILED,
         `instance ${instance.id} failed (${code || err.message})${notSent || this.safeAfterSend() ? '' : '; not retried: the request is neither idempotent nor carries an Idempotency-Key'}`,
       );
     }
@@ -302,7 +303,7 @@ class Exchange implements Dispatcher.DispatchHandler {
  * the client gets the answer rather than a reset.
  */
 function refuseTooLarge(res: ServerResponse, limit: number): void {
-  sendProblem(res, 'SL_ERR_PAYLOAD_TOO_LARGE', `the request body may be at most ${limit} bytes`, {
+  sendProblem(res, SL_ERR_PAYLOAD_TOO_LARGE, `the request body may be at most ${limit} bytes`, {
     connection: 'close',
   });
 }
@@ -327,19 +328,19 @@ export function proxyRequest(ctx: ExchangeContext, req: IncomingMessage, res: Se
   const url = req.url ?? '/';
   const path = url.charCodeAt(0) === 47 /* / */ ? url : originForm(url);
   if (path === undefined) {
-    sendProblem(res, 'SL_ERR_BAD_REQUEST', 'the request target must be a path', { connection: 'close' });
+    sendProblem(res, SL_ERR_BAD_REQUEST, 'the request target must be a path', { connection: 'close' });
     return;
   }
   const options = ctx.options;
   const head = requestHead(req.rawHeaders, req.socket.remoteAddress, options.hashHeader, options.proof);
   if (head.badFraming || Number.isNaN(head.contentLength)) {
-    sendProblem(res, 'SL_ERR_BAD_REQUEST', 'unsupported Transfer-Encoding or invalid Content-Length', {
+    sendProblem(res, SL_ERR_BAD_REQUEST, 'unsupported Transfer-Encoding or invalid Content-Length', {
       connection: 'close',
     });
     return;
   }
   if (head.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
-    sendProblem(res, 'SL_ERR_BAD_REQUEST', 'an HTTP/1.1 request needs a Host header', {
+    sendProblem(res, SL_ERR_BAD_REQUEST, 'an HTTP/1.1 request needs a Host header', {
       connection: 'close',
     });
     return;

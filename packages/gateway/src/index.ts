@@ -14,6 +14,13 @@
  */
 export { createGateway } from './gateway.js';
 export type { FrontHandler } from './front.js';
+export {
+  GATEWAY_ERRORS,
+  SL_ERR_NO_INSTANCE,
+  SL_ERR_REQUEST_HEADERS_TOO_LARGE,
+  SL_ERR_UPSTREAM_FAILED,
+  SL_ERR_UPSTREAM_TIMEOUT,
+} from './errors.js';
 export { exportHaproxy } from './export/haproxy.js';
 export { exportNginx } from './export/nginx.js';
 export type { ExportOptions } from './export/export-options.js';

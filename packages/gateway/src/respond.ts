@@ -1,6 +1,6 @@
 import { problem } from 'stateline/http';
 import type { ServerResponse } from 'node:http';
-import type { ErrorCode } from 'stateline/errors';
+import type { ErrorCode, ErrorDefinition } from 'stateline/errors';
 
 /**
  * Answers with a problem+json document, or cuts the connection when the response has already
@@ -8,7 +8,7 @@ import type { ErrorCode } from 'stateline/errors';
  */
 export function sendProblem(
   res: ServerResponse,
-  code: ErrorCode,
+  code: ErrorCode | ErrorDefinition,
   detail: string,
   extraHeaders?: Record<string, string>,
 ): void {

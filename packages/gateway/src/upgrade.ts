@@ -1,8 +1,10 @@
 import net from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { SL_ERR_BAD_REQUEST } from 'stateline/http';
 import { rawProblem } from './client-error.js';
 import { cookieValue } from './cookie.js';
+import { SL_ERR_NO_INSTANCE, SL_ERR_UPSTREAM_FAILED } from './errors.js';
 import type { ExchangeContext } from './exchange.js';
 import { requestHead } from './forward-headers.js';
 import { hashKey } from './hash-ring.js';
@@ -25,7 +27,7 @@ export function proxyUpgrade(
   client.on('error', () => client.destroy());
   const url = req.url ?? '/';
   if (url.charCodeAt(0) !== 47) {
-    client.end(rawProblem('SL_ERR_BAD_REQUEST', 'the request target must be a path'));
+    client.end(rawProblem(SL_ERR_BAD_REQUEST, 'the request target must be a path'));
     return;
   }
   const options = ctx.options;
@@ -55,8 +57,8 @@ export function proxyUpgrade(
     if (instance === undefined) {
       client.end(
         tried.length === 0
-          ? rawProblem('SL_ERR_NO_INSTANCE', 'no instance is up; retry shortly', { 'retry-after': '1' })
-          : rawProblem('SL_ERR_UPSTREAM_FAILED', `could not connect to ${tried.map((i) => i.id).join(', ')}`),
+          ? rawProblem(SL_ERR_NO_INSTANCE, 'no instance is up; retry shortly', { 'retry-after': '1' })
+          : rawProblem(SL_ERR_UPSTREAM_FAILED, `could not connect to ${tried.map((i) => i.id).join(', ')}`),
       );
       return;
     }

@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { StatelineError, isStatelineError } from 'stateline/errors';
-import { problem, problemFor, type ProblemResponse } from 'stateline/http';
+import { isStatelineError } from 'stateline/errors';
+import { problem, problemFor, SL_ERR_NOT_FOUND, type ProblemResponse } from 'stateline/http';
 import type { ClusterStatus, InstanceState } from './cluster-status.js';
+import { SL_ERR_FORBIDDEN, SL_ERR_UNAUTHORIZED } from './errors.js';
 import { dashboardPage } from './dashboard-page.js';
 import type { InstanceCounts } from './instance-totals.js';
 import type { Supervisor } from './supervisor.js';
@@ -133,11 +134,11 @@ export function authorize(
 ): boolean {
   if (adminToken !== undefined) {
     if (tokenMatches(req.headers.authorization, adminToken)) return true;
-    send(res, problem('SL_ERR_UNAUTHORIZED', undefined, { 'www-authenticate': 'Bearer realm="stateline"' }));
+    send(res, problem(SL_ERR_UNAUTHORIZED, undefined, { 'www-authenticate': 'Bearer realm="stateline"' }));
     return false;
   }
   if (isLoopback(req.socket.remoteAddress)) return true;
-  send(res, problem('SL_ERR_FORBIDDEN', 'start stateline up with --admin-token to allow other hosts'));
+  send(res, problem(SL_ERR_FORBIDDEN, 'start stateline up with --admin-token to allow other hosts'));
   return false;
 }
 
@@ -188,7 +189,7 @@ export function createControl(o: ControlOptions): (req: IncomingMessage, res: Se
       try {
         id = decodeURIComponent(m[1]!);
       } catch {
-        send(res, problem('SL_ERR_NOT_FOUND', `no instance "${m[1]}"`));
+        send(res, problem(SL_ERR_NOT_FOUND, `no instance "${m[1]}"`));
         return true;
       }
       void act(o, id, m[2] as Action).then(
@@ -200,7 +201,7 @@ export function createControl(o: ControlOptions): (req: IncomingMessage, res: Se
       );
       return true;
     }
-    send(res, problem('SL_ERR_NOT_FOUND', `no control route ${method} ${path}`));
+    send(res, problem(SL_ERR_NOT_FOUND, `no control route ${method} ${path}`));
     return true;
   };
 }
@@ -212,7 +213,7 @@ function sendPage(res: ServerResponse, head: boolean, needsToken: boolean): void
 }
 
 async function act(o: ControlOptions, id: string, action: Action) {
-  if (!o.supervisor.instance(id)) throw new StatelineError('SL_ERR_NOT_FOUND', `no instance "${id}"`);
+  if (!o.supervisor.instance(id)) throw new SL_ERR_NOT_FOUND(`no instance "${id}"`);
   if (action === 'kill') await o.supervisor.kill(id);
   else if (action === 'stop') await o.supervisor.stop(id);
   else {

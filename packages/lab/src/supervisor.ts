@@ -3,8 +3,10 @@ import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { attachIpcRelay, type IpcRelay } from 'stateline/bus';
 import { StatelineError } from 'stateline/errors';
+import { SL_ERR_NOT_FOUND } from 'stateline/http';
 import { INSTANCE_ENV, isSupervisorMessage, type SupervisorMessage } from 'stateline/instance';
 import type { InstanceState } from './cluster-status.js';
+import { SL_ERR_INSTANCE_FAILED } from './errors.js';
 
 export type { InstanceState };
 
@@ -76,7 +78,7 @@ export interface SupervisorEvents {
   exit: [string, number | null, NodeJS.Signals | null];
 }
 
-const unknown = (id: string) => new StatelineError('SL_ERR_NOT_FOUND', `no instance "${id}"`);
+const unknown = (id: string) => new SL_ERR_NOT_FOUND(`no instance "${id}"`);
 
 /** The loader flag for TypeScript app modules; tsx must be installed where the lab is. */
 function tsxLoader(): string {
@@ -315,7 +317,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const fail = (why: string) => {
         cleanup();
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        reject(new StatelineError('SL_ERR_INSTANCE_FAILED', `instance ${s.id} (${this.modulePath}) ${why}`));
+        reject(new SL_ERR_INSTANCE_FAILED(`instance ${s.id} (${this.modulePath}) ${why}`));
       };
       const onMessage = (m: unknown) => {
         if (!isSupervisorMessage(m)) return;

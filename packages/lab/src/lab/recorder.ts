@@ -34,7 +34,7 @@ const MAX_ERROR_TYPES = 40;
  * ```ts
  * const rec = new Recorder();
  * rec.response(12.5);
- * rec.error('502 SL_ERR_BAD_GATEWAY');
+ * rec.error('502 SL_ERR_UPSTREAM_FAILED');
  * rec.latency()?.p99; // 12.5
  * ```
  */

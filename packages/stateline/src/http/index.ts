@@ -1,7 +1,8 @@
 /**
- * `stateline/http`: problem+json answers with Stateline's stable error codes, and what a request
- * says about its client once trusted proxies have had their say, and a clean close after an early
- * answer (an unread upload is drained, not reset), for servers and proxies built on Stateline.
+ * `stateline/http`: problem+json answers with Stateline's stable error codes, the generic HTTP
+ * problems every server answers with (400, 404, 405, 413), what a request says about its client
+ * once trusted proxies have had their say, and a clean close after an early answer (an unread
+ * upload is drained, not reset), for servers and proxies built on Stateline.
  *
  * @example
  * ```ts
@@ -18,6 +19,13 @@ export {
   type ProblemDocument,
   type ProblemResponse,
 } from './problem.js';
+export {
+  SL_ERR_BAD_REQUEST,
+  SL_ERR_NOT_FOUND,
+  SL_ERR_METHOD_NOT_ALLOWED,
+  SL_ERR_PAYLOAD_TOO_LARGE,
+  HTTP_ERRORS,
+} from './http-errors.js';
 export {
   forwarded,
   proxyTrust,

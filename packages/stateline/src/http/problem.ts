@@ -1,13 +1,14 @@
-import { ERROR_CATALOGUE, StatelineError, type ErrorCode } from '../errors.js';
+import { StatelineError, type ErrorCode, type ErrorDefinition } from '../errors.js';
+import { REGISTRY } from '../internal/error-registry.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
-/** An RFC 9457 problem document with Stateline's stable `code`. */
+/** An RFC 9457 problem document with Stateline's stable `code` (the library's or a defined one). */
 export interface ProblemDocument {
   type: string;
   title: string;
   status: number;
-  code: ErrorCode;
+  code: string;
   detail?: string;
   [extension: string]: unknown;
 }
@@ -20,8 +21,9 @@ export interface ProblemResponse {
 }
 
 /**
- * The problem+json answer for an error. Stateline errors keep their code and status; anything
- * else becomes a 500 `SL_ERR_INTERNAL` whose detail never reveals the original message or stack.
+ * The problem+json answer for an error. Stateline errors, the library's and those made by a
+ * `defineError` constructor, keep their code and status; anything else becomes a 500
+ * `SL_ERR_INTERNAL` whose detail never reveals the original message or stack.
  *
  * @example
  * ```ts
@@ -33,7 +35,7 @@ export function problemFor(err: unknown, headers: Record<string, string> = {}): 
   const e = err instanceof StatelineError ? err : new StatelineError('SL_ERR_INTERNAL');
   const doc: ProblemDocument = {
     type: `https://stateline.dev/errors#${e.code}`,
-    title: ERROR_CATALOGUE[e.code].message,
+    title: REGISTRY.get(e.code)?.message ?? e.message,
     status: e.status,
     code: e.code,
     detail: e.message,
@@ -48,13 +50,19 @@ export function problemFor(err: unknown, headers: Record<string, string> = {}): 
 }
 
 /**
- * Shortcut for a problem with a code and a detail.
+ * Shortcut for a problem with a code and a detail: one of the library's codes, or a definition
+ * (a `defineError` constructor carries its own).
  *
  * @example
  * ```ts
  * const p = problem('SL_ERR_IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key must be 1-255 visible characters');
+ * const q = problem(SL_ERR_NOT_FOUND, 'no product "p9"'); // 404
  * ```
  */
-export function problem(code: ErrorCode, detail?: string, headers?: Record<string, string>): ProblemResponse {
+export function problem(
+  code: ErrorCode | ErrorDefinition,
+  detail?: string,
+  headers?: Record<string, string>,
+): ProblemResponse {
   return problemFor(new StatelineError(code, detail), headers);
 }

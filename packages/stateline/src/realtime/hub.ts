@@ -60,8 +60,7 @@ function refOf(p: Parsed): { room?: string; id?: string } {
   return { ...(src.room !== undefined && { room: src.room }), ...(src.id !== undefined && { id: src.id }) };
 }
 
-const codeOf = (err: unknown, fallback: ErrorCode): ErrorCode =>
-  isStatelineError(err) ? err.code : fallback;
+const codeOf = (err: unknown, fallback: ErrorCode): string => (isStatelineError(err) ? err.code : fallback);
 
 /** The hub behind {@link createHub}. */
 export class RealtimeHub implements Hub {
@@ -248,7 +247,7 @@ export class RealtimeHub implements Hub {
 
   private error(
     conn: Connection,
-    code: ErrorCode,
+    code: string,
     message: string,
     extra: { room?: string; id?: string; retryAfter?: number } = {},
   ): void {

@@ -29,7 +29,7 @@ export type NodeIdempotency = ((req: IncomingMessage, res: ServerResponse) => vo
  * requests reach the handler with the stream untouched. A handler that throws or rejects gets its
  * error as a problem (a `StatelineError` keeps its status; anything else is a 500, or, once the
  * head is sent, a closed socket) and that problem is what retries replay. Only a 5xx goes to
- * `onError`: a thrown 4xx (`SL_ERR_CART_EMPTY`) is an answer, not a failure.
+ * `onError`: a thrown 4xx (an app's own refusal, say) is an answer, not a failure.
  *
  * @example
  * ```ts

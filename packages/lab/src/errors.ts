@@ -1,0 +1,61 @@
+import { defineError } from 'stateline/errors';
+
+/*
+ * The lab's own error codes (the control API under `/_stateline/` and the supervisor). The control
+ * API also answers `SL_ERR_NOT_FOUND` from `stateline/http`; docs/ERRORS.md lists these under
+ * @stateline/lab.
+ */
+
+/**
+ * 401: the control API was called without the right `Authorization: Bearer <token>` while
+ * `--admin-token` is set.
+ *
+ * @example
+ * ```ts
+ * send(res, problem(SL_ERR_UNAUTHORIZED, undefined, { 'www-authenticate': 'Bearer realm="stateline"' }));
+ * ```
+ */
+export const SL_ERR_UNAUTHORIZED = defineError(
+  'SL_ERR_UNAUTHORIZED',
+  401,
+  'This needs a valid admin token (Authorization: Bearer <token>)',
+);
+
+/**
+ * 403: the control API was called from another host while no `--admin-token` is set.
+ *
+ * @example
+ * ```ts
+ * send(res, problem(SL_ERR_FORBIDDEN, 'start stateline up with --admin-token to allow other hosts'));
+ * ```
+ */
+export const SL_ERR_FORBIDDEN = defineError(
+  'SL_ERR_FORBIDDEN',
+  403,
+  'Only local clients may use this without an admin token',
+);
+
+/**
+ * 502: an instance process exited before it reported listening, or did not report in time.
+ *
+ * @example
+ * ```ts
+ * reject(new SL_ERR_INSTANCE_FAILED(`instance i2 (app.js) exited with code 1`));
+ * ```
+ */
+export const SL_ERR_INSTANCE_FAILED = defineError(
+  'SL_ERR_INSTANCE_FAILED',
+  502,
+  'An instance process exited or did not start listening in time',
+);
+
+/**
+ * Every code the lab defines (docs/ERRORS.md, section @stateline/lab).
+ *
+ * @example
+ * ```ts
+ * import { LAB_ERRORS } from '@stateline/lab';
+ * LAB_ERRORS.map((e) => e.code); // ['SL_ERR_UNAUTHORIZED', 'SL_ERR_FORBIDDEN', 'SL_ERR_INSTANCE_FAILED']
+ * ```
+ */
+export const LAB_ERRORS = [SL_ERR_UNAUTHORIZED, SL_ERR_FORBIDDEN, SL_ERR_INSTANCE_FAILED] as const;
