@@ -17,7 +17,7 @@ import {
   type ClusterOptions,
 } from './cluster-options.js';
 import { exportConfig, parseTargets, type ExportTarget } from './export-config.js';
-import { parseConfigs, type LabConfig } from './lab/config.js';
+import { parseConfigs, type LabConfig } from './run/config.js';
 import {
   LAB_DEFAULTS,
   parseDuration,
@@ -26,7 +26,7 @@ import {
   parseSeed,
   parseUsers,
   type FaultKind,
-} from './lab/options.js';
+} from './run/options.js';
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIo {
@@ -74,7 +74,7 @@ function describeStartFailure(err: unknown, flags: UpFlags): string {
 /** `stateline up`: runs until SIGINT/SIGTERM, then drains everything and exits 0 (a second signal stops waiting: 1). */
 async function up(flags: UpFlags, io: CliIo): Promise<number> {
   checkCombination(flags);
-  const { resolveApp } = await import('./lab/app-module.js');
+  const { resolveApp } = await import('./run/app-module.js');
   const app = flags.app ?? resolveApp();
   const { startCluster } = await import('./cluster.js');
   let signals = 0;
@@ -124,9 +124,9 @@ interface LabFlags {
 
 /** `stateline lab`: 0 when every config ran or was skipped with its reason, 130 when interrupted. */
 async function lab(flags: LabFlags, io: CliIo): Promise<number> {
-  const { runLab } = await import('./lab/run-lab.js');
-  const { resolveApp } = await import('./lab/app-module.js');
-  const { textTable } = await import('./lab/table.js');
+  const { runLab } = await import('./run/run-lab.js');
+  const { resolveApp } = await import('./run/app-module.js');
+  const { textTable } = await import('./run/table.js');
   const app = flags.app ?? resolveApp();
   const controller = new AbortController();
   let signals = 0;

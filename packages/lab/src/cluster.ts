@@ -7,7 +7,7 @@ import { clusterStatus, createControl, type ClusterStatus, type ControlOptions }
 import { gatewayFront } from './gateway-front.js';
 import { createGatewayMetrics } from './gateway-metrics.js';
 import { InstanceTotals } from './instance-totals.js';
-import { resolveApp } from './lab/app-module.js';
+import { resolveApp } from './run/app-module.js';
 import { Supervisor, type InstanceRegistry } from './supervisor.js';
 
 /** A running local cluster: gateway in front, supervised instances behind. */

@@ -46,4 +46,4 @@ export {
   type ClusterStatus,
   type ControlOptions,
 } from './control.js';
-export * from './lab/index.js';
+export * from './run/index.js';

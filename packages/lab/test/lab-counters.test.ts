@@ -8,11 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfigs } from '../src/lab/config.js';
-import type { FaultKind } from '../src/lab/options.js';
-import type { RunReport } from '../src/lab/report.js';
-import { validateReport } from '../src/lab/report-schema.js';
-import { runLab } from '../src/lab/run-lab.js';
+import { parseConfigs } from '../src/run/config.js';
+import type { FaultKind } from '../src/run/options.js';
+import type { RunReport } from '../src/run/report.js';
+import { validateReport } from '../src/run/report-schema.js';
+import { runLab } from '../src/run/run-lab.js';
 
 const FIXTURE = new URL('./fixtures/lab-broken-app.ts', import.meta.url).pathname;
 

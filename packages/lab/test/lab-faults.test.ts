@@ -12,10 +12,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parseConfigs } from '../src/lab/config.js';
-import { validateReport } from '../src/lab/report-schema.js';
-import { runLab } from '../src/lab/run-lab.js';
-import { findOnPath } from '../src/lab/store-server.js';
+import { parseConfigs } from '../src/run/config.js';
+import { validateReport } from '../src/run/report-schema.js';
+import { runLab } from '../src/run/run-lab.js';
+import { findOnPath } from '../src/run/store-server.js';
 
 const FIXTURE = new URL('./fixtures/lab-broken-app.ts', import.meta.url).pathname;
 const IN_CI = process.env.CI === 'true' || process.env.CI === '1';

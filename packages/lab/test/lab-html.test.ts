@@ -10,11 +10,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BAR_MEASURES } from '../src/lab/charts.js';
-import { parseConfigs } from '../src/lab/config.js';
-import type { LabReport } from '../src/lab/report.js';
-import { validateReport } from '../src/lab/report-schema.js';
-import { runLab } from '../src/lab/run-lab.js';
+import { BAR_MEASURES } from '../src/run/charts.js';
+import { parseConfigs } from '../src/run/config.js';
+import type { LabReport } from '../src/run/report.js';
+import { validateReport } from '../src/run/report-schema.js';
+import { runLab } from '../src/run/run-lab.js';
 import { chromiumSkip, launchChromium } from '../../stateline/test/support/browser.js';
 
 const FIXTURE = new URL('./fixtures/lab-broken-app.ts', import.meta.url).pathname;

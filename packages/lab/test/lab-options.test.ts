@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { main } from '../src/cli.js';
 import { OptionError } from '../src/cluster-options.js';
-import { resolveApp } from '../src/lab/app-module.js';
-import { loadWorkload } from '../src/lab/workload-module.js';
+import { resolveApp } from '../src/run/app-module.js';
+import { loadWorkload } from '../src/run/workload-module.js';
 import { CLUSTER_APP } from './support.js';
-import { ALL_CONFIGS, parseConfig, parseConfigs } from '../src/lab/config.js';
-import { parseDuration, parseFaults } from '../src/lab/options.js';
+import { ALL_CONFIGS, parseConfig, parseConfigs } from '../src/run/config.js';
+import { parseDuration, parseFaults } from '../src/run/options.js';
 
 async function run(...argv: string[]) {
   let out = '';

@@ -9,17 +9,17 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { Agent, fetch } from 'undici';
-import { CookieJar } from '../src/lab/cookie-jar.js';
-import { findings } from '../src/lab/findings.js';
-import { HeaderMeter } from '../src/lab/header-meter.js';
-import { sumMetric } from '../src/lab/metrics-text.js';
-import { mulberry32 } from '../src/lab/prng.js';
-import { Recorder, recoveryMs } from '../src/lab/recorder.js';
-import { skippedRun, type LabReport, type RunReport } from '../src/lab/report.js';
-import { reportMarkdown } from '../src/lab/report-md.js';
-import { validateReport } from '../src/lab/report-schema.js';
-import { markdownTable, textTable } from '../src/lab/table.js';
-import { countDuplicates } from '../src/lab/audit.js';
+import { CookieJar } from '../src/run/cookie-jar.js';
+import { findings } from '../src/run/findings.js';
+import { HeaderMeter } from '../src/run/header-meter.js';
+import { sumMetric } from '../src/run/metrics-text.js';
+import { mulberry32 } from '../src/run/prng.js';
+import { Recorder, recoveryMs } from '../src/run/recorder.js';
+import { skippedRun, type LabReport, type RunReport } from '../src/run/report.js';
+import { reportMarkdown } from '../src/run/report-md.js';
+import { validateReport } from '../src/run/report-schema.js';
+import { markdownTable, textTable } from '../src/run/table.js';
+import { countDuplicates } from '../src/run/audit.js';
 
 function ranRun(config: string, over: Partial<RunReport> = {}): RunReport {
   const [strategy = 'server', second] = config.split('/');

@@ -10,11 +10,11 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Workload, WorkloadUser } from 'stateline/instance';
 import { Agent } from 'undici';
-import { auditCreates } from '../src/lab/audit.js';
-import { HttpClient } from '../src/lab/http-client.js';
-import { mulberry32 } from '../src/lab/prng.js';
-import { Recorder } from '../src/lab/recorder.js';
-import { VirtualUser } from '../src/lab/virtual-user.js';
+import { auditCreates } from '../src/run/audit.js';
+import { HttpClient } from '../src/run/http-client.js';
+import { mulberry32 } from '../src/run/prng.js';
+import { Recorder } from '../src/run/recorder.js';
+import { VirtualUser } from '../src/run/virtual-user.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 const routes = new Map<string, Handler>();
