@@ -1,14 +1,14 @@
-import { STATUS_CODES, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import type { RawData, WebSocket, WebSocketServer } from 'ws';
-import { requestContext } from '../session/request-context.js';
+import type { RawData, WebSocket } from 'ws';
 import type { Bus } from '../bus/types.js';
 import { ERROR_CATALOGUE, StatelineError, isStatelineError, type ErrorCode } from '../errors.js';
 import type { Log } from '../log/types.js';
 import type { SessionManager } from '../session/types.js';
 import { Connection } from './connection.js';
+import type { Member } from './membership.js';
 import type { ResolvedHubOptions } from './options.js';
 import {
   CLOSE_CODES,
@@ -20,38 +20,20 @@ import {
 } from './protocol.js';
 import { TokenBucket } from './rate-limit.js';
 import { catchUp } from './resume.js';
-import { Room, type Member, type RoomContext } from './room.js';
+import type { Room } from './room.js';
+import type { RoomContext } from './room-context.js';
+import { RoomRegistry } from './room-registry.js';
 import type { Hub, HubOptions, HubStats, Identity, RoomPolicy } from './types.js';
+import { UpgradeGate } from './upgrade.js';
+import { warnSparingly } from './warnings.js';
 import type { WsModule } from './ws-peer.js';
 
-/** Anonymous ids a client may bring (`?anon=`) so it keeps one name across reconnects. */
-const ANON_ID = /^[\w-]{8,64}$/;
-/** An unused room stays subscribed this long, so a quick rejoin (a reconnect) finds it warm. */
-const LINGER_MS = 1000;
 const noop = () => {};
-
-interface Slot {
-  room: Room;
-  ready: Promise<void>;
-  refs: number;
-  linger: NodeJS.Timeout | undefined;
-}
 
 /** A socket's standing in a room it asked to join. */
 interface Joined {
   gen: number;
   canSend: boolean;
-}
-
-/** Writes a plain HTTP answer on an upgrade socket and closes it. */
-function refuse(socket: Duplex, status: number, detail: string): void {
-  if (socket.destroyed) return;
-  const body = `${detail}\n`;
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
-  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 /** The room and message id a frame named, for the `error` frame that refuses it. */
@@ -62,7 +44,11 @@ function refOf(p: Parsed): { room?: string; id?: string } {
 
 const codeOf = (err: unknown, fallback: ErrorCode): string => (isStatelineError(err) ? err.code : fallback);
 
-/** The hub behind {@link createHub}. */
+/**
+ * The hub behind {@link createHub}: the sockets {@link UpgradeGate} accepts, their frames (inbound
+ * limits, room policy, join with resume, leave, send) and the server-side `publish`, over the
+ * rooms of a {@link RoomRegistry}.
+ */
 export class RealtimeHub implements Hub {
   private readonly counters = {
     deliveries: 0,
@@ -72,14 +58,11 @@ export class RealtimeHub implements Hub {
     gapReads: 0,
     duplicates: 0,
   };
-  private readonly wss: WebSocketServer;
+  private readonly gate: UpgradeGate;
+  private readonly registry: RoomRegistry;
   private readonly conns = new Map<Connection, Map<string, Joined>>();
-  private readonly slots = new Map<string, Slot>();
-  private readonly ctx: RoomContext;
-  private readonly timers: NodeJS.Timeout[] = [];
-  private readonly detachers = new Set<() => void>();
-  private readonly warned = new Map<string, number>();
-  private readonly offBus: () => void;
+  private readonly pingTimer: NodeJS.Timeout | undefined;
+  private readonly warn = warnSparingly();
   private gen = 0;
   private closed = false;
 
@@ -92,15 +75,7 @@ export class RealtimeHub implements Hub {
     private readonly rooms: HubOptions['rooms'],
     private readonly owned: Array<Log | Bus>,
   ) {
-    this.wss = new ws.WebSocketServer({
-      noServer: true,
-      perMessageDeflate: false,
-      maxPayload: o.maxPayload,
-      clientTracking: false,
-    });
-    this.wss.on('error', noop);
-    const stats = this.counters as HubStats;
-    this.ctx = {
+    const ctx: RoomContext = {
       log,
       bus,
       instanceId: o.instanceId,
@@ -110,27 +85,15 @@ export class RealtimeHub implements Hub {
       dedupWindow: o.dedupWindow,
       queueLimit: o.queueLimit,
       flushInterval: o.flushInterval,
-      stats,
-      warn: (m, e) => this.warn(m, e),
+      stats: this.counters as HubStats,
+      warn: this.warn,
     };
-    const every = (ms: number, fn: () => void) => {
-      const t = setInterval(fn, ms);
-      t.unref();
-      this.timers.push(t);
-    };
-    every(o.heartbeat, () => {
-      const now = Date.now();
-      for (const s of this.slots.values()) s.room.tick(now);
-    });
-    every(Math.max(5, Math.floor(o.heartbeat / 4)), () => {
-      const now = Date.now();
-      for (const s of this.slots.values()) s.room.expire(now);
-    });
-    if (o.pingInterval !== false) every(o.pingInterval, () => this.pingAll());
-    // Back from a Bus outage: whatever was published meanwhile is in the Log.
-    this.offBus = bus.onConnectionChange((up) => {
-      if (up) for (const s of this.slots.values()) void s.room.fill();
-    });
+    this.gate = new UpgradeGate(o, ws, sessions, (w, raw, who) => this.adopt(w, raw, who), this.warn);
+    this.registry = new RoomRegistry(ctx);
+    if (o.pingInterval !== false) {
+      this.pingTimer = setInterval(() => this.pingAll(), o.pingInterval);
+      this.pingTimer.unref();
+    }
   }
 
   get instanceId(): string {
@@ -138,78 +101,22 @@ export class RealtimeHub implements Hub {
   }
 
   get stats(): Readonly<HubStats> {
-    return { ...this.counters, connections: this.conns.size, rooms: this.slots.size };
+    return { ...this.counters, connections: this.conns.size, rooms: this.registry.size };
   }
 
   members(room: string): string[] {
-    return [...(this.slots.get(room)?.room.presence.members() ?? [])];
+    return [...(this.registry.slot(room)?.room.presence.members() ?? [])];
   }
 
   attach(server: HttpServer | HttpsServer): () => void {
-    const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === this.o.path) return this.handleUpgrade(req, socket, head);
-      // Nobody else answers upgrades here: do not leave the client hanging.
-      if (server.listenerCount('upgrade') === 1) refuse(socket, 404, `no WebSocket endpoint at ${path}`);
-    };
-    server.on('upgrade', onUpgrade);
-    const detach = () => {
-      server.off('upgrade', onUpgrade);
-      this.detachers.delete(detach);
-    };
-    this.detachers.add(detach);
-    return detach;
+    return this.gate.attach(server);
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', noop); // a reset during the handshake must not crash the process
-    this.upgrade(req, socket, head).catch((err: unknown) => {
-      this.warn('realtime: upgrade failed', err);
-      refuse(socket, 500, 'SL_ERR_INTERNAL');
-    });
+    this.gate.handleUpgrade(req, socket, head);
   }
 
-  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    if (this.closed) return refuse(socket, 503, 'the realtime hub is shutting down');
-    if (!this.originAllowed(req))
-      return refuse(socket, 403, 'this Origin may not open a realtime connection');
-    let userId: string | null = null;
-    let handle: string | null = null;
-    if (this.sessions) {
-      try {
-        const s = await this.sessions.load(requestContext(req));
-        userId = s.userId;
-        handle = s.handle;
-      } catch (err) {
-        return refuse(socket, isStatelineError(err) ? err.status : 500, codeOf(err, 'SL_ERR_INTERNAL'));
-      }
-    }
-    if (socket.destroyed || this.closed) return;
-    const anon = new URL(req.url ?? '/', 'http://h').searchParams.get('anon');
-    const who: Identity = {
-      userId,
-      handle,
-      name: userId ?? `anon:${anon && ANON_ID.test(anon) ? anon : randomUUID()}`,
-    };
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, socket, who));
-  }
-
-  private originAllowed(req: IncomingMessage): boolean {
-    const origin = req.headers.origin;
-    if (origin === undefined || this.o.origins === '*') return true; // non-browser clients send none
-    if (Array.isArray(this.o.origins)) return this.o.origins.includes(origin);
-    try {
-      return new URL(origin).host === req.headers.host;
-    } catch {
-      return false;
-    }
-  }
-
-  private onConnection(ws: WebSocket, raw: Duplex, who: Identity): void {
-    ws.on('error', noop); // ws closes the socket itself; nothing to add
-    if (this.closed) return void ws.close(CLOSE_CODES.GOING_AWAY, 'SL_ERR_CLOSED');
-    if (who.userId === null && !this.o.anonymous)
-      return void ws.close(CLOSE_CODES.UNAUTHENTICATED, 'SL_ERR_REALTIME_UNAUTHENTICATED');
+  private adopt(ws: WebSocket, raw: Duplex, who: Identity): void {
     const r = this.o.rateLimit;
     const conn = new Connection(
       ws,
@@ -343,7 +250,7 @@ export class RealtimeHub implements Hub {
     if (!current()) return;
     let room: Room;
     try {
-      room = await this.acquire(f.room);
+      room = await this.registry.acquire(f.room);
     } catch (err) {
       if (current()) {
         joins.delete(f.room);
@@ -351,7 +258,7 @@ export class RealtimeHub implements Hub {
       }
       return;
     }
-    if (!current()) return this.release(f.room, room);
+    if (!current()) return this.registry.release(f.room, room);
     const m: Member = { conn, last: 0, catching: [], overflow: false, restart: false, joined: false };
     room.add(m);
     try {
@@ -359,7 +266,7 @@ export class RealtimeHub implements Hub {
     } catch (err) {
       if (room.members.get(conn) !== m) return;
       room.remove(conn);
-      this.release(f.room, room);
+      this.registry.release(f.room, room);
       if (current()) {
         joins.delete(f.room);
         this.failed(conn, err, f.room);
@@ -370,8 +277,8 @@ export class RealtimeHub implements Hub {
   private leave(conn: Connection, name: string): void {
     const joins = this.conns.get(conn);
     joins?.delete(name);
-    const slot = this.slots.get(name);
-    if (slot && slot.room.remove(conn)) this.release(name, slot.room);
+    const slot = this.registry.slot(name);
+    if (slot && slot.room.remove(conn)) this.registry.release(name, slot.room);
   }
 
   private async send(conn: Connection, f: SendFrame): Promise<void> {
@@ -386,9 +293,9 @@ export class RealtimeHub implements Hub {
         room: f.room,
         id: f.id,
       });
-    const slot = this.slots.get(f.room);
+    const slot = this.registry.slot(f.room);
     // Joined but the room is still being set up here: a transient room stores it all the same.
-    const room = slot ? (await slot.ready, slot.room) : new Room(f.room, this.ctx);
+    const room = slot ? (await slot.ready, slot.room) : this.registry.transient(f.room);
     if (room.isDuplicate(conn.who.name, f.id)) {
       this.counters.duplicates++;
       return;
@@ -406,49 +313,10 @@ export class RealtimeHub implements Hub {
       throw new StatelineError('SL_ERR_INVALID_ARGUMENT', `invalid room name ${JSON.stringify(room)}`);
     if (typeof text !== 'string')
       throw new StatelineError('SL_ERR_INVALID_ARGUMENT', 'text must be a string');
-    const slot = this.slots.get(room);
+    const slot = this.registry.slot(room);
     if (slot) await slot.ready.catch(noop);
-    const r = slot && !slot.room.closed ? slot.room : new Room(room, this.ctx);
+    const r = slot && !slot.room.closed ? slot.room : this.registry.transient(room);
     return r.append(options.from ?? 'system', options.id ?? randomUUID(), text);
-  }
-
-  // ---- room slots ---------------------------------------------------------------------
-
-  private async acquire(name: string): Promise<Room> {
-    let slot = this.slots.get(name);
-    if (slot) {
-      clearTimeout(slot.linger);
-      slot.linger = undefined;
-      slot.refs++;
-    } else {
-      const room = new Room(name, this.ctx);
-      const created: Slot = { room, ready: room.activate(), refs: 1, linger: undefined };
-      slot = created;
-      this.slots.set(name, created);
-      created.ready.catch(() => {
-        if (this.slots.get(name) === created) this.slots.delete(name);
-      });
-    }
-    try {
-      await slot.ready;
-    } catch (err) {
-      slot.refs--;
-      throw err;
-    }
-    return slot.room;
-  }
-
-  private release(name: string, room: Room): void {
-    const slot = this.slots.get(name);
-    if (!slot || slot.room !== room) return;
-    if (--slot.refs > 0) return;
-    clearTimeout(slot.linger);
-    slot.linger = setTimeout(() => {
-      if (this.slots.get(name) !== slot || slot.refs > 0) return;
-      this.slots.delete(name);
-      void slot.room.deactivate();
-    }, LINGER_MS);
-    slot.linger.unref();
   }
 
   private onClose(conn: Connection): void {
@@ -457,32 +325,19 @@ export class RealtimeHub implements Hub {
     conn.dispose();
     if (!joins) return;
     for (const name of [...joins.keys()]) {
-      const slot = this.slots.get(name);
-      if (slot && slot.room.remove(conn)) this.release(name, slot.room);
+      const slot = this.registry.slot(name);
+      if (slot && slot.room.remove(conn)) this.registry.release(name, slot.room);
     }
-  }
-
-  private warn(message: string, err?: unknown): void {
-    const now = Date.now();
-    if ((this.warned.get(message) ?? 0) > now) return; // one of each per 10 s: outages repeat
-    if (this.warned.size > 1000) this.warned.clear();
-    this.warned.set(message, now + 10_000);
-    const why = err === undefined ? '' : `: ${err instanceof Error ? err.message : String(err)}`;
-    process.emitWarning(`${message}${why}`, 'StatelineRealtimeWarning');
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers) clearInterval(t);
-    this.offBus();
-    for (const d of [...this.detachers]) d();
+    clearInterval(this.pingTimer);
+    this.gate.stop();
     for (const conn of [...this.conns.keys()]) conn.close(CLOSE_CODES.GOING_AWAY, 'SL_ERR_CLOSED');
-    const rooms = [...this.slots.values()];
-    this.slots.clear();
-    for (const s of rooms) clearTimeout(s.linger);
-    await Promise.all(rooms.map((s) => s.ready.then(() => s.room.deactivate(), noop)));
-    await new Promise<void>((r) => this.wss.close(() => r()));
+    await this.registry.close();
+    await this.gate.close();
     for (const o of this.owned.reverse()) await o.close().catch(noop);
   }
 }

@@ -1,6 +1,8 @@
 import type { LogEntry } from '../log/types.js';
 import type { Outgoing } from './connection.js';
-import { PAGE, type Member, type Room } from './room.js';
+import type { Member } from './membership.js';
+import { PAGE } from './room-history.js';
+import type { Room } from './room.js';
 
 /** Times the held-back live frames may overflow (forcing another Log read) before the socket counts as too slow. */
 const MAX_OVERFLOW_ROUNDS = 8;
@@ -40,7 +42,7 @@ export async function catchUp(
     m.restart = false;
     m.overflow = false;
     m.catching = [];
-    let r = since === undefined ? await room.readHead() : await room.read(since, epoch);
+    let r = since === undefined ? await room.history.readHead() : await room.history.read(since, epoch);
     if (!present()) return;
     let last: number;
     let recovered: boolean;
@@ -52,7 +54,7 @@ export async function catchUp(
       recovered = false;
     } else if (since > r.head) {
       // An offset this epoch never reached: the client's position belongs to a lost history.
-      r = await room.read(0, r.epoch);
+      r = await room.history.read(0, r.epoch);
       if (!present()) return;
       last = 0;
       recovered = false;
@@ -90,7 +92,7 @@ export async function catchUp(
           m.overflow = false;
           m.catching = [];
         }
-        const page = await room.read(last, r.epoch);
+        const page = await room.history.read(last, r.epoch);
         if (!present()) return;
         if (m.restart) break;
         if (page.epoch !== r.epoch) {
@@ -122,7 +124,8 @@ async function deliver(room: Room, m: Member, entries: readonly LogEntry[], last
   if (entries.length === 0) return last;
   room.learn(entries);
   const batch: Outgoing[] = [];
-  for (const e of entries) if (e.offset > last) batch.push({ offset: e.offset, frame: room.frameOf(e) });
+  for (const e of entries)
+    if (e.offset > last) batch.push({ offset: e.offset, frame: room.history.frameOf(e) });
   let next = 0;
   while (next < batch.length && m.conn.open) {
     ({ next, last } = m.conn.writeWhileWritable(batch, next, last));
