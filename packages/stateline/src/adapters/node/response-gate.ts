@@ -156,8 +156,7 @@ function install(): Record<Method, Fn> {
     putHead(this, code, args);
     const line = typeof args[1] === 'string' ? [code, args[1]] : [code];
     if (g.heads === null && g.pending === 0) return original.writeHead.apply(this, line);
-    sendHead(this, g);
-    (g.queue ??= []).push([original.writeHead, line]);
+    hold(this, g, original.writeHead, line);
     return this;
   };
   proto.write = function (this: ServerResponse, ...args: unknown[]) {
@@ -170,8 +169,7 @@ function install(): Record<Method, Fn> {
     if (this.destroyed) return original.write.apply(this, args);
     if (g.heads !== null) startHeads(this, g);
     if (g.pending === 0) return original.write.apply(this, args);
-    sendHead(this, g);
-    (g.queue ??= []).push([original.write, args]);
+    hold(this, g, original.write, args);
     return true;
   };
   proto.end = function (this: ServerResponse, ...args: unknown[]) {
@@ -189,9 +187,8 @@ function install(): Record<Method, Fn> {
     if (g.heads !== null) startHeads(this, g);
     if (g.end !== null) startEnd(this, g, true);
     if (g.pending === 0) return original.end.apply(this, args);
-    sendHead(this, g);
+    hold(this, g, original.end, args);
     (this as unknown as NodeState).finished = true;
-    (g.queue ??= []).push([original.end, args]);
     return this;
   };
   proto.flushHeaders = function (this: ServerResponse, ...args: unknown[]) {
@@ -200,8 +197,7 @@ function install(): Record<Method, Fn> {
     if (g.failed) return undefined;
     if (g.heads !== null) startHeads(this, g);
     if (g.pending === 0) return original.flushHeaders.apply(this, args);
-    sendHead(this, g);
-    (g.queue ??= []).push([original.flushHeaders, args]);
+    hold(this, g, original.flushHeaders, args);
     return undefined;
   };
   return original;
@@ -235,6 +231,12 @@ function sendHead(res: ServerResponse, g: Gate): void {
   if (state._header !== null) return;
   state._header = HELD_HEAD;
   g.status = [res.statusCode, res.statusMessage];
+}
+
+/** Keeps a call back until the holds settle; the head counts as sent from now on. */
+function hold(res: ServerResponse, g: Gate, fn: Fn, args: unknown[]): void {
+  sendHead(res, g);
+  (g.queue ??= []).push([fn, args]);
 }
 
 /** `writeHead`'s status and headers go on the response, as Node's own `setHeader` would put them. */
