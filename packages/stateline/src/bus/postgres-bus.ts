@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { StatelineError } from '../errors.js';
+import { reconnectDelay } from '../internal/backoff.js';
 import { CallGuard } from '../internal/guard.js';
 import {
   assertNoNul,
@@ -26,8 +27,6 @@ export const POSTGRES_BUS_MAX_PAYLOAD = 7999;
 const MAX_IDENTIFIER_BYTES = 63;
 const HASHED = /^sl_[0-9a-f]{40}$/;
 
-const RECONNECT_FIRST_MS = 50;
-const RECONNECT_MAX_MS = 2000;
 /** The LISTEN connection is idle most of the time; a ping finds a server that vanished silently. */
 const HEARTBEAT_MS = 10_000;
 
@@ -40,12 +39,6 @@ function pgChannel(full: string): string {
   const bytes = Buffer.byteLength(full);
   if (bytes > 0 && bytes <= MAX_IDENTIFIER_BYTES && !full.includes('\0') && !HASHED.test(full)) return full;
   return `sl_${createHash('sha1').update(full).digest('hex')}`;
-}
-
-/** Capped exponential backoff with jitter (half fixed, half random) so instances spread out. */
-function reconnectDelay(attempt: number): number {
-  const cap = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** attempt);
-  return cap / 2 + Math.random() * (cap / 2);
 }
 
 interface Channel {

@@ -34,7 +34,11 @@ export type IdempotencyRecord = PendingRecord | DoneRecord | UnstoredRecord;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Keeps the allow-listed headers, one string each (repeated values joined with ", "). */
+/**
+ * Keeps the allow-listed headers, one string each (repeated values joined with ", "), and always
+ * `content-encoding`: the body is kept as it was sent (compressed, when a compressing middleware
+ * ran before the capture), so it cannot be replayed without its encoding.
+ */
 export function pickHeaders(
   headers: CapturedResponse['headers'],
   allow: ReadonlySet<string>,
@@ -42,7 +46,7 @@ export function pickHeaders(
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
-    if (value === undefined || !allow.has(lower)) continue;
+    if (value === undefined || !(allow.has(lower) || lower === 'content-encoding')) continue;
     out[lower] = typeof value === 'object' ? value.join(', ') : String(value);
   }
   return out;

@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import type * as NodeRedis from 'redis';
 import { StatelineError, type ErrorCode } from '../errors.js';
+import { reconnectDelay } from './backoff.js';
 import { loadPeer } from './peer.js';
 import { withTimeout } from './timeout.js';
 
@@ -78,24 +79,6 @@ export interface RedisScript {
  */
 export function redisScript(source: string): RedisScript {
   return { source, sha: createHash('sha1').update(source).digest('hex') };
-}
-
-const BACKOFF_START_MS = 50;
-const BACKOFF_CAP_MS = 2000;
-
-/**
- * Milliseconds to wait before reconnect attempt `retries` (0-based): doubles from 50 ms up to 2 s,
- * then a random point in the upper half of that window so many clients do not reconnect in step.
- *
- * @example
- * ```ts
- * reconnectDelay(0); // 25…50
- * reconnectDelay(20); // 1000…2000
- * ```
- */
-export function reconnectDelay(retries: number): number {
-  const window = Math.min(BACKOFF_CAP_MS, BACKOFF_START_MS * 2 ** Math.min(retries, 16));
-  return Math.round(window / 2 + (Math.random() * window) / 2);
 }
 
 /** A connection (single server or cluster) that reports when it goes down and comes back. */

@@ -6,34 +6,6 @@ import { loadPeer } from './peer.js';
 export type SqliteDatabase = BetterSqlite3.Database;
 export type SqliteStatement = BetterSqlite3.Statement;
 
-/**
- * The one schema every Stateline SQLite file has (Store and Log may share a file). Only
- * `CREATE … IF NOT EXISTS`, so any number of processes may open a fresh file at once.
- *
- * - `stateline_store`: one row per prefixed key; `expires_at` is epoch ms or NULL (never).
- * - `stateline_index`: per-owner index members (`owner` is prefixed), same expiry rule.
- * - `stateline_log`: entries of a prefixed stream; `"offset"` is quoted because OFFSET is an SQL keyword.
- * - `stateline_log_key`: the idempotency key of a keyed append → its offset, removed with the entry.
- * - `stateline_log_meta`: per stream its epoch, newest offset (`head`) and the highest offset
- *   retention removed (`trimmed_through`); entries present are always `trimmed_through+1 … head`.
- */
-const SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS stateline_store (
-     key TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL, expires_at INTEGER)`,
-  `CREATE INDEX IF NOT EXISTS stateline_store_expiry ON stateline_store (expires_at) WHERE expires_at IS NOT NULL`,
-  `CREATE TABLE IF NOT EXISTS stateline_index (
-     owner TEXT NOT NULL, member TEXT NOT NULL, expires_at INTEGER, PRIMARY KEY (owner, member))`,
-  `CREATE INDEX IF NOT EXISTS stateline_index_expiry ON stateline_index (expires_at) WHERE expires_at IS NOT NULL`,
-  `CREATE TABLE IF NOT EXISTS stateline_log (
-     stream TEXT NOT NULL, "offset" INTEGER NOT NULL, data TEXT NOT NULL, at INTEGER NOT NULL,
-     PRIMARY KEY (stream, "offset"))`,
-  `CREATE TABLE IF NOT EXISTS stateline_log_key (
-     stream TEXT NOT NULL, key TEXT NOT NULL, "offset" INTEGER NOT NULL, PRIMARY KEY (stream, key))`,
-  `CREATE INDEX IF NOT EXISTS stateline_log_key_offset ON stateline_log_key (stream, "offset")`,
-  `CREATE TABLE IF NOT EXISTS stateline_log_meta (
-     stream TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL, trimmed_through INTEGER NOT NULL)`,
-];
-
 /** One connection to a Stateline SQLite file, with its prepared statements compiled once (see {@link openSqlite}). */
 export interface SqliteHandle {
   readonly db: SqliteDatabase;
@@ -61,17 +33,23 @@ export function isSqliteBusy(err: unknown): boolean {
 
 /**
  * Opens (creating if needed) a Stateline SQLite file: parent directory created, WAL journal,
- * `synchronous=NORMAL`, `busy_timeout = timeout`, schema ensured. `:memory:` gives a private
- * in-process database. A lock held past `timeout` surfaces as `SQLITE_BUSY`, which the caller's
- * CallGuard maps to its `…_UNAVAILABLE` code.
+ * `synchronous=NORMAL`, `busy_timeout = timeout`, the backend's `schema` ensured (only
+ * `CREATE … IF NOT EXISTS`, so any number of processes may open a fresh file at once; Store and
+ * Log may share a file). `:memory:` gives a private in-process database. A lock held past
+ * `timeout` surfaces as `SQLITE_BUSY`, which the caller's CallGuard maps to its `…_UNAVAILABLE` code.
  *
  * @example
  * ```ts
- * const h = await openSqlite('.stateline/state.db', 2000, 'The sqlite store');
- * h.stmt('SELECT value FROM stateline_store WHERE key = ?').get('sl:a');
+ * const h = await openSqlite('.stateline/state.db', 2000, 'The sqlite store', ['CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY)']);
+ * h.stmt('SELECT k FROM t WHERE k = ?').get('sl:a');
  * ```
  */
-export async function openSqlite(path: string, timeout: number, purpose: string): Promise<SqliteHandle> {
+export async function openSqlite(
+  path: string,
+  timeout: number,
+  purpose: string,
+  schema: readonly string[],
+): Promise<SqliteHandle> {
   const Database = await loadPeer<typeof BetterSqlite3>('better-sqlite3', purpose);
   const memory = path === ':memory:' || path === '';
   if (!memory) mkdirSync(dirname(path), { recursive: true });
@@ -84,7 +62,7 @@ export async function openSqlite(path: string, timeout: number, purpose: string)
       // Switching a fresh file to WAL needs an exclusive moment; a racing opener may see BUSY and retries below.
       if (!memory) db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      for (const sql of SCHEMA) db.exec(sql);
+      for (const sql of schema) db.exec(sql);
       return handle(db, timeout);
     } catch (err) {
       db?.close();

@@ -8,7 +8,117 @@ import {
   type PgPool,
 } from '../internal/pg-connect.js';
 import { appendKey, checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
-import type { AppendOptions, AppendResult, Log, LogEntry, PostgresLogOptions, ReadOptions, ReadResult } from './types.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  Log,
+  LogEntry,
+  PostgresLogOptions,
+  ReadOptions,
+  ReadResult,
+} from './types.js';
+
+/**
+ * The Log's tables and its append function, created on open when absent (see `openPgPool`);
+ * shared by every prefix, the prefix is part of the stream column:
+ *
+ * ```sql
+ * stateline_log      (stream text, "offset" bigint, data text, at bigint, PK (stream, "offset")) -- + index (stream, at, "offset")
+ * stateline_log_key  (stream text, key text, "offset" bigint, PK (stream, key)) -- + index (stream, "offset")
+ * stateline_log_meta (stream text PK, epoch text, head bigint, trimmed_through bigint, last_at bigint)
+ * stateline_log_append_v2(stream, data, key, epoch, max_count, max_age)  -- plpgsql: one append, one round trip
+ * ```
+ *
+ * `trimmed_through` is the highest offset retention removed; `last_at` the newest entry's `at`
+ * (entries never get an `at` older than the one before, so retention by age removes a prefix).
+ * The append is a function rather than one CTE statement because a CTE runs on one snapshot and
+ * would miss entries appended concurrently (measured: under 60 concurrent appends with
+ * `maxCount: 5`, rows below the trim mark were left behind); inside the function each statement
+ * sees every earlier offset. The function's name carries a version: a changed body gets a new
+ * name, so processes of different versions can share one database.
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS stateline_log (
+  stream text NOT NULL,
+  "offset" bigint NOT NULL,
+  data text NOT NULL,
+  at bigint NOT NULL,
+  PRIMARY KEY (stream, "offset")
+);
+CREATE INDEX IF NOT EXISTS stateline_log_stream_at ON stateline_log (stream, at, "offset");
+CREATE TABLE IF NOT EXISTS stateline_log_meta (
+  stream text PRIMARY KEY,
+  epoch text NOT NULL,
+  head bigint NOT NULL,
+  trimmed_through bigint NOT NULL,
+  last_at bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stateline_log_key (
+  stream text NOT NULL,
+  key text NOT NULL,
+  "offset" bigint NOT NULL,
+  PRIMARY KEY (stream, key)
+);
+CREATE INDEX IF NOT EXISTS stateline_log_key_offset ON stateline_log_key (stream, "offset");
+DO $do$ BEGIN
+  IF to_regprocedure('stateline_log_append_v2(text, text, text, text, bigint, bigint)') IS NULL THEN
+    CREATE FUNCTION stateline_log_append_v2(p_stream text, p_data text, p_key text, p_epoch text, p_max_count bigint, p_max_age bigint)
+    RETURNS TABLE (out_epoch text, out_offset bigint, out_at bigint, out_duplicate boolean)
+    LANGUAGE plpgsql VOLATILE AS $fn$
+    DECLARE
+      m record;
+      d record;
+      v_tt bigint;
+      v_cut bigint;
+    BEGIN
+      IF p_key IS NOT NULL THEN
+        -- A keyed append takes the stream's row lock before looking the key up, so a concurrent
+        -- append with the same key waits here and then finds this one's entry.
+        INSERT INTO stateline_log_meta AS lm (stream, epoch, head, trimmed_through, last_at)
+        VALUES (p_stream, p_epoch, 0, 0, 0)
+        ON CONFLICT (stream) DO UPDATE SET head = lm.head
+        RETURNING lm.epoch, lm.head, lm.trimmed_through INTO m;
+        -- at grows with offset, so "not removed by age" is "at >= cutoff".
+        SELECT l."offset", l.at INTO d FROM stateline_log_key k
+        JOIN stateline_log l ON l.stream = k.stream AND l."offset" = k."offset"
+        WHERE k.stream = p_stream AND k.key = p_key
+          AND k."offset" > GREATEST(m.trimmed_through, m.head - p_max_count)
+          AND (p_max_age IS NULL OR l.at >= ${NOW} - p_max_age);
+        IF FOUND THEN
+          RETURN QUERY SELECT m.epoch, d."offset", d.at, true;
+          RETURN;
+        END IF;
+      END IF;
+      -- The upsert takes the stream's row lock until commit: appends to one stream are serialised
+      -- here and get consecutive offsets. The first append creates the stream with p_epoch.
+      INSERT INTO stateline_log_meta AS lm (stream, epoch, head, trimmed_through, last_at)
+      VALUES (p_stream, p_epoch, 1, 0, ${NOW})
+      ON CONFLICT (stream) DO UPDATE SET head = lm.head + 1, last_at = GREATEST(lm.last_at, EXCLUDED.last_at)
+      RETURNING lm.epoch, lm.head, lm.last_at, lm.trimmed_through INTO m;
+      INSERT INTO stateline_log (stream, "offset", data, at) VALUES (p_stream, m.head, p_data, m.last_at);
+      IF p_key IS NOT NULL THEN
+        INSERT INTO stateline_log_key (stream, key, "offset") VALUES (p_stream, p_key, m.head)
+        ON CONFLICT (stream, key) DO UPDATE SET "offset" = EXCLUDED."offset";
+      END IF;
+      -- Each statement below takes a new snapshot, which holds every earlier offset (their appends
+      -- committed before this one got the lock), so retention deletes exactly the trimmed prefix.
+      v_tt := GREATEST(m.trimmed_through, m.head - p_max_count);
+      IF p_max_age IS NOT NULL THEN
+        SELECT l."offset" INTO v_cut FROM stateline_log l
+        WHERE l.stream = p_stream AND l.at < m.last_at - p_max_age
+        ORDER BY l.at DESC, l."offset" DESC LIMIT 1;
+        v_tt := GREATEST(v_tt, COALESCE(v_cut, 0));
+      END IF;
+      IF v_tt > m.trimmed_through THEN
+        DELETE FROM stateline_log l WHERE l.stream = p_stream AND l."offset" > m.trimmed_through AND l."offset" <= v_tt;
+        DELETE FROM stateline_log_key k WHERE k.stream = p_stream AND k."offset" > m.trimmed_through AND k."offset" <= v_tt;
+        UPDATE stateline_log_meta SET trimmed_through = v_tt WHERE stream = p_stream;
+      END IF;
+      RETURN QUERY SELECT m.epoch, m.head, m.last_at, false;
+    END
+    $fn$;
+  END IF;
+END $do$;`;
 
 /**
  * SQL for the highest offset retention by age removes as of `now`: entries never get an `at`
@@ -75,7 +185,7 @@ interface ReadRow {
   at: string | null;
 }
 
-/** A Log in PostgreSQL tables shared by every process (schema in internal/pg-connect.ts). */
+/** The row `stateline_log_append_v2` returns. */
 interface AppendRow {
   out_epoch: string;
   out_offset: string;
@@ -83,6 +193,7 @@ interface AppendRow {
   out_duplicate: boolean;
 }
 
+/** A Log in PostgreSQL tables shared by every process (see {@link SCHEMA}). */
 class PostgresLog implements Log {
   readonly backend = 'postgres' as const;
 
@@ -105,7 +216,14 @@ class PostgresLog implements Log {
       const { maxCount, maxAge } = this.retention;
       const { rows } = await this.pool.query<AppendRow>({
         ...APPEND,
-        values: [this.s(stream), data, key, newEpoch(), maxCount, maxAge === null ? null : Math.round(maxAge)],
+        values: [
+          this.s(stream),
+          data,
+          key,
+          newEpoch(),
+          maxCount,
+          maxAge === null ? null : Math.round(maxAge),
+        ],
       });
       const row = rows[0];
       if (!row) throw new Error('append returned no row');
@@ -168,6 +286,6 @@ class PostgresLog implements Log {
  */
 export async function openPostgresLog(options: PostgresLogOptions): Promise<Log> {
   const retention = normalizeRetention(options.retention);
-  const { pool, guard } = await openPgBackend(options, 'postgres log', 'SL_ERR_LOG_UNAVAILABLE');
+  const { pool, guard } = await openPgBackend(options, 'postgres log', 'SL_ERR_LOG_UNAVAILABLE', SCHEMA);
   return new PostgresLog(pool, options.prefix ?? 'sl:', guard, retention);
 }

@@ -1,7 +1,34 @@
 import { CallGuard } from '../internal/guard.js';
 import { openSqlite, type SqliteHandle } from '../internal/sqlite-open.js';
 import { appendKey, checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
-import type { AppendOptions, AppendResult, Log, LogEntry, ReadOptions, ReadResult, SqliteLogOptions } from './types.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  Log,
+  LogEntry,
+  ReadOptions,
+  ReadResult,
+  SqliteLogOptions,
+} from './types.js';
+
+/**
+ * The Log's tables (a Store's tables may share the file):
+ *
+ * - `stateline_log`: entries of a prefixed stream; `"offset"` is quoted because OFFSET is an SQL keyword.
+ * - `stateline_log_key`: the idempotency key of a keyed append → its offset, removed with the entry.
+ * - `stateline_log_meta`: per stream its epoch, newest offset (`head`) and the highest offset
+ *   retention removed (`trimmed_through`); entries present are always `trimmed_through+1 … head`.
+ */
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS stateline_log (
+     stream TEXT NOT NULL, "offset" INTEGER NOT NULL, data TEXT NOT NULL, at INTEGER NOT NULL,
+     PRIMARY KEY (stream, "offset"))`,
+  `CREATE TABLE IF NOT EXISTS stateline_log_key (
+     stream TEXT NOT NULL, key TEXT NOT NULL, "offset" INTEGER NOT NULL, PRIMARY KEY (stream, key))`,
+  `CREATE INDEX IF NOT EXISTS stateline_log_key_offset ON stateline_log_key (stream, "offset")`,
+  `CREATE TABLE IF NOT EXISTS stateline_log_meta (
+     stream TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL, trimmed_through INTEGER NOT NULL)`,
+];
 
 const SQL = {
   // Creates the stream (with its epoch) on first use, else claims the next offset.
@@ -141,7 +168,7 @@ export async function openSqliteLog(options: SqliteLogOptions): Promise<SqliteLo
     options.timeout ?? 2000,
   );
   normalizeRetention(options.retention);
-  const h = await openSqlite(options.path, guard.timeout, 'The sqlite log').catch((err: unknown) => {
+  const h = await openSqlite(options.path, guard.timeout, 'The sqlite log', SCHEMA).catch((err: unknown) => {
     throw guard.wrap('open', err);
   });
   return new SqliteLog(h, options.prefix ?? 'sl:', guard, options.retention);

@@ -109,6 +109,32 @@ interface RecordRow {
   expires_at: string | null;
 }
 
+/**
+ * The Store's tables, created on open when absent (see `openPgPool`); shared by every prefix, the
+ * prefix is part of the key column. `expires_at` is epoch ms from the database clock, or NULL (never).
+ *
+ * ```sql
+ * stateline_store (key text PK, value text, version bigint, expires_at bigint NULL) -- + partial index on expires_at
+ * stateline_index (owner text, member text, expires_at bigint NULL, PK (owner, member)) -- + partial index on expires_at
+ * ```
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS stateline_store (
+  key text PRIMARY KEY,
+  value text NOT NULL,
+  version bigint NOT NULL,
+  expires_at bigint NULL
+);
+CREATE INDEX IF NOT EXISTS stateline_store_expires_at ON stateline_store (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS stateline_index (
+  owner text NOT NULL,
+  member text NOT NULL,
+  expires_at bigint NULL,
+  PRIMARY KEY (owner, member)
+);
+CREATE INDEX IF NOT EXISTS stateline_index_expires_at ON stateline_index (expires_at) WHERE expires_at IS NOT NULL;
+`;
+
 /** A ttl in ms as the bigint the SQL adds to the database clock (`null`: no expiry). */
 function ttlParam(ttl: number | null | undefined): number | null {
   if (ttl === undefined || ttl === null) return null;
@@ -118,10 +144,9 @@ function ttlParam(ttl: number | null | undefined): number | null {
 }
 
 /**
- * A Store in PostgreSQL tables shared by every process (see internal/pg-connect.ts for the
- * schema). Versions and compare-and-set are done by single `UPDATE … WHERE version = $v`
- * statements; expiry uses the database clock; expired rows are invisible at once and deleted by
- * a background sweep.
+ * A Store in PostgreSQL tables shared by every process (see {@link SCHEMA}). Versions and
+ * compare-and-set are done by single `UPDATE … WHERE version = $v` statements; expiry uses the
+ * database clock; expired rows are invisible at once and deleted by a background sweep.
  */
 class PostgresStore implements Store {
   readonly backend = 'postgres' as const;
@@ -271,7 +296,7 @@ class PostgresStore implements Store {
  * ```
  */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
-  const { pool, guard } = await openPgBackend(options, 'postgres store', 'SL_ERR_STORE_UNAVAILABLE');
+  const { pool, guard } = await openPgBackend(options, 'postgres store', 'SL_ERR_STORE_UNAVAILABLE', SCHEMA);
   return new PostgresStore(pool, options.prefix ?? 'sl:', guard);
 }
 

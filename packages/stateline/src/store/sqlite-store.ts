@@ -11,6 +11,21 @@ import type {
   UpdateResult,
 } from './types.js';
 
+/**
+ * The Store's tables (another prefix's rows, and a Log's tables, may share the file):
+ *
+ * - `stateline_store`: one row per prefixed key; `expires_at` is epoch ms or NULL (never).
+ * - `stateline_index`: per-owner index members (`owner` is prefixed), same expiry rule.
+ */
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS stateline_store (
+     key TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL, expires_at INTEGER)`,
+  `CREATE INDEX IF NOT EXISTS stateline_store_expiry ON stateline_store (expires_at) WHERE expires_at IS NOT NULL`,
+  `CREATE TABLE IF NOT EXISTS stateline_index (
+     owner TEXT NOT NULL, member TEXT NOT NULL, expires_at INTEGER, PRIMARY KEY (owner, member))`,
+  `CREATE INDEX IF NOT EXISTS stateline_index_expiry ON stateline_index (expires_at) WHERE expires_at IS NOT NULL`,
+];
+
 const GC_EVERY_MS = 30_000;
 const GC_BATCH = 500;
 /** Batches per GC tick, so a huge backlog never holds the event loop for long. */
@@ -244,8 +259,10 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     `sqlite store ${options.path}`,
     options.timeout ?? 2000,
   );
-  const h = await openSqlite(options.path, guard.timeout, 'The sqlite store').catch((err: unknown) => {
-    throw guard.wrap('open', err);
-  });
+  const h = await openSqlite(options.path, guard.timeout, 'The sqlite store', SCHEMA).catch(
+    (err: unknown) => {
+      throw guard.wrap('open', err);
+    },
+  );
   return new SqliteStore(h, options.prefix ?? 'sl:', guard);
 }

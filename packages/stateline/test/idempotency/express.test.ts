@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import express, { type Request } from 'express';
+import { gzipSync } from 'node:zlib';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { idempotency } from '../../src/adapters/express/idempotency.js';
 import { MemoryStore } from '../../src/store/index.js';
 import { runAdapterScenarios, type Behaviour, type ScenarioConfig } from './adapter.case.js';
@@ -62,6 +64,63 @@ describe('express specifics', () => {
       assert.equal(empty.status, 200, 'a request without a body needs no parser');
     } finally {
       await app.close();
+      await store.close();
+    }
+  });
+});
+
+/** A compressing middleware in the manner of `compression`: wraps `res`, gzips the whole body at `end`. */
+function gzipAll(_req: Request, res: Response, next: NextFunction): void {
+  const chunks: Buffer[] = [];
+  const write = res.write;
+  const end = res.end as (this: ServerResponse, ...a: unknown[]) => ServerResponse;
+  res.write = function (this: Response, chunk: unknown) {
+    chunks.push(Buffer.from(chunk as string));
+    return true;
+  } as Response['write'];
+  res.end = function (this: Response, chunk?: unknown) {
+    if (chunk && typeof chunk !== 'function') chunks.push(Buffer.from(chunk as string));
+    res.write = write;
+    // Already encoded (a replay of a compressed body): sent as it is, as `compression` does.
+    if (res.getHeader('content-encoding') !== undefined) return end.call(this, Buffer.concat(chunks));
+    const body = gzipSync(Buffer.concat(chunks));
+    res.setHeader('content-encoding', 'gzip');
+    res.setHeader('content-length', body.byteLength);
+    return end.call(this, body);
+  } as Response['end'];
+  next();
+}
+
+describe('express with a compressing middleware mounted first', () => {
+  it('[express] the stored body is the compressed one the client got; the replay carries its content-encoding', async () => {
+    const store = new MemoryStore();
+    const app = express();
+    app.use(gzipAll, express.json(), idempotency({ store }));
+    let n = 0;
+    app.post('/orders', (_req, res) => void res.status(201).json({ order: ++n }));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const post = () =>
+        fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/orders`, {
+          method: 'POST',
+          headers: { 'idempotency-key': 'gz-1', 'content-type': 'application/json' },
+          body: '{}',
+        });
+      const first = await post();
+      assert.equal(first.headers.get('content-encoding'), 'gzip');
+      assert.deepEqual(await first.json(), { order: 1 });
+      const again = await post();
+      assert.equal(again.headers.get('idempotent-replayed'), 'true');
+      assert.equal(again.headers.get('content-encoding'), 'gzip');
+      assert.deepEqual(
+        await again.json(),
+        { order: 1 },
+        'fetch decodes the replay as it decoded the original',
+      );
+      assert.equal(n, 1);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
       await store.close();
     }
   });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { isStatelineError } from '../../src/errors.js';
+import { createLog } from '../../src/log/index.js';
 import { createStore, type Store } from '../../src/store/index.js';
 import { sweepPostgresStore } from '../../src/store/postgres-store.js';
 import { FlakyProxy } from './flaky-proxy.js';
@@ -183,27 +184,47 @@ describe('postgres store: rows and expiry [postgres]', { skip }, () => {
     assert.equal((await store.create('after', 'still works')).ok, true);
   });
 
-  it('[postgres] several stores opening at once on an empty database create the schema without racing', async () => {
+  it('[postgres] several stores and logs opening at once on an empty database create their schemas without racing', async () => {
     // A private schema stands in for an empty database: search_path sends the tables there.
     const schema = `sltest_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
     await raw.query(`CREATE SCHEMA ${schema}`);
     try {
       const url = new URL(POSTGRES_URL);
       url.searchParams.set('options', `-c search_path=${schema}`);
+      const tables = async () =>
+        (
+          await raw.query(
+            'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1',
+            [schema],
+          )
+        ).rows.map((r: { table_name: string }) => r.table_name);
       const many = await Promise.all(
         Array.from({ length: 4 }, () =>
           createStore({ type: 'postgres', url: url.toString(), prefix, poolSize: 1 }),
         ),
       );
+      const opened: { close(): Promise<void> }[] = [...many];
       try {
-        const tables = await raw.query(
-          'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1',
-          [schema],
-        );
-        assert.deepEqual(
-          tables.rows.map((r) => r.table_name),
-          ['stateline_index', 'stateline_log', 'stateline_log_key', 'stateline_log_meta', 'stateline_store'],
-        );
+        // Each backend creates its own tables: a Store alone makes no Log tables.
+        assert.deepEqual(await tables(), ['stateline_index', 'stateline_store']);
+        // Logs and one more Store at once: the same lock serialises both schemas.
+        const [logs, late] = await Promise.all([
+          Promise.all(
+            Array.from({ length: 2 }, () =>
+              createLog({ type: 'postgres', url: url.toString(), prefix, poolSize: 1 }),
+            ),
+          ),
+          createStore({ type: 'postgres', url: url.toString(), prefix, poolSize: 1 }),
+        ]);
+        opened.push(...logs, late);
+        assert.deepEqual(await tables(), [
+          'stateline_index',
+          'stateline_log',
+          'stateline_log_key',
+          'stateline_log_meta',
+          'stateline_store',
+        ]);
+        assert.equal((await logs[0]!.append('s', 'x')).offset, 1);
         assert.deepEqual(
           await Promise.all(many.map((s, i) => s.create(`k${i}`, 'v'))),
           many.map(() => ({ ok: true, version: 1 })),
@@ -213,7 +234,7 @@ describe('postgres store: rows and expiry [postgres]', { skip }, () => {
           4,
         );
       } finally {
-        await Promise.all(many.map((s) => s.close()));
+        await Promise.all(opened.map((s) => s.close()));
       }
     } finally {
       await raw.query(`DROP SCHEMA ${schema} CASCADE`);

@@ -1,8 +1,9 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { StatelineError } from '../../errors.js';
 import { createIdempotency } from '../../idempotency/idempotency-core.js';
-import { captureServerResponse, sendNodeAnswer } from '../../idempotency/node-response.js';
 import type { IdempotencyOptions } from '../../idempotency/types.js';
+import { sendNodeAnswer } from '../node/node-http.js';
+import { saveBeforeEnd } from '../node/response-gate.js';
 
 /** Options of the Express middleware; callbacks receive the Express `Request`. */
 export type ExpressIdempotencyOptions = IdempotencyOptions<Request>;
@@ -41,7 +42,7 @@ export function idempotency(options: ExpressIdempotencyOptions = {}): ExpressIde
       })
       .then((r) => {
         if (r.kind === 'answer') return sendNodeAnswer(res, r.answer);
-        if (r.kind === 'ticket') captureServerResponse(res, r.ticket);
+        if (r.kind === 'ticket') saveBeforeEnd(res, r.ticket);
         next();
       }, next);
   };

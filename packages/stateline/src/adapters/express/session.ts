@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { problemFor } from '../../http/problem.js';
 import type { Session, SessionManager } from '../../session/types.js';
-import { commitBeforeResponse } from '../node/commit-hook.js';
+import { commitBeforeHead } from '../node/response-gate.js';
 import { requestContext, sendProblem } from '../node/request-context.js';
 
 /** An Express request with its session: `(req: SessionRequest<Request>, res) => …`. */
@@ -32,7 +32,7 @@ export function session(
     sessions.load(requestContext(req)).then(
       (s) => {
         (req as SessionRequest).session = s;
-        commitBeforeResponse(res, s);
+        commitBeforeHead(res, s);
         next();
       },
       (err: unknown) => sendProblem(res, err),

@@ -3,8 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { problemFor } from '../../http/problem.js';
 import { BodyCapture } from '../../idempotency/body-capture.js';
 import { createIdempotency } from '../../idempotency/idempotency-core.js';
-import { joinHeader } from '../../idempotency/node-response.js';
 import type { CapturedResponse, IdempotencyOptions, IdempotencyTicket } from '../../idempotency/types.js';
+import { joinHeader } from '../node/node-http.js';
 
 /** Options of the Fastify plugin; callbacks receive the `FastifyRequest`. */
 export type FastifyIdempotencyOptions = IdempotencyOptions<FastifyRequest>;

@@ -1,13 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { problemFor } from '../../http/problem.js';
 import { createIdempotency } from '../../idempotency/idempotency-core.js';
-import {
-  captureServerResponse,
-  joinHeader,
-  readRequestBody,
-  sendNodeAnswer,
-} from '../../idempotency/node-response.js';
 import type { IdempotencyOptions, IdempotencyTicket } from '../../idempotency/types.js';
+import { joinHeader, readRequestBody, sendNodeAnswer } from './node-http.js';
+import { saveBeforeEnd } from './response-gate.js';
 
 /** A request whose body `withIdempotency` has read: the bytes are in `body`. */
 export type IdempotentRequest = IncomingMessage & { body?: Buffer };
@@ -83,7 +79,7 @@ export function withIdempotency(
         (r) => {
           if (r.kind === 'answer') return sendNodeAnswer(res, r.answer);
           if (r.kind !== 'ticket') return run(req, res);
-          captureServerResponse(res, r.ticket);
+          saveBeforeEnd(res, r.ticket);
           run(req, res, r.ticket);
         },
         // The body could not be read: the client went away mid-upload.

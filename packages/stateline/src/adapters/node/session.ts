@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Session, SessionManager } from '../../session/types.js';
-import { commitBeforeResponse } from './commit-hook.js';
+import { commitBeforeHead } from './response-gate.js';
 import { requestContext, sendProblem } from './request-context.js';
 
 /** A node:http request with its session attached. */
@@ -33,7 +33,7 @@ export function withSession<Req extends IncomingMessage, Res extends ServerRespo
       return;
     }
     const withS = Object.assign(req, { session });
-    commitBeforeResponse(res, session);
+    commitBeforeHead(res, session);
     try {
       await handler(withS, res);
     } catch (err) {
