@@ -1,5 +1,10 @@
 /**
- * npm run bench -- idempotency [--duration 5] [--connections 50]
+ * npm run bench -- idempotency [--duration 5] [--connections 50] [--baseline <dir> [--slices 8] [--slice 2.5]]
+ *
+ * `--baseline <dir>` (another checkout of this repository, built) compares the idempotency row
+ * with the same row served by that checkout's library instead: both servers stay up and the load
+ * alternates between them in slices (A B B A …), so the shared machine's drift falls on both; it
+ * passes at ≥ 0.97× the baseline (issue #13: no more than 3 % slower).
  *
  * The cost of the Idempotency-Key middleware on a trivial POST with a fresh key on every request,
  * side by side in one run with the same route without it (Express, Redis store). Each server runs
@@ -8,6 +13,8 @@
 import autocannon from 'autocannon';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REDIS = process.env.STATELINE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -32,8 +39,12 @@ function arg(name: string, fallback: number): number {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-async function start(row: Row, prefix: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(fileURLToPath(import.meta.url), ['--serve', row, prefix], {
+async function start(
+  row: Row,
+  prefix: string,
+  file = fileURLToPath(import.meta.url),
+): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(file, ['--serve', row, prefix], {
     execArgv: ['--import', 'tsx'],
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -65,9 +76,66 @@ function load(port: number, duration: number, connections: number): Promise<auto
   });
 }
 
+async function cleanKeys(prefix: string): Promise<number> {
+  const { createClient } = await import('redis');
+  const redis = await createClient({ url: REDIS }).connect();
+  let removed = 0;
+  for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
+    if (keys.length) removed += await redis.del(keys);
+  }
+  await redis.quit();
+  return removed;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** `--baseline`: this tree's idempotency row against the same row of another checkout, as a pair. */
+async function againstBaseline(dir: string, connections: number): Promise<void> {
+  const file = join(resolve(dir), 'bench/idempotency.bench.ts');
+  if (!existsSync(file)) throw new Error(`--baseline ${dir}: no bench/idempotency.bench.ts there`);
+  const slices = arg('slices', 8);
+  const slice = arg('slice', 2.5);
+  const prefix = `slbench:idem:${process.pid}:`;
+  const sides = [await start('idempotency', `${prefix}a:`), await start('idempotency', `${prefix}b:`, file)];
+  const totals = [0, 0];
+  const ratios: number[] = [];
+  try {
+    for (const s of sides) await load(s.port, 1, connections);
+    for (let i = 0; i < slices; i++) {
+      const order = i % 2 ? [1, 0] : [0, 1];
+      const got = [0, 0];
+      for (const k of order) {
+        const r = await load(sides[k]!.port, slice, connections);
+        if (r.non2xx > 0) process.exitCode = 1;
+        got[k] = r.requests.average;
+        totals[k]! += r.requests.average;
+      }
+      ratios.push(got[0]! / got[1]!);
+    }
+  } finally {
+    for (const s of sides) s.child.kill('SIGKILL');
+  }
+  const removed = await cleanKeys(prefix);
+  const ratio = totals[0]! / totals[1]!;
+  console.log(
+    `\nidempotency vs ${dir}: express POST /orders with a fresh Idempotency-Key, ${connections} connections, ${slices} slices of ${slice} s on each, alternating\n`,
+  );
+  console.log('| build | req/s (mean of slices) |');
+  console.log('| --- | ---: |');
+  console.log(`| this tree | ${Math.round(totals[0]! / slices)} |`);
+  console.log(`| ${dir} | ${Math.round(totals[1]! / slices)} |`);
+  const sorted = [...ratios].sort((a, b) => a - b);
+  console.log(
+    `\n${ratio >= 0.97 ? 'PASS' : 'FAIL'} this tree ≥ 0.97× the baseline: ${ratio.toFixed(3)}× ` +
+      `(slice pairs ${sorted[0]!.toFixed(2)}–${sorted[sorted.length - 1]!.toFixed(2)}, median ${median(ratios).toFixed(3)}); cleaned ${removed} keys`,
+  );
+}
+
 async function main(): Promise<void> {
   const duration = arg('duration', 5);
   const connections = arg('connections', 50);
+  const b = process.argv.indexOf('--baseline');
+  if (b > 0) return againstBaseline(process.argv[b + 1] ?? '', connections);
   const prefix = `slbench:idem:${process.pid}:`;
   const results: Record<string, autocannon.Result> = {};
   for (const row of ['bare', 'idempotency'] as Row[]) {
@@ -79,13 +147,7 @@ async function main(): Promise<void> {
       child.kill('SIGKILL');
     }
   }
-  const { createClient } = await import('redis');
-  const redis = await createClient({ url: REDIS }).connect();
-  let removed = 0;
-  for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
-    if (keys.length) removed += await redis.del(keys);
-  }
-  await redis.quit();
+  const removed = await cleanKeys(prefix);
 
   const bare = results.bare!;
   const idem = results.idempotency!;

@@ -1,6 +1,11 @@
 /**
  * `npm run bench -- realtime [--rates=250,500,...] [--step=2000] [--rounds=3] [--clients=200]
- *   [--only=stateline,socketio] [--flush=ms] [--no-kill] [--profile]`
+ *   [--only=stateline,socketio] [--flush=ms] [--no-kill] [--profile] [--baseline=<dir>]`
+ *
+ * `--baseline=<dir>` (another checkout of this repository, built) adds a third system, `previous`:
+ * the same Stateline server run from that checkout, so a change of the library is compared with
+ * the build before it in the same alternating rounds (`--only=stateline,previous` leaves Socket.IO
+ * out); the summary prints this tree ÷ previous per rate.
  *
  * Side by side on this machine: the Stateline hub (Redis Log + Redis Bus) and Socket.IO with
  * @socket.io/redis-adapter (websocket transport only, no compression). Each system runs as 2
@@ -32,14 +37,14 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import { createClient } from 'redis';
 import WebSocket from 'ws';
 import { openRawSocketIo } from './realtime/sio-raw.js';
 import { summarizeProfile } from './servers/cpu-profile.js';
 
-type System = 'stateline' | 'socketio';
+type System = 'stateline' | 'socketio' | 'previous';
 
 function flag(name: string, fallback: string): string {
   const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -50,7 +55,14 @@ const RATES = flag('rates', '250,500,750,1000,1500,2000,2500').split(',').map(Nu
 const STEP_MS = Number(flag('step', '2000'));
 const ROUNDS = Number(flag('rounds', '3'));
 const CLIENTS = Number(flag('clients', '200'));
-const ONLY = flag('only', 'stateline,socketio').split(',') as System[];
+/** `--baseline=<dir>`: another checkout whose Stateline server runs as the system `previous`. */
+const BASELINE = flag('baseline', '');
+const ONLY = flag('only', BASELINE ? 'stateline,socketio,previous' : 'stateline,socketio').split(
+  ',',
+) as System[];
+if (ONLY.includes('previous') && !BASELINE) throw new Error('--only=previous needs --baseline=<dir>');
+/** What the subscribers and the publisher speak: the previous build is a Stateline hub too. */
+const wire = (sys: System): 'stateline' | 'socketio' => (sys === 'socketio' ? 'socketio' : 'stateline');
 const KILL = !process.argv.includes('--no-kill');
 /** `--flush=ms`: the hub's flushInterval (default: the hub's default, 10 ms). */
 const FLUSH = flag('flush', '');
@@ -71,7 +83,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const children = new Set<ChildProcess>();
 function spawn(file: string, args: string[], profile = false): ChildProcess {
   const execArgv = ['--import', 'tsx', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [])];
-  const p = fork(HERE + file, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const p = fork(file.startsWith('/') ? file : HERE + file, args, {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   children.add(p);
   p.once('exit', () => children.delete(p));
   return p;
@@ -114,9 +129,11 @@ async function startServers(sys: System, run: string): Promise<Server[]> {
   return Promise.all(
     [0, 1].map(async () => {
       const proc =
-        sys === 'stateline'
+        wire(sys) === 'stateline'
           ? spawn(
-              'stateline-server.ts',
+              sys === 'previous'
+                ? join(resolve(BASELINE), 'bench/realtime/stateline-server.ts')
+                : 'stateline-server.ts',
               [`rtbench:${TAG}:${run}:`, REDIS_URL, FLUSH],
               PROFILE && run === 'sweep',
             )
@@ -124,7 +141,7 @@ async function startServers(sys: System, run: string): Promise<Server[]> {
       const { port } = await request<{ port: number }>(proc, {}, 'ready');
       return {
         proc,
-        url: sys === 'stateline' ? `ws://127.0.0.1:${port}/realtime` : `http://127.0.0.1:${port}`,
+        url: wire(sys) === 'stateline' ? `ws://127.0.0.1:${port}/realtime` : `http://127.0.0.1:${port}`,
       };
     }),
   );
@@ -180,7 +197,7 @@ interface Publisher {
   close(): void;
 }
 async function publisher(sys: System, urls: string[]): Promise<Publisher> {
-  if (sys === 'stateline') {
+  if (wire(sys) === 'stateline') {
     const sockets = await Promise.all(
       urls.map(
         (u) =>
@@ -250,7 +267,7 @@ interface Rig {
 
 async function rig(sys: System, maxSeq: number): Promise<Rig> {
   const servers = await startServers(sys, 'sweep');
-  const subs = await startSubscribers(sys, servers, maxSeq);
+  const subs = await startSubscribers(wire(sys), servers, maxSeq);
   const pub = await publisher(
     sys,
     servers.map((s) => s.url),
@@ -389,7 +406,7 @@ interface KillResult {
 async function killRun(sys: System): Promise<KillResult> {
   const total = Math.round((KILL_RATE * KILL_MS) / 1000);
   const servers = await startServers(sys, 'kill');
-  const subs = await startSubscribers(`${sys}-failover`, servers, total + 10);
+  const subs = await startSubscribers(`${wire(sys)}-failover`, servers, total + 10);
   // The publisher talks to the instance that survives.
   const pub = await publisher(sys, [servers[0]!.url]);
   try {
@@ -478,7 +495,7 @@ console.log(
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: |');
 for (const r of rows)
   console.log(
-    `| ${r.sys === 'stateline' ? 'Stateline (redis)' : 'Socket.IO + redis-adapter'} | ${fmt(r.rate)} | ${fmt(r.deliveriesPerSec)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.lost)} | ${fmt(r.cpuPer100k, 2)} | ${ok(r) ? 'yes' : 'no'} |`,
+    `| ${r.sys === 'stateline' ? 'Stateline (redis)' : r.sys === 'previous' ? `Stateline (redis), ${BASELINE}` : 'Socket.IO + redis-adapter'} | ${fmt(r.rate)} | ${fmt(r.deliveriesPerSec)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.lost)} | ${fmt(r.cpuPer100k, 2)} | ${ok(r) ? 'yes' : 'no'} |`,
   );
 const sl = best('stateline');
 const sio = best('socketio');
@@ -494,6 +511,15 @@ for (const rate of RATES) {
   if (a && b)
     console.log(
       `server CPU per delivery at ${rate} msg/s: Stateline / Socket.IO = ${(a.cpuPer100k / b.cpuPer100k).toFixed(2)}`,
+    );
+}
+for (const rate of RATES) {
+  const a = rows.find((r) => r.sys === 'stateline' && r.rate === rate);
+  const b = rows.find((r) => r.sys === 'previous' && r.rate === rate);
+  if (a && b)
+    console.log(
+      `this tree / ${BASELINE} at ${rate} msg/s: deliveries ${(a.deliveriesPerSec / b.deliveriesPerSec).toFixed(3)}, ` +
+        `p50 ${(a.p50 / b.p50).toFixed(2)}, p99 ${(a.p99 / b.p99).toFixed(2)}, server CPU per delivery ${(a.cpuPer100k / b.cpuPer100k).toFixed(3)}`,
     );
 }
 for (const k of kills)

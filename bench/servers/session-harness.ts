@@ -131,15 +131,20 @@ export async function loadLean(
   return out;
 }
 
-/** Starts a row's server child (`session-server.ts <row> <prefix> [...extra]`) and waits for its port. */
+/**
+ * Starts a row's server child (`session-server.ts <row> <prefix> [...extra]`) and waits for its
+ * port. `server` is another checkout's session-server.ts when a row is compared with a previous
+ * build of the library (`--baseline`): it resolves `stateline` from its own tree.
+ */
 export function startChild(
   row: Pick<Row, 'name'>,
   prefix: string,
   profileDir: string | undefined,
   extra: string[] = [],
+  server: string = SERVER,
 ): Promise<{ child: ChildProcess; port: number }> {
   const execArgv = ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
-  const child = fork(SERVER, [row.name, prefix, ...extra], {
+  const child = fork(server, [row.name, prefix, ...extra], {
     execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -1,6 +1,8 @@
 /**
  * The one place Stateline creates node-redis (v5) clients. Every Redis backend goes through here so
- * they all share the same failure behaviour:
+ * they all share the same failure behaviour (over 400 lines on purpose: the single-node and the
+ * cluster link share the connection state, script loading and bounded close kept private here, so
+ * no backend can open a client that skips them):
  *
  * - `disableOfflineQueue`: a command while disconnected fails at once instead of waiting for a
  *   reconnect that may never come; commands in flight when the socket dies fail at once too.

@@ -1,3 +1,10 @@
+/**
+ * The record strategies (`server`, `hybrid`, `memory`): a session is one record in a Store. Over
+ * 400 lines on purpose: the strategy (load, list, revoke) and its request session (read, commit
+ * with compare-and-set, renew, destroy) share one private environment, the record's parse and
+ * serialize, and the cookie-verification cache; split apart, each half would have to export what
+ * is now private to both.
+ */
 import { StatelineError } from '../errors.js';
 import type { NearCacheStore } from '../store/decorators/near-cache-store.js';
 import type { Store, StoredRecord } from '../store/types.js';
