@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import {
   BALANCES,
@@ -161,9 +162,18 @@ async function lab(flags: LabFlags, io: CliIo): Promise<number> {
   }
 }
 
+/** This package's version (src/ and dist/ both sit one level below its package.json). */
+function version(): string {
+  const pkg: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string'
+    ? pkg.version
+    : 'unknown';
+}
+
 function program(io: CliIo, done: (code: number) => void): Command {
   const cmd = new Command('stateline')
     .description('Stateline: run and inspect horizontally scaled Node services locally.')
+    .version(version(), '-V, --version', 'print the version of @stateline/lab and exit')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => {} })
     .helpCommand(false);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -70,6 +70,18 @@ describe('stateline (main)', () => {
     );
     assert.match((await run('up', '--replication', 'backup')).err, /needs --strategy memory/);
     assert.match((await run('up', '--bogus')).err, /unknown option '--bogus'/);
+  });
+
+  it('--version and -V print the package version alone, exit 0', async () => {
+    const { version } = JSON.parse(
+      readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = await run(flag);
+      assert.equal(r.code, 0);
+      assert.equal(r.out, `${version}\n`);
+      assert.equal(r.err, '');
+    }
   });
 
   it('--help on every command, exit 0, listing every option', async () => {
