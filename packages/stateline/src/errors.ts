@@ -120,6 +120,8 @@ export class StatelineError extends Error {
 }
 
 const CODE = /^SL_ERR_[A-Z0-9_]+$/;
+/** The constructor `defineError` made for each code it defined (the library's own codes have none). */
+const DEFINED = new Map<string, DefinedError>();
 
 /**
  * Defines an error code outside the library's own (in the spirit of `@fastify/error`): returns a
@@ -154,7 +156,8 @@ export function defineError(code: string, status: number, message: string): Defi
       'SL_ERR_INVALID_ARGUMENT',
       `${code} is already defined as ${known.status} ${JSON.stringify(known.message)}`,
     );
-  if (known?.defined) return known.defined;
+  const again = DEFINED.get(code);
+  if (again) return again;
   const definition: ErrorDefinition = Object.freeze({ code, status, message });
   const defined = class extends StatelineError {
     static readonly code = code;
@@ -166,7 +169,8 @@ export function defineError(code: string, status: number, message: string): Defi
     }
   };
   Object.defineProperty(defined, 'name', { value: code });
-  REGISTRY.set(code, { status, message, defined });
+  REGISTRY.set(code, { status, message });
+  DEFINED.set(code, defined);
   return defined;
 }
 

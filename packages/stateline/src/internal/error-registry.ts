@@ -1,10 +1,7 @@
-import type { DefinedError } from '../errors.js';
-
-/** What a code means, and the constructor `defineError` made for it (none for the library's own). */
+/** What a code means: its HTTP status and the message (a problem's title) every error with it starts with. */
 export interface RegistryEntry {
   readonly status: number;
   readonly message: string;
-  readonly defined?: DefinedError;
 }
 
 /**
