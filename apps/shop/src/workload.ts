@@ -27,11 +27,6 @@ interface Shopper {
 /** Check out before a line gets near the shop's 999 limit. */
 const LINE_SOFT_LIMIT = 900;
 
-function problemCode(body: unknown): string {
-  if (typeof body !== 'object' || body === null || !('code' in body)) return '';
-  return typeof body.code === 'string' ? body.code : '';
-}
-
 function isCartItem(v: unknown): v is CartItem {
   return (
     typeof v === 'object' &&
@@ -231,7 +226,7 @@ async function checkout(user: WorkloadUser, s: Shopper): Promise<void> {
   }
   if (a) {
     if (a.status === 401) return unauthenticated(user, s);
-    if (a.status === 409 && problemCode(a.body) === SL_ERR_CART_EMPTY.code) {
+    if (a.status === 409 && a.code === SL_ERR_CART_EMPTY.code) {
       // After an unanswered or "in flight" attempt the order may have gone through; otherwise the
       // checkout read an old copy of the cart (a view right after shows the lines) or the cart vanished.
       if (!uncertain && [...s.expected.values()].some((q) => q > 0)) {

@@ -52,7 +52,14 @@ function scripted(routes: Record<string, Reply[] | Route>) {
     const reply = typeof r === 'function' ? r(init) : r && (r.length > 1 ? r.shift()! : r[0]!);
     if (reply === undefined) throw new Error(`no reply for ${route}`);
     if (reply === null) return null;
-    return { status: reply.status, headers: new Headers(reply.headers), body: reply.body ?? null };
+    const body = reply.body ?? null;
+    const code = typeof body === 'object' && body !== null && 'code' in body ? body.code : '';
+    return {
+      status: reply.status,
+      headers: new Headers(reply.headers),
+      body,
+      code: typeof code === 'string' ? code : '',
+    };
   };
   const user: WorkloadUser = {
     n: 7,

@@ -172,8 +172,11 @@ describe('the generic virtual user', () => {
             user.report.sessionLost('data-lost');
             user.report.created('k', 'o1');
             user.report.created('k', 'o2');
-            user.report.unexpected({ status: 409, headers: new Headers(), body: { code: 'SL_ERR_Y' } }, 'x');
-            user.report.unexpected({ status: 400, headers: new Headers(), body: null }, 'form');
+            user.report.unexpected(
+              { status: 409, headers: new Headers(), body: { code: 'SL_ERR_Y' }, code: 'SL_ERR_Y' },
+              'x',
+            );
+            user.report.unexpected({ status: 400, headers: new Headers(), body: null, code: '' }, 'form');
             let reads = 0;
             recheck = await user.recheck(
               0,

@@ -110,7 +110,8 @@ export class HttpClient implements WorkloadHttp {
       rec?.response(performance.now() - started);
       this.jar.store(res.headers.getSetCookie());
       let parsed = parse(text);
-      if (res.status >= 500) rec?.error(`${res.status} ${problemCode(parsed)}`.trim());
+      const code = problemCode(parsed);
+      if (res.status >= 500) rec?.error(`${res.status} ${code}`.trim());
       if (res.status === 304 && cached) {
         if (rec) rec.notModified++;
         parsed = cached.body;
@@ -118,7 +119,7 @@ export class HttpClient implements WorkloadHttp {
         const etag = res.headers.get('etag');
         if (etag) this.etags.set(path, { etag, body: parsed });
       }
-      return { status: res.status, headers: res.headers, body: parsed };
+      return { status: res.status, headers: res.headers, body: parsed, code };
     } catch (err) {
       rec?.error(`network ${networkReason(err)}`);
       return null;

@@ -1,6 +1,6 @@
 import type { Workload, WorkloadAction, WorkloadReport, WorkloadUser } from 'stateline/instance';
 import type { Dispatcher } from 'undici';
-import { HttpClient, problemCode } from './http-client.js';
+import { HttpClient } from './http-client.js';
 import type { Random } from './prng.js';
 import type { Recorder } from './recorder.js';
 
@@ -120,7 +120,7 @@ export class VirtualUser {
   private reporter(): WorkloadReport {
     const { rec } = this.o;
     return {
-      unexpected: (a, what) => rec.error(`${a.status} ${problemCode(a.body) || what}`),
+      unexpected: (a, what) => rec.error(`${a.status} ${a.code || what}`),
       retry: () => void rec.retries++,
       sessionLost: (reason) => rec.sessionLost(reason),
       lostUpdate: () => rec.lostUpdate(),

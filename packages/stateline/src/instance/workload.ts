@@ -13,6 +13,8 @@ export interface WorkloadAnswer {
   readonly headers: Headers;
   /** The body parsed as JSON; the text when it is not JSON; null when empty. */
   readonly body: unknown;
+  /** The `code` of a problem answer (`SL_ERR_…`); `''` for any other answer. */
+  readonly code: string;
 }
 
 /** Options of one request. */
