@@ -10,12 +10,13 @@
  * - Subjects are built from tokens made by {@link subjectToken}, so no channel or stream name can
  *   inject a `.` (a new token) or a wildcard (`*`, `>`) into a subject.
  */
+import type * as Transport from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { StatelineError } from '../errors.js';
 import type { UnavailableCode } from './redis-connect.js';
 import { loadPeer } from './peer.js';
 
-type TransportModule = Pick<typeof import('@nats-io/transport-node'), 'connect'>;
+type TransportModule = Pick<typeof Transport, 'connect'>;
 
 export interface NatsConnectOptions {
   code: UnavailableCode;

@@ -26,7 +26,9 @@
  * Retention is fixed when the stream is created: the first Log to touch a stream sets it.
  */
 import { createHash } from 'node:crypto';
+import type * as JetStream from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jetstream';
+import type * as Transport from '@nats-io/transport-node';
 import { StatelineError } from '../errors.js';
 import { CallGuard } from '../internal/guard.js';
 import { connectNats, subjectToken, type NatsLink } from '../internal/nats-connect.js';
@@ -42,8 +44,8 @@ import type {
   ReadResult,
 } from './types.js';
 
-type JetStreamModule = Pick<typeof import('@nats-io/jetstream'), 'jetstream' | 'jetstreamManager'>;
-type TransportModule = Pick<typeof import('@nats-io/transport-node'), 'headers'>;
+type JetStreamModule = Pick<typeof JetStream, 'jetstream' | 'jetstreamManager'>;
+type TransportModule = Pick<typeof Transport, 'headers'>;
 
 const AT = 'Sl-At';
 /** JetStream API error codes the log reacts to. */
