@@ -144,6 +144,8 @@ export async function connectNats(url: string, o: NatsConnectOptions): Promise<N
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       reconnectJitter: 100,
+      // Capturing a stack for every request costs more than the request on a hot path.
+      noAsyncTraces: true,
     });
     return new Link(nc, o.label);
   } catch (cause) {
