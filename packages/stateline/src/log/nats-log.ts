@@ -1,6 +1,5 @@
 /**
- * The NATS Log: one JetStream stream per log stream (over 300 lines: the keyed append's two
- * checks and the stream lookup belong together).
+ * The NATS Log: one JetStream stream per log stream.
  *
  * Layout: a log stream's messages live on `${prefix}log.${stream}.>` (each part escaped into one
  * subject token): plain appends on `….m`, keyed appends on `….k.<sha256 of the key>`. The
