@@ -1,6 +1,6 @@
 /**
- * One Stateline hub instance for the realtime bench: Redis Log + Redis Bus under the prefix in
- * argv[2] (Redis at argv[3]), rate limit off (one publisher socket sends thousands of messages per
+ * One Stateline hub instance for the realtime bench: Log + Bus on the server in argv[3] (a Redis
+ * or NATS URL: Redis Streams + pub/sub, or JetStream + core NATS) under the prefix in argv[2], rate limit off (one publisher socket sends thousands of messages per
  * second), `flushInterval` from argv[4] when given, other options default. Reports `{ fx: 'ready', port }`; answers `{ fx: 'cpu' }` with process.cpuUsage().
  */
 import http from 'node:http';
@@ -8,13 +8,13 @@ import type { AddressInfo } from 'node:net';
 // Until package.json exports `./realtime`, the bench imports the source (tsx runs it).
 import { createHub } from 'stateline/realtime';
 
-const [prefix = 'rtbench:', redisUrl = 'redis://127.0.0.1:6379', flush] = process.argv.slice(2);
+const [prefix = 'rtbench:', url = 'redis://127.0.0.1:6379', flush] = process.argv.slice(2);
 process.on('warning', () => {});
 const server = http.createServer((_req, res) => res.end('stateline realtime bench'));
 const hub = await createHub({
   server,
-  log: { type: 'redis', url: redisUrl, prefix },
-  bus: { type: 'redis', url: redisUrl, prefix },
+  log: `${url}?prefix=${encodeURIComponent(prefix)}`,
+  bus: `${url}?prefix=${encodeURIComponent(prefix)}`,
   rateLimit: false,
   pingInterval: false,
   ...(flush !== undefined && flush !== '' && { flushInterval: Number(flush) }),

@@ -131,6 +131,7 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
       bus,
       sessions: tracked,
       storeSpec: config.storeSpec,
+      busSpec: config.busSpec,
       instance: config.instance,
     });
     closers.unshift(() => hub!.close());

@@ -24,6 +24,7 @@ const BUSES: BackendFamily<ByType<BusOptions>, Bus> = {
     ipc: { options: [], open: async (o) => (await import('./ipc-bus.js')).openIpcBus(o) },
     redis: { options: ['url'], open: async (o) => (await import('./redis-bus.js')).openRedisBus(o) },
     postgres: { options: ['url'], open: async (o) => (await import('./postgres-bus.js')).openPostgresBus(o) },
+    nats: { options: ['url'], open: async (o) => (await import('./nats-bus.js')).openNatsBus(o) },
   },
 };
 

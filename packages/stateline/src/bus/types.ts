@@ -1,7 +1,7 @@
 /** Receives one message: the payload and the channel it came on. */
 export type BusHandler = (message: string, channel: string) => void;
 
-export type BusBackend = 'memory' | 'ipc' | 'redis' | 'postgres';
+export type BusBackend = 'memory' | 'ipc' | 'redis' | 'postgres' | 'nats';
 
 /**
  * Publish/subscribe between instances. Delivery is at-most-once: a message published while a
@@ -54,7 +54,13 @@ export interface PostgresBusOptions extends CommonBusOptions {
   url: string;
 }
 
-export type BusOptions = MemoryBusOptions | IpcBusOptions | RedisBusOptions | PostgresBusOptions;
+/** Core NATS subjects (`${prefix}bus.${channel}`); `url` may list servers: `nats://h1:4222,h2:4222`. */
+export interface NatsBusOptions extends CommonBusOptions {
+  type: 'nats';
+  url: string;
+}
 
-/** `memory:`, `ipc:`, `redis://…` or `postgres://…`, or options. */
+export type BusOptions = MemoryBusOptions | IpcBusOptions | RedisBusOptions | PostgresBusOptions | NatsBusOptions;
+
+/** `memory:`, `ipc:`, `redis://…`, `postgres://…` or `nats://…`, or options. */
 export type BusSpec = string | BusOptions;

@@ -28,6 +28,10 @@ const LOGS: BackendFamily<ByType<LogOptions>, Log> = {
       options: ['url', 'poolSize'],
       open: async (o) => (await import('./postgres-log.js')).openPostgresLog(o),
     },
+    nats: {
+      options: ['url', 'replicas', 'storage'],
+      open: async (o) => (await import('./nats-log.js')).openNatsLog(o),
+    },
   },
   check: (o) => void normalizeRetention(o.retention),
 };

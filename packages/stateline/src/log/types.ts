@@ -55,7 +55,7 @@ export interface Retention {
   maxAge?: number;
 }
 
-export type LogBackend = 'memory' | 'sqlite' | 'redis' | 'postgres';
+export type LogBackend = 'memory' | 'sqlite' | 'redis' | 'postgres' | 'nats';
 
 /**
  * A per-stream ordered append-only log with monotonically increasing offsets. The epoch is a
@@ -107,7 +107,20 @@ export interface PostgresLogOptions extends CommonLogOptions {
   poolSize?: number;
 }
 
-export type LogOptions = MemoryLogOptions | SqliteLogOptions | RedisLogOptions | PostgresLogOptions;
+/**
+ * One JetStream stream per log stream (offsets are stream sequences, the epoch is the stream's
+ * identity); `url` may list servers: `nats://h1:4222,h2:4222`. The server must run JetStream.
+ */
+export interface NatsLogOptions extends CommonLogOptions {
+  type: 'nats';
+  url: string;
+  /** Copies of each stream in a JetStream cluster, 1–5 (default 1). */
+  replicas?: number;
+  /** Where the server keeps the streams (default `'file'`: they survive a server restart). */
+  storage?: 'file' | 'memory';
+}
 
-/** `memory:`, `sqlite:<path>`, `redis://…`, `postgres://…`, or options. */
+export type LogOptions = MemoryLogOptions | SqliteLogOptions | RedisLogOptions | PostgresLogOptions | NatsLogOptions;
+
+/** `memory:`, `sqlite:<path>`, `redis://…`, `postgres://…`, `nats://…`, or options. */
 export type LogSpec = string | LogOptions;
