@@ -42,8 +42,8 @@ type Next = (err?: unknown) => void;
  * import { session, problemHandler } from 'stateline/express';
  * const app = express();
  * app.use(session(sessions));
- * app.post('/cart', async (req, res) => {
- *   const cart = await req.session.update('cart', (c = []) => [...c, req.query.item]);
+ * app.post('/cart/:id', async (req, res) => {
+ *   const cart = await req.session.update<string[]>('cart', (c = []) => [...c, req.params.id]);
  *   res.json(cart);
  * });
  * app.use(problemHandler());
