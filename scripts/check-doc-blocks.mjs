@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// After build: every ```ts / ```typescript block of README.md and docs/**/*.md is compiled as its
-// own module under --strict against the built packages. A block marked ```ts fragment is skipped
-// (see DEVELOPERS.md). Usage: node scripts/check-doc-blocks.mjs [file.md...]
+// After build: every ```ts / ```typescript block of README.md, packages/*/README.md and docs/**/*.md
+// is compiled as its own module under --strict against the built packages. A block marked
+// ```ts fragment is skipped (see DEVELOPERS.md). Usage: node scripts/check-doc-blocks.mjs [file.md...]
 import { checkDocBlocks, docFiles } from './doc-blocks.mjs';
 
 const root = new URL('..', import.meta.url).pathname;

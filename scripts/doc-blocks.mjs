@@ -1,6 +1,6 @@
 // Extracts the TypeScript blocks of Markdown files and compiles each as its own module under the
 // repository's strict compiler options. Used by scripts/check-doc-blocks.mjs (`npm run check:docs`).
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import ts from 'typescript';
 
@@ -41,13 +41,18 @@ export function extractBlocks(markdown) {
 }
 
 /**
- * README.md and every Markdown file under docs/ (new files are picked up as they are added).
+ * README.md, each published package's README (its npm page) and every Markdown file under docs/
+ * (new files are picked up as they are added).
  *
  * @param {string} root
  * @returns {string[]} paths relative to `root`
  */
 export function docFiles(root) {
   const out = ['README.md'];
+  for (const name of readdirSync(join(root, 'packages')).sort()) {
+    const readme = join('packages', name, 'README.md');
+    if (existsSync(join(root, readme))) out.push(readme);
+  }
   const walk = (dir) => {
     for (const name of readdirSync(join(root, dir)).sort()) {
       const p = join(dir, name);

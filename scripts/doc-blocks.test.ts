@@ -53,11 +53,17 @@ test('extractBlocks strips the indentation of a block inside a list item', () =>
   assert.deepEqual(extractBlocks(md), [{ line: 4, code: 'if (ok) {\n  go();\n}', fragment: false }]);
 });
 
-test('docFiles lists README.md and every Markdown file under docs/, new ones included', () => {
-  const files = docFiles(root);
+test('docFiles lists the READMEs and every Markdown file under docs/, new ones included', () => {
+  const files: string[] = docFiles(root);
   assert.equal(files[0], 'README.md');
+  assert.ok(files.includes('packages/stateline/README.md'));
   assert.ok(files.includes('docs/sessions.md'));
-  assert.ok(files.every((f) => f === 'README.md' || (f.startsWith('docs/') && f.endsWith('.md'))));
+  const listed = (f: string) =>
+    f === 'README.md' || /^packages\/[^/]+\/README\.md$/.test(f) || /^docs\/.+\.md$/.test(f);
+  assert.deepEqual(
+    files.filter((f) => !listed(f)),
+    [],
+  );
 });
 
 test('checkDocBlocks compiles each block as a strict module and points errors at the Markdown line', () => {
