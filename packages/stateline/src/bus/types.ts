@@ -1,7 +1,7 @@
 /** Receives one message: the payload and the channel it came on. */
 export type BusHandler = (message: string, channel: string) => void;
 
-export type BusBackend = 'memory' | 'ipc' | 'redis' | 'postgres';
+export type BusBackend = 'memory' | 'ipc' | 'redis' | 'redis-cluster' | 'postgres';
 
 /**
  * Publish/subscribe between instances. Delivery is at-most-once: a message published while a
@@ -49,12 +49,19 @@ export interface RedisBusOptions extends CommonBusOptions {
   type: 'redis';
   url: string;
 }
+/** Sharded pub/sub (SPUBLISH/SSUBSCRIBE): each channel lives on the master that owns its slot. */
+export interface RedisClusterBusOptions extends CommonBusOptions {
+  type: 'redis-cluster';
+  /** Seed nodes, e.g. `['redis://127.0.0.1:7000']`; the topology is discovered from them. */
+  nodes: string[];
+}
 export interface PostgresBusOptions extends CommonBusOptions {
   type: 'postgres';
   url: string;
 }
 
-export type BusOptions = MemoryBusOptions | IpcBusOptions | RedisBusOptions | PostgresBusOptions;
+export type BusOptions =
+  MemoryBusOptions | IpcBusOptions | RedisBusOptions | RedisClusterBusOptions | PostgresBusOptions;
 
-/** `memory:`, `ipc:`, `redis://…` or `postgres://…`, or options. */
+/** `memory:`, `ipc:`, `redis://…`, `redis-cluster://h:p,h:p`, `postgres://…`, or options. */
 export type BusSpec = string | BusOptions;

@@ -55,7 +55,7 @@ export interface Retention {
   maxAge?: number;
 }
 
-export type LogBackend = 'memory' | 'sqlite' | 'redis' | 'postgres';
+export type LogBackend = 'memory' | 'sqlite' | 'redis' | 'redis-cluster' | 'postgres';
 
 /**
  * A per-stream ordered append-only log with monotonically increasing offsets. The epoch is a
@@ -101,13 +101,20 @@ export interface RedisLogOptions extends CommonLogOptions {
   type: 'redis';
   url: string;
 }
+/** One Redis Stream per log stream, its keys hash-tagged so all of a stream's keys share a slot. */
+export interface RedisClusterLogOptions extends CommonLogOptions {
+  type: 'redis-cluster';
+  /** Seed nodes, e.g. `['redis://127.0.0.1:7000']`; the topology is discovered from them. */
+  nodes: string[];
+}
 export interface PostgresLogOptions extends CommonLogOptions {
   type: 'postgres';
   url: string;
   poolSize?: number;
 }
 
-export type LogOptions = MemoryLogOptions | SqliteLogOptions | RedisLogOptions | PostgresLogOptions;
+export type LogOptions =
+  MemoryLogOptions | SqliteLogOptions | RedisLogOptions | RedisClusterLogOptions | PostgresLogOptions;
 
-/** `memory:`, `sqlite:<path>`, `redis://…`, `postgres://…`, or options. */
+/** `memory:`, `sqlite:<path>`, `redis://…`, `redis-cluster://h:p,h:p`, `postgres://…`, or options. */
 export type LogSpec = string | LogOptions;
