@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { startCluster } from '@stateline/lab';
+import { parseConfigs, runLab, startCluster, validateReport } from '@stateline/lab';
 import { connect, type MessageFrame } from 'stateline/realtime/client';
 import { clusterForFile } from '../../../packages/stateline/test/support/redis-server.js';
 import { uniquePrefix } from '../../../packages/stateline/test/support/services.js';
@@ -14,7 +14,7 @@ import { Client, instanceUrls, SHOP_APP, within } from './support.js';
 
 const { skip, cluster: redis } = await clusterForFile('shop on redis-cluster');
 
-describe('shop (server) with store, bus and chat log on a Redis Cluster', { skip }, () => {
+describe('shop with store, bus and chat log on a Redis Cluster', { skip }, () => {
   it('chat history written through one instance is read by a user who joins later on another', async () => {
     const spec = redis!.spec(`?prefix=${encodeURIComponent(uniquePrefix('shop-cluster'))}`);
     const shop = await startCluster({
@@ -58,5 +58,28 @@ describe('shop (server) with store, bus and chat log on a Redis Cluster', { skip
     } finally {
       b.close();
     }
+  });
+
+  it('stateline lab runs the shop as hybrid/redis-cluster: nothing lost, stale or twice', async () => {
+    // The lab starts a cluster of its own: Store, Bus (near-cache invalidation) and chat Log on it.
+    const report = await runLab({
+      configs: parseConfigs('hybrid/redis-cluster'),
+      durationMs: 6000,
+      users: 4,
+      instances: 2,
+      faults: [],
+      seed: 18,
+      app: SHOP_APP,
+      write: false,
+    });
+    assert.deepEqual(validateReport(JSON.parse(JSON.stringify(report))), []);
+    const run = report.runs[0]!;
+    assert.equal(run.skipped, null, `ran: ${run.skipped}`);
+    const seen = JSON.stringify({ lost: run.sessionsLostBy, errors: run.errorsByType, orders: run.orders });
+    assert.ok(run.cart!.addsAcknowledged >= 3, JSON.stringify(run.cart));
+    assert.equal(run.sessionsLost, 0, seen);
+    assert.equal(run.lostUpdates, 0, seen);
+    assert.equal(run.staleReads, 0, seen);
+    assert.equal(run.duplicateOrders, 0, seen);
   });
 });

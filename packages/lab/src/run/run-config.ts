@@ -95,7 +95,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
         app: o.app,
         strategy: config.strategy,
         store: store.spec,
-        bus: 'ipc:',
+        bus: store.bus ?? 'ipc:',
         balance: config.balance,
         replication: config.replication,
         stdio: o.stdio ?? 'ignore',
