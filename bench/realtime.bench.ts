@@ -7,7 +7,9 @@
  * the build before it in the same alternating rounds (`--only=stateline,previous` leaves Socket.IO
  * out); the summary prints this tree ÷ previous per rate.
  *
- * Side by side on this machine: the Stateline hub (Redis Log + Redis Bus) and Socket.IO with
+ * Side by side on this machine: the Stateline hub (Redis Log + Redis Bus), the same hub with Log
+ * and Bus on a 3-master Redis Cluster the bench starts itself (`cluster`: hash-tagged Streams,
+ * sharded pub/sub; `--only` without `cluster` leaves it out), and Socket.IO with
  * @socket.io/redis-adapter (websocket transport only, no compression). Each system runs as 2
  * server processes with `clients` subscribers in one room split across them (2 subscriber
  * processes, each with half the clients, half of those on each instance). This process publishes
@@ -41,10 +43,11 @@ import { join, resolve } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import { createClient } from 'redis';
 import WebSocket from 'ws';
+import { startBenchCluster, type BenchCluster } from './realtime/redis-cluster.js';
 import { openRawSocketIo } from './realtime/sio-raw.js';
 import { summarizeProfile } from './servers/cpu-profile.js';
 
-type System = 'stateline' | 'socketio' | 'previous';
+type System = 'stateline' | 'socketio' | 'previous' | 'cluster';
 
 function flag(name: string, fallback: string): string {
   const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -57,7 +60,7 @@ const ROUNDS = Number(flag('rounds', '3'));
 const CLIENTS = Number(flag('clients', '200'));
 /** `--baseline=<dir>`: another checkout whose Stateline server runs as the system `previous`. */
 const BASELINE = flag('baseline', '');
-const ONLY = flag('only', BASELINE ? 'stateline,socketio,previous' : 'stateline,socketio').split(
+const ONLY = flag('only', BASELINE ? 'stateline,socketio,previous' : 'stateline,cluster,socketio').split(
   ',',
 ) as System[];
 if (ONLY.includes('previous') && !BASELINE) throw new Error('--only=previous needs --baseline=<dir>');
@@ -79,6 +82,8 @@ const TAG = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 const HERE = new URL('./realtime/', import.meta.url).pathname;
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** The `cluster` system's own Redis Cluster, started before the sweep and stopped at the end. */
+let cluster: BenchCluster | undefined;
 
 const children = new Set<ChildProcess>();
 function spawn(file: string, args: string[], profile = false): ChildProcess {
@@ -134,7 +139,7 @@ async function startServers(sys: System, run: string): Promise<Server[]> {
               sys === 'previous'
                 ? join(resolve(BASELINE), 'bench/realtime/stateline-server.ts')
                 : 'stateline-server.ts',
-              [`rtbench:${TAG}:${run}:`, REDIS_URL, FLUSH],
+              [`rtbench:${TAG}:${run}:`, sys === 'cluster' ? cluster!.spec : REDIS_URL, FLUSH],
               PROFILE && run === 'sweep',
             )
           : spawn('socketio-server.ts', [`rtbench-sio-${TAG}-${run}`, REDIS_URL], PROFILE && run === 'sweep');
@@ -459,6 +464,7 @@ console.log(
 const rows: Row[] = [];
 const kills: KillResult[] = [];
 try {
+  if (ONLY.includes('cluster')) cluster = await startBenchCluster();
   console.log(
     `sweeping ${RATES.join(', ')} msg/s, ${ROUNDS} alternating rounds of ${STEP_MS} ms per system and rate`,
   );
@@ -475,9 +481,16 @@ try {
   }
 } finally {
   await killAll();
+  cluster?.stop();
   await cleanupRedis().catch(() => {});
 }
 
+const LABEL: Record<System, string> = {
+  stateline: 'Stateline (redis)',
+  cluster: 'Stateline (redis-cluster, 3 masters)',
+  previous: `Stateline (redis), ${BASELINE}`,
+  socketio: 'Socket.IO + redis-adapter',
+};
 const ok = (r: Row) => r.lost === 0 && r.p99 < 100;
 const best = (sys: System) => Math.max(0, ...rows.filter((r) => r.sys === sys && ok(r)).map((r) => r.rate));
 /** The highest rate such that it and every lower rate passed. */
@@ -495,7 +508,7 @@ console.log(
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: |');
 for (const r of rows)
   console.log(
-    `| ${r.sys === 'stateline' ? 'Stateline (redis)' : r.sys === 'previous' ? `Stateline (redis), ${BASELINE}` : 'Socket.IO + redis-adapter'} | ${fmt(r.rate)} | ${fmt(r.deliveriesPerSec)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.lost)} | ${fmt(r.cpuPer100k, 2)} | ${ok(r) ? 'yes' : 'no'} |`,
+    `| ${LABEL[r.sys]} | ${fmt(r.rate)} | ${fmt(r.deliveriesPerSec)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.lost)} | ${fmt(r.cpuPer100k, 2)} | ${ok(r) ? 'yes' : 'no'} |`,
   );
 const sl = best('stateline');
 const sio = best('socketio');
@@ -522,6 +535,18 @@ for (const rate of RATES) {
         `p50 ${(a.p50 / b.p50).toFixed(2)}, p99 ${(a.p99 / b.p99).toFixed(2)}, server CPU per delivery ${(a.cpuPer100k / b.cpuPer100k).toFixed(3)}`,
     );
 }
+for (const rate of RATES) {
+  const a = rows.find((r) => r.sys === 'cluster' && r.rate === rate);
+  const b = rows.find((r) => r.sys === 'stateline' && r.rate === rate);
+  if (a && b)
+    console.log(
+      `redis-cluster / redis at ${rate} msg/s: p99 ${(a.p99 / b.p99).toFixed(2)}, server CPU per delivery ${(a.cpuPer100k / b.cpuPer100k).toFixed(2)}`,
+    );
+}
+if (ONLY.includes('cluster'))
+  console.log(
+    `highest lossless rate with p99 < 100 ms: redis-cluster ${fmt(best('cluster'))} msg/s, redis ${fmt(best('stateline'))} msg/s`,
+  );
 for (const k of kills)
   console.log(
     `kill run ${k.sys}: ${k.published} messages × ${CLIENTS} clients, lost ${k.lost} deliveries, duplicates ${k.duplicates}, reconnects ${k.reconnects}`,

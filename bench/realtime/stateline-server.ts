@@ -1,6 +1,6 @@
 /**
  * One Stateline hub instance for the realtime bench: Redis Log + Redis Bus under the prefix in
- * argv[2] (Redis at argv[3]), rate limit off (one publisher socket sends thousands of messages per
+ * argv[2] (Redis at argv[3]: `redis://…`, or `redis-cluster://…` for both on a cluster), rate limit off (one publisher socket sends thousands of messages per
  * second), `flushInterval` from argv[4] when given, other options default. Reports `{ fx: 'ready', port }`; answers `{ fx: 'cpu' }` with process.cpuUsage().
  */
 import http from 'node:http';
@@ -11,10 +11,16 @@ import { createHub } from 'stateline/realtime';
 const [prefix = 'rtbench:', redisUrl = 'redis://127.0.0.1:6379', flush] = process.argv.slice(2);
 process.on('warning', () => {});
 const server = http.createServer((_req, res) => res.end('stateline realtime bench'));
+const nodes = redisUrl.startsWith('redis-cluster://')
+  ? redisUrl
+      .slice('redis-cluster://'.length)
+      .split(',')
+      .map((h) => `redis://${h}`)
+  : null;
 const hub = await createHub({
   server,
-  log: { type: 'redis', url: redisUrl, prefix },
-  bus: { type: 'redis', url: redisUrl, prefix },
+  log: nodes ? { type: 'redis-cluster', nodes, prefix } : { type: 'redis', url: redisUrl, prefix },
+  bus: nodes ? { type: 'redis-cluster', nodes, prefix } : { type: 'redis', url: redisUrl, prefix },
   rateLimit: false,
   pingInterval: false,
   ...(flush !== undefined && flush !== '' && { flushInterval: Number(flush) }),
