@@ -9,10 +9,7 @@ import { parseDuration } from '../src/internal/duration.js';
 describe('backend specs', () => {
   it('parses every store scheme', () => {
     assert.deepEqual(storeOptionsFromSpec('memory:'), { type: 'memory' });
-    assert.deepEqual(storeOptionsFromSpec('sqlite:.stateline/state.db'), {
-      type: 'sqlite',
-      path: '.stateline/state.db',
-    });
+    assert.deepEqual(storeOptionsFromSpec('sqlite:.stateline/state.db'), { type: 'sqlite', path: '.stateline/state.db' });
     assert.deepEqual(storeOptionsFromSpec('sqlite:///tmp/x.db'), { type: 'sqlite', path: '/tmp/x.db' });
     assert.deepEqual(storeOptionsFromSpec('redis://127.0.0.1:6379/2?prefix=app:&timeout=500'), {
       type: 'redis',
@@ -24,10 +21,7 @@ describe('backend specs', () => {
       type: 'redis-cluster',
       nodes: ['redis://u:p@h1:7000', 'redis://u:p@h2:7001'],
     });
-    assert.deepEqual(storeOptionsFromSpec('redis-cluster://h1:7000'), {
-      type: 'redis-cluster',
-      nodes: ['redis://h1:7000'],
-    });
+    assert.deepEqual(storeOptionsFromSpec('redis-cluster://h1:7000'), { type: 'redis-cluster', nodes: ['redis://h1:7000'] });
     assert.deepEqual(storeOptionsFromSpec('postgres://u@h:5432/db?sslmode=disable&poolSize=3'), {
       type: 'postgres',
       url: 'postgres://u@h:5432/db?sslmode=disable',
@@ -39,10 +33,9 @@ describe('backend specs', () => {
 
   it('a Redis Cluster spec opens a Bus and a Log as well as a Store', () => {
     const nodes = ['redis://h1:7000', 'redis://h2:7001'];
-    const spec = 'redis-cluster://h1:7000,h2:7001?prefix=shop:&timeout=500';
     const want = { type: 'redis-cluster', nodes, prefix: 'shop:', timeout: 500 };
-    assert.deepEqual(busOptionsFromSpec(spec), want);
-    assert.deepEqual(logOptionsFromSpec(spec), want);
+    assert.deepEqual(busOptionsFromSpec('redis-cluster://h1:7000,h2:7001?prefix=shop:&timeout=500'), want);
+    assert.deepEqual(logOptionsFromSpec('redis-cluster://h1:7000,h2:7001?prefix=shop:&timeout=500'), want);
     assert.deepEqual(busOptionsFromSpec('redis://h1:7000,h2:7001'), { type: 'redis-cluster', nodes });
     assert.deepEqual(logOptionsFromSpec('redis://h1:7000,h2:7001'), { type: 'redis-cluster', nodes });
   });
@@ -56,28 +49,15 @@ describe('backend specs', () => {
     bad(() => storeOptionsFromSpec('sqlite:'), 'SL_ERR_INVALID_SPEC');
     bad(() => busOptionsFromSpec('sqlite:x.db'), 'SL_ERR_INVALID_SPEC');
     bad(() => storeOptionsFromSpec('redis://h:1?timeout=-3'), 'SL_ERR_INVALID_OPTION');
-    await assert.rejects(createStore({ type: 'memory', colour: 'red' } as never), (e) =>
-      isStatelineError(e, 'SL_ERR_INVALID_OPTION'),
-    );
-    await assert.rejects(createStore({ type: 'memory', timeout: 0 }), (e) =>
-      isStatelineError(e, 'SL_ERR_INVALID_OPTION'),
-    );
+    await assert.rejects(createStore({ type: 'memory', colour: 'red' } as never), (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION'));
+    await assert.rejects(createStore({ type: 'memory', timeout: 0 }), (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION'));
     // Every family checks its options the same way before opening anything.
-    const badTimeout = (e: unknown) =>
-      isStatelineError(e, 'SL_ERR_INVALID_OPTION') && /timeout/.test(e.message);
+    const badTimeout = (e: unknown) => isStatelineError(e, 'SL_ERR_INVALID_OPTION') && /timeout/.test(e.message);
     await assert.rejects(createStore({ type: 'memory', timeout: Number.NaN }), badTimeout);
     await assert.rejects(createBus({ type: 'memory', timeout: -1 }), badTimeout);
     await assert.rejects(createLog({ type: 'memory', timeout: 0 }), badTimeout);
-    await assert.rejects(
-      createBus({ type: 'sqlite' } as never),
-      (e) =>
-        isStatelineError(e, 'SL_ERR_INVALID_SPEC') &&
-        /bus type must be one of memory, ipc, redis, redis-cluster, postgres/.test(e.message),
-    );
-    await assert.rejects(
-      createLog({ type: 'memory', hub: {} } as never),
-      (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION') && /memory log has no option "hub"/.test(e.message),
-    );
+    await assert.rejects(createBus({ type: 'sqlite' } as never), (e) => isStatelineError(e, 'SL_ERR_INVALID_SPEC') && /bus type must be one of memory, ipc, redis, redis-cluster, postgres/.test(e.message));
+    await assert.rejects(createLog({ type: 'memory', hub: {} } as never), (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION') && /memory log has no option "hub"/.test(e.message));
   });
 
   it('parses durations', () => {
@@ -85,9 +65,6 @@ describe('backend specs', () => {
     assert.equal(parseDuration('250ms', 'x'), 250);
     assert.equal(parseDuration('1.5s', 'x'), 1500);
     assert.equal(parseDuration(42, 'x'), 42);
-    assert.throws(
-      () => parseDuration('soon', 'idle'),
-      (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION') && /idle/.test(e.message),
-    );
+    assert.throws(() => parseDuration('soon', 'idle'), (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION') && /idle/.test(e.message));
   });
 });
