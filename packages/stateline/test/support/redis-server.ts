@@ -42,19 +42,7 @@ export class TestRedis {
   async startProcess(): Promise<void> {
     this.proc = spawn(
       'redis-server',
-      [
-        '--port',
-        String(this.port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        this.dir,
-        ...this.extra,
-      ],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...this.extra],
       { stdio: 'ignore' },
     );
     await eventually(() => ping(this.port), 5000, 25);
@@ -83,33 +71,13 @@ export class TestRedisCluster {
     const nodes: TestRedis[] = [];
     try {
       for (let i = 0; i < masters; i++) {
-        nodes.push(
-          await TestRedis.start([
-            '--cluster-enabled',
-            'yes',
-            '--cluster-config-file',
-            `nodes-${i}.conf`,
-            '--cluster-node-timeout',
-            '2000',
-          ]),
-        );
+        nodes.push(await TestRedis.start(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${i}.conf`, '--cluster-node-timeout', '2000']));
       }
-      await run('redis-cli', [
-        '--cluster',
-        'create',
-        ...nodes.map((n) => `127.0.0.1:${n.port}`),
-        '--cluster-replicas',
-        '0',
-        '--cluster-yes',
-      ]);
-      await eventually(
-        async () => {
-          const { stdout } = await run('redis-cli', ['-p', String(nodes[0]!.port), 'cluster', 'info']);
-          return stdout.includes('cluster_state:ok');
-        },
-        10_000,
-        100,
-      );
+      await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+      await eventually(async () => {
+        const { stdout } = await run('redis-cli', ['-p', String(nodes[0]!.port), 'cluster', 'info']);
+        return stdout.includes('cluster_state:ok');
+      }, 10_000, 100);
       return new TestRedisCluster(nodes);
     } catch (err) {
       await Promise.all(nodes.map((n) => n.stop()));
