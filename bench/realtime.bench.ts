@@ -545,7 +545,7 @@ for (const rate of RATES) {
 }
 if (ONLY.includes('cluster'))
   console.log(
-    `highest lossless rate with p99 < 100 ms: redis-cluster ${fmt(best('cluster'))} msg/s, redis ${fmt(best('stateline'))} msg/s`,
+    `highest lossless rate with p99 < 100 ms: redis-cluster ${fmt(best('cluster'))} msg/s (every lower rate too: ${fmt(steady('cluster'))}), redis ${fmt(best('stateline'))} msg/s (${fmt(steady('stateline'))})`,
   );
 for (const k of kills)
   console.log(
