@@ -57,6 +57,8 @@ export interface NodeRedisClient {
 
 interface NodeRedisCluster {
   readonly masters: ReadonlyArray<{ client?: { readonly isReady: boolean } }>;
+  /** node-redis's slot map (public in its typings); `rediscover` re-reads the topology. */
+  readonly _slots: { rediscover(startWith: never): Promise<void> };
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   connect(): Promise<unknown>;
   sendCommand(firstKey: string, isReadonly: boolean, args: string[]): Promise<unknown>;
@@ -305,10 +307,14 @@ export async function connectRedisClient(url: string, o: RedisConnectOptions): P
 }
 
 const CLUSTER_POLL_MS = 100;
+/** While a node is down, the topology is re-read every this many polls (about once a second). */
+const REDISCOVER_EVERY = 10;
 
 class ClusterLink implements RedisClusterLink {
   readonly publishCommand = 'SPUBLISH' as const;
   private poll: NodeJS.Timeout | undefined;
+  private polls = 0;
+  private rediscovering = false;
 
   constructor(
     private readonly cluster: NodeRedisCluster,
@@ -329,12 +335,35 @@ class ClusterLink implements RedisClusterLink {
     this.state.set(false);
     if (this.poll) return;
     this.poll = setInterval(() => {
-      if (!this.allReady()) return;
+      if (!this.allReady()) {
+        if (++this.polls % REDISCOVER_EVERY === 0) this.rediscover();
+        return;
+      }
       clearInterval(this.poll);
       this.poll = undefined;
       this.state.set(true);
     }, CLUSTER_POLL_MS);
     this.poll.unref();
+  }
+
+  /**
+   * node-redis 5 re-reads the slot map only on a MOVED or ASK reply, never because a node is gone:
+   * after a failover it would keep sending a dead master's slots to the dead address ("client is
+   * offline") for good. So while a node is down the topology is re-read from a live master (or
+   * the seed nodes); once the promoted replica is in the map, every master is ready again.
+   */
+  private rediscover(): void {
+    if (this.rediscovering) return;
+    const from =
+      this.cluster.masters.find((m) => m.client?.isReady)?.client ?? this.cluster.masters[0]?.client;
+    if (!from) return;
+    this.rediscovering = true;
+    this.cluster._slots
+      .rediscover(from as never)
+      .catch(() => {})
+      .finally(() => {
+        this.rediscovering = false;
+      });
   }
 
   get canSubscribe(): boolean {

@@ -67,18 +67,21 @@ export class TestRedis {
 export class TestRedisCluster {
   private constructor(readonly nodes: TestRedis[]) {}
 
-  static async start(masters = 3): Promise<TestRedisCluster> {
+  /** `replicas` per master: redis-cli picks them among the extra nodes; resolves once they synced. */
+  static async start(masters = 3, replicas = 0): Promise<TestRedisCluster> {
     const nodes: TestRedis[] = [];
     try {
-      for (let i = 0; i < masters; i++) {
+      for (let i = 0; i < masters * (1 + replicas); i++) {
         nodes.push(await TestRedis.start(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${i}.conf`, '--cluster-node-timeout', '2000']));
       }
-      await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+      await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes']);
       await eventually(async () => {
         const { stdout } = await run('redis-cli', ['-p', String(nodes[0]!.port), 'cluster', 'info']);
         return stdout.includes('cluster_state:ok');
       }, 10_000, 100);
-      return new TestRedisCluster(nodes);
+      const cluster = new TestRedisCluster(nodes);
+      if (replicas > 0) await cluster.waitReplicated();
+      return cluster;
     } catch (err) {
       await Promise.all(nodes.map((n) => n.stop()));
       throw err;
@@ -127,6 +130,22 @@ export class TestRedisCluster {
       await this.cli(n, 'CLUSTER', 'SETSLOT', slot, 'NODE', toId);
   }
 
+  /** Resolves once every replica is linked to its master and has all it wrote so far. */
+  async waitReplicated(ms = 20_000): Promise<void> {
+    await eventually(async () => {
+      for (const n of this.nodes) {
+        const info = await this.cli(n, 'INFO', 'replication');
+        if (info.includes('role:slave') && !info.includes('master_link_status:up')) return false;
+        const offset = /master_repl_offset:(\d+)/.exec(info)?.[1];
+        if (info.includes('role:master') && info.includes('connected_slaves:0') === false) {
+          const lagging = [...info.matchAll(/slave\d+:.*offset=(\d+)/g)].some((m) => m[1] !== offset);
+          if (lagging) return false;
+        }
+      }
+      return true;
+    }, ms, 100);
+  }
+
   /** Resolves once every node reports `cluster_state:ok`. */
   async waitOk(ms = 15_000): Promise<void> {
     await eventually(
@@ -146,12 +165,13 @@ export class TestRedisCluster {
 }
 
 /**
- * One 3-master cluster for the calling test file, stopped after it. Outside CI, missing
+ * One 3-master cluster (with `replicas` per master) for the calling test file, stopped after it. Outside CI, missing
  * `redis-server`/`redis-cli` skip the file's cluster tests with one printed line; under `CI=true`
  * they fail it.
  */
 export async function clusterForFile(
   what: string,
+  replicas = 0,
 ): Promise<{ skip: string | false; cluster?: TestRedisCluster }> {
   try {
     execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
@@ -163,7 +183,7 @@ export async function clusterForFile(
     process.stdout.write(`# SKIP ${line}\n`);
     return { skip: line };
   }
-  const cluster = await TestRedisCluster.start(3);
+  const cluster = await TestRedisCluster.start(3, replicas);
   after(() => cluster.stop());
   return { skip: false, cluster };
 }
