@@ -26,7 +26,7 @@ import { safeCall } from './memory-bus.js';
 import type { Bus, BusHandler, RedisBusOptions, RedisClusterBusOptions } from './types.js';
 
 /** How often a cluster bus re-checks its sharded subscriptions (a moved slot heals within this). */
-export const RESUBSCRIBE_MS = 1000;
+const RESUBSCRIBE_MS = 1000;
 
 interface Channel {
   handlers: Set<BusHandler>;
