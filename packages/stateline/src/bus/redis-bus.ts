@@ -8,7 +8,7 @@
  * held on that master's pub/sub connection, so channels spread over the masters by slot and a
  * message never crosses the cluster bus. When Redis moves a slot it drops the subscriptions of its
  * channels, and node-redis 5 does not follow them (its cluster waits for `server-sunsubscribe`, its
- * client emits `sharded-channel-moved`). So this bus subscribes every channel it holds again, every
+ * client emits `sharded-channel-moved`: redis/node-redis#3311, fixed upstream by #3313). So this bus subscribes every channel it holds again, every
  * {@link RESUBSCRIBE_MS} and whenever the link comes back after a node was lost: a no-op for a
  * subscription still in place, a MOVED-guided SSUBSCRIBE on the new owner for one that was dropped.
  * Messages published in between are missed, as the at-most-once contract allows.
