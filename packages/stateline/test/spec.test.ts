@@ -9,7 +9,10 @@ import { parseDuration } from '../src/internal/duration.js';
 describe('backend specs', () => {
   it('parses every store scheme', () => {
     assert.deepEqual(storeOptionsFromSpec('memory:'), { type: 'memory' });
-    assert.deepEqual(storeOptionsFromSpec('sqlite:.stateline/state.db'), { type: 'sqlite', path: '.stateline/state.db' });
+    assert.deepEqual(storeOptionsFromSpec('sqlite:.stateline/state.db'), {
+      type: 'sqlite',
+      path: '.stateline/state.db',
+    });
     assert.deepEqual(storeOptionsFromSpec('sqlite:///tmp/x.db'), { type: 'sqlite', path: '/tmp/x.db' });
     assert.deepEqual(storeOptionsFromSpec('redis://127.0.0.1:6379/2?prefix=app:&timeout=500'), {
       type: 'redis',
@@ -21,7 +24,10 @@ describe('backend specs', () => {
       type: 'redis-cluster',
       nodes: ['redis://u:p@h1:7000', 'redis://u:p@h2:7001'],
     });
-    assert.deepEqual(storeOptionsFromSpec('redis-cluster://h1:7000'), { type: 'redis-cluster', nodes: ['redis://h1:7000'] });
+    assert.deepEqual(storeOptionsFromSpec('redis-cluster://h1:7000'), {
+      type: 'redis-cluster',
+      nodes: ['redis://h1:7000'],
+    });
     assert.deepEqual(storeOptionsFromSpec('postgres://u@h:5432/db?sslmode=disable&poolSize=3'), {
       type: 'postgres',
       url: 'postgres://u@h:5432/db?sslmode=disable',
@@ -49,15 +55,28 @@ describe('backend specs', () => {
     bad(() => storeOptionsFromSpec('sqlite:'), 'SL_ERR_INVALID_SPEC');
     bad(() => busOptionsFromSpec('sqlite:x.db'), 'SL_ERR_INVALID_SPEC');
     bad(() => storeOptionsFromSpec('redis://h:1?timeout=-3'), 'SL_ERR_INVALID_OPTION');
-    await assert.rejects(createStore({ type: 'memory', colour: 'red' } as never), (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION'));
-    await assert.rejects(createStore({ type: 'memory', timeout: 0 }), (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION'));
+    await assert.rejects(createStore({ type: 'memory', colour: 'red' } as never), (e) =>
+      isStatelineError(e, 'SL_ERR_INVALID_OPTION'),
+    );
+    await assert.rejects(createStore({ type: 'memory', timeout: 0 }), (e) =>
+      isStatelineError(e, 'SL_ERR_INVALID_OPTION'),
+    );
     // Every family checks its options the same way before opening anything.
-    const badTimeout = (e: unknown) => isStatelineError(e, 'SL_ERR_INVALID_OPTION') && /timeout/.test(e.message);
+    const badTimeout = (e: unknown) =>
+      isStatelineError(e, 'SL_ERR_INVALID_OPTION') && /timeout/.test(e.message);
     await assert.rejects(createStore({ type: 'memory', timeout: Number.NaN }), badTimeout);
     await assert.rejects(createBus({ type: 'memory', timeout: -1 }), badTimeout);
     await assert.rejects(createLog({ type: 'memory', timeout: 0 }), badTimeout);
-    await assert.rejects(createBus({ type: 'sqlite' } as never), (e) => isStatelineError(e, 'SL_ERR_INVALID_SPEC') && /bus type must be one of memory, ipc, redis, redis-cluster, postgres/.test(e.message));
-    await assert.rejects(createLog({ type: 'memory', hub: {} } as never), (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION') && /memory log has no option "hub"/.test(e.message));
+    await assert.rejects(
+      createBus({ type: 'sqlite' } as never),
+      (e) =>
+        isStatelineError(e, 'SL_ERR_INVALID_SPEC') &&
+        /bus type must be one of memory, ipc, redis, redis-cluster, postgres/.test(e.message),
+    );
+    await assert.rejects(
+      createLog({ type: 'memory', hub: {} } as never),
+      (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION') && /memory log has no option "hub"/.test(e.message),
+    );
   });
 
   it('parses durations', () => {
@@ -65,6 +84,9 @@ describe('backend specs', () => {
     assert.equal(parseDuration('250ms', 'x'), 250);
     assert.equal(parseDuration('1.5s', 'x'), 1500);
     assert.equal(parseDuration(42, 'x'), 42);
-    assert.throws(() => parseDuration('soon', 'idle'), (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION') && /idle/.test(e.message));
+    assert.throws(
+      () => parseDuration('soon', 'idle'),
+      (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION') && /idle/.test(e.message),
+    );
   });
 });

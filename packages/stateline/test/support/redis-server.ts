@@ -42,7 +42,19 @@ export class TestRedis {
   async startProcess(): Promise<void> {
     this.proc = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...this.extra],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.dir,
+        ...this.extra,
+      ],
       { stdio: 'ignore' },
     );
     await eventually(() => ping(this.port), 5000, 25);
@@ -72,13 +84,33 @@ export class TestRedisCluster {
     const nodes: TestRedis[] = [];
     try {
       for (let i = 0; i < masters * (1 + replicas); i++) {
-        nodes.push(await TestRedis.start(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${i}.conf`, '--cluster-node-timeout', '2000']));
+        nodes.push(
+          await TestRedis.start([
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            `nodes-${i}.conf`,
+            '--cluster-node-timeout',
+            '2000',
+          ]),
+        );
       }
-      await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes']);
-      await eventually(async () => {
-        const { stdout } = await run('redis-cli', ['-p', String(nodes[0]!.port), 'cluster', 'info']);
-        return stdout.includes('cluster_state:ok');
-      }, 10_000, 100);
+      await run('redis-cli', [
+        '--cluster',
+        'create',
+        ...nodes.map((n) => `127.0.0.1:${n.port}`),
+        '--cluster-replicas',
+        String(replicas),
+        '--cluster-yes',
+      ]);
+      await eventually(
+        async () => {
+          const { stdout } = await run('redis-cli', ['-p', String(nodes[0]!.port), 'cluster', 'info']);
+          return stdout.includes('cluster_state:ok');
+        },
+        10_000,
+        100,
+      );
       const cluster = new TestRedisCluster(nodes);
       if (replicas > 0) await cluster.waitReplicated();
       return cluster;
@@ -132,18 +164,22 @@ export class TestRedisCluster {
 
   /** Resolves once every replica is linked to its master and has all it wrote so far. */
   async waitReplicated(ms = 20_000): Promise<void> {
-    await eventually(async () => {
-      for (const n of this.nodes) {
-        const info = await this.cli(n, 'INFO', 'replication');
-        if (info.includes('role:slave') && !info.includes('master_link_status:up')) return false;
-        const offset = /master_repl_offset:(\d+)/.exec(info)?.[1];
-        if (info.includes('role:master') && info.includes('connected_slaves:0') === false) {
-          const lagging = [...info.matchAll(/slave\d+:.*offset=(\d+)/g)].some((m) => m[1] !== offset);
-          if (lagging) return false;
+    await eventually(
+      async () => {
+        for (const n of this.nodes) {
+          const info = await this.cli(n, 'INFO', 'replication');
+          if (info.includes('role:slave') && !info.includes('master_link_status:up')) return false;
+          const offset = /master_repl_offset:(\d+)/.exec(info)?.[1];
+          if (info.includes('role:master') && info.includes('connected_slaves:0') === false) {
+            const lagging = [...info.matchAll(/slave\d+:.*offset=(\d+)/g)].some((m) => m[1] !== offset);
+            if (lagging) return false;
+          }
         }
-      }
-      return true;
-    }, ms, 100);
+        return true;
+      },
+      ms,
+      100,
+    );
   }
 
   /** Resolves once every node reports `cluster_state:ok`. */
