@@ -1,6 +1,7 @@
 /**
- * One Stateline hub instance for the realtime bench: Log + Bus on the server in argv[3] (a Redis
- * or NATS URL: Redis Streams + pub/sub, or JetStream + core NATS) under the prefix in argv[2], rate limit off (one publisher socket sends thousands of messages per
+ * One Stateline hub instance for the realtime bench: Log + Bus on the server in argv[3] under the
+ * prefix in argv[2] — `redis://…` (Streams + pub/sub), `redis-cluster://h:p,…` (both on a cluster)
+ * or `nats://…` (JetStream + core NATS) — rate limit off (one publisher socket sends thousands of messages per
  * second), `flushInterval` from argv[4] when given, other options default. Reports `{ fx: 'ready', port }`; answers `{ fx: 'cpu' }` with process.cpuUsage().
  */
 import http from 'node:http';
@@ -11,10 +12,16 @@ import { createHub } from 'stateline/realtime';
 const [prefix = 'rtbench:', url = 'redis://127.0.0.1:6379', flush] = process.argv.slice(2);
 process.on('warning', () => {});
 const server = http.createServer((_req, res) => res.end('stateline realtime bench'));
+const nodes = url.startsWith('redis-cluster://')
+  ? url
+      .slice('redis-cluster://'.length)
+      .split(',')
+      .map((h) => `redis://${h}`)
+  : null;
 const hub = await createHub({
   server,
-  log: `${url}?prefix=${encodeURIComponent(prefix)}`,
-  bus: `${url}?prefix=${encodeURIComponent(prefix)}`,
+  log: nodes ? { type: 'redis-cluster', nodes, prefix } : `${url}?prefix=${encodeURIComponent(prefix)}`,
+  bus: nodes ? { type: 'redis-cluster', nodes, prefix } : `${url}?prefix=${encodeURIComponent(prefix)}`,
   rateLimit: false,
   pingInterval: false,
   ...(flush !== undefined && flush !== '' && { flushInterval: Number(flush) }),

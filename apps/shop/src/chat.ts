@@ -8,21 +8,21 @@ import type { SessionManager } from 'stateline/session';
 export const CHAT_PATH = '/ws';
 export const LOBBY = 'lobby';
 /** Log backends that can hold room history; the Store spec names one of them in every normal setup. */
-const LOG_SCHEMES = ['memory:', 'sqlite:', 'redis:', 'rediss:', 'postgres:', 'postgresql:'];
+const LOG_SCHEMES = ['memory:', 'sqlite:', 'redis:', 'rediss:', 'redis-cluster:', 'postgres:', 'postgresql:'];
 
 /** Bus backends whose server also keeps Logs: the chat's history then goes there. */
 const BUS_LOG_SCHEMES = ['nats:'];
 
 /**
  * The Log spec for the chat's history: the Bus's server when it keeps Logs too (NATS with
- * JetStream), else the Store's own backend when it can be a Log (SQLite, Redis, PostgreSQL), else
- * in-process memory (history then lives per instance; live messages still cross instances over
- * the Bus).
+ * JetStream), else the Store's own backend when it can be a Log (SQLite, Redis, Redis Cluster,
+ * PostgreSQL), else in-process memory (history then lives per instance; live messages still cross
+ * instances over the Bus).
  *
  * @example
  * ```ts
  * chatLogSpec('redis://127.0.0.1:6379?prefix=shop:');          // the same string
- * chatLogSpec('redis-cluster://h1:7000,h2:7001');               // 'memory:'
+ * chatLogSpec('redis-cluster://h1:7000,h2:7001');               // the same string: one stream per room, sharded
  * chatLogSpec('sqlite:state.db', 'nats://127.0.0.1:4222');      // 'nats://127.0.0.1:4222'
  * ```
  */

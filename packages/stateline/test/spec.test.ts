@@ -38,6 +38,15 @@ describe('backend specs', () => {
     assert.deepEqual(logOptionsFromSpec('postgresql://h/db'), { type: 'postgres', url: 'postgresql://h/db' });
   });
 
+  it('a Redis Cluster spec opens a Bus and a Log as well as a Store', () => {
+    const nodes = ['redis://h1:7000', 'redis://h2:7001'];
+    const want = { type: 'redis-cluster', nodes, prefix: 'shop:', timeout: 500 };
+    assert.deepEqual(busOptionsFromSpec('redis-cluster://h1:7000,h2:7001?prefix=shop:&timeout=500'), want);
+    assert.deepEqual(logOptionsFromSpec('redis-cluster://h1:7000,h2:7001?prefix=shop:&timeout=500'), want);
+    assert.deepEqual(busOptionsFromSpec('redis://h1:7000,h2:7001'), { type: 'redis-cluster', nodes });
+    assert.deepEqual(logOptionsFromSpec('redis://h1:7000,h2:7001'), { type: 'redis-cluster', nodes });
+  });
+
   it('refuses bad specs and options with stable codes', async () => {
     const bad = (fn: () => unknown, code: string) =>
       assert.throws(fn, (e) => isStatelineError(e) && e.code === code, String(fn));
@@ -63,7 +72,7 @@ describe('backend specs', () => {
       createBus({ type: 'sqlite' } as never),
       (e) =>
         isStatelineError(e, 'SL_ERR_INVALID_SPEC') &&
-        /bus type must be one of memory, ipc, redis, postgres/.test(e.message),
+        /bus type must be one of memory, ipc, redis, redis-cluster, postgres/.test(e.message),
     );
     await assert.rejects(
       createLog({ type: 'memory', hub: {} } as never),

@@ -98,7 +98,8 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
         app: o.app,
         strategy: config.strategy,
         store: store.spec,
-        bus: bus.spec,
+        // an explicit bus segment (nats) wins; a redis-cluster store brings its own bus
+        bus: config.bus === 'ipc' ? (store.bus ?? bus.spec) : bus.spec,
         balance: config.balance,
         replication: config.replication,
         stdio: o.stdio ?? 'ignore',

@@ -1,7 +1,7 @@
 /** Receives one message: the payload and the channel it came on. */
 export type BusHandler = (message: string, channel: string) => void;
 
-export type BusBackend = 'memory' | 'ipc' | 'redis' | 'postgres' | 'nats';
+export type BusBackend = 'memory' | 'ipc' | 'redis' | 'redis-cluster' | 'postgres' | 'nats';
 
 /**
  * Publish/subscribe between instances. Delivery is at-most-once: a message published while a
@@ -49,6 +49,12 @@ export interface RedisBusOptions extends CommonBusOptions {
   type: 'redis';
   url: string;
 }
+/** Sharded pub/sub (SPUBLISH/SSUBSCRIBE): each channel lives on the master that owns its slot. */
+export interface RedisClusterBusOptions extends CommonBusOptions {
+  type: 'redis-cluster';
+  /** Seed nodes, e.g. `['redis://127.0.0.1:7000']`; the topology is discovered from them. */
+  nodes: string[];
+}
 export interface PostgresBusOptions extends CommonBusOptions {
   type: 'postgres';
   url: string;
@@ -60,7 +66,13 @@ export interface NatsBusOptions extends CommonBusOptions {
   url: string;
 }
 
-export type BusOptions = MemoryBusOptions | IpcBusOptions | RedisBusOptions | PostgresBusOptions | NatsBusOptions;
+export type BusOptions =
+  | MemoryBusOptions
+  | IpcBusOptions
+  | RedisBusOptions
+  | RedisClusterBusOptions
+  | PostgresBusOptions
+  | NatsBusOptions;
 
-/** `memory:`, `ipc:`, `redis://…`, `postgres://…` or `nats://…`, or options. */
+/** `memory:`, `ipc:`, `redis://…`, `redis-cluster://h:p,h:p`, `postgres://…`, `nats://…`, or options. */
 export type BusSpec = string | BusOptions;

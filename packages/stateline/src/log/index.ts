@@ -24,6 +24,10 @@ const LOGS: BackendFamily<ByType<LogOptions>, Log> = {
     memory: { options: ['now'], open: (o) => new MemoryLog(o) },
     sqlite: { options: ['path'], open: async (o) => (await import('./sqlite-log.js')).openSqliteLog(o) },
     redis: { options: ['url'], open: async (o) => (await import('./redis-log.js')).openRedisLog(o) },
+    'redis-cluster': {
+      options: ['nodes'],
+      open: async (o) => (await import('./redis-log.js')).openRedisLog(o),
+    },
     postgres: {
       options: ['url', 'poolSize'],
       open: async (o) => (await import('./postgres-log.js')).openPostgresLog(o),

@@ -55,7 +55,7 @@ export interface Retention {
   maxAge?: number;
 }
 
-export type LogBackend = 'memory' | 'sqlite' | 'redis' | 'postgres' | 'nats';
+export type LogBackend = 'memory' | 'sqlite' | 'redis' | 'redis-cluster' | 'postgres' | 'nats';
 
 /**
  * A per-stream ordered append-only log with monotonically increasing offsets. The epoch is a
@@ -101,6 +101,12 @@ export interface RedisLogOptions extends CommonLogOptions {
   type: 'redis';
   url: string;
 }
+/** One Redis Stream per log stream, its keys hash-tagged so all of a stream's keys share a slot. */
+export interface RedisClusterLogOptions extends CommonLogOptions {
+  type: 'redis-cluster';
+  /** Seed nodes, e.g. `['redis://127.0.0.1:7000']`; the topology is discovered from them. */
+  nodes: string[];
+}
 export interface PostgresLogOptions extends CommonLogOptions {
   type: 'postgres';
   url: string;
@@ -120,7 +126,13 @@ export interface NatsLogOptions extends CommonLogOptions {
   storage?: 'file' | 'memory';
 }
 
-export type LogOptions = MemoryLogOptions | SqliteLogOptions | RedisLogOptions | PostgresLogOptions | NatsLogOptions;
+export type LogOptions =
+  | MemoryLogOptions
+  | SqliteLogOptions
+  | RedisLogOptions
+  | RedisClusterLogOptions
+  | PostgresLogOptions
+  | NatsLogOptions;
 
-/** `memory:`, `sqlite:<path>`, `redis://…`, `postgres://…`, `nats://…`, or options. */
+/** `memory:`, `sqlite:<path>`, `redis://…`, `redis-cluster://h:p,h:p`, `postgres://…`, `nats://…`, or options. */
 export type LogSpec = string | LogOptions;
