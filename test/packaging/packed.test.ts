@@ -26,7 +26,9 @@ import {
   quickStarts,
   runQuickStart,
   runToFailure,
+  visit,
   type QuickStart,
+  type Visit,
 } from './support/quick-start.js';
 
 const SESSION_KEY = 'quick-start-key-0123456789abcdefghijklmnop';
@@ -49,13 +51,12 @@ const shippedQuickStarts = (project: string, module: 'esm' | 'cjs'): QuickStart[
   );
 
 /** Both requests answered from one session: a counter set by the first and read by the second. */
-function assertSessionKept(r: Awaited<ReturnType<typeof runQuickStart>>): void {
-  assert.deepEqual(r.first, { visits: 1 });
+function assertSessionKept(r: Visit): void {
+  assert.deepEqual(r.bodies, [{ visits: 1 }, { visits: 2 }]);
   assert.ok(
     r.setCookie.some((c) => c.startsWith('sl.sid=')),
     `a session cookie: ${r.setCookie.join(' | ')}`,
   );
-  assert.deepEqual(r.second, { visits: 2 });
   assert.equal(r.exitCode, 0, `drained and exited 0 on SIGTERM\n${r.stderr}`);
 }
 
@@ -174,6 +175,22 @@ console.log(done.join('\\n'));
     });
     assert.equal(r.exitCode, 1, 'an unhandled rejection, not a hang');
     assert.match(r.stderr, /needs the package "redis": run `npm install redis`/);
+  });
+
+  it('stateline up (the bin npm linked in the project) runs the README quick start as a 2-instance cluster', async () => {
+    const q = shippedQuickStarts(dir, 'cjs').find((x) => x.framework === 'express');
+    assert.ok(q);
+    writeFileSync(join(dir, 'app.js'), q.code);
+    // The store is the cluster's (STATELINE_STORE, an embedded SQLite file in the project): the
+    // visitor's session follows them from one instance to the other.
+    const r = await visit(
+      join(dir, 'node_modules/.bin/stateline'),
+      ['up', '--app', './app.js', '--instances', '2', '--port', '0'],
+      { cwd: dir, env: { SESSION_KEY }, ready: /^(http:\/\/\S+)$/m, requests: 4 },
+    );
+    assert.deepEqual(r.bodies, [{ visits: 1 }, { visits: 2 }, { visits: 3 }, { visits: 4 }]);
+    assert.deepEqual(new Set(r.instances), new Set(['i1', 'i2']));
+    assert.equal(r.exitCode, 0, r.stderr);
   });
 
   it('npx stateline --version and npx stateline up --help resolve the CLI from the project', async () => {

@@ -30,29 +30,30 @@ export function quickStarts(readme: string): QuickStart[] {
   });
 }
 
-export interface QuickStartRun {
-  /** The JSON bodies of two requests, the second carrying the cookies the first set. */
-  first: unknown;
-  second: unknown;
+export interface Visit {
+  /** The JSON body of each request. */
+  bodies: unknown[];
+  /** `X-Stateline-Instance` of each answer. */
+  instances: (string | null)[];
+  /** `Set-Cookie` of the first answer. */
   setCookie: string[];
   exitCode: number | null;
   stderr: string;
 }
 
-const LISTENING = /listening on (http:\/\/\S+)/;
-
 /**
- * Runs `node <file>` in `cwd` on port 0, waits for its "listening on" line, sends `GET /` twice
- * (the second time with the first answer's cookies), then SIGTERM, and waits for the exit.
+ * Starts `command args` in `cwd` (HOST 127.0.0.1, PORT 0), waits until its output shows
+ * `ready` (whose first group is the URL), sends `GET /` `requests` times as one visitor (each
+ * request carries the cookies the earlier answers set), then SIGTERM, and waits for the exit.
  */
-export async function runQuickStart(
-  file: string,
-  cwd: string,
-  env: Record<string, string>,
-): Promise<QuickStartRun> {
-  const child = spawn(process.execPath, [file], {
-    cwd,
-    env: childEnv({ PORT: '0', HOST: '127.0.0.1', ...env }),
+export async function visit(
+  command: string,
+  args: string[],
+  options: { cwd: string; env: Record<string, string>; ready: RegExp; requests: number },
+): Promise<Visit> {
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: childEnv({ PORT: '0', HOST: '127.0.0.1', ...options.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -60,30 +61,45 @@ export async function runQuickStart(
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   try {
     const url = await new Promise<string>((resolve, reject) => {
-      const onData = () => {
-        const url = LISTENING.exec(stdout)?.[1];
+      child.stdout.on('data', () => {
+        const url = options.ready.exec(stdout)?.[1];
         if (url) resolve(url);
-      };
-      child.stdout.on('data', onData);
+      });
       void exited.then((code) =>
-        reject(new Error(`${file} exited (${code}) before listening:\n${stdout}\n${stderr}`)),
+        reject(new Error(`${args.join(' ')} exited (${code}) before it was ready:\n${stdout}\n${stderr}`)),
       );
     });
-    const a = await fetch(url);
-    const setCookie = a.headers.getSetCookie();
-    const first: unknown = await a.json();
-    const cookie = setCookie.map((c) => c.split(';')[0]).join('; ');
-    const second: unknown = await (await fetch(url, { headers: { cookie } })).json();
+    const jar = new Map<string, string>();
+    const out: Visit = { bodies: [], instances: [], setCookie: [], exitCode: null, stderr: '' };
+    for (let i = 0; i < options.requests; i++) {
+      const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+      const res = await fetch(url, { headers: cookie ? { cookie } : {} });
+      const set = res.headers.getSetCookie();
+      if (i === 0) out.setCookie = set;
+      for (const c of set) {
+        const [pair = ''] = c.split(';');
+        const eq = pair.indexOf('=');
+        jar.set(pair.slice(0, eq), pair.slice(eq + 1));
+      }
+      out.instances.push(res.headers.get('x-stateline-instance'));
+      out.bodies.push(await res.json());
+    }
     child.kill('SIGTERM');
-    return { first, second, setCookie, exitCode: await exited, stderr };
+    out.exitCode = await exited;
+    out.stderr = stderr;
+    return out;
   } finally {
     clearTimeout(timer);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 }
+
+/** Runs a quick start on its own (`node <file>`), its "listening on" line giving the URL; two requests. */
+export const runQuickStart = (file: string, cwd: string, env: Record<string, string>): Promise<Visit> =>
+  visit(process.execPath, [file], { cwd, env, ready: /listening on (http:\/\/\S+)/, requests: 2 });
 
 /** Runs `node <file>` expecting it to fail on its own; its exit code and stderr. */
 export function runToFailure(
