@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -31,13 +31,21 @@ export interface Packed {
 export const readManifest = (dir: string): Manifest =>
   JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Manifest;
 
-/** The environment of a child: no npm lifecycle variables of the outer `npm test`, no test runner context. */
+/**
+ * The environment of a child: none of the outer `npm test`'s lifecycle variables, no test runner
+ * context, and no `node_modules/.bin` of this repository on PATH (npm puts it there), so a command
+ * run in a project resolves from that project only.
+ */
 export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (/^npm_/i.test(k) || k === 'NODE_OPTIONS' || k === 'NODE_TEST_CONTEXT' || k === 'INIT_CWD') continue;
     env[k] = v;
   }
+  env.PATH = (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter((p) => !p.includes(`${sep}node_modules${sep}.bin`))
+    .join(delimiter);
   return { ...env, ...extra };
 }
 
