@@ -85,13 +85,8 @@ describe('the packed tarballs', () => {
     // rule ignored: a require() that resolves to ESM is what Node >= 20.19 (our `engines`) loads
     // natively (require(esm)), and TypeScript accepts it under `module: node20`/`nodenext` (5.8+);
     // attw's bundled TypeScript predates that. Every other rule, CommonJS resolution included, applies.
-    for (const t of tarballs) {
-      await run(
-        process.execPath,
-        [ATTW, t.file, '--profile', 'node16', '--ignore-rules', 'cjs-resolves-to-esm', '--format', 'ascii'],
-        work,
-      );
-    }
+    const args = ['--profile', 'node16', '--ignore-rules', 'cjs-resolves-to-esm', '--format', 'ascii'];
+    await Promise.all(tarballs.map((t) => run(process.execPath, [ATTW, t.file, ...args], work)));
   });
 });
 
