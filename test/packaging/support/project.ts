@@ -97,7 +97,7 @@ export function thirdPartyDependencies(): Map<string, string> {
 }
 
 /**
- * A new project in `dir` as `npm init -y` writes it (`"type": "commonjs"` on npm 10+), made
+ * A new project in `dir` as `npm init -y` writes it (npm 11 writes `"type": "commonjs"`), made
  * `"type": "module"` when asked, with the tarballs and `adds` (package names found in this
  * repository's node_modules) installed offline.
  */
