@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under packages/, apps/, bench/ and scripts/ with node's test runner (TypeScript via tsx).
+// Runs every *.test.ts under packages/, apps/, bench/, scripts/ and test/ (the packed packages)
+// with node's test runner (TypeScript via tsx).
 // Usage: node scripts/test.mjs [filter...]   (filters match test file paths)
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { connect } from 'node:net';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const roots = ['packages', 'apps', 'bench', 'scripts'].map((d) => join(root, d)).filter(existsSync);
+const roots = ['packages', 'apps', 'bench', 'scripts', 'test'].map((d) => join(root, d)).filter(existsSync);
 
 function walk(dir, out) {
   for (const name of readdirSync(dir)) {
