@@ -8,6 +8,7 @@ export type BackendTarget =
   | { type: 'redis'; url: string }
   | { type: 'redis-cluster'; nodes: string[] }
   | { type: 'postgres'; url: string }
+  | { type: 'memcached'; servers: string[] }
   | { type: 'ipc' };
 
 export interface ParsedBackend {
@@ -21,7 +22,7 @@ const OWN = ['prefix', 'timeout', 'poolSize'] as const;
 
 /**
  * Parses `memory:`, `ipc:`, `sqlite:<path>`, `redis://h:p`, `redis://h1:p1,h2:p2` (cluster),
- * `redis-cluster://h1:p1,h2:p2`, `postgres://…`. Query keys `prefix`, `timeout` (ms) and `poolSize`
+ * `redis-cluster://h1:p1,h2:p2`, `postgres://…`, `memcached://h1:p1[,h2:p2…]`. Query keys `prefix`, `timeout` (ms) and `poolSize`
  * are Stateline's; the rest goes to the driver.
  */
 export function parseBackendSpec(spec: string, what: string, allowed: readonly string[]): ParsedBackend {
@@ -54,6 +55,14 @@ export function parseBackendSpec(spec: string, what: string, allowed: readonly s
         const query = p.clientUrl.includes('?') ? p.clientUrl.slice(p.clientUrl.indexOf('?')) : '';
         target = { type: 'redis', url: `${scheme}://${auth}${hosts[0]}${m[3]!.split('?')[0]}${query}` };
       }
+      break;
+    }
+    case 'memcached': {
+      const servers = /^\/\/([^/?#@]+)\/?$/.exec(p.rest)?.[1]?.split(',').filter(Boolean);
+      if (!servers?.length) throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} spec ${JSON.stringify(spec)} is not memcached://host:port[,host:port…]`);
+      const foreign = [...p.params.keys()].find((k) => !(OWN as readonly string[]).includes(k));
+      if (foreign) throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} spec: memcached takes no query option "${foreign}" (known: ${OWN.join(', ')})`);
+      target = { type: 'memcached', servers: servers.map((s) => (s.includes(':') ? s : `${s}:11211`)) };
       break;
     }
     case 'postgres':
