@@ -112,7 +112,8 @@ class DriverLink implements MemcachedLink {
  */
 export async function connectMemcached(o: MemcachedConnectOptions): Promise<MemcachedLink> {
   const Memcached = await loadPeer<MemcachedCtor>('memcached', `The ${o.label}`);
-  const client = new Memcached(o.servers, {
+  // `failuresTimeout` is a driver option its type definitions leave out.
+  const options: MemcachedClient.options & { failuresTimeout: number } = {
     timeout: o.timeout,
     idle: 60_000,
     poolSize: o.poolSize,
@@ -126,7 +127,8 @@ export async function connectMemcached(o: MemcachedConnectOptions): Promise<Memc
     failures: Number.MAX_SAFE_INTEGER,
     failuresTimeout: 1,
     remove: false,
-  });
+  };
+  const client = new Memcached(o.servers, options);
   // The driver emits failures as events; without listeners they would go nowhere, which is fine,
   // but an 'error' event must never be unhandled.
   client.on('failure', () => {});
