@@ -28,14 +28,13 @@
  * Issue target: the Store costs no more than 15 % over the raw client for Redis, i.e. ratio
  * (stateline/raw) >= 0.85 for get vs GET and for update vs the same-work CAS.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createStore, type Store } from 'stateline/store';
 // The Store's own compare-and-set script, so the raw anchor does exactly the Store's work.
 import { REDIS_UPDATE_LUA } from '../packages/stateline/dist/store/redis-store.js';
+import { benchMemcached } from './servers/memcached-admin.js';
 
 type Op = 'get' | 'update';
 /** One call of worker `w`. */
@@ -182,39 +181,6 @@ async function redisBackend(): Promise<Backend> {
       await cleanup(store);
     },
   };
-}
-
-/** A memcached for this bench: the given one, or its own on a free port (stopped in teardown). */
-async function benchMemcached(): Promise<{ server: string; stop: () => void }> {
-  const given = process.env.STATELINE_BENCH_MEMCACHED;
-  if (given) return { server: given, stop: () => {} };
-  const port = await new Promise<number>((resolve, reject) => {
-    const srv = net.createServer().once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-  const args = ['-p', String(port), '-l', '127.0.0.1', '-U', '0', '-m', '256', '-t', '2'];
-  if (process.getuid?.() === 0) args.push('-u', 'root');
-  const child = spawn('/usr/bin/memcached', args, { stdio: 'ignore' });
-  const exited = new Promise<never>((_, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`memcached exited (${code})`)));
-  });
-  const up = async () => {
-    for (let i = 0; i < 200; i++) {
-      const ok = await new Promise<boolean>((r) => {
-        const s = net.connect({ port, host: '127.0.0.1' }, () => (s.destroy(), r(true)));
-        s.once('error', () => r(false));
-      });
-      if (ok) return;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error('memcached did not start');
-  };
-  await Promise.race([up(), exited]);
-  return { server: `127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
 }
 
 /**
