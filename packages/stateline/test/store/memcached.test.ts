@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isStatelineError } from '../../src/errors.js';
-import { createStore, type Store } from '../../src/store/index.js';
+import { createStore, storeOptionsFromSpec, type Store } from '../../src/store/index.js';
 import { exptime, itemKey, RELATIVE_LIMIT_S } from '../../src/store/memcached-layout.js';
 import { freePort } from '../support/free-port.js';
 import { TestMemcached, memcachedMissing } from '../support/memcached-server.js';
@@ -32,6 +32,27 @@ runStoreConformance({
 });
 
 describe('memcached layout', () => {
+  it('parses memcached:// specs: servers, default port, Stateline query options', () => {
+    assert.deepEqual(storeOptionsFromSpec('memcached://10.0.0.1:11311,cache-2?prefix=app:&timeout=500'), {
+      type: 'memcached',
+      servers: ['10.0.0.1:11311', 'cache-2:11211'],
+      prefix: 'app:',
+      timeout: 500,
+    });
+    for (const bad of [
+      'memcached://',
+      'memcached:host',
+      'memcached://u@h:1',
+      'memcached://h:1/db',
+      'memcached://h:1?ttl=5',
+    ])
+      assert.throws(
+        () => storeOptionsFromSpec(bad),
+        (e) => isStatelineError(e, 'SL_ERR_INVALID_SPEC'),
+        bad,
+      );
+  });
+
   it('keeps plain keys and hashes long, spaced, control, non-ASCII and #-leading ones', () => {
     assert.equal(itemKey('sl:cart:1'), 'sl:cart:1');
     assert.equal(itemKey('x'.repeat(250)), 'x'.repeat(250));
