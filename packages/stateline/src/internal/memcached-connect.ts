@@ -6,12 +6,24 @@
  * mapping a key to the same server, so the keys of a lost server fail until it is back (empty),
  * and no instance ever reads a key from a server another instance no longer writes to.
  */
-import type MemcachedClient from 'memcached';
 import { StatelineError } from '../errors.js';
 import { loadPeer } from './peer.js';
 import { withTimeout } from './timeout.js';
 
-type MemcachedCtor = typeof MemcachedClient;
+type Callback<T> = (err: unknown, result: T) => void;
+
+/** The part of the `memcached` driver used here (declared here so no published type needs its typings). */
+interface MemcachedClient {
+  gets(key: string, cb: Callback<{ [key: string]: unknown; cas: string } | undefined>): void;
+  add(key: string, value: string, lifetime: number, cb: Callback<boolean>): void;
+  cas(key: string, value: string, cas: string, lifetime: number, cb: Callback<boolean>): void;
+  del(key: string, cb: Callback<boolean>): void;
+  version(cb: Callback<unknown[]>): void;
+  on(event: 'failure' | 'issue', listener: () => void): unknown;
+  end(): void;
+}
+
+type MemcachedCtor = new (servers: string[], options: Record<string, unknown>) => MemcachedClient;
 
 /** A value read with `gets`: the stored string and the server's CAS token. */
 export interface Gotten {
@@ -57,7 +69,7 @@ class DriverLink implements MemcachedLink {
 
   gets(key: string): Promise<Gotten | null> {
     return new Promise((resolve, reject) => {
-      this.client.gets(key, (err: unknown, data?: { [key: string]: unknown; cas: string }) => {
+      this.client.gets(key, (err, data) => {
         if (err) return reject(err instanceof Error ? err : new Error(describe(err)));
         if (!data || typeof data.cas !== 'string') return resolve(null);
         const value = data[key];
@@ -68,7 +80,7 @@ class DriverLink implements MemcachedLink {
 
   add(key: string, value: string, exptime: number): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.client.add(key, value, exptime, (err: unknown) => {
+      this.client.add(key, value, exptime, (err) => {
         if (isNotStored(err)) return resolve(false);
         if (err) return reject(err instanceof Error ? err : new Error(describe(err)));
         resolve(true);
@@ -78,7 +90,7 @@ class DriverLink implements MemcachedLink {
 
   cas(key: string, value: string, cas: string, exptime: number): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.client.cas(key, value, cas, exptime, (err: unknown, ok: boolean) => {
+      this.client.cas(key, value, cas, exptime, (err, ok) => {
         if (isNotStored(err)) return resolve(false);
         if (err) return reject(err instanceof Error ? err : new Error(describe(err)));
         resolve(ok === true);
@@ -88,7 +100,7 @@ class DriverLink implements MemcachedLink {
 
   del(key: string): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.client.del(key, (err: unknown, ok: boolean) => {
+      this.client.del(key, (err, ok) => {
         if (err) return reject(err instanceof Error ? err : new Error(describe(err)));
         resolve(ok === true);
       });
@@ -112,8 +124,7 @@ class DriverLink implements MemcachedLink {
  */
 export async function connectMemcached(o: MemcachedConnectOptions): Promise<MemcachedLink> {
   const Memcached = await loadPeer<MemcachedCtor>('memcached', `The ${o.label}`);
-  // `failuresTimeout` is a driver option its type definitions leave out.
-  const options: MemcachedClient.options & { failuresTimeout: number } = {
+  const options = {
     timeout: o.timeout,
     idle: 60_000,
     poolSize: o.poolSize,
@@ -134,7 +145,7 @@ export async function connectMemcached(o: MemcachedConnectOptions): Promise<Memc
   client.on('failure', () => {});
   client.on('issue', () => {});
   const versions = new Promise<void>((resolve, reject) => {
-    client.version((err: unknown, list: unknown[]) => {
+    client.version((err, list) => {
       if (err) return reject(err instanceof Error ? err : new Error(describe(err)));
       if (!Array.isArray(list) || list.length < o.servers.length) {
         return reject(new Error('not every server answered'));
