@@ -36,7 +36,14 @@ export async function startFastify(row: string, prefix: string, stats: Stats): P
     app.get('/hit', async () => ({ hits: stats.hit(++hits) }));
     app.get('/read', async () => ({ hits: stats.read(hits) }));
   } else if (variant.startsWith('stateline-')) {
-    const sessions = await statelineSessions(variant.slice('stateline-'.length) as SessionStrategy, prefix);
+    // `stateline-<strategy>[-memcached]`: the records on Redis unless the row names memcached.
+    const [strategy, backend] = variant.slice('stateline-'.length).split('-') as [SessionStrategy, string?];
+    const sessions = await statelineSessions(
+      strategy,
+      prefix,
+      {},
+      backend === 'memcached' ? 'memcached' : 'redis',
+    );
     closers.push(() => sessions.close());
     await app.register(sessionPlugin, { sessions });
     app.get('/hit', async (request) => ({

@@ -17,6 +17,8 @@ export interface Row {
   session: boolean;
   /** Uses the shared Redis (and so gets a key prefix to clean up). */
   redis: boolean;
+  /** Uses the bench's own memcached (bench/servers/memcached-admin.ts). */
+  memcached?: boolean;
 }
 
 const FASTIFY_ANCHOR = 'fastify+fastify-session';
@@ -61,6 +63,15 @@ export const ROWS: readonly Row[] = [
     redis: true,
   },
   {
+    name: 'fastify+stateline-server-memcached',
+    framework: 'fastify',
+    label: 'Stateline server/memcached',
+    anchor: FASTIFY_ANCHOR,
+    session: true,
+    redis: false,
+    memcached: true,
+  },
+  {
     name: FASTIFY_ANCHOR,
     framework: 'fastify',
     label: '@fastify/session+connect-redis',
@@ -99,6 +110,15 @@ export const ROWS: readonly Row[] = [
     anchor: EXPRESS_ANCHOR,
     session: true,
     redis: true,
+  },
+  {
+    name: 'express+connect-memcached',
+    framework: 'express',
+    label: 'express-session+connect-memcached',
+    anchor: EXPRESS_ANCHOR,
+    session: true,
+    redis: false,
+    memcached: true,
   },
   {
     name: 'express+stateline-token',

@@ -28,6 +28,8 @@ export interface ShopConfig {
   instance: string;
   strategy: SessionStrategy;
   storeSpec: string;
+  /** Where sessions live when not in `storeSpec` (`STATELINE_SESSION_STORE`, e.g. memcached). */
+  sessionStoreSpec: string | undefined;
   busSpec: string;
   replication: (typeof REPLICATIONS)[number];
   sessionKeys: string[];
@@ -85,6 +87,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig {
     instance: env[INSTANCE_ENV.id] || `pid-${process.pid}`,
     strategy,
     storeSpec: env[INSTANCE_ENV.store] || 'sqlite:.stateline/state.db',
+    sessionStoreSpec: env[INSTANCE_ENV.sessionStore] || undefined,
     busSpec: env[INSTANCE_ENV.bus] || (process.connected ? 'ipc:' : 'memory:'),
     replication,
     sessionKeys,

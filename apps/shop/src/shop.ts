@@ -81,7 +81,7 @@ async function open(config: ShopConfig, metrics: ShopMetrics): Promise<{ store: 
 
 /**
  * Creates one instance of the reference shop from the environment (`STATELINE_STRATEGY`,
- * `STATELINE_STORE`, `STATELINE_BUS`, `STATELINE_REPLICATION`, `STATELINE_SESSION_KEYS`,
+ * `STATELINE_STORE`, `STATELINE_SESSION_STORE`, `STATELINE_BUS`, `STATELINE_REPLICATION`, `STATELINE_SESSION_KEYS`,
  * `STATELINE_DEMO_PASSWORD`, `STATELINE_SHOP_USERS`, `LOG_LEVEL`): demo users seeded, sessions,
  * idempotent checkout, chat hub, metrics and request logs. See docs/shop.md.
  *
@@ -115,9 +115,16 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     const offset = Number(/\d+/.exec(config.instance)?.[0] ?? 0) * 7919;
     await seedUsers(store, { password: config.demoPassword, extra: config.extraUsers, offset });
 
+    // Sessions may live apart from users and orders (a cache such as memcached beside a database).
+    let sessionStore = store;
+    if (config.sessionStoreSpec) {
+      const own = instrumentStore(await createStore(config.sessionStoreSpec), metrics);
+      closers.push(() => own.close());
+      sessionStore = own;
+    }
     const sessionOptions: SessionOptions = {
       strategy: config.strategy,
-      store,
+      store: sessionStore,
       bus,
       keys: config.sessionKeys,
     };

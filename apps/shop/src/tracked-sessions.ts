@@ -3,9 +3,10 @@ import type { SessionCounters } from './metrics.js';
 
 /**
  * The session manager with one more count: a well-signed session cookie whose session is gone
- * (revoked, logged out elsewhere, swept) loads as a fresh anonymous session, and the library has
- * no counter for that; this wrapper adds it to `counters.ended` when no library counter moved
- * during the load (so tampered and expired cookies are not counted twice).
+ * (revoked, logged out elsewhere, swept, evicted) loads as a fresh anonymous session. The library
+ * counts that as `metrics.missing` for the strategies that look a record up; this wrapper counts it
+ * for every strategy alike in `counters.ended`, when no refusal counter moved during the load (so
+ * tampered and expired cookies are not counted twice).
  *
  * @example
  * ```ts

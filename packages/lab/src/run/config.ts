@@ -8,8 +8,11 @@ import {
   type StrategyName,
 } from '../cluster-options.js';
 
-/** Where a config keeps its durable records (users, orders, and sessions for `server`/`hybrid`). */
-export const LAB_STORES = ['sqlite', 'redis', 'redis-cluster', 'postgres'] as const;
+/**
+ * Where a config keeps its records: users, orders, and sessions for `server`/`hybrid`. `memcached`
+ * holds sessions only (a cache may evict them), beside a fresh SQLite file for everything else.
+ */
+export const LAB_STORES = ['sqlite', 'redis', 'redis-cluster', 'postgres', 'memcached'] as const;
 export type LabStore = (typeof LAB_STORES)[number];
 
 /** What carries messages between instances (and the chat's history with `nats`). */
@@ -46,9 +49,9 @@ const has = <T extends string>(list: readonly T[], v: string): v is T =>
 /**
  * Parses a config name. The first segment is the session strategy; each further segment is
  * recognised by its vocabulary and may appear once: a store (`sqlite`, `redis`, `redis-cluster`,
- * `postgres`; on `redis-cluster` the Bus and the shop's chat Log are on the cluster too, unless a
- * bus segment says otherwise), a bus (`ipc`, `nats`), a balance policy (`round-robin`,
- * `least-conn`, `sticky`, `hash`) or a replication mode (`backup`,
+ * `postgres`, `memcached`; on `redis-cluster` the Bus and the shop's chat Log are on the cluster
+ * too, unless a bus segment says otherwise), a bus (`ipc`, `nats`), a balance policy
+ * (`round-robin`, `least-conn`, `sticky`, `hash`) or a replication mode (`backup`,
  * `all`). Defaults: store `sqlite` (every strategy needs a durable Store for users and orders),
  * bus `ipc`, balance `round-robin`, replication `off`. Replication needs the `memory` strategy.
  *

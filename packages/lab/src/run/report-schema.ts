@@ -1,3 +1,4 @@
+import { LAB_STORES } from './config.js';
 import { FAULT_KINDS } from './options.js';
 import { REPORT_SCHEMA } from './report.js';
 
@@ -128,7 +129,7 @@ const run: Check = (v, path, errors) => {
   const fields: Record<string, Check> = {
     config: nonEmpty,
     strategy: oneOf(['server', 'token', 'memory', 'hybrid']),
-    store: oneOf(['sqlite', 'redis', 'redis-cluster', 'postgres']),
+    store: oneOf(LAB_STORES),
     balance: oneOf(['round-robin', 'least-conn', 'sticky', 'hash']),
     replication: oneOf(['off', 'backup', 'all']),
     skipped: nullable(nonEmpty),

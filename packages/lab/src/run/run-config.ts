@@ -1,4 +1,4 @@
-import type { Workload } from 'stateline/instance';
+import { INSTANCE_ENV, type Workload } from 'stateline/instance';
 import { Agent } from 'undici';
 import { startCluster, type Cluster } from '../cluster.js';
 import { auditCreates } from './audit.js';
@@ -103,7 +103,12 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
         balance: config.balance,
         replication: config.replication,
         stdio: o.stdio ?? 'ignore',
-        env: { ...workload.env?.(o.users), LOG_LEVEL: 'silent', ...o.env },
+        env: {
+          ...workload.env?.(o.users),
+          ...(store.sessionSpec ? { [INSTANCE_ENV.sessionStore]: store.sessionSpec } : {}),
+          LOG_LEVEL: 'silent',
+          ...o.env,
+        },
       });
     } catch (err) {
       return skippedRun(config, `the cluster did not start: ${(err as Error).message}`);

@@ -15,6 +15,8 @@ export const INSTANCE_ENV = {
   id: 'STATELINE_INSTANCE_ID',
   strategy: 'STATELINE_STRATEGY',
   store: 'STATELINE_STORE',
+  /** The Store sessions live in when it is not `store`, e.g. memcached beside a durable database. */
+  sessionStore: 'STATELINE_SESSION_STORE',
   bus: 'STATELINE_BUS',
   replication: 'STATELINE_REPLICATION',
   sessionKeys: 'STATELINE_SESSION_KEYS',

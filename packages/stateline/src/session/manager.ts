@@ -33,6 +33,7 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
   const metrics: SessionMetrics = {
     invalidCookies: 0,
     expired: 0,
+    missing: 0,
     storeErrors: 0,
     conflictsResolved: 0,
     revokedRefused: 0,

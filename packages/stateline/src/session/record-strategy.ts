@@ -110,7 +110,10 @@ export class RecordStrategy implements SessionStrategy {
       const secret = value.slice(23, 45);
       const found = await read(this.env, handle, floor);
       const rec = found && parse(found, handle);
-      if (!found || !rec) continue;
+      if (!found || !rec) {
+        metrics.missing++;
+        continue;
+      }
       if (rec.k !== v && !(rec.p === v && (rec.q ?? 0) > now)) {
         metrics.invalidCookies++;
         continue;

@@ -1,4 +1,5 @@
 import { createBus } from '../bus/index.js';
+import { StatelineError } from '../errors.js';
 import type { Bus, BusSpec } from '../bus/types.js';
 import { createStore } from '../store/index.js';
 import type { Store, StoreSpec } from '../store/types.js';
@@ -46,6 +47,21 @@ export class Resources {
   /** The caller's Bus, or one opened from a spec. */
   async bus(given: BusSpec | Bus): Promise<Bus> {
     return isBus(given) ? given : this.own(await createBus(given));
+  }
+
+  /**
+   * The Bus a strategy needs beside `store`: the caller's, else a process-local `memory:` one,
+   * except beside memcached, which has no pub/sub for the local default to stand in for: there a
+   * missing `bus` fails at start-up with what to set.
+   */
+  async busBeside(store: Store, given: BusSpec | Bus | undefined, needs: string): Promise<Bus> {
+    if (given === undefined && store.backend === 'memcached') {
+      throw new StatelineError(
+        'SL_ERR_INVALID_OPTION',
+        `${needs} needs a bus and memcached has none (no pub/sub): set the bus option to ipc:, redis://… or postgres://…`,
+      );
+    }
+    return this.bus(given ?? 'memory:');
   }
 
   async close(): Promise<void> {

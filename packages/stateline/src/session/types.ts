@@ -167,6 +167,12 @@ export interface SessionMetrics {
   invalidCookies: number;
   /** Sessions ended by idle or absolute timeout when they came back. */
   expired: number;
+  /**
+   * Requests whose validly signed cookie named a record the Store no longer had: evicted (memcached
+   * under memory pressure), lost with its server, or dropped by the Store's own expiry. The request
+   * went on with a new, anonymous session.
+   */
+  missing: number;
   /** Requests served while the Store was unreachable. */
   storeErrors: number;
   /** Version conflicts that `update()` or a commit resolved by re-applying. */

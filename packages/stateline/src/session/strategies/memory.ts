@@ -19,7 +19,9 @@ export const openMemory: StrategyFactory = async ({ o, store, bus, metrics, reso
   const peers =
     bus === undefined && o.replication === 'off'
       ? resources.own(new MemoryBus({ hub: {} }))
-      : await resources.bus(bus ?? 'memory:');
+      : shared
+        ? await resources.busBeside(shared, bus, 'memory sessions (replication and revocation)')
+        : await resources.bus(bus ?? 'memory:');
   const revocations = resources.own(
     new Revocations(shared ?? local, peers, o.now, o.revocationSync, o.absolute, !shared),
   );
