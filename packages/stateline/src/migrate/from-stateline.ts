@@ -61,6 +61,9 @@ function noCounts(): SessionMetrics {
     replicasFetched: 0,
     nearCacheHits: 0,
     nearCacheMisses: 0,
+    migrated: 0,
+    migrationRefused: 0,
+    migrationRetireFailures: 0,
   };
 }
 
@@ -75,7 +78,9 @@ function noCounts(): SessionMetrics {
  * `memory` record is fetched over the Bus from the instances still running the old configuration
  * (waiting at most `replicationTimeout`, or 500 ms without replication). With replication, the
  * reader also keeps the copies those instances send it, so their sessions outlive the last of them.
- * It opens on the first request that carries the cookie and closes with the manager.
+ * It opens what it needs at once (a failure is retried on the next request that carries the cookie,
+ * and an unreachable Store rejects that request with `SL_ERR_STORE_UNAVAILABLE`) and closes with
+ * the manager.
  *
  * @example
  * ```ts
@@ -120,6 +125,9 @@ export function fromStateline(options: FromStatelineOptions): MigrationReader {
       }
     })());
 
+  // At once, not on the first request: a memory reader must have heard its peers (and started
+  // receiving their copies) before a client comes with an old cookie.
+  open().catch(() => {});
   return {
     name: `stateline-${o.strategy}`,
     cookieNames: [name, `__Host-${name}`],
@@ -138,9 +146,9 @@ export function fromStateline(options: FromStatelineOptions): MigrationReader {
     },
     async close(): Promise<void> {
       closed = true;
-      const o = opening;
+      const pending = opening;
       opening = undefined;
-      if (o) await (await o.catch(() => null))?.resources.close();
+      if (pending) await (await pending.catch(() => null))?.resources.close();
     },
   };
 }

@@ -12,3 +12,4 @@
  * @module
  */
 export type { LegacySession, MigrationReader } from './types.js';
+export { fromStateline, type FromStatelineOptions } from './from-stateline.js';
