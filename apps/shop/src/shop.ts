@@ -7,6 +7,7 @@ import { createCsrf, csrfError } from 'stateline/csrf';
 import { StatelineError } from 'stateline/errors';
 import { csrfRequest, withSession } from 'stateline/node';
 import type { Hub } from 'stateline/realtime';
+import { fromStateline } from 'stateline/migrate';
 import { createSessions, type SessionManager, type SessionOptions } from 'stateline/session';
 import { createStore, type Store } from 'stateline/store';
 import { authRoutes } from './auth-routes.js';
@@ -82,6 +83,7 @@ async function open(config: ShopConfig, metrics: ShopMetrics): Promise<{ store: 
 /**
  * Creates one instance of the reference shop from the environment (`STATELINE_STRATEGY`,
  * `STATELINE_STORE`, `STATELINE_BUS`, `STATELINE_REPLICATION`, `STATELINE_SESSION_KEYS`,
+ * `STATELINE_MIGRATE_FROM`,
  * `STATELINE_DEMO_PASSWORD`, `STATELINE_SHOP_USERS`, `LOG_LEVEL`): demo users seeded, sessions,
  * idempotent checkout, chat hub, metrics and request logs. See docs/shop.md.
  *
@@ -124,6 +126,20 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     // Passed only when asked for, so the option is never sent where it means nothing.
     if (config.replication !== 'off') sessionOptions.replication = config.replication;
     if (config.replication !== 'off') sessionOptions.instanceId = config.instance;
+    // A rolling switch of strategy: cookies of the previous configuration are taken over.
+    const previous = config.migrateFrom;
+    if (previous) {
+      sessionOptions.migrate = [
+        fromStateline({
+          strategy: previous.strategy,
+          keys: config.sessionKeys,
+          store,
+          bus,
+          instanceId: `${config.instance}.migrate`,
+          ...(previous.replication !== 'off' ? { replication: previous.replication } : {}),
+        }),
+      ];
+    }
     sessions = await createSessions(sessionOptions);
     closers.unshift(() => sessions!.close());
     const tracked = trackSessions(sessions, counters);
