@@ -9,7 +9,7 @@ import { csrfRequest, withSession } from 'stateline/node';
 import type { Hub } from 'stateline/realtime';
 import { fromStateline } from 'stateline/migrate';
 import { createSessions, type SessionManager, type SessionOptions } from 'stateline/session';
-import { createStore, type Store } from 'stateline/store';
+import { createStore, NearCacheStore, type Store } from 'stateline/store';
 import { authRoutes } from './auth-routes.js';
 import { checkDeclaredLength } from './body.js';
 import { cartRoutes } from './cart-routes.js';
@@ -117,9 +117,18 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     const offset = Number(/\d+/.exec(config.instance)?.[0] ?? 0) * 7919;
     await seedUsers(store, { password: config.demoPassword, extra: config.extraUsers, offset });
 
+    // Hybrid instances near-cache the same records while a switch between server and hybrid runs:
+    // a server instance then writes through a cache of nothing, which tells them of every change.
+    const previous = config.migrateFrom;
+    let sessionStore = store;
+    if (config.strategy === 'server' && previous?.strategy === 'hybrid') {
+      const invalidating = await NearCacheStore.open(store, bus, { size: 0 });
+      closers.unshift(() => invalidating.close());
+      sessionStore = invalidating;
+    }
     const sessionOptions: SessionOptions = {
       strategy: config.strategy,
-      store,
+      store: sessionStore,
       bus,
       keys: config.sessionKeys,
     };
@@ -127,7 +136,6 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     if (config.replication !== 'off') sessionOptions.replication = config.replication;
     if (config.replication !== 'off') sessionOptions.instanceId = config.instance;
     // A rolling switch of strategy: cookies of the previous configuration are taken over.
-    const previous = config.migrateFrom;
     if (previous) {
       sessionOptions.migrate = [
         fromStateline({
