@@ -8,6 +8,8 @@ import {
   userIdOption,
   type UserIdOf,
 } from './legacy-data.js';
+import type { Store, StoreSpec } from '../store/types.js';
+import { RetiredSeals } from './retired-seals.js';
 import type { MigrationReader } from './types.js';
 
 /** Options of {@link fromIronSession}: the same values the iron-session app was configured with. */
@@ -22,6 +24,12 @@ export interface IronSessionOptions {
   userId?: UserIdOf;
   /** iron-session's `cookieOptions.path` and `.domain`, so the legacy cookie is cleared where it was set. */
   cookie?: { path?: string; domain?: string };
+  /**
+   * A Stateline Store (or spec) where taken-over seals are remembered until they would have
+   * expired, so a replayed copy of a legacy cookie gives an anonymous session. Without it a seal
+   * keeps opening until its ttl, as it did under iron-session (a seal cannot be revoked).
+   */
+  store?: StoreSpec | Store;
 }
 
 /** The part of iron-session this reader uses. */
@@ -56,7 +64,7 @@ const FOURTEEN_DAYS_S = 14 * 24 * 3600;
  */
 export function fromIronSession(options: IronSessionOptions): MigrationReader {
   if (!options || typeof options !== 'object') throw bad(`${WHAT} needs an options object`);
-  rejectUnknown(options, ['password', 'cookieName', 'ttl', 'userId', 'cookie'], WHAT);
+  rejectUnknown(options, ['password', 'cookieName', 'ttl', 'userId', 'cookie', 'store'], WHAT);
   const password = passwordOf(options.password);
   if (options.cookieName === undefined)
     throw bad(`${WHAT} needs the cookieName iron-session was configured with`);
@@ -66,6 +74,12 @@ export function fromIronSession(options: IronSessionOptions): MigrationReader {
     throw bad(`${WHAT}: ttl is in seconds, a whole number of 0 or more (got ${JSON.stringify(ttl)})`);
   const userId = userIdOption(options.userId, WHAT);
   const scope = scopeOption(options.cookie, WHAT);
+  if (
+    options.store !== undefined &&
+    (options.store === null || !['string', 'object'].includes(typeof options.store))
+  )
+    throw bad(`${WHAT}: store must be a Store or a store spec such as 'redis://127.0.0.1:6379'`);
+  const retired = options.store === undefined ? null : new RetiredSeals(options.store);
   return {
     name: 'iron-session',
     cookieNames: [cookieName],
@@ -73,6 +87,7 @@ export function fromIronSession(options: IronSessionOptions): MigrationReader {
     async read(_request, cookies) {
       const seal = cookies.get(cookieName);
       if (!seal) return null;
+      if (retired && (await retired.has(seal))) return null;
       const iron = await loadPeer<IronModule>('iron-session', WHAT);
       let data: unknown;
       try {
@@ -83,9 +98,26 @@ export function fromIronSession(options: IronSessionOptions): MigrationReader {
       }
       if (!data || typeof data !== 'object' || Array.isArray(data) || Object.keys(data).length === 0)
         return null;
-      return toLegacySession(data as Record<string, unknown>, [], userId);
+      const until = sealExpiry(seal, ttl);
+      return toLegacySession(
+        data as Record<string, unknown>,
+        [],
+        userId,
+        retired ? () => retired.add(seal, until) : undefined,
+      );
     },
+    ...(retired ? { close: () => retired.close() } : {}),
   };
+}
+
+/**
+ * When a seal stops opening: the expiry iron sealed into it (`Fe26.2*id*salt*iv*data*expiration*…`), else `ttl`
+ * seconds from now; null when it never expires.
+ */
+function sealExpiry(seal: string, ttl: number): number | null {
+  const exp = Number(seal.split('*')[5]);
+  if (Number.isFinite(exp) && exp > 0) return exp;
+  return ttl === 0 ? null : Date.now() + ttl * 1000;
 }
 
 function passwordOf(given: unknown): string | Record<string, string> {
