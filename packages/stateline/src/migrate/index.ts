@@ -4,12 +4,20 @@
  *
  * @example
  * ```ts
- * import type { MigrationReader } from 'stateline/migrate';
+ * import { fromExpressSession } from 'stateline/migrate';
  * import { createSessions } from 'stateline/session';
- * declare const legacy: MigrationReader;
- * const sessions = await createSessions({ keys: [process.env.SESSION_KEY], migrate: [legacy] });
+ * const sessions = await createSessions({
+ *   keys: [process.env.SESSION_KEY],
+ *   store: 'redis://127.0.0.1:6379',
+ *   migrate: [fromExpressSession({ secret: 'the express-session secret', store: 'redis://127.0.0.1:6379' })],
+ * });
  * ```
  * @module
  */
+export { fromExpressSession, type ExpressSessionOptions } from './express-session.js';
+export { fromFastifySession, type FastifySessionOptions, type FastifySigner } from './fastify-session.js';
+export { fromIronSession, type IronSessionOptions } from './iron-session.js';
+export type { UserIdOf } from './legacy-data.js';
+export type { LegacyStoreOption, RedisClientLike, SessionStoreLike } from './legacy-store.js';
 export type { LegacySession, MigrationReader } from './types.js';
 export { fromStateline, type FromStatelineOptions } from './from-stateline.js';

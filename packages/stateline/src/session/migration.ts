@@ -46,6 +46,8 @@ export class Migration {
         legacy = await reader.read(request, cookies);
       } catch (err) {
         if (isStatelineError(err, 'SL_ERR_STORE_UNAVAILABLE')) return this.outage(err, request);
+        // A reader that cannot run at all (its package is not installed) must not log everyone out quietly.
+        if (isStatelineError(err, 'SL_ERR_PEER_DEPENDENCY_MISSING')) throw err;
         this.metrics.migrationRefused++;
         continue;
       }

@@ -175,6 +175,17 @@ describe('migrate option: readers, failures and policy', () => {
     assert.equal(m.metrics.migrationRefused, 1);
   });
 
+  it('a reader whose optional package is missing fails the request with that error instead of logging everyone out', async () => {
+    const reader = new FakeReader();
+    reader.failWith = new StatelineError('SL_ERR_PEER_DEPENDENCY_MISSING', 'run `npm install iron-session`');
+    const m = await manager('server', [reader]);
+    const jar = new Jar();
+    jar.set('legacy', 'x');
+    await assert.rejects(m.load(jar.context()), (err) =>
+      isStatelineError(err, 'SL_ERR_PEER_DEPENDENCY_MISSING'),
+    );
+  });
+
   it("a legacy store outage follows onStoreError: 'fail' rejects with SL_ERR_STORE_UNAVAILABLE", async () => {
     const reader = new FakeReader();
     reader.failWith = new StatelineError('SL_ERR_STORE_UNAVAILABLE', 'legacy redis');
