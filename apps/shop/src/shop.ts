@@ -144,6 +144,8 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
           store,
           bus,
           instanceId: `${config.instance}.migrate`,
+          // Generous: a busy instance of the previous configuration may be slow to hand a record over.
+          replicationTimeout: '2s',
           ...(previous.replication !== 'off' ? { replication: previous.replication } : {}),
         }),
       ];

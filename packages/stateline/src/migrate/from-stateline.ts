@@ -76,7 +76,7 @@ function noCounts(): SessionMetrics {
  * The reader opens the previous strategy itself, read-only: a token is opened with the old keys
  * (expiry and revocations honoured), a `server`/`hybrid` record is read from the old Store, and a
  * `memory` record is fetched over the Bus from the instances still running the old configuration
- * (waiting at most `replicationTimeout`, or 500 ms without replication). With replication, the
+ * (waiting at most `replicationTimeout`, default 500 ms). With replication, the
  * reader also keeps the copies those instances send it, so their sessions outlive the last of them.
  * It opens what it needs at once (a failure is retried on the next request that carries the cookie,
  * and an unreachable Store rejects that request with `SL_ERR_STORE_UNAVAILABLE`) and closes with

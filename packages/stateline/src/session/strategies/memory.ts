@@ -32,6 +32,7 @@ export const openMemory: StrategyFactory = async ({ o, store, bus, metrics, reso
       idle: o.idle,
       absolute: o.absolute,
       now: o.now,
+      ...(reader ? { timeout: o.replicationTimeout } : {}),
     }),
   );
   let records: Store = local;
@@ -41,6 +42,8 @@ export const openMemory: StrategyFactory = async ({ o, store, bus, metrics, reso
         mode: o.replication,
         instanceId: o.instanceId,
         timeout: o.replicationTimeout,
+        // A reader's fetch is its only way to a session: it may wait the whole replication timeout.
+        ...(reader ? { fetchTimeout: o.replicationTimeout } : {}),
       }),
     );
     readThrough(metrics, {
