@@ -135,6 +135,8 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     // Passed only when asked for, so the option is never sent where it means nothing.
     if (config.replication !== 'off') sessionOptions.replication = config.replication;
     if (config.replication !== 'off') sessionOptions.instanceId = config.instance;
+    // During a rolling switch instances come and go under load: wait longer for a peer's copy.
+    if (config.replication !== 'off' && previous) sessionOptions.replicationTimeout = '2s';
     // A rolling switch of strategy: cookies of the previous configuration are taken over.
     if (previous) {
       sessionOptions.migrate = [

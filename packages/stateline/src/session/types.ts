@@ -87,7 +87,10 @@ export interface SessionOptions {
   replication?: 'off' | 'backup' | 'all';
   /** This instance's id for replication (default: `STATELINE_INSTANCE_ID`, else random). */
   instanceId?: string;
-  /** `memory` replication: longest wait for a backup's acknowledgement (default `'500ms'`). */
+  /**
+   * `memory` replication: longest wait for a backup's acknowledgement, and for the peers' copies of
+   * a session this instance does not hold (after a failover), default `'500ms'`.
+   */
   replicationTimeout?: Duration;
   /** `hybrid`: most records in the near cache (default 10,000). */
   cacheSize?: number;

@@ -42,8 +42,8 @@ export const openMemory: StrategyFactory = async ({ o, store, bus, metrics, reso
         mode: o.replication,
         instanceId: o.instanceId,
         timeout: o.replicationTimeout,
-        // A reader's fetch is its only way to a session: it may wait the whole replication timeout.
-        ...(reader ? { fetchTimeout: o.replicationTimeout } : {}),
+        // A session missing here is worth waiting for as long as a write waits for its backup.
+        fetchTimeout: o.replicationTimeout,
       }),
     );
     readThrough(metrics, {
