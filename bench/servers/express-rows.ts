@@ -9,7 +9,7 @@ import type { Session, SessionStrategy } from 'stateline/session';
 import { cartOf } from './cart.js';
 import { BENCH_SECRET, REDIS_URL } from './rows.js';
 import { portOf, type RunningApp } from './running-app.js';
-import { statelineSessions } from './stateline-manager.js';
+import { migrateReaders, statelineSessions } from './stateline-manager.js';
 import type { Stats } from './stats.js';
 
 /** The part of express-session used here (the package ships no types, and @types/express-session is not installed). */
@@ -32,7 +32,12 @@ const es = (req: Request): { hits?: number; cart?: unknown } =>
  * each session's first hit also stores a cart of that many lines (`stateline-token-zip`: the
  * token strategy with `compress: true`).
  */
-export async function startExpress(row: string, prefix: string, stats: Stats, items = 0): Promise<RunningApp> {
+export async function startExpress(
+  row: string,
+  prefix: string,
+  stats: Stats,
+  items = 0,
+): Promise<RunningApp> {
   const app = express();
   const closers: (() => Promise<void>)[] = [];
   const variant = row.slice('express+'.length);
@@ -43,8 +48,12 @@ export async function startExpress(row: string, prefix: string, stats: Stats, it
     app.get('/hit', (_req, res) => void res.json({ hits: stats.hit(++hits) }));
     app.get('/read', (_req, res) => void res.json({ hits: stats.read(hits) }));
   } else if (variant.startsWith('stateline-')) {
-    const [strategy, zip] = variant.slice('stateline-'.length).split('-') as [SessionStrategy, string?];
-    const sessions = await statelineSessions(strategy, prefix, zip === 'zip' ? { compress: true } : {});
+    const [strategy, extra] = variant.slice('stateline-'.length).split('-') as [SessionStrategy, string?];
+    const sessions = await statelineSessions(
+      strategy,
+      prefix,
+      extra === 'zip' ? { compress: true } : extra === 'migrate' ? { migrate: migrateReaders(prefix) } : {},
+    );
     closers.push(() => sessions.close());
     app.use(session(sessions));
     app.get('/hit', async (req, res) => {

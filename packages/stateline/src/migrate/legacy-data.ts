@@ -93,6 +93,7 @@ export function userIdOption(value: unknown, what: string): UserIdOf {
   return value as UserIdOf;
 }
 
+/** An `SL_ERR_INVALID_OPTION` error with `message`. */
 export function bad(message: string): StatelineError {
   return new StatelineError('SL_ERR_INVALID_OPTION', message);
 }
