@@ -595,7 +595,7 @@ const outcomes = rows.flatMap((r) => best.get(r.name) ?? []);
 if (outcomes.length > 0) console.log(`\nloader: ${LOADER_NOTE}\n\n${table(outcomes)}\n`);
 if (targetLines.length > 0) {
   console.log(
-    `targets (issues #3 and #20), each measured as a pair: both servers up, ${SLICES} slices of ${SLICE} s of load on each, alternating:`,
+    `targets (issues #3, #14 and #20), each measured as a pair: both servers up, ${SLICES} slices of ${SLICE} s of load on each, alternating:`,
   );
   for (const line of targetLines) console.log(line);
 }

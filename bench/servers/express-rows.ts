@@ -10,7 +10,7 @@ import { cartOf } from './cart.js';
 import { memcachedServer } from './memcached-admin.js';
 import { BENCH_SECRET, REDIS_URL } from './rows.js';
 import { portOf, type RunningApp } from './running-app.js';
-import { statelineSessions } from './stateline-manager.js';
+import { migrateReaders, statelineSessions } from './stateline-manager.js';
 import type { Stats } from './stats.js';
 
 /** The part of express-session used here (the package ships no types, and @types/express-session is not installed). */
@@ -54,8 +54,12 @@ export async function startExpress(
     app.get('/hit', (_req, res) => void res.json({ hits: stats.hit(++hits) }));
     app.get('/read', (_req, res) => void res.json({ hits: stats.read(hits) }));
   } else if (variant.startsWith('stateline-')) {
-    const [strategy, zip] = variant.slice('stateline-'.length).split('-') as [SessionStrategy, string?];
-    const sessions = await statelineSessions(strategy, prefix, zip === 'zip' ? { compress: true } : {});
+    const [strategy, extra] = variant.slice('stateline-'.length).split('-') as [SessionStrategy, string?];
+    const sessions = await statelineSessions(
+      strategy,
+      prefix,
+      extra === 'zip' ? { compress: true } : extra === 'migrate' ? { migrate: migrateReaders(prefix) } : {},
+    );
     closers.push(() => sessions.close());
     app.use(session(sessions));
     app.get('/hit', async (req, res) => {

@@ -7,7 +7,7 @@ import type { SessionStrategy, Session } from 'stateline/session';
 import { sessionPlugin } from 'stateline/fastify';
 import { BENCH_SECRET, REDIS_URL } from './rows.js';
 import { portOf, type RunningApp } from './running-app.js';
-import { statelineSessions } from './stateline-manager.js';
+import { migrateReaders, statelineSessions } from './stateline-manager.js';
 import type { Stats } from './stats.js';
 
 declare module 'fastify' {
@@ -36,13 +36,14 @@ export async function startFastify(row: string, prefix: string, stats: Stats): P
     app.get('/hit', async () => ({ hits: stats.hit(++hits) }));
     app.get('/read', async () => ({ hits: stats.read(hits) }));
   } else if (variant.startsWith('stateline-')) {
-    // `stateline-<strategy>[-memcached]`: the records on Redis unless the row names memcached.
-    const [strategy, backend] = variant.slice('stateline-'.length).split('-') as [SessionStrategy, string?];
+    // `stateline-<strategy>[-memcached|-migrate]`: records on Redis unless the row names memcached;
+    // `-migrate` configures migration readers (its clients carry native cookies).
+    const [strategy, extra] = variant.slice('stateline-'.length).split('-') as [SessionStrategy, string?];
     const sessions = await statelineSessions(
       strategy,
       prefix,
-      {},
-      backend === 'memcached' ? 'memcached' : 'redis',
+      extra === 'migrate' ? { migrate: migrateReaders(prefix) } : {},
+      extra === 'memcached' ? 'memcached' : 'redis',
     );
     closers.push(() => sessions.close());
     await app.register(sessionPlugin, { sessions });

@@ -1,3 +1,4 @@
+import { fromExpressSession, fromFastifySession, fromIronSession } from 'stateline/migrate';
 import type { SessionManager, SessionOptions, SessionStrategy } from 'stateline/session';
 import { createSessions } from 'stateline/session';
 import { memcachedServer } from './memcached-admin.js';
@@ -26,4 +27,16 @@ export function statelineSessions(
     ...(strategy === 'hybrid' || strategy === 'token' ? { bus: redis } : {}),
     ...extra,
   });
+}
+
+/**
+ * The readers a team moving to Stateline would configure (the `…-migrate` rows): one per legacy
+ * library, each with its own cookie name, none of which the bench's clients carry.
+ */
+export function migrateReaders(prefix: string): NonNullable<SessionOptions['migrate']> {
+  return [
+    fromExpressSession({ secret: BENCH_SECRET, store: REDIS_URL, prefix: `${prefix}legacy-es:` }),
+    fromFastifySession({ secret: BENCH_SECRET, store: REDIS_URL, prefix: `${prefix}legacy-fs:` }),
+    fromIronSession({ password: BENCH_SECRET, cookieName: 'iron' }),
+  ];
 }

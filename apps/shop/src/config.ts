@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { INSTANCE_ENV } from 'stateline/instance';
+import { INSTANCE_ENV, migrateFromEnv, type MigrateFrom } from 'stateline/instance';
 import type { SessionStrategy } from 'stateline/session';
 
 /** The environment variables the shop reads besides the cluster's ({@link INSTANCE_ENV}). */
@@ -45,6 +45,8 @@ export interface ShopConfig {
   allowedOrigins: string[];
   /** The CSRF check on unsafe API requests (`STATELINE_CSRF=off` turns it off). */
   csrf: boolean;
+  /** `STATELINE_MIGRATE_FROM`: the session configuration whose cookies are still accepted, or null. */
+  migrateFrom: MigrateFrom | null;
 }
 
 /**
@@ -99,5 +101,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig {
     gatewaySecret: env[INSTANCE_ENV.gatewaySecret] || undefined,
     allowedOrigins: list(env[SHOP_ENV.allowedOrigins]),
     csrf: csrf === 'on',
+    migrateFrom: migrateFromEnv(env),
   };
 }

@@ -29,6 +29,11 @@ export interface LabConfig {
   bus: LabBus;
   balance: BalancePolicy;
   replication: Replication;
+  /**
+   * `first>second`: the configuration a rolling restart switches every instance to under load
+   * (the run's own fields are the first one's); null for an ordinary config.
+   */
+  switchTo: LabConfig | null;
 }
 
 /** What `--configs all` runs, in this order. */
@@ -91,11 +96,50 @@ export function parseConfig(name: string): LabConfig {
     bus: bus ?? 'ipc',
     balance: balance ?? 'round-robin',
     replication: replication ?? 'off',
+    switchTo: null,
   };
 }
 
 /**
- * Parses `--configs`: `all`, or a comma-separated list of config names (duplicates refused).
+ * Parses a config name or a strategy switch `first>second` (e.g. `token>server`,
+ * `memory/sticky/backup>server`): the cluster starts with the first configuration and a rolling
+ * restart moves each instance to the second. Both keep the cluster's Store and gateway, so the
+ * second may not name another store or balance policy than the first (it inherits them).
+ *
+ * @example
+ * ```ts
+ * const c = parseSwitch('memory/sticky/backup>server');
+ * c.strategy; // 'memory'
+ * c.switchTo?.strategy; // 'server'
+ * c.switchTo?.balance; // 'sticky'
+ * ```
+ */
+export function parseSwitch(name: string): LabConfig {
+  const sides = name.split('>');
+  if (sides.length === 1) return parseConfig(name);
+  if (sides.length > 2)
+    throw new OptionError(`--configs: "${name}" switches more than once (write first>second)`);
+  const from = parseConfig(sides[0]!);
+  const raw = parseConfig(sides[1]!);
+  const segments = sides[1]!.trim().split('/').slice(1);
+  for (const [field, value] of [
+    ['store', raw.store],
+    ['balance', raw.balance],
+  ] as const) {
+    if (segments.includes(value) && value !== from[field])
+      throw new OptionError(
+        `--configs: "${name}" switches the ${field} (${from[field]} to ${value}); a switch keeps the first config's store and balance`,
+      );
+  }
+  if (raw.strategy === from.strategy && raw.replication === from.replication)
+    throw new OptionError(`--configs: "${name}" switches to the same strategy and replication`);
+  const to: LabConfig = { ...raw, store: from.store, balance: from.balance };
+  return { ...from, name: `${from.name}>${to.name}`, switchTo: to };
+}
+
+/**
+ * Parses `--configs`: `all`, or a comma-separated list of config names or switches `first>second`
+ * (duplicates refused).
  *
  * @example
  * ```ts
@@ -107,7 +151,7 @@ export function parseConfigs(raw: string): LabConfig[] {
   if (text === 'all') return ALL_CONFIGS.map(parseConfig);
   const names = text.split(',').map((s) => s.trim());
   if (names.some((n) => n === '')) throw new OptionError(`--configs: empty name in "${raw}"`);
-  const configs = names.map(parseConfig);
+  const configs = names.map(parseSwitch);
   const seen = new Set<string>();
   for (const c of configs) {
     if (seen.has(c.name)) throw new OptionError(`--configs: "${c.name}" is listed twice`);

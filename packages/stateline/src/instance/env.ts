@@ -22,6 +22,11 @@ export const INSTANCE_ENV = {
   sessionKeys: 'STATELINE_SESSION_KEYS',
   /** The value of the gateway's {@link GATEWAY_PROOF_HEADER}: only requests with it are the gateway's. */
   gatewaySecret: 'STATELINE_GATEWAY_SECRET',
+  /**
+   * The session configuration whose cookies this instance also accepts (`fromStateline`), as
+   * `strategy[/replication]`, e.g. `token` or `memory/backup`; read with `migrateFromEnv()`.
+   */
+  migrateFrom: 'STATELINE_MIGRATE_FROM',
 } as const;
 
 /**

@@ -93,11 +93,15 @@ export class RecordStrategy implements SessionStrategy {
     return v;
   }
 
-  async load(req: RequestContext): Promise<Session> {
+  /**
+   * The live record the request's cookie names, with its Store version and the secret the cookie
+   * holds; null when no cookie value is valid, live and unrevoked (each refusal counted).
+   */
+  private async find(
+    values: readonly string[],
+    floor: number,
+  ): Promise<{ rec: Stored; version: number; secret: string } | null> {
     const { o, metrics } = this.env;
-    const cookie = cookieSettings(o.cookie, req, o.trustProxy);
-    const values = readCookies(req.cookie, cookie.name);
-    const floor = this.env.near && values.length > 0 ? readVersion(req.cookie, cookie) : 0;
     const now = o.now();
     for (const value of values) {
       const v = this.check(value);
@@ -128,13 +132,30 @@ export class RecordStrategy implements SessionStrategy {
         await this.remove(rec);
         continue;
       }
-      const s = new RecordSession(this.env, this, cookie, rec, found.version, secret, req.userAgent);
-      s.sentVersion = floor;
-      return s;
+      return { rec, version: found.version, secret };
     }
-    const s = new RecordSession(this.env, this, cookie, null, 0, null, req.userAgent, values.length > 0);
+    return null;
+  }
+
+  async load(req: RequestContext): Promise<Session> {
+    const { o } = this.env;
+    const cookie = cookieSettings(o.cookie, req, o.trustProxy);
+    const values = readCookies(req.cookie, cookie.name);
+    const floor = this.env.near && values.length > 0 ? readVersion(req.cookie, cookie) : 0;
+    const hit = await this.find(values, floor);
+    const s = hit
+      ? new RecordSession(this.env, this, cookie, hit.rec, hit.version, hit.secret, req.userAgent)
+      : new RecordSession(this.env, this, cookie, null, 0, null, req.userAgent, values.length > 0);
     s.sentVersion = floor;
     return s;
+  }
+
+  /** The live record the request's cookie names, read without making a session (migration readers). */
+  async open(req: RequestContext): Promise<SessionRecord | null> {
+    const cookie = cookieSettings(this.env.o.cookie, req, this.env.o.trustProxy);
+    const values = readCookies(req.cookie, cookie.name);
+    const floor = this.env.near && values.length > 0 ? readVersion(req.cookie, cookie) : 0;
+    return (await this.find(values, floor))?.rec ?? null;
   }
 
   /** An empty session that is never saved: the Store is down and the policy is `anonymous`. */

@@ -1,4 +1,5 @@
 import type { Bus, BusSpec } from '../bus/types.js';
+import type { MigrationReader } from '../migrate/types.js';
 import type { Store, StoreSpec } from '../store/types.js';
 
 /** Where a session's data lives. See docs/sessions.md for how to choose. */
@@ -86,12 +87,22 @@ export interface SessionOptions {
   replication?: 'off' | 'backup' | 'all';
   /** This instance's id for replication (default: `STATELINE_INSTANCE_ID`, else random). */
   instanceId?: string;
-  /** `memory` replication: longest wait for a backup's acknowledgement (default `'500ms'`). */
+  /**
+   * `memory` replication: longest wait for a backup's acknowledgement, and for the peers' copies of
+   * a session this instance does not hold (after a failover), default `'500ms'`.
+   */
   replicationTimeout?: Duration;
   /** `hybrid`: most records in the near cache (default 10,000). */
   cacheSize?: number;
   /** `token`, `memory`: how often revocations are re-read from the Store as a backstop for missed bus messages (default `'1s'`). */
   revocationSync?: Duration;
+  /**
+   * Readers of legacy cookies (`stateline/migrate`: `fromExpressSession`, `fromFastifySession`,
+   * `fromIronSession`, `fromStateline`), tried in order on a request that has no valid session
+   * but carries one of their cookies: the first that opens it becomes this request's session,
+   * logged in as its user, and the legacy cookie is cleared. See docs/migrating.md.
+   */
+  migrate?: readonly MigrationReader[];
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -187,6 +198,12 @@ export interface SessionMetrics {
   nearCacheHits: number;
   /** `hybrid`: session-record reads that went to the Store (not cached, expired, or invalidated). */
   nearCacheMisses: number;
+  /** `migrate`: sessions taken over from a legacy cookie. */
+  migrated: number;
+  /** `migrate`: legacy cookies that were present but no reader could open (tampered, expired, unknown). */
+  migrationRefused: number;
+  /** `migrate`: legacy records whose removal failed after their session was taken over (they expire on their own). */
+  migrationRetireFailures: number;
 }
 
 /**
