@@ -61,7 +61,7 @@ describe('lab config names', () => {
     );
   });
 
-  it("first>second is a strategy switch that keeps the first config's store and balance", () => {
+  it("first>second is a strategy switch that keeps the first config's store, bus and balance", () => {
     const [a, b, c] = parseConfigs('token>server,server>hybrid,memory/sticky/backup>server');
     assert.equal(a!.name, 'token>server');
     assert.equal(a!.strategy, 'token');
@@ -71,10 +71,12 @@ describe('lab config names', () => {
       name: 'server',
       strategy: 'server',
       store: 'sqlite',
+      bus: 'ipc',
       balance: 'sticky',
       replication: 'off',
       switchTo: null,
     });
+    assert.equal(parseSwitch('server/nats>hybrid').switchTo?.bus, 'nats');
     assert.equal(c!.replication, 'backup');
     assert.equal(parseSwitch('server/redis>hybrid').switchTo?.store, 'redis');
   });
@@ -82,6 +84,7 @@ describe('lab config names', () => {
   for (const bad of [
     'token>server>hybrid',
     'server/redis>hybrid/postgres',
+    'server>hybrid/nats',
     'memory/sticky>server/hash',
     'token>token',
     'token>',

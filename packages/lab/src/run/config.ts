@@ -104,7 +104,7 @@ export function parseConfig(name: string): LabConfig {
  * Parses a config name or a strategy switch `first>second` (e.g. `token>server`,
  * `memory/sticky/backup>server`): the cluster starts with the first configuration and a rolling
  * restart moves each instance to the second. Both keep the cluster's Store and gateway, so the
- * second may not name another store or balance policy than the first (it inherits them).
+ * second may not name another store, bus or balance policy than the first (it inherits them).
  *
  * @example
  * ```ts
@@ -124,16 +124,17 @@ export function parseSwitch(name: string): LabConfig {
   const segments = sides[1]!.trim().split('/').slice(1);
   for (const [field, value] of [
     ['store', raw.store],
+    ['bus', raw.bus],
     ['balance', raw.balance],
   ] as const) {
     if (segments.includes(value) && value !== from[field])
       throw new OptionError(
-        `--configs: "${name}" switches the ${field} (${from[field]} to ${value}); a switch keeps the first config's store and balance`,
+        `--configs: "${name}" switches the ${field} (${from[field]} to ${value}); a switch keeps the first config's store, bus and balance`,
       );
   }
   if (raw.strategy === from.strategy && raw.replication === from.replication)
     throw new OptionError(`--configs: "${name}" switches to the same strategy and replication`);
-  const to: LabConfig = { ...raw, store: from.store, balance: from.balance };
+  const to: LabConfig = { ...raw, store: from.store, bus: from.bus, balance: from.balance };
   return { ...from, name: `${from.name}>${to.name}`, switchTo: to };
 }
 

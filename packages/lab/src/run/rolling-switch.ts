@@ -19,7 +19,7 @@ const UP_TIMEOUT = 20_000;
 
 /**
  * A configuration's sessions as `STATELINE_MIGRATE_FROM` names them (`strategy[/replication]`):
- * the store and balance policy belong to the cluster, which a switch keeps.
+ * the store, bus and balance policy belong to the cluster, which a switch keeps.
  *
  * @example
  * ```ts
