@@ -69,8 +69,6 @@ export function safeCall(handler: BusHandler, message: string, channel: string):
   try {
     handler(message, channel);
   } catch (err) {
-    process.emitWarning(
-      `stateline bus handler for "${channel}" threw: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    process.emitWarning(`stateline bus handler for "${channel}" threw: ${err instanceof Error ? err.message : String(err)}`);
   }
 }

@@ -36,11 +36,7 @@ export function parseBackendSpec(spec: string, what: string, allowed: readonly s
       break;
     case 'sqlite': {
       const path = p.rest.startsWith('//') ? p.rest.slice(2) : p.rest;
-      if (!path)
-        throw new StatelineError(
-          'SL_ERR_INVALID_SPEC',
-          `${what} spec "sqlite:" needs a file path, e.g. sqlite:.stateline/state.db`,
-        );
+      if (!path) throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} spec "sqlite:" needs a file path, e.g. sqlite:.stateline/state.db`);
       target = { type: 'sqlite', path };
       break;
     }
@@ -48,11 +44,7 @@ export function parseBackendSpec(spec: string, what: string, allowed: readonly s
     case 'rediss':
     case 'redis-cluster': {
       const m = /^\/\/(?:([^@/]*)@)?([^/?#]+)(.*)$/.exec(p.rest);
-      if (!m)
-        throw new StatelineError(
-          'SL_ERR_INVALID_SPEC',
-          `${what} spec ${JSON.stringify(spec)} is not a redis URL`,
-        );
+      if (!m) throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} spec ${JSON.stringify(spec)} is not a redis URL`);
       const hosts = m[2]!.split(',').filter(Boolean);
       const scheme = p.scheme === 'redis-cluster' ? 'redis' : p.scheme;
       const auth = m[1] ? `${m[1]}@` : '';
@@ -69,16 +61,10 @@ export function parseBackendSpec(spec: string, what: string, allowed: readonly s
       target = { type: 'postgres', url: p.clientUrl };
       break;
     default:
-      throw new StatelineError(
-        'SL_ERR_INVALID_SPEC',
-        `${what} spec scheme "${p.scheme}:" is unknown (use one of: ${allowed.map(schemeOf).join(', ')})`,
-      );
+      throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} spec scheme "${p.scheme}:" is unknown (use one of: ${allowed.map(schemeOf).join(', ')})`);
   }
   if (!allowed.includes(target.type)) {
-    throw new StatelineError(
-      'SL_ERR_INVALID_SPEC',
-      `${what} has no "${target.type}" backend (use one of: ${allowed.map(schemeOf).join(', ')})`,
-    );
+    throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} has no "${target.type}" backend (use one of: ${allowed.map(schemeOf).join(', ')})`);
   }
   const out: ParsedBackend = { target };
   const prefix = p.params.get('prefix');
@@ -89,9 +75,5 @@ export function parseBackendSpec(spec: string, what: string, allowed: readonly s
 }
 
 function schemeOf(type: string): string {
-  return type === 'sqlite'
-    ? 'sqlite:<path>'
-    : type === 'memory' || type === 'ipc'
-      ? `${type}:`
-      : `${type}://…`;
+  return type === 'sqlite' ? 'sqlite:<path>' : type === 'memory' || type === 'ipc' ? `${type}:` : `${type}://…`;
 }

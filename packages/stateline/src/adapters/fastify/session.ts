@@ -35,9 +35,7 @@ export const sessionPlugin = Object.assign(
     app.decorateRequest('session', null as never);
     app.addHook('onRequest', async (request, reply) => {
       try {
-        (request as unknown as { session: Session }).session = await sessions.load(
-          requestContext(request.raw),
-        );
+        (request as unknown as { session: Session }).session = await sessions.load(requestContext(request.raw));
       } catch (err) {
         return reject(reply, err);
       }
