@@ -29,7 +29,8 @@ describe('the shop on NATS', () => {
       'nats://127.0.0.1:4222?prefix=lab:',
     );
     assert.equal(chatLogSpec('sqlite:s.db', 'ipc:'), 'sqlite:s.db');
-    assert.equal(chatLogSpec('redis-cluster://h:7000', 'redis://h:6379'), 'memory:');
+    assert.equal(chatLogSpec('redis-cluster://h:7000', 'redis://h:6379'), 'redis-cluster://h:7000');
+    assert.equal(chatLogSpec('memcached://h:11211', 'redis://h:6379'), 'memory:');
   });
 
   it('hybrid/sqlite/nats: the lab runs the shop with its Bus on NATS, nothing lost', { skip }, async () => {
