@@ -19,6 +19,7 @@ runAdapterSuite({
       return reply.code(204).send();
     });
     app.post<Q>('/slow', async (r) => handlers.slow(s(r), String(r.query.gate)));
+    app.post('/assign', async (r) => handlers.assign(s(r)));
     app.post('/big', async (r) => handlers.big(s(r)));
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     return { url, close: () => app.close() };
