@@ -1,4 +1,5 @@
 import { CallGuard } from '../internal/guard.js';
+import { resolveLogger, type Logger } from '../logger.js';
 import type { Bus, BusHandler, MemoryBusOptions } from './types.js';
 
 type Hub = Map<string, Set<BusHandler>>;
@@ -12,6 +13,7 @@ export class MemoryBus implements Bus {
   private readonly prefix: string;
   private readonly guard: CallGuard;
   private readonly mine = new Set<[string, BusHandler]>();
+  private readonly log: Logger;
 
   constructor(options: Omit<MemoryBusOptions, 'type'> = {}) {
     const key = options.hub ?? DEFAULT_HUB;
@@ -20,6 +22,7 @@ export class MemoryBus implements Bus {
     this.hub = hub;
     this.prefix = options.prefix ?? 'sl:';
     this.guard = new CallGuard('SL_ERR_BUS_UNAVAILABLE', 'memory bus', options.timeout ?? 2000);
+    this.log = resolveLogger(options.logger, 'memory bus');
   }
 
   publish(channel: string, message: string): Promise<void> {
@@ -27,7 +30,7 @@ export class MemoryBus implements Bus {
       const handlers = this.hub.get(this.prefix + channel);
       if (!handlers) return;
       // Deliver asynchronously, like a network bus would, and isolate handler failures.
-      for (const h of [...handlers]) queueMicrotask(() => safeCall(h, message, channel));
+      for (const h of [...handlers]) queueMicrotask(() => safeCall(h, message, channel, this.log));
     });
   }
 
@@ -65,10 +68,10 @@ export class MemoryBus implements Bus {
 }
 
 /** Runs a subscriber; a throwing handler must never break delivery to the others. */
-export function safeCall(handler: BusHandler, message: string, channel: string): void {
+export function safeCall(handler: BusHandler, message: string, channel: string, log: Logger): void {
   try {
     handler(message, channel);
   } catch (err) {
-    process.emitWarning(`stateline bus handler for "${channel}" threw: ${err instanceof Error ? err.message : String(err)}`);
+    log.warn({ err, channel }, `stateline bus handler for "${channel}" threw`);
   }
 }

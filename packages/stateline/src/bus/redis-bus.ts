@@ -8,6 +8,7 @@ import { StatelineError } from '../errors.js';
 import { CallGuard } from '../internal/guard.js';
 import { connectRedisClient, type RedisClientLink } from '../internal/redis-connect.js';
 import { safeCall } from './memory-bus.js';
+import { resolveLogger, type Logger } from '../logger.js';
 import type { Bus, BusHandler, RedisBusOptions } from './types.js';
 
 interface Channel {
@@ -28,6 +29,7 @@ class RedisBus implements Bus {
     private readonly sub: RedisClientLink,
     private readonly prefix: string,
     private readonly guard: CallGuard,
+    private readonly log: Logger,
   ) {
     const update = () => this.setConnected(this.pub.connected && this.sub.connected);
     this.offLinks = [pub.onConnectionChange(update), sub.onConnectionChange(update)];
@@ -40,9 +42,7 @@ class RedisBus implements Bus {
       try {
         l(up);
       } catch (err) {
-        process.emitWarning(
-          `stateline redis bus connection listener threw: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        this.log.warn({ err }, 'stateline redis bus connection listener threw');
       }
     }
   }
@@ -52,7 +52,7 @@ class RedisBus implements Bus {
     const ch = this.channels.get(name);
     if (!ch) return;
     const channel = name.slice(this.prefix.length);
-    for (const h of [...ch.handlers]) safeCall(h, message, channel);
+    for (const h of [...ch.handlers]) safeCall(h, message, channel, this.log);
   };
 
   publish(channel: string, message: string): Promise<void> {
@@ -141,7 +141,8 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
   if (typeof options.url !== 'string' || !options.url) {
     throw new StatelineError('SL_ERR_INVALID_OPTION', 'redis bus needs a url such as redis://127.0.0.1:6379');
   }
-  const o = { code: 'SL_ERR_BUS_UNAVAILABLE', label: 'redis bus', timeout } as const;
+  const log = resolveLogger(options.logger, 'redis bus');
+  const o = { code: 'SL_ERR_BUS_UNAVAILABLE', label: 'redis bus', timeout, logger: log } as const;
   const pub = await connectRedisClient(options.url, o);
   let sub: RedisClientLink;
   try {
@@ -155,5 +156,6 @@ export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
     sub,
     options.prefix ?? 'sl:',
     new CallGuard('SL_ERR_BUS_UNAVAILABLE', 'redis bus', timeout),
+    log,
   );
 }

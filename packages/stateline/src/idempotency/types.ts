@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.js';
 import type { Store, StoreSpec } from '../store/types.js';
 
 /**
@@ -24,8 +25,10 @@ export interface IdempotencyOptions<Req = unknown> {
   replayHeaders?: readonly string[];
   /** Largest response body kept for replay (default 1 MiB); larger ones are sent but not kept. */
   maxBodyBytes?: number;
-  /** Called when an outcome cannot be saved or a handler fails with a 5xx (default: console.error); never for a 4xx answer. */
+  /** Called when an outcome cannot be saved or a handler fails with a 5xx (default: `logger.error`); never for a 4xx answer. */
   onError?: (err: unknown) => void;
+  /** Where failures go when there is no `onError` (default: `console.error`); also given to a Store opened from a spec. */
+  logger?: Logger;
 }
 
 /** What an adapter tells the core about one request. */

@@ -16,7 +16,15 @@ import { StatelineError } from '../errors.js';
 import { CallGuard } from '../internal/guard.js';
 import { connectRedisClient, redisScript, type RedisLink } from '../internal/redis-connect.js';
 import { appendKey, checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
-import type { AppendOptions, AppendResult, Log, LogEntry, ReadOptions, ReadResult, RedisLogOptions } from './types.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  Log,
+  LogEntry,
+  ReadOptions,
+  ReadResult,
+  RedisLogOptions,
+} from './types.js';
 
 /** Shared by both scripts: KEYS[1] stream, KEYS[2] meta, KEYS[3] append keys. */
 const COMMON = `
@@ -231,6 +239,7 @@ export async function openRedisLog(options: RedisLogOptions): Promise<Log> {
     code: 'SL_ERR_LOG_UNAVAILABLE',
     label: 'redis log',
     timeout,
+    logger: options.logger,
   });
   return new RedisLog(
     link,

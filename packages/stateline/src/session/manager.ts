@@ -42,7 +42,7 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
     nearCacheHits: 0,
     nearCacheMisses: 0,
   };
-  const resources = new Resources();
+  const resources = new Resources(options.logger);
   try {
     const impl = await STRATEGIES[o.strategy]({
       o,

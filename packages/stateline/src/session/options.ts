@@ -3,6 +3,7 @@ import { StatelineError } from '../errors.js';
 import { parseDuration } from '../internal/duration.js';
 import { rejectUnknown } from '../internal/spec.js';
 import { KeyRing } from './key-ring.js';
+import { resolveLogger, type Logger } from '../logger.js';
 import type { SessionOptions, SessionStrategyName } from './types.js';
 
 const KNOWN = [
@@ -27,6 +28,7 @@ const KNOWN = [
   'replication',
   'instanceId',
   'replicationTimeout',
+  'logger',
 ];
 const STRATEGIES: SessionStrategyName[] = ['server', 'token', 'memory', 'hybrid'];
 
@@ -52,6 +54,7 @@ export interface ResolvedOptions {
   instanceId: string;
   replicationTimeout: number;
   now: () => number;
+  logger: Logger;
 }
 
 const bad = (msg: string) => new StatelineError('SL_ERR_INVALID_OPTION', msg);
@@ -122,6 +125,7 @@ export function resolveOptions(o: SessionOptions): ResolvedOptions {
     instanceId,
     replicationTimeout: parseDuration(o.replicationTimeout ?? '500ms', 'replicationTimeout'),
     now: o.now ?? Date.now,
+    logger: resolveLogger(o.logger, 'createSessions'),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Bus, BusSpec } from '../bus/types.js';
 import type { Store, StoreSpec } from '../store/types.js';
+import type { Logger } from '../logger.js';
 
 /** Where a session's data lives. See docs/sessions.md for how to choose. */
 export type SessionStrategyName = 'server' | 'token' | 'memory' | 'hybrid';
@@ -92,6 +93,12 @@ export interface SessionOptions {
   cacheSize?: number;
   /** `token`, `memory`: how often revocations are re-read from the Store as a backstop for missed bus messages (default `'1s'`). */
   revocationSync?: Duration;
+  /**
+   * Where the manager reports what no request can be told (revocations that cannot be re-read from
+   * the Store, a Bus handler that threw); also given to the Store and Bus it opens from specs.
+   * A pino logger fits. Default: process warnings.
+   */
+  logger?: Logger;
   /** Clock, for tests. */
   now?: () => number;
 }

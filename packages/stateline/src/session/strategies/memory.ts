@@ -21,7 +21,7 @@ export const openMemory: StrategyFactory = async ({ o, store, bus, metrics, reso
       ? resources.own(new MemoryBus({ hub: {} }))
       : await resources.bus(bus ?? 'memory:');
   const revocations = resources.own(
-    new Revocations(shared ?? local, peers, o.now, o.revocationSync, o.absolute, !shared),
+    new Revocations(shared ?? local, peers, o.now, o.revocationSync, o.absolute, !shared, o.logger),
   );
   await revocations.start();
   const fleet = resources.own(
