@@ -1,10 +1,11 @@
 import { CallGuard } from '../internal/guard.js';
-import { resolveLogger, type Logger } from '../logger.js';
+import { processLogger, resolveLogger, type Logger } from '../logger.js';
 import type { Bus, BusHandler, MemoryBusOptions } from './types.js';
 
 type Hub = Map<string, Set<BusHandler>>;
 const hubs = new WeakMap<object, Hub>();
 const DEFAULT_HUB = {};
+const DEFAULT_LOG = processLogger();
 
 /** A Bus inside one process: every MemoryBus on the same hub hears every other. */
 export class MemoryBus implements Bus {
@@ -68,7 +69,12 @@ export class MemoryBus implements Bus {
 }
 
 /** Runs a subscriber; a throwing handler must never break delivery to the others. */
-export function safeCall(handler: BusHandler, message: string, channel: string, log: Logger): void {
+export function safeCall(
+  handler: BusHandler,
+  message: string,
+  channel: string,
+  log: Logger = DEFAULT_LOG,
+): void {
   try {
     handler(message, channel);
   } catch (err) {

@@ -84,8 +84,30 @@ export type BeginResult =
   | { kind: 'answer'; answer: IdempotencyAnswer; replayed: boolean }
   | { kind: 'ticket'; ticket: IdempotencyTicket };
 
+/**
+ * Counters of one idempotency middleware, live (read them at scrape time; `stateline/metrics`
+ * does). Every adapter's middleware carries its core's as `stats`.
+ *
+ * @example
+ * ```ts
+ * const idem = idempotency({ store });
+ * app.use(idem);
+ * setInterval(() => console.log(idem.stats.replays, idem.stats.inFlight), 10_000);
+ * ```
+ */
+export interface IdempotencyStats {
+  /** Requests answered with the saved outcome of an earlier one (`Idempotent-Replayed: true`). */
+  replays: number;
+  /** 409 `SL_ERR_IDEMPOTENCY_IN_FLIGHT`: the key's first request was still running. */
+  inFlight: number;
+  /** 422 `SL_ERR_IDEMPOTENCY_MISMATCH`: the key was reused with another body or query. */
+  mismatches: number;
+}
+
 /** The framework-neutral middleware; adapters translate to and from it. */
 export interface Idempotency<Req = unknown> {
+  /** Its counters (the same object for the life of the middleware). */
+  readonly stats: Readonly<IdempotencyStats>;
   /** Decides a request. Never rejects: every failure becomes a problem answer. */
   begin(request: IdempotencyRequest<Req>): Promise<BeginResult>;
   /** True when the method is one the middleware handles (`methods`). */

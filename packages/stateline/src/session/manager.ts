@@ -32,6 +32,10 @@ import type {
 export async function createSessions(options: SessionOptions): Promise<SessionManager> {
   const o = resolveOptions(options);
   const metrics: SessionMetrics = {
+    created: 0,
+    renewed: 0,
+    revoked: 0,
+    ended: 0,
     invalidCookies: 0,
     expired: 0,
     storeErrors: 0,
@@ -89,12 +93,16 @@ class Manager implements SessionManager {
     return this.impl.list(userId);
   }
 
-  revoke(handle: string, options: { userId?: string } = {}) {
-    return this.impl.revoke(handle, options.userId);
+  async revoke(handle: string, options: { userId?: string } = {}): Promise<boolean> {
+    const live = await this.impl.revoke(handle, options.userId);
+    if (live) this.metrics.revoked++;
+    return live;
   }
 
-  revokeAll(userId: string) {
-    return this.impl.revokeAll(userId);
+  async revokeAll(userId: string): Promise<number> {
+    const n = await this.impl.revokeAll(userId);
+    this.metrics.revoked += n;
+    return n;
   }
 
   close(): Promise<void> {

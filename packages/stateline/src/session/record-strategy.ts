@@ -110,7 +110,10 @@ export class RecordStrategy implements SessionStrategy {
       const secret = value.slice(23, 45);
       const found = await read(this.env, handle, floor);
       const rec = found && parse(found, handle);
-      if (!found || !rec) continue;
+      if (!found || !rec) {
+        metrics.ended++;
+        continue;
+      }
       if (rec.k !== v && !(rec.p === v && (rec.q ?? 0) > now)) {
         metrics.invalidCookies++;
         continue;
@@ -300,6 +303,7 @@ class RecordSession extends BaseSession {
     this.secret = secret;
     this.dirty.clear();
     this.destroyed = false;
+    this.env.metrics.created++;
     if (userId) await store.indexAdd(keys.user(userId), rec.h, rec.c + o.absolute);
   }
 
@@ -349,6 +353,7 @@ class RecordSession extends BaseSession {
     });
     this.secret = secret;
     this.dirty.clear();
+    this.env.metrics.renewed++;
     if (before && before !== userId) await store.indexRemove(keys.user(before), this.rec.h);
     if (userId) await store.indexAdd(keys.user(userId), this.rec.h, this.rec.c + o.absolute);
   }
@@ -363,7 +368,7 @@ class RecordSession extends BaseSession {
 
   async destroy(): Promise<void> {
     this.reopen();
-    if (this.rec) await this.strategy.remove(this.rec);
+    if (this.rec && (await this.strategy.remove(this.rec))) this.env.metrics.revoked++;
     this.rec = null;
     this.secret = null;
     this.dirty.clear();

@@ -171,7 +171,9 @@ class TokenSession extends BaseSession {
   }
 
   private async reissue(userId: string | null): Promise<void> {
-    const { o, store } = this.env;
+    const { o, store, metrics } = this.env;
+    if (this.rec && this.fromToken) metrics.renewed++;
+    else metrics.created++;
     await this.retire();
     const now = o.now();
     const rec = {
@@ -200,6 +202,8 @@ class TokenSession extends BaseSession {
   }
 
   async destroy(): Promise<void> {
+    // Already counted when a revoke or revokeAll ended it (a "log out everywhere" then a logout).
+    if (this.rec && this.fromToken && !this.env.revocations.isRevoked(this.rec)) this.env.metrics.revoked++;
     await this.retire();
     this.rec = null;
     this.dirty.clear();
@@ -211,6 +215,7 @@ class TokenSession extends BaseSession {
   protected async doCommit(): Promise<CommitResult> {
     const { o, store, jwe } = this.env;
     const now = o.now();
+    let fresh = false;
     if (!this.rec) {
       if (this.dirty.size === 0) {
         const clear = this.destroyed || this.presented;
@@ -219,6 +224,7 @@ class TokenSession extends BaseSession {
       }
       this.rec = newRecord(randomId(), now, this.userAgent);
       this.changed = true;
+      fresh = true;
     }
     const rec = this.rec;
     const touch = now - rec.s >= o.touchAfter;
@@ -243,6 +249,7 @@ class TokenSession extends BaseSession {
     this.dirty.clear();
     this.changed = false;
     this.fromToken = true;
+    if (fresh) this.env.metrics.created++;
     return { setCookie: [value] };
   }
 }

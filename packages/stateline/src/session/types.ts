@@ -168,8 +168,16 @@ export interface Session {
   commit(): Promise<CommitResult>;
 }
 
-/** Counters of what the manager refused or saw; exported as metrics by the app. */
+/** Counters of what the manager did, refused or saw; `stateline/metrics` exports them to Prometheus. */
 export interface SessionMetrics {
+  /** Sessions saved (or, `token`, issued) for the first time. */
+  created: number;
+  /** Ids replaced on a saved session by `login()` or `regenerate()`. */
+  renewed: number;
+  /** Sessions ended here: `destroy()` of a saved session, `revoke()` that found it live, and what `revokeAll()` ended. */
+  revoked: number;
+  /** Well-signed cookies whose session no longer exists (logged out or revoked elsewhere, swept, lost with a process). */
+  ended: number;
   /** Cookies that were malformed, tampered, signed with an unknown key, or too large. */
   invalidCookies: number;
   /** Sessions ended by idle or absolute timeout when they came back. */

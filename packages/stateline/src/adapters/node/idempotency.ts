@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { problemFor } from '../../http/problem.js';
 import { createIdempotency } from '../../idempotency/idempotency-core.js';
-import type { IdempotencyOptions, IdempotencyTicket } from '../../idempotency/types.js';
+import type { IdempotencyOptions, IdempotencyStats, IdempotencyTicket } from '../../idempotency/types.js';
 import { joinHeader, readRequestBody, sendNodeAnswer } from './node-http.js';
 import { saveBeforeEnd } from './response-gate.js';
 
@@ -17,6 +17,7 @@ export type NodeIdempotencyOptions = IdempotencyOptions<IdempotentRequest>;
 /** The wrapped handler, with `close()` for a Store it opened from a spec. */
 export type NodeIdempotency = ((req: IncomingMessage, res: ServerResponse) => void) & {
   close(): Promise<void>;
+  readonly stats: Readonly<IdempotencyStats>;
 };
 
 /**
@@ -86,5 +87,5 @@ export function withIdempotency(
         () => res.destroy(),
       );
   };
-  return Object.assign(wrapped, { close: () => core.close() });
+  return Object.assign(wrapped, { close: () => core.close(), stats: core.stats });
 }
