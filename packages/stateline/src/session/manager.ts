@@ -2,7 +2,6 @@ import { isStatelineError } from '../errors.js';
 import type { Store } from '../store/types.js';
 import { resolveOptions } from './options.js';
 import { Resources } from './resources.js';
-import { sealSession } from './sealed-session.js';
 import { STRATEGIES } from './strategies/index.js';
 import type { SessionStrategy } from './strategy.js';
 import type {
@@ -78,12 +77,11 @@ class Manager implements SessionManager {
 
   async load(request: RequestContext): Promise<Session> {
     try {
-      return sealSession(await this.impl.load(request));
+      return await this.impl.load(request);
     } catch (err) {
       if (isStatelineError(err, 'SL_ERR_STORE_UNAVAILABLE') || isStatelineError(err, 'SL_ERR_CLOSED')) {
         this.metrics.storeErrors++;
-        if (this.onStoreError === 'anonymous' && this.impl.degraded)
-          return sealSession(this.impl.degraded(request));
+        if (this.onStoreError === 'anonymous' && this.impl.degraded) return this.impl.degraded(request);
       }
       throw err;
     }

@@ -222,6 +222,8 @@ class RecordSession extends BaseSession {
   ) {
     super(rec, cookie, presented, degraded);
     this.sentSecret = secret;
+    // Every field exists by now; Object.defineProperty of a new name fails too (sealed-session.ts).
+    Object.preventExtensions(this);
   }
 
   /** The secret the client holds (the one it sent, then the last one we set). */
@@ -413,8 +415,9 @@ class RecordSession extends BaseSession {
     const clear = this.destroyed || this.presented;
     this.presented = false;
     this.destroyed = false;
-    const out = clear ? [clearCookie(this.cookie)] : [];
-    if (this.env.near && (clear || this.sentVersion > 0)) out.push(clearCookie(versionSettings(this.cookie)));
+    const out = clear ? [clearCookie(this.cookieSettings)] : [];
+    if (this.env.near && (clear || this.sentVersion > 0))
+      out.push(clearCookie(versionSettings(this.cookieSettings)));
     this.sentVersion = 0;
     return { setCookie: out };
   }
@@ -423,7 +426,7 @@ class RecordSession extends BaseSession {
   private versionCookie(): string {
     const rec = this.rec!;
     return setCookie(
-      versionSettings(this.cookie),
+      versionSettings(this.cookieSettings),
       String(this.version),
       rec.c + this.env.o.absolute - this.env.o.now(),
     );
@@ -433,7 +436,7 @@ class RecordSession extends BaseSession {
     const rec = this.rec!;
     const id = `${rec.h}.${this.secret}`;
     return setCookie(
-      this.cookie,
+      this.cookieSettings,
       `${id}.${this.env.o.ring.sign(id)}`,
       rec.c + this.env.o.absolute - this.env.o.now(),
     );

@@ -1,49 +1,49 @@
-import type { Session } from './types.js';
-
-/** Names a property for a message: `cart`, or `[Symbol(x)]`. */
+/**
+ * Why a session refuses property writes: express-session code writes `req.session.cart = x`, and
+ * a Stateline session keeps only what goes through its methods, so such a write would be lost.
+ */
 function describe(key: string | symbol): string {
   return typeof key === 'string' ? key : `[${String(key)}]`;
 }
 
-function refuse(key: string | symbol): TypeError {
+/**
+ * The TypeError for `session.<key> = …`, naming the methods that keep the value.
+ *
+ * @example
+ * ```ts
+ * throw writeRefused('cart'); // TypeError: session.cart = … would be lost: … session.set("cart", value) …
+ * ```
+ */
+export function writeRefused(key: string | symbol, hint?: string): TypeError {
   const name = describe(key);
   const quoted = JSON.stringify(name);
   return new TypeError(
     `session.${name} = … would be lost: a session keeps only what goes through its methods. ` +
-      `Use session.set(${quoted}, value), or await session.update(${quoted}, (current) => next) ` +
-      `for a read-modify-write (docs/sessions.md, "Writing to the session").`,
+      (hint ??
+        `Use session.set(${quoted}, value), or await session.update(${quoted}, (current) => next) ` +
+          `for a read-modify-write`) +
+      ' (docs/sessions.md, "Writing to the session").',
   );
 }
 
 /**
- * Its own fields (the session's internal state) stay writable by its methods, whose `this` is the
- * proxy; any other name, or a read-only one (`userId`, `handle`, …), throws.
- */
-const handler: ProxyHandler<Session> = {
-  set(target, key, value) {
-    if (!Object.hasOwn(target, key)) throw refuse(key);
-    // Receiver is the target, not the proxy: no second trip through defineProperty below.
-    return Reflect.set(target, key, value);
-  },
-  defineProperty(_target, key) {
-    throw refuse(key);
-  },
-  deleteProperty(_target, key) {
-    throw refuse(key);
-  },
-};
-
-/**
- * The session as handlers see it: writing a property (`req.session.cart = x`, as express-session
- * code does) throws a `TypeError` naming `set()` and `update()` instead of being silently dropped.
+ * The prototype every session class ends in: a proxy reached only when a property is neither the
+ * session's own (its internal state, set by its methods) nor one of its class's members. Reads of
+ * such names answer as `Object.prototype` does; writes and definitions of them throw
+ * {@link writeRefused}. Nothing is wrapped per request: a session's own reads and writes never get
+ * this far, so the hit path pays nothing (docs/sessions.md, "Writing to the session").
  *
  * @example
  * ```ts
- * const session = sealSession(await strategy.load(request));
- * session.set('cart', ['p-1']); // kept
- * (session as unknown as { cart: string[] }).cart = ['p-1']; // TypeError: … use session.set("cart", value) …
+ * Object.setPrototypeOf(BaseSession.prototype, SEALED_PROTOTYPE);
+ * (session as unknown as { cart: string[] }).cart = ['p-1']; // TypeError naming set() and update()
  * ```
  */
-export function sealSession<S extends Session>(session: S): S {
-  return new Proxy(session, handler as ProxyHandler<S>);
-}
+export const SEALED_PROTOTYPE: object = new Proxy(Object.prototype, {
+  set(_target, key) {
+    throw writeRefused(key);
+  },
+  defineProperty(_target, key) {
+    throw writeRefused(key);
+  },
+});

@@ -149,6 +149,8 @@ class TokenSession extends BaseSession {
     private readonly userAgent: string | undefined,
   ) {
     super(rec, cookie, presented);
+    // Every field exists by now; Object.defineProperty of a new name fails too (sealed-session.ts).
+    Object.preventExtensions(this);
   }
 
   get isNew(): boolean {
@@ -220,7 +222,7 @@ class TokenSession extends BaseSession {
       if (this.dirty.size === 0) {
         const clear = this.destroyed || this.presented;
         this.destroyed = this.presented = false;
-        return { setCookie: clear ? [clearCookie(this.cookie)] : [] };
+        return { setCookie: clear ? [clearCookie(this.cookieSettings)] : [] };
       }
       this.rec = newRecord(randomId(), now, this.userAgent);
       this.changed = true;
@@ -233,7 +235,7 @@ class TokenSession extends BaseSession {
     const next: SessionRecord = { ...rec, d: this.withChanges(rec.d), s: now, i: renew ? now : rec.i };
     const compress = o.compress !== null && !o.compress.except.some((k) => Object.hasOwn(next.d, k));
     const token = jwe.encrypt(JSON.stringify(next), compress);
-    const value = setCookie(this.cookie, token, next.c + o.absolute - now);
+    const value = setCookie(this.cookieSettings, token, next.c + o.absolute - now);
     if (token.length > o.maxTokenBytes) {
       throw new StatelineError(
         'SL_ERR_SESSION_TOO_LARGE',
