@@ -1,14 +1,18 @@
 /**
  * `npm run bench -- realtime [--rates=250,500,...] [--step=2000] [--rounds=3] [--clients=200]
- *   [--only=stateline,socketio] [--flush=ms] [--no-kill] [--profile] [--baseline=<dir>]`
+ *   [--only=stateline,cluster,nats,socketio] [--flush=ms] [--no-kill] [--profile] [--baseline=<dir>]`
  *
  * `--baseline=<dir>` (another checkout of this repository, built) adds a third system, `previous`:
  * the same Stateline server run from that checkout, so a change of the library is compared with
  * the build before it in the same alternating rounds (`--only=stateline,previous` leaves Socket.IO
  * out); the summary prints this tree ÷ previous per rate.
  *
- * Side by side on this machine: the Stateline hub (Redis Log + Redis Bus) and Socket.IO with
- * @socket.io/redis-adapter (websocket transport only, no compression). Each system runs as 2
+ * Side by side on this machine: the Stateline hub (Redis Log + Redis Bus), the same hub with Log
+ * and Bus on a 3-master Redis Cluster the bench starts itself (`cluster`: hash-tagged Streams,
+ * sharded pub/sub), the same hub on NATS (`nats`: JetStream Log + core NATS Bus, the server at
+ * STATELINE_BENCH_NATS_URL, default nats://127.0.0.1:4222) and Socket.IO with
+ * @socket.io/redis-adapter (websocket transport only, no compression); `--only` picks systems.
+ * Each system runs as 2
  * server processes with `clients` subscribers in one room split across them (2 subscriber
  * processes, each with half the clients, half of those on each instance). This process publishes
  * at fixed rates, alternating between the two instances. Both systems stay up for the whole sweep
@@ -39,12 +43,15 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
+import { connect as connectNats } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { createClient } from 'redis';
 import WebSocket from 'ws';
+import { startBenchCluster, type BenchCluster } from './realtime/redis-cluster.js';
 import { openRawSocketIo } from './realtime/sio-raw.js';
 import { summarizeProfile } from './servers/cpu-profile.js';
 
-type System = 'stateline' | 'socketio' | 'previous';
+type System = 'stateline' | 'socketio' | 'previous' | 'cluster' | 'nats';
 
 function flag(name: string, fallback: string): string {
   const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -57,7 +64,7 @@ const ROUNDS = Number(flag('rounds', '3'));
 const CLIENTS = Number(flag('clients', '200'));
 /** `--baseline=<dir>`: another checkout whose Stateline server runs as the system `previous`. */
 const BASELINE = flag('baseline', '');
-const ONLY = flag('only', BASELINE ? 'stateline,socketio,previous' : 'stateline,socketio').split(
+const ONLY = flag('only', BASELINE ? 'stateline,socketio,previous' : 'stateline,cluster,nats,socketio').split(
   ',',
 ) as System[];
 if (ONLY.includes('previous') && !BASELINE) throw new Error('--only=previous needs --baseline=<dir>');
@@ -75,10 +82,13 @@ const KILL_AT_MS = 2000;
 const WARMUP_MS = 1000;
 const DRAIN_MS = 1000;
 const REDIS_URL = process.env.STATELINE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const NATS_URL = process.env.STATELINE_BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
 const TAG = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 const HERE = new URL('./realtime/', import.meta.url).pathname;
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** The `cluster` system's own Redis Cluster, started before the sweep and stopped at the end. */
+let cluster: BenchCluster | undefined;
 
 const children = new Set<ChildProcess>();
 function spawn(file: string, args: string[], profile = false): ChildProcess {
@@ -134,7 +144,11 @@ async function startServers(sys: System, run: string): Promise<Server[]> {
               sys === 'previous'
                 ? join(resolve(BASELINE), 'bench/realtime/stateline-server.ts')
                 : 'stateline-server.ts',
-              [`rtbench:${TAG}:${run}:`, REDIS_URL, FLUSH],
+              [
+                `rtbench:${TAG}:${run}:`,
+                sys === 'cluster' ? cluster!.spec : sys === 'nats' ? NATS_URL : REDIS_URL,
+                FLUSH,
+              ],
               PROFILE && run === 'sweep',
             )
           : spawn('socketio-server.ts', [`rtbench-sio-${TAG}-${run}`, REDIS_URL], PROFILE && run === 'sweep');
@@ -448,6 +462,21 @@ async function cleanupRedis(): Promise<void> {
   await redis.close();
 }
 
+/** Deletes the JetStream streams the `nats` system made (their subjects start with the run's prefix). */
+async function cleanupNats(): Promise<void> {
+  if (!ONLY.includes('nats')) return;
+  const nc = await connectNats({ servers: NATS_URL.replace(/^nats:\/\//, '') });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const doomed: string[] = [];
+    for await (const info of jsm.streams.list())
+      if (info.config.subjects?.some((s) => s.startsWith(`rtbench:${TAG}:`))) doomed.push(info.config.name);
+    for (const name of doomed) await jsm.streams.delete(name);
+  } finally {
+    await nc.close();
+  }
+}
+
 const fmt = (n: number, d = 0) =>
   n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 const started = Date.now();
@@ -459,6 +488,7 @@ console.log(
 const rows: Row[] = [];
 const kills: KillResult[] = [];
 try {
+  if (ONLY.includes('cluster')) cluster = await startBenchCluster();
   console.log(
     `sweeping ${RATES.join(', ')} msg/s, ${ROUNDS} alternating rounds of ${STEP_MS} ms per system and rate`,
   );
@@ -475,9 +505,18 @@ try {
   }
 } finally {
   await killAll();
+  cluster?.stop();
   await cleanupRedis().catch(() => {});
+  await cleanupNats().catch(() => {});
 }
 
+const LABEL: Record<System, string> = {
+  stateline: 'Stateline (redis)',
+  cluster: 'Stateline (redis-cluster, 3 masters)',
+  nats: 'Stateline (nats, JetStream)',
+  previous: `Stateline (redis), ${BASELINE}`,
+  socketio: 'Socket.IO + redis-adapter',
+};
 const ok = (r: Row) => r.lost === 0 && r.p99 < 100;
 const best = (sys: System) => Math.max(0, ...rows.filter((r) => r.sys === sys && ok(r)).map((r) => r.rate));
 /** The highest rate such that it and every lower rate passed. */
@@ -495,7 +534,7 @@ console.log(
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: |');
 for (const r of rows)
   console.log(
-    `| ${r.sys === 'stateline' ? 'Stateline (redis)' : r.sys === 'previous' ? `Stateline (redis), ${BASELINE}` : 'Socket.IO + redis-adapter'} | ${fmt(r.rate)} | ${fmt(r.deliveriesPerSec)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.lost)} | ${fmt(r.cpuPer100k, 2)} | ${ok(r) ? 'yes' : 'no'} |`,
+    `| ${LABEL[r.sys]} | ${fmt(r.rate)} | ${fmt(r.deliveriesPerSec)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.lost)} | ${fmt(r.cpuPer100k, 2)} | ${ok(r) ? 'yes' : 'no'} |`,
   );
 const sl = best('stateline');
 const sio = best('socketio');
@@ -513,6 +552,18 @@ for (const rate of RATES) {
       `server CPU per delivery at ${rate} msg/s: Stateline / Socket.IO = ${(a.cpuPer100k / b.cpuPer100k).toFixed(2)}`,
     );
 }
+if (ONLY.includes('nats'))
+  console.log(
+    `NATS beside single Redis: highest lossless rate with p99 < 100 ms ${fmt(best('nats'))} vs ${fmt(sl)} msg/s (every lower rate passed: ${fmt(steady('nats'))} vs ${fmt(steady('stateline'))})`,
+  );
+for (const rate of RATES) {
+  const a = rows.find((r) => r.sys === 'nats' && r.rate === rate);
+  const b = rows.find((r) => r.sys === 'stateline' && r.rate === rate);
+  if (a && b)
+    console.log(
+      `nats / redis at ${rate} msg/s: p99 ${fmt(a.p99, 1)} / ${fmt(b.p99, 1)} ms, lost ${a.lost} / ${b.lost}, server CPU per delivery ${(a.cpuPer100k / b.cpuPer100k).toFixed(2)}`,
+    );
+}
 for (const rate of RATES) {
   const a = rows.find((r) => r.sys === 'stateline' && r.rate === rate);
   const b = rows.find((r) => r.sys === 'previous' && r.rate === rate);
@@ -522,6 +573,18 @@ for (const rate of RATES) {
         `p50 ${(a.p50 / b.p50).toFixed(2)}, p99 ${(a.p99 / b.p99).toFixed(2)}, server CPU per delivery ${(a.cpuPer100k / b.cpuPer100k).toFixed(3)}`,
     );
 }
+for (const rate of RATES) {
+  const a = rows.find((r) => r.sys === 'cluster' && r.rate === rate);
+  const b = rows.find((r) => r.sys === 'stateline' && r.rate === rate);
+  if (a && b)
+    console.log(
+      `redis-cluster / redis at ${rate} msg/s: p99 ${(a.p99 / b.p99).toFixed(2)}, server CPU per delivery ${(a.cpuPer100k / b.cpuPer100k).toFixed(2)}`,
+    );
+}
+if (ONLY.includes('cluster'))
+  console.log(
+    `highest lossless rate with p99 < 100 ms: redis-cluster ${fmt(best('cluster'))} msg/s (every lower rate too: ${fmt(steady('cluster'))}), redis ${fmt(best('stateline'))} msg/s (${fmt(steady('stateline'))})`,
+  );
 for (const k of kills)
   console.log(
     `kill run ${k.sys}: ${k.published} messages × ${CLIENTS} clients, lost ${k.lost} deliveries, duplicates ${k.duplicates}, reconnects ${k.reconnects}`,

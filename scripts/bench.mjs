@@ -6,9 +6,13 @@ import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const [name, ...rest] = process.argv.slice(2);
-const available = readdirSync(join(root, 'bench')).filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace('.bench.ts', ''));
+const available = readdirSync(join(root, 'bench'))
+  .filter((f) => f.endsWith('.bench.ts'))
+  .map((f) => f.replace('.bench.ts', ''));
 if (!name || !available.includes(name)) {
-  console.error(`usage: npm run bench -- <${available.join('|')}>${name ? ` (no benchmark named "${name}")` : ''}`);
+  console.error(
+    `usage: npm run bench -- <${available.join('|')}>${name ? ` (no benchmark named "${name}")` : ''}`,
+  );
   process.exit(2);
 }
 const file = join(root, 'bench', `${name}.bench.ts`);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under packages/*/test and bench/test with node's test runner (TypeScript via tsx).
+// Runs every *.test.ts under packages/, apps/, bench/, scripts/ and test/ (the packed packages)
+// with node's test runner (TypeScript via tsx).
 // Usage: node scripts/test.mjs [filter...]   (filters match test file paths)
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { connect } from 'node:net';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const roots = ['packages', 'apps', 'bench'].map((d) => join(root, d)).filter(existsSync);
+const roots = ['packages', 'apps', 'bench', 'scripts', 'test'].map((d) => join(root, d)).filter(existsSync);
 
 function walk(dir, out) {
   for (const name of readdirSync(dir)) {
@@ -29,16 +30,18 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
-// Integration tests need Redis and PostgreSQL. Probe them once here: outside CI a missing one is
+// Integration tests need Redis, PostgreSQL and NATS (JetStream). Probe them once here: outside CI a missing one is
 // reported in one line for the whole run (the test files then skip quietly); under CI=true the
 // test files fail instead.
 const services = {
   redis: process.env.STATELINE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
   postgres: process.env.STATELINE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+  nats: process.env.STATELINE_TEST_NATS_URL ?? 'nats://127.0.0.1:4222',
 };
+const defaultPorts = { redis: 6379, postgres: 5432, nats: 4222 };
 const inCi = process.env.CI === 'true' || process.env.CI === '1';
 for (const [name, url] of Object.entries(services)) {
-  if (!(await reachable(url, name === 'redis' ? 6379 : 5432)) && !inCi) {
+  if (!(await reachable(url, defaultPorts[name])) && !inCi) {
     console.log(
       `# SKIP ${name} is not reachable at ${url}: its integration tests are skipped (set STATELINE_TEST_${name.toUpperCase()}_URL)`,
     );

@@ -1,5 +1,5 @@
 import fastifyCookie from '@fastify/cookie';
-import fastifySession from '@fastify/session';
+import fastifySession, { type FastifySessionObject } from '@fastify/session';
 import { RedisStore } from 'connect-redis';
 import Fastify, { type FastifyRequest } from 'fastify';
 import { createClient } from 'redis';
@@ -16,8 +16,13 @@ declare module 'fastify' {
   }
 }
 
-/** Stateline's `request.session` (the @fastify/session types also claim `request.session`). */
+// stateline/fastify and @fastify/session both declare `FastifyRequest.session`; TypeScript keeps
+// whichever it reads first, so each row reads the session it mounted through its own accessor.
+/** Stateline's `request.session`. */
 const sl = (request: FastifyRequest): Session => (request as unknown as { session: Session }).session;
+/** @fastify/session's `request.session`. */
+const fs = (request: FastifyRequest): FastifySessionObject =>
+  (request as unknown as { session: FastifySessionObject }).session;
 
 /** Builds, starts and returns the Fastify server of `row` (`fastify`, `fastify+…`). */
 export async function startFastify(row: string, prefix: string, stats: Stats): Promise<RunningApp> {
@@ -55,11 +60,11 @@ export async function startFastify(row: string, prefix: string, stats: Stats): P
       store: new RedisStore({ client, prefix }),
     });
     app.get('/hit', async (request) => {
-      const hits = (request.session.get('hits') ?? 0) + 1;
-      request.session.set('hits', hits);
+      const hits = (fs(request).get('hits') ?? 0) + 1;
+      fs(request).set('hits', hits);
       return { hits: stats.hit(hits) };
     });
-    app.get('/read', async (request) => ({ hits: stats.read(request.session.get('hits')) }));
+    app.get('/read', async (request) => ({ hits: stats.read(fs(request).get('hits')) }));
   } else {
     throw new Error(`no fastify row named ${row}`);
   }

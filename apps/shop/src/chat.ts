@@ -9,20 +9,26 @@ import type { SessionManager } from 'stateline/session';
 export const CHAT_PATH = '/ws';
 export const LOBBY = 'lobby';
 /** Log backends that can hold room history; the Store spec names one of them in every normal setup. */
-const LOG_SCHEMES = ['memory:', 'sqlite:', 'redis:', 'rediss:', 'postgres:', 'postgresql:'];
+const LOG_SCHEMES = ['memory:', 'sqlite:', 'redis:', 'rediss:', 'redis-cluster:', 'postgres:', 'postgresql:'];
+
+/** Bus backends whose server also keeps Logs: the chat's history then goes there. */
+const BUS_LOG_SCHEMES = ['nats:'];
 
 /**
- * The Log spec for the chat's history: the Store's own backend when it can be a Log (SQLite,
- * Redis, PostgreSQL), else in-process memory (history then lives per instance; live messages
- * still cross instances over the Bus).
+ * The Log spec for the chat's history: the Bus's server when it keeps Logs too (NATS with
+ * JetStream), else the Store's own backend when it can be a Log (SQLite, Redis, Redis Cluster,
+ * PostgreSQL), else in-process memory (history then lives per instance; live messages still cross
+ * instances over the Bus).
  *
  * @example
  * ```ts
- * chatLogSpec('redis://127.0.0.1:6379?prefix=shop:'); // the same string
- * chatLogSpec('redis-cluster://h1:7000,h2:7001');      // 'memory:'
+ * chatLogSpec('redis://127.0.0.1:6379?prefix=shop:');          // the same string
+ * chatLogSpec('redis-cluster://h1:7000,h2:7001');               // the same string: one stream per room, sharded
+ * chatLogSpec('sqlite:state.db', 'nats://127.0.0.1:4222');      // 'nats://127.0.0.1:4222'
  * ```
  */
-export function chatLogSpec(storeSpec: string): string {
+export function chatLogSpec(storeSpec: string, busSpec = ''): string {
+  if (BUS_LOG_SCHEMES.some((s) => busSpec.startsWith(s))) return busSpec;
   return LOG_SCHEMES.some((s) => storeSpec.startsWith(s)) ? storeSpec : 'memory:';
 }
 
@@ -32,7 +38,7 @@ export function chatLogSpec(storeSpec: string): string {
  *
  * @example
  * ```ts
- * const hub = await createChat({ bus, sessions, storeSpec, instance: 'i1' });
+ * const hub = await createChat({ bus, sessions, storeSpec, busSpec, instance: 'i1' });
  * server.on('upgrade', (req, socket, head) => upgradeChat(hub, req, socket, head));
  * ```
  */
@@ -40,11 +46,13 @@ export function createChat(o: {
   bus: Bus;
   sessions: SessionManager;
   storeSpec: string;
+  /** The Bus's spec: a `nats://` Bus's server also keeps the history. */
+  busSpec?: string;
   instance: string;
   logger?: Logger;
 }): Promise<Hub> {
   return createHub({
-    log: chatLogSpec(o.storeSpec),
+    log: chatLogSpec(o.storeSpec, o.busSpec),
     history: { maxCount: 1000 },
     bus: o.bus,
     sessions: o.sessions,

@@ -95,7 +95,7 @@ export function orderRoutes(ctx: ShopContext) {
     sendJson(res, 201, { order });
   };
 
-  const idempotent: NodeIdempotency = withIdempotency(
+  const idempotent: NodeIdempotency<SessionRequest> = withIdempotency<SessionRequest>(
     {
       store,
       required: true,
@@ -104,9 +104,9 @@ export function orderRoutes(ctx: ShopContext) {
       // Only server faults arrive here (a refusal such as SL_ERR_CART_EMPTY is an answer, logged as a request).
       onError: (err) =>
         ctx.log.error({ err }, 'checkout failed: the order or its saved answer could not be written'),
-      scope: (req) => `u:${(req as IdempotentRequest & SessionRequest).session.userId ?? ''}`,
+      scope: (req) => `u:${req.session.userId ?? ''}`,
     },
-    (req, res) => place(req as IdempotentRequest & SessionRequest, res),
+    place,
   );
 
   return {

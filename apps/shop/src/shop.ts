@@ -124,6 +124,7 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
       bus,
       sessions,
       storeSpec: config.storeSpec,
+      busSpec: config.busSpec,
       instance: config.instance,
       logger: log,
     });

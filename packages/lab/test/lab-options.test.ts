@@ -30,6 +30,7 @@ describe('lab config names', () => {
       name: 'memory/sticky/backup',
       strategy: 'memory',
       store: 'sqlite',
+      bus: 'ipc',
       balance: 'sticky',
       replication: 'backup',
     });
@@ -37,6 +38,7 @@ describe('lab config names', () => {
       name: 'token',
       strategy: 'token',
       store: 'sqlite',
+      bus: 'ipc',
       balance: 'round-robin',
       replication: 'off',
     });
@@ -44,11 +46,16 @@ describe('lab config names', () => {
       name: 'hybrid/redis',
       strategy: 'hybrid',
       store: 'redis',
+      bus: 'ipc',
       balance: 'round-robin',
       replication: 'off',
     });
     assert.equal(parseConfig('server/sticky/postgres').store, 'postgres');
     assert.equal(parseConfig('server/sticky/postgres').balance, 'sticky');
+    assert.deepEqual(
+      [parseConfig('hybrid/redis/nats').bus, parseConfig('server/nats').store, parseConfig('token/ipc').bus],
+      ['nats', 'sqlite', 'ipc'],
+    );
   });
 
   it('all = the eight documented configs, in order; a list keeps its order', () => {
@@ -67,6 +74,7 @@ describe('lab config names', () => {
     'nope',
     'server/mongo',
     'server/redis/redis',
+    'server/nats/ipc',
     'server/backup',
     'token/all',
     '',

@@ -9,15 +9,21 @@ import {
 } from '../cluster-options.js';
 
 /** Where a config keeps its durable records (users, orders, and sessions for `server`/`hybrid`). */
-export const LAB_STORES = ['sqlite', 'redis', 'postgres'] as const;
+export const LAB_STORES = ['sqlite', 'redis', 'redis-cluster', 'postgres'] as const;
 export type LabStore = (typeof LAB_STORES)[number];
 
-/** One configuration the lab measures: `strategy[/store][/balance][/replication]`. */
+/** What carries messages between instances (and the chat's history with `nats`). */
+export const LAB_BUSES = ['ipc', 'nats'] as const;
+export type LabBus = (typeof LAB_BUSES)[number];
+
+/** One configuration the lab measures: `strategy[/store][/bus][/balance][/replication]`. */
 export interface LabConfig {
   /** The name as written, e.g. `memory/sticky/backup`. */
   name: string;
   strategy: StrategyName;
   store: LabStore;
+  /** `ipc` (default): the supervisor relays; `nats`: Bus and chat Log on a NATS JetStream server. */
+  bus: LabBus;
   balance: BalancePolicy;
   replication: Replication;
 }
@@ -39,15 +45,17 @@ const has = <T extends string>(list: readonly T[], v: string): v is T =>
 
 /**
  * Parses a config name. The first segment is the session strategy; each further segment is
- * recognised by its vocabulary and may appear once: a store (`sqlite`, `redis`, `postgres`), a
- * balance policy (`round-robin`, `least-conn`, `sticky`, `hash`) or a replication mode (`backup`,
+ * recognised by its vocabulary and may appear once: a store (`sqlite`, `redis`, `redis-cluster`,
+ * `postgres`; on `redis-cluster` the Bus and the shop's chat Log are on the cluster too, unless a
+ * bus segment says otherwise), a bus (`ipc`, `nats`), a balance policy (`round-robin`,
+ * `least-conn`, `sticky`, `hash`) or a replication mode (`backup`,
  * `all`). Defaults: store `sqlite` (every strategy needs a durable Store for users and orders),
- * balance `round-robin`, replication `off`. Replication needs the `memory` strategy.
+ * bus `ipc`, balance `round-robin`, replication `off`. Replication needs the `memory` strategy.
  *
  * @example
  * ```ts
  * parseConfig('memory/sticky/backup');
- * // { name: 'memory/sticky/backup', strategy: 'memory', store: 'sqlite', balance: 'sticky', replication: 'backup' }
+ * // { name: 'memory/sticky/backup', strategy: 'memory', store: 'sqlite', bus: 'ipc', balance: 'sticky', replication: 'backup' }
  * ```
  */
 export function parseConfig(name: string): LabConfig {
@@ -58,15 +66,17 @@ export function parseConfig(name: string): LabConfig {
       `--configs: "${name}" must start with a strategy (${STRATEGIES.join(', ')}); known configs: ${ALL_CONFIGS.join(', ')}`,
     );
   let store: LabStore | undefined;
+  let bus: LabBus | undefined;
   let balance: BalancePolicy | undefined;
   let replication: Replication | undefined;
   for (const part of rest) {
     if (has(LAB_STORES, part) && store === undefined) store = part;
+    else if (has(LAB_BUSES, part) && bus === undefined) bus = part;
     else if (has(BALANCES, part) && balance === undefined) balance = part;
     else if (has(REPLICATIONS, part) && part !== 'off' && replication === undefined) replication = part;
     else
       throw new OptionError(
-        `--configs: "${part}" in "${name}" is not a store (${LAB_STORES.join(', ')}), balance (${BALANCES.join(', ')}) or replication (backup, all), or is given twice`,
+        `--configs: "${part}" in "${name}" is not a store (${LAB_STORES.join(', ')}), bus (${LAB_BUSES.join(', ')}), balance (${BALANCES.join(', ')}) or replication (backup, all), or is given twice`,
       );
   }
   if (replication && strategy !== 'memory')
@@ -75,6 +85,7 @@ export function parseConfig(name: string): LabConfig {
     name: parts.join('/'),
     strategy,
     store: store ?? 'sqlite',
+    bus: bus ?? 'ipc',
     balance: balance ?? 'round-robin',
     replication: replication ?? 'off',
   };

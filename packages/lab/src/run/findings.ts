@@ -222,6 +222,7 @@ function deployment(list: Ran[], report: LabReport): string[] {
     const needs = [`${plural(report.options.instances, 'instance')} behind the gateway`];
     if (r.store === 'sqlite') needs.push('one SQLite file on the same machine (no server)');
     if (r.store === 'redis') needs.push('a Redis server');
+    if (r.store === 'redis-cluster') needs.push('a Redis Cluster (Store, Bus and chat Log)');
     if (r.store === 'postgres') needs.push('a PostgreSQL server');
     if (r.balance === 'sticky') needs.push('sticky routing at the balancer');
     if (r.replication !== 'off') needs.push(`peer replication (${r.replication}) over the bus`);

@@ -128,7 +128,7 @@ const run: Check = (v, path, errors) => {
   const fields: Record<string, Check> = {
     config: nonEmpty,
     strategy: oneOf(['server', 'token', 'memory', 'hybrid']),
-    store: oneOf(['sqlite', 'redis', 'postgres']),
+    store: oneOf(['sqlite', 'redis', 'redis-cluster', 'postgres']),
     balance: oneOf(['round-robin', 'least-conn', 'sticky', 'hash']),
     replication: oneOf(['off', 'backup', 'all']),
     skipped: nullable(nonEmpty),

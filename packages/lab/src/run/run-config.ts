@@ -10,6 +10,7 @@ import type { FaultKind } from './options.js';
 import { deriveSeed, mulberry32 } from './prng.js';
 import { Recorder, recoveryMs } from './recorder.js';
 import { round, skippedRun, type RunReport } from './report.js';
+import { prepareBus } from './lab-bus.js';
 import { prepareStore } from './store-server.js';
 import { VirtualUser } from './virtual-user.js';
 import { loadWorkload } from './workload-module.js';
@@ -80,6 +81,8 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     });
   progress('starting');
   const workload = o.workload ?? (await loadWorkload(o.app));
+  const bus = await prepareBus(config.bus);
+  if ('skipped' in bus) return skippedRun(config, bus.skipped);
   const store = await prepareStore(config.store, { postgres: o.postgres });
   if ('skipped' in store) return skippedRun(config, store.skipped);
 
@@ -95,7 +98,8 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
         app: o.app,
         strategy: config.strategy,
         store: store.spec,
-        bus: 'ipc:',
+        // an explicit bus segment (nats) wins; a redis-cluster store brings its own bus
+        bus: config.bus === 'ipc' ? (store.bus ?? bus.spec) : bus.spec,
         balance: config.balance,
         replication: config.replication,
         stdio: o.stdio ?? 'ignore',

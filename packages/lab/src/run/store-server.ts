@@ -6,11 +6,14 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createStore } from 'stateline/store';
 import type { LabStore } from './config.js';
+import { startRedisCluster } from './redis-cluster-server.js';
 
 /** The durable Store one config runs on, prepared (and later removed) by the lab. */
 export interface LabStoreHandle {
   /** The Store spec every instance gets (`STATELINE_STORE`). */
   spec: string;
+  /** The Bus spec every instance gets when the Store's server is also the Bus (default `ipc:`). */
+  bus?: string;
   /** Present when the lab owns the server and can restart it (`store-restart`). */
   restart?: () => Promise<void>;
   /** What a restart targets, e.g. `redis-server:43121`. */
@@ -91,9 +94,10 @@ process.on('exit', () => {
 
 /**
  * The lab's own `redis-server` on a free port, with an append-only file in a temporary directory
- * so a restart keeps the data (a restart, not a wipe). Never the machine's shared Redis.
+ * so a restart keeps the data (a restart, not a wipe). Never the machine's shared Redis. `extra`
+ * arguments go to redis-server (a cluster node's settings).
  */
-async function startRedis(binary: string): Promise<LabStoreHandle> {
+async function startRedis(binary: string, extra: readonly string[] = []): Promise<LabStoreHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'stateline-lab-redis-'));
   const port = await freePort();
   let child: ChildProcess | null = null;
@@ -112,6 +116,7 @@ async function startRedis(binary: string): Promise<LabStoreHandle> {
     'everysec',
     '--protected-mode',
     'no',
+    ...extra,
   ];
   const up = async () => {
     const c = spawn(binary, args, { stdio: 'ignore' });
@@ -200,6 +205,7 @@ function withPrefix(url: string, prefix: string): string {
 /**
  * Prepares the Store of one config: `sqlite` a fresh file in a temporary directory; `redis` the
  * lab's own `redis-server` on a free port (skipped when there is no `redis-server` on PATH);
+ * `redis-cluster` the lab's own 3-master cluster, whose spec is the Bus's too (`bus`);
  * `postgres` the given server with a key prefix unique to this run, whose rows are deleted again
  * afterwards (skipped when it cannot be reached). Only the lab's Redis can be restarted.
  *
@@ -220,6 +226,17 @@ export async function prepareStore(
       noRestart: 'SQLite is embedded in every instance: there is no store server to restart',
       close: async () => rmSync(dir, { recursive: true, force: true }),
     };
+  }
+  if (kind === 'redis-cluster') {
+    const binary = findOnPath('redis-server');
+    const cli = findOnPath('redis-cli');
+    if (!binary || !cli)
+      return { skipped: 'no redis-server or redis-cli on PATH (the lab starts its own Redis Cluster)' };
+    try {
+      return await startRedisCluster((extra) => startRedis(binary, extra), cli);
+    } catch (err) {
+      return { skipped: `could not start a Redis Cluster: ${(err as Error).message}` };
+    }
   }
   if (kind === 'redis') {
     const binary = findOnPath('redis-server');

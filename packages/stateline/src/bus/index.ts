@@ -23,7 +23,12 @@ const BUSES: BackendFamily<ByType<BusOptions>, Bus> = {
     memory: { options: ['hub'], open: (o) => new MemoryBus(o) },
     ipc: { options: [], open: async (o) => (await import('./ipc-bus.js')).openIpcBus(o) },
     redis: { options: ['url'], open: async (o) => (await import('./redis-bus.js')).openRedisBus(o) },
+    'redis-cluster': {
+      options: ['nodes'],
+      open: async (o) => (await import('./redis-bus.js')).openRedisBus(o),
+    },
     postgres: { options: ['url'], open: async (o) => (await import('./postgres-bus.js')).openPostgresBus(o) },
+    nats: { options: ['url'], open: async (o) => (await import('./nats-bus.js')).openNatsBus(o) },
   },
 };
 

@@ -1,15 +1,33 @@
 /**
- * The Redis Bus: PUBLISH on one connection, SUBSCRIBE on a second, dedicated one (a subscribed
- * connection can run nothing else). Channel names are `${prefix}${channel}`. All handlers of a
- * channel share one Redis subscription; node-redis re-subscribes by itself after a reconnect, and
- * `onConnectionChange(true)` fires only once both connections are back and that is done.
+ * The Redis Bus, on one server or on a Redis Cluster. Channel names are `${prefix}${channel}`, and
+ * all handlers of a channel share one Redis subscription.
+ *
+ * One server: PUBLISH on one connection, SUBSCRIBE on a second, dedicated one (a subscribed
+ * connection can run nothing else); node-redis re-subscribes by itself after a reconnect.
+ * Cluster: sharded pub/sub. SPUBLISH goes to the master owning the channel's slot and SSUBSCRIBE is
+ * held on that master's pub/sub connection, so channels spread over the masters by slot and a
+ * message never crosses the cluster bus. When Redis moves a slot it drops the subscriptions of its
+ * channels, and node-redis 5 does not follow them (its cluster waits for `server-sunsubscribe`, its
+ * client emits `sharded-channel-moved`: redis/node-redis#3311, fixed upstream by #3313). So this bus subscribes every channel it holds again, every
+ * {@link RESUBSCRIBE_MS} and whenever the link comes back after a node was lost: a no-op for a
+ * subscription still in place, a MOVED-guided SSUBSCRIBE on the new owner for one that was dropped.
+ * Messages published in between are missed, as the at-most-once contract allows.
+ * Either way `onConnectionChange(true)` fires only once the subscriptions are active.
  */
 import { StatelineError } from '../errors.js';
 import { CallGuard } from '../internal/guard.js';
-import { connectRedisClient, type RedisClientLink } from '../internal/redis-connect.js';
+import {
+  connectRedisClient,
+  connectRedisCluster,
+  type RedisLink,
+  type RedisSubscriber,
+} from '../internal/redis-connect.js';
 import { safeCall } from './memory-bus.js';
 import { resolveLogger, type Logger } from '../logger.js';
-import type { Bus, BusHandler, RedisBusOptions } from './types.js';
+import type { Bus, BusHandler, RedisBusOptions, RedisClusterBusOptions } from './types.js';
+
+/** How often a cluster bus re-checks its sharded subscriptions (a moved slot heals within this). */
+const RESUBSCRIBE_MS = 1000;
 
 interface Channel {
   handlers: Set<BusHandler>;
@@ -18,21 +36,56 @@ interface Channel {
 }
 
 class RedisBus implements Bus {
-  readonly backend = 'redis' as const;
   private readonly channels = new Map<string, Channel>();
   private readonly listeners = new Set<(connected: boolean) => void>();
   private connected = true;
   private readonly offLinks: Array<() => void>;
+  /** Bumped on every transition, so a slow re-subscribe cannot report a link that dropped again. */
+  private generation = 0;
+  private readonly reconcile: NodeJS.Timeout | undefined;
+  private reconciling: Promise<void> | undefined;
 
   constructor(
-    private readonly pub: RedisClientLink,
-    private readonly sub: RedisClientLink,
+    readonly backend: 'redis' | 'redis-cluster',
+    private readonly pub: RedisLink,
+    private readonly sub: RedisLink & RedisSubscriber,
     private readonly prefix: string,
     private readonly guard: CallGuard,
     private readonly log: Logger,
   ) {
-    const update = () => this.setConnected(this.pub.connected && this.sub.connected);
-    this.offLinks = [pub.onConnectionChange(update), sub.onConnectionChange(update)];
+    const update = () => {
+      const up = this.pub.connected && this.sub.connected;
+      const gen = ++this.generation;
+      if (!up || backend === 'redis') return this.setConnected(up);
+      void this.resubscribe().then(() => {
+        if (gen === this.generation) this.setConnected(true);
+      });
+    };
+    this.offLinks =
+      pub === sub
+        ? [pub.onConnectionChange(update)]
+        : [pub.onConnectionChange(update), sub.onConnectionChange(update)];
+    if (backend === 'redis-cluster') {
+      this.reconcile = setInterval(() => {
+        if (this.connected && this.channels.size > 0) void this.resubscribe();
+      }, RESUBSCRIBE_MS);
+      this.reconcile.unref();
+    }
+  }
+
+  /** Subscribes every held channel again; one that fails now is retried at the next pass. */
+  private resubscribe(): Promise<void> {
+    const names = [...this.channels.keys()];
+    this.reconciling ??= Promise.all(
+      names.map((name) => this.sub.subscribe(name, this.dispatch).catch(() => {})),
+    ).then(async () => {
+      this.reconciling = undefined;
+      // A channel removed meanwhile must not stay subscribed on the server.
+      const gone = names.filter((n) => !this.channels.has(n));
+      if (!this.guard.isClosed)
+        await Promise.all(gone.map((n) => this.sub.unsubscribe(n, this.dispatch).catch(() => {})));
+    });
+    return this.reconciling;
   }
 
   private setConnected(up: boolean): void {
@@ -58,7 +111,7 @@ class RedisBus implements Bus {
   publish(channel: string, message: string): Promise<void> {
     const name = this.prefix + channel;
     return this.guard.run('publish', () =>
-      this.pub.command(name, ['PUBLISH', name, message]).then(() => undefined),
+      this.pub.command(name, [this.sub.publishCommand, name, message]).then(() => undefined),
     );
   }
 
@@ -67,14 +120,17 @@ class RedisBus implements Bus {
       const name = this.prefix + channel;
       // A handler object per call, so subscribing the same function twice yields two removable entries.
       const wrapped: BusHandler = (m, c) => handler(m, c);
-      if (!this.sub.client.isReady) {
-        throw new StatelineError('SL_ERR_BUS_UNAVAILABLE', 'redis bus: not connected, cannot subscribe');
+      if (!this.sub.canSubscribe) {
+        throw new StatelineError(
+          'SL_ERR_BUS_UNAVAILABLE',
+          `${this.backend} bus: not connected, cannot subscribe`,
+        );
       }
       let ch = this.channels.get(name);
       if (!ch) {
         const created: Channel = {
           handlers: new Set(),
-          active: this.sub.client.subscribe(name, this.dispatch),
+          active: this.sub.subscribe(name, this.dispatch),
         };
         ch = created;
         this.channels.set(name, created);
@@ -106,9 +162,7 @@ class RedisBus implements Bus {
     if (this.guard.isClosed) return;
     // Delivery already stopped (the map is the filter); UNSUBSCRIBE only frees the server side,
     // so a server that is down does not make removing a handler fail.
-    await this.guard
-      .run('unsubscribe', () => this.sub.client.unsubscribe(name, this.dispatch))
-      .catch(() => {});
+    await this.guard.run('unsubscribe', () => this.sub.unsubscribe(name, this.dispatch)).catch(() => {});
   }
 
   onConnectionChange(listener: (connected: boolean) => void): () => void {
@@ -118,15 +172,17 @@ class RedisBus implements Bus {
 
   async close(): Promise<void> {
     if (!this.guard.close()) return;
+    clearInterval(this.reconcile);
     for (const off of this.offLinks) off();
     this.listeners.clear();
     this.channels.clear();
-    await Promise.all([this.pub.close(), this.sub.close()]);
+    await Promise.all(this.pub === this.sub ? [this.pub.close()] : [this.pub.close(), this.sub.close()]);
   }
 }
 
 /**
- * Opens a Redis Bus (two connections: publish and subscribe). Rejects with
+ * Opens a Redis Bus: on one server (two connections: publish and subscribe) or, with
+ * `type: 'redis-cluster'`, on a Redis Cluster with sharded pub/sub. Rejects with
  * `SL_ERR_BUS_UNAVAILABLE` when the server cannot be reached within `timeout`; once open it
  * reconnects and re-subscribes by itself. Usually reached through `createBus`.
  *
@@ -134,28 +190,28 @@ class RedisBus implements Bus {
  * ```ts
  * const bus = await openRedisBus({ type: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'app:' });
  * bus.onConnectionChange((up) => console.log(up ? 'bus back' : 'bus lost: messages may be missed'));
+ * const sharded = await openRedisBus({ type: 'redis-cluster', nodes: ['redis://10.0.0.1:7000'] });
  * ```
  */
-export async function openRedisBus(options: RedisBusOptions): Promise<Bus> {
+export async function openRedisBus(options: RedisBusOptions | RedisClusterBusOptions): Promise<Bus> {
   const timeout = options.timeout ?? 2000;
+  const label = `${options.type} bus`;
+  const guard = new CallGuard('SL_ERR_BUS_UNAVAILABLE', label, timeout);
+  const prefix = options.prefix ?? 'sl:';
+  const log = resolveLogger(options.logger, label);
+  const o = { code: 'SL_ERR_BUS_UNAVAILABLE', label, timeout, logger: log } as const;
+  if (options.type === 'redis-cluster') {
+    const link = await connectRedisCluster(options.nodes, o);
+    return new RedisBus('redis-cluster', link, link, prefix, guard, log);
+  }
   if (typeof options.url !== 'string' || !options.url) {
     throw new StatelineError('SL_ERR_INVALID_OPTION', 'redis bus needs a url such as redis://127.0.0.1:6379');
   }
-  const log = resolveLogger(options.logger, 'redis bus');
-  const o = { code: 'SL_ERR_BUS_UNAVAILABLE', label: 'redis bus', timeout, logger: log } as const;
   const pub = await connectRedisClient(options.url, o);
-  let sub: RedisClientLink;
   try {
-    sub = await connectRedisClient(options.url, o);
+    return new RedisBus('redis', pub, await connectRedisClient(options.url, o), prefix, guard, log);
   } catch (err) {
     await pub.close();
     throw err;
   }
-  return new RedisBus(
-    pub,
-    sub,
-    options.prefix ?? 'sl:',
-    new CallGuard('SL_ERR_BUS_UNAVAILABLE', 'redis bus', timeout),
-    log,
-  );
 }

@@ -2,7 +2,7 @@ import type { Logger } from '../logger.js';
 /** Receives one message: the payload and the channel it came on. */
 export type BusHandler = (message: string, channel: string) => void;
 
-export type BusBackend = 'memory' | 'ipc' | 'redis' | 'postgres';
+export type BusBackend = 'memory' | 'ipc' | 'redis' | 'redis-cluster' | 'postgres' | 'nats';
 
 /**
  * Publish/subscribe between instances. Delivery is at-most-once: a message published while a
@@ -52,12 +52,30 @@ export interface RedisBusOptions extends CommonBusOptions {
   type: 'redis';
   url: string;
 }
+/** Sharded pub/sub (SPUBLISH/SSUBSCRIBE): each channel lives on the master that owns its slot. */
+export interface RedisClusterBusOptions extends CommonBusOptions {
+  type: 'redis-cluster';
+  /** Seed nodes, e.g. `['redis://127.0.0.1:7000']`; the topology is discovered from them. */
+  nodes: string[];
+}
 export interface PostgresBusOptions extends CommonBusOptions {
   type: 'postgres';
   url: string;
 }
 
-export type BusOptions = MemoryBusOptions | IpcBusOptions | RedisBusOptions | PostgresBusOptions;
+/** Core NATS subjects (`${prefix}bus.${channel}`); `url` may list servers: `nats://h1:4222,h2:4222`. */
+export interface NatsBusOptions extends CommonBusOptions {
+  type: 'nats';
+  url: string;
+}
 
-/** `memory:`, `ipc:`, `redis://…` or `postgres://…`, or options. */
+export type BusOptions =
+  | MemoryBusOptions
+  | IpcBusOptions
+  | RedisBusOptions
+  | RedisClusterBusOptions
+  | PostgresBusOptions
+  | NatsBusOptions;
+
+/** `memory:`, `ipc:`, `redis://…`, `redis-cluster://h:p,h:p`, `postgres://…`, `nats://…`, or options. */
 export type BusSpec = string | BusOptions;

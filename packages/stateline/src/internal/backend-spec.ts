@@ -8,6 +8,7 @@ export type BackendTarget =
   | { type: 'redis'; url: string }
   | { type: 'redis-cluster'; nodes: string[] }
   | { type: 'postgres'; url: string }
+  | { type: 'nats'; url: string }
   | { type: 'ipc' };
 
 export interface ParsedBackend {
@@ -21,7 +22,7 @@ const OWN = ['prefix', 'timeout', 'poolSize'] as const;
 
 /**
  * Parses `memory:`, `ipc:`, `sqlite:<path>`, `redis://h:p`, `redis://h1:p1,h2:p2` (cluster),
- * `redis-cluster://h1:p1,h2:p2`, `postgres://…`. Query keys `prefix`, `timeout` (ms) and `poolSize`
+ * `redis-cluster://h1:p1,h2:p2`, `postgres://…`, `nats://h1:p1[,h2:p2]`. Query keys `prefix`, `timeout` (ms) and `poolSize`
  * are Stateline's; the rest goes to the driver.
  */
 export function parseBackendSpec(spec: string, what: string, allowed: readonly string[]): ParsedBackend {
@@ -59,6 +60,12 @@ export function parseBackendSpec(spec: string, what: string, allowed: readonly s
     case 'postgres':
     case 'postgresql':
       target = { type: 'postgres', url: p.clientUrl };
+      break;
+    case 'nats':
+      if (p.clientUrl.includes('?')) {
+        throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} spec ${JSON.stringify(spec)}: a nats spec takes only prefix and timeout as query keys`);
+      }
+      target = { type: 'nats', url: p.clientUrl };
       break;
     default:
       throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} spec scheme "${p.scheme}:" is unknown (use one of: ${allowed.map(schemeOf).join(', ')})`);

@@ -60,9 +60,13 @@ export interface NodeRedisClient {
 
 interface NodeRedisCluster {
   readonly masters: ReadonlyArray<{ client?: { readonly isReady: boolean } }>;
+  /** node-redis's slot map (public in its typings); `rediscover` re-reads the topology. */
+  readonly _slots: { rediscover(startWith: never): Promise<void> };
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   connect(): Promise<unknown>;
   sendCommand(firstKey: string, isReadonly: boolean, args: string[]): Promise<unknown>;
+  sSubscribe(channel: string, listener: RedisMessageListener): Promise<void>;
+  sUnsubscribe(channel: string, listener?: RedisMessageListener): Promise<void>;
   close(): Promise<void>;
   destroy(): void;
 }
@@ -107,10 +111,27 @@ export interface RedisLink {
   close(): Promise<void>;
 }
 
+/**
+ * The subscribing side of a link: plain channels (SUBSCRIBE) on one server, sharded channels
+ * (SSUBSCRIBE, each on the master of its slot) on a cluster. Subscribing a listener already
+ * subscribed to a channel sends nothing, so re-subscribing after a topology change is safe.
+ */
+export interface RedisSubscriber {
+  /** `PUBLISH` or `SPUBLISH`: the publish that reaches this link's subscribers. */
+  readonly publishCommand: 'PUBLISH' | 'SPUBLISH';
+  /** True while a SUBSCRIBE can be sent. */
+  readonly canSubscribe: boolean;
+  subscribe(channel: string, listener: RedisMessageListener): Promise<void>;
+  unsubscribe(channel: string, listener: RedisMessageListener): Promise<void>;
+}
+
 /** A link to one server, with the raw client for pub/sub. */
-export interface RedisClientLink extends RedisLink {
+export interface RedisClientLink extends RedisLink, RedisSubscriber {
   readonly client: NodeRedisClient;
 }
+
+/** A link to a cluster; it publishes and subscribes on per-master connections of its own. */
+export interface RedisClusterLink extends RedisLink, RedisSubscriber {}
 
 function socketOptions(timeout: number) {
   return {
@@ -203,6 +224,8 @@ async function openOrFail(
 }
 
 class SingleLink implements RedisClientLink {
+  readonly publishCommand = 'PUBLISH' as const;
+
   constructor(
     readonly client: NodeRedisClient,
     private readonly state: ConnectionState,
@@ -211,6 +234,18 @@ class SingleLink implements RedisClientLink {
 
   get connected(): boolean {
     return this.state.connected;
+  }
+
+  get canSubscribe(): boolean {
+    return this.client.isReady;
+  }
+
+  subscribe(channel: string, listener: RedisMessageListener): Promise<void> {
+    return this.client.subscribe(channel, listener);
+  }
+
+  unsubscribe(channel: string, listener: RedisMessageListener): Promise<void> {
+    return this.client.unsubscribe(channel, listener);
   }
 
   command(_key: string, args: string[]): Promise<unknown> {
@@ -277,9 +312,14 @@ export async function connectRedisClient(url: string, o: RedisConnectOptions): P
 }
 
 const CLUSTER_POLL_MS = 100;
+/** While a node is down, the topology is re-read every this many polls (about once a second). */
+const REDISCOVER_EVERY = 10;
 
-class ClusterLink implements RedisLink {
+class ClusterLink implements RedisClusterLink {
+  readonly publishCommand = 'SPUBLISH' as const;
   private poll: NodeJS.Timeout | undefined;
+  private polls = 0;
+  private rediscovering = false;
 
   constructor(
     private readonly cluster: NodeRedisCluster,
@@ -300,12 +340,48 @@ class ClusterLink implements RedisLink {
     this.state.set(false);
     if (this.poll) return;
     this.poll = setInterval(() => {
-      if (!this.allReady()) return;
+      if (!this.allReady()) {
+        if (++this.polls % REDISCOVER_EVERY === 0) this.rediscover();
+        return;
+      }
       clearInterval(this.poll);
       this.poll = undefined;
       this.state.set(true);
     }, CLUSTER_POLL_MS);
     this.poll.unref();
+  }
+
+  /**
+   * node-redis 5 re-reads the slot map only on a MOVED or ASK reply, never because a node is gone:
+   * after a failover it would keep sending a dead master's slots to the dead address ("client is
+   * offline") for good. So while a node is down the topology is re-read from a live master (or
+   * the seed nodes); once the promoted replica is in the map, every master is ready again.
+   */
+  private rediscover(): void {
+    if (this.rediscovering) return;
+    const from =
+      this.cluster.masters.find((m) => m.client?.isReady)?.client ?? this.cluster.masters[0]?.client;
+    if (!from) return;
+    this.rediscovering = true;
+    this.cluster._slots
+      .rediscover(from as never)
+      .catch(() => {})
+      .finally(() => {
+        this.rediscovering = false;
+      });
+  }
+
+  get canSubscribe(): boolean {
+    return this.state.connected;
+  }
+
+  /** SSUBSCRIBE on the master that owns the channel's slot (node-redis follows MOVED). */
+  subscribe(channel: string, listener: RedisMessageListener): Promise<void> {
+    return this.cluster.sSubscribe(channel, listener);
+  }
+
+  unsubscribe(channel: string, listener: RedisMessageListener): Promise<void> {
+    return this.cluster.sUnsubscribe(channel, listener);
   }
 
   command(key: string, args: string[]): Promise<unknown> {
@@ -341,7 +417,10 @@ class ClusterLink implements RedisLink {
  * const link = await connectRedisCluster(['redis://127.0.0.1:7000'], { code: 'SL_ERR_STORE_UNAVAILABLE', label: 'redis-cluster store', timeout: 2000 });
  * ```
  */
-export async function connectRedisCluster(nodes: string[], o: RedisConnectOptions): Promise<RedisLink> {
+export async function connectRedisCluster(
+  nodes: string[],
+  o: RedisConnectOptions,
+): Promise<RedisClusterLink> {
   if (!Array.isArray(nodes) || nodes.length === 0 || !nodes.every((n) => typeof n === 'string' && n)) {
     throw new StatelineError(
       'SL_ERR_INVALID_OPTION',

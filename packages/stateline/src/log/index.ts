@@ -24,9 +24,17 @@ const LOGS: BackendFamily<ByType<LogOptions>, Log> = {
     memory: { options: ['now'], open: (o) => new MemoryLog(o) },
     sqlite: { options: ['path'], open: async (o) => (await import('./sqlite-log.js')).openSqliteLog(o) },
     redis: { options: ['url'], open: async (o) => (await import('./redis-log.js')).openRedisLog(o) },
+    'redis-cluster': {
+      options: ['nodes'],
+      open: async (o) => (await import('./redis-log.js')).openRedisLog(o),
+    },
     postgres: {
       options: ['url', 'poolSize'],
       open: async (o) => (await import('./postgres-log.js')).openPostgresLog(o),
+    },
+    nats: {
+      options: ['url', 'replicas', 'storage'],
+      open: async (o) => (await import('./nats-log.js')).openNatsLog(o),
     },
   },
   check: (o) => void normalizeRetention(o.retention),

@@ -11,10 +11,15 @@
  * as the memory log does. The epoch is created by whichever comes first, append or read (HSETNX),
  * so both agree; when Redis loses the data (restart without persistence, eviction) the meta hash is
  * gone and the next call starts a new epoch at offset 1. Needs Redis >= 6.2.
+ *
+ * On a Redis Cluster the same layout and the same scripts run unchanged: the `{${stream}}` hash tag
+ * puts a stream, its meta hash and its keys hash in one slot, so each script runs on one master and
+ * a keyed append stays atomic; streams spread over the masters by slot. A stream name that is
+ * empty or starts with `}` would give an empty hash tag (three slots), so the cluster Log refuses it.
  */
 import { StatelineError } from '../errors.js';
 import { CallGuard } from '../internal/guard.js';
-import { connectRedisClient, redisScript, type RedisLink } from '../internal/redis-connect.js';
+import { connectRedis, redisScript, type RedisLink } from '../internal/redis-connect.js';
 import { appendKey, checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
 import type {
   AppendOptions,
@@ -23,6 +28,7 @@ import type {
   LogEntry,
   ReadOptions,
   ReadResult,
+  RedisClusterLogOptions,
   RedisLogOptions,
 } from './types.js';
 
@@ -164,11 +170,11 @@ function toReadResult(reply: unknown, since: number, readerEpoch: string | undef
 }
 
 class RedisLog implements Log {
-  readonly backend = 'redis' as const;
   private readonly maxCount: string;
   private readonly maxAge: string;
 
   constructor(
+    readonly backend: 'redis' | 'redis-cluster',
     private readonly link: RedisLink,
     private readonly prefix: string,
     retention: { maxCount: number; maxAge: number | null },
@@ -179,6 +185,12 @@ class RedisLog implements Log {
   }
 
   private keys(stream: string): [string, string, string] {
+    if (this.backend === 'redis-cluster' && (stream === '' || stream.startsWith('}'))) {
+      throw new StatelineError(
+        'SL_ERR_INVALID_ARGUMENT',
+        `redis-cluster log: stream name ${JSON.stringify(stream.slice(0, 40))} is empty or starts with "}", so its keys would not share a hash slot`,
+      );
+    }
     const key = `${this.prefix}log:{${stream}}`;
     return [key, `${key}:meta`, `${key}:keys`];
   }
@@ -220,31 +232,39 @@ class RedisLog implements Log {
 }
 
 /**
- * Opens a Redis Log. Rejects with `SL_ERR_LOG_UNAVAILABLE` when the server cannot be reached
- * within `timeout`; once open it reconnects by itself. Usually reached through `createLog`.
+ * Opens a Redis Log, on one server or (`type: 'redis-cluster'`) on a Redis Cluster. Rejects with
+ * `SL_ERR_LOG_UNAVAILABLE` when the server cannot be reached within `timeout`; once open it
+ * reconnects by itself. Usually reached through `createLog`.
  *
  * @example
  * ```ts
  * const log = await openRedisLog({ type: 'redis', url: 'redis://127.0.0.1:6379', retention: { maxCount: 1000, maxAge: 86_400_000 } });
  * const { offset, epoch } = await log.append('room:lobby', '{"text":"hi"}');
+ * const sharded = await openRedisLog({ type: 'redis-cluster', nodes: ['redis://10.0.0.1:7000'] });
  * ```
  */
-export async function openRedisLog(options: RedisLogOptions): Promise<Log> {
+export async function openRedisLog(options: RedisLogOptions | RedisClusterLogOptions): Promise<Log> {
   const timeout = options.timeout ?? 2000;
   const retention = normalizeRetention(options.retention);
-  if (typeof options.url !== 'string' || !options.url) {
+  const label = `${options.type} log`;
+  if (options.type === 'redis' && (typeof options.url !== 'string' || !options.url)) {
     throw new StatelineError('SL_ERR_INVALID_OPTION', 'redis log needs a url such as redis://127.0.0.1:6379');
   }
-  const link = await connectRedisClient(options.url, {
+  const target =
+    options.type === 'redis-cluster'
+      ? { type: options.type, nodes: options.nodes }
+      : { type: options.type, url: options.url };
+  const link = await connectRedis(target, {
     code: 'SL_ERR_LOG_UNAVAILABLE',
-    label: 'redis log',
+    label,
     timeout,
     logger: options.logger,
   });
   return new RedisLog(
+    options.type,
     link,
     options.prefix ?? 'sl:',
     retention,
-    new CallGuard('SL_ERR_LOG_UNAVAILABLE', 'redis log', timeout),
+    new CallGuard('SL_ERR_LOG_UNAVAILABLE', label, timeout),
   );
 }

@@ -56,7 +56,7 @@ export interface Retention {
   maxAge?: number;
 }
 
-export type LogBackend = 'memory' | 'sqlite' | 'redis' | 'postgres';
+export type LogBackend = 'memory' | 'sqlite' | 'redis' | 'redis-cluster' | 'postgres' | 'nats';
 
 /**
  * A per-stream ordered append-only log with monotonically increasing offsets. The epoch is a
@@ -104,13 +104,38 @@ export interface RedisLogOptions extends CommonLogOptions {
   type: 'redis';
   url: string;
 }
+/** One Redis Stream per log stream, its keys hash-tagged so all of a stream's keys share a slot. */
+export interface RedisClusterLogOptions extends CommonLogOptions {
+  type: 'redis-cluster';
+  /** Seed nodes, e.g. `['redis://127.0.0.1:7000']`; the topology is discovered from them. */
+  nodes: string[];
+}
 export interface PostgresLogOptions extends CommonLogOptions {
   type: 'postgres';
   url: string;
   poolSize?: number;
 }
 
-export type LogOptions = MemoryLogOptions | SqliteLogOptions | RedisLogOptions | PostgresLogOptions;
+/**
+ * One JetStream stream per log stream (offsets are stream sequences, the epoch is the stream's
+ * identity); `url` may list servers: `nats://h1:4222,h2:4222`. The server must run JetStream.
+ */
+export interface NatsLogOptions extends CommonLogOptions {
+  type: 'nats';
+  url: string;
+  /** Copies of each stream in a JetStream cluster, 1–5 (default 1). */
+  replicas?: number;
+  /** Where the server keeps the streams (default `'file'`: they survive a server restart). */
+  storage?: 'file' | 'memory';
+}
 
-/** `memory:`, `sqlite:<path>`, `redis://…`, `postgres://…`, or options. */
+export type LogOptions =
+  | MemoryLogOptions
+  | SqliteLogOptions
+  | RedisLogOptions
+  | RedisClusterLogOptions
+  | PostgresLogOptions
+  | NatsLogOptions;
+
+/** `memory:`, `sqlite:<path>`, `redis://…`, `redis-cluster://h:p,h:p`, `postgres://…`, `nats://…`, or options. */
 export type LogSpec = string | LogOptions;

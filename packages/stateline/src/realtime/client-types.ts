@@ -5,15 +5,22 @@
 import type { StatelineError } from '../errors.js';
 import type { ErrorFrame, JoinedFrame, MessageFrame, PresenceFrame } from './protocol.js';
 
+/**
+ * An event handler slot the client fills. Declared through a method so its parameter is compared
+ * both ways: the browser's `WebSocket` (`(ev: Event) => …`) and `ws` (`(event: WebSocket.Event) => …`)
+ * then fit `WebSocketLike` with no cast.
+ */
+type EventHandler<E> = { handle(ev: E): void }['handle'];
+
 /** The part of the WebSocket API the client uses (browsers' WebSocket and `ws` both have it). */
 export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
+  onopen: EventHandler<unknown> | null;
+  onmessage: EventHandler<{ data: unknown }> | null;
+  onclose: EventHandler<{ code: number; reason: string }> | null;
+  onerror: EventHandler<unknown> | null;
 }
 
 /** A WebSocket class: `WebSocket` in browsers, `ws`'s in Node (the third argument carries `headers`). */

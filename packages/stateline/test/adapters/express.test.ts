@@ -1,6 +1,6 @@
 import express from 'express';
 import type { AddressInfo } from 'node:net';
-import { problemHandler, session, type SessionRequest } from '../../src/adapters/express/index.js';
+import { problemHandler, session } from '../../src/adapters/express/index.js';
 import { runAdapterSuite } from './adapter.case.js';
 import { handlers } from './routes.js';
 
@@ -9,26 +9,25 @@ runAdapterSuite({
   start: async (sessions) => {
     const app = express();
     app.use(session(sessions));
-    type Req = SessionRequest<express.Request>;
-    app.get('/cart', (req, res) => void res.json(handlers.cart((req as Req).session)));
+    app.get('/cart', (req, res) => void res.json(handlers.cart(req.session)));
     app.post(
       '/cart',
-      async (req, res) => void res.json(await handlers.add((req as Req).session, String(req.query.item))),
+      async (req, res) => void res.json(await handlers.add(req.session, String(req.query.item))),
     );
     app.post(
       '/login',
-      async (req, res) => void res.json(await handlers.login((req as Req).session, String(req.query.user))),
+      async (req, res) => void res.json(await handlers.login(req.session, String(req.query.user))),
     );
     app.post('/logout', async (req, res) => {
-      await handlers.logout((req as Req).session);
+      await handlers.logout(req.session);
       res.status(204).end();
     });
     app.post(
       '/slow',
-      async (req, res) => void res.json(await handlers.slow((req as Req).session, String(req.query.gate))),
+      async (req, res) => void res.json(await handlers.slow(req.session, String(req.query.gate))),
     );
-    app.post('/assign', (req, res) => void res.json(handlers.assign((req as Req).session)));
-    app.post('/big', (req, res) => void res.json(handlers.big((req as Req).session)));
+    app.post('/assign', (req, res) => void res.json(handlers.assign(req.session)));
+    app.post('/big', (req, res) => void res.json(handlers.big(req.session)));
     app.use(problemHandler());
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));

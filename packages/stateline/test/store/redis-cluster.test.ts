@@ -1,33 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createStore, type Store } from '../../src/store/index.js';
-import { TestRedisCluster } from '../support/redis-server.js';
-import { IN_CI, uniquePrefix } from '../support/services.js';
+import { clusterForFile } from '../support/redis-server.js';
+import { uniquePrefix } from '../support/services.js';
 import { runStoreConformance } from './store.case.js';
 
-function binariesMissing(): string | false {
-  try {
-    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
-    execFileSync('redis-cli', ['--version'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    if (IN_CI)
-      throw new Error(
-        'CI=true but redis-server/redis-cli are not installed: the redis-cluster tests cannot run',
-      );
-    const line = 'redis-server or redis-cli is not installed: skipping the redis-cluster tests';
-    process.stdout.write(`# SKIP ${line}\n`);
-    return line;
-  }
-}
-
-const skip = binariesMissing();
-let cluster: TestRedisCluster | undefined;
-if (!skip) cluster = await TestRedisCluster.start(3);
-after(async () => {
-  await cluster?.stop();
-});
+const { skip, cluster } = await clusterForFile('redis-cluster store');
 
 runStoreConformance({
   backend: 'redis-cluster',

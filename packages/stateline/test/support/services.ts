@@ -3,6 +3,7 @@ import net from 'node:net';
 export const REDIS_URL = process.env.STATELINE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const POSTGRES_URL =
   process.env.STATELINE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const NATS_URL = process.env.STATELINE_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 export const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
 
 function reachable(url: string, defaultPort: number): Promise<boolean> {
@@ -27,9 +28,11 @@ const printed = new Set<string>();
  * Checks a service the integration tests need. Returns `false` (skip, with one printed line)
  * when it is absent outside CI; under `CI=true` an absent service throws, failing the run.
  */
-export async function needService(name: 'redis' | 'postgres'): Promise<string | false> {
-  const url = name === 'redis' ? REDIS_URL : POSTGRES_URL;
-  const ok = await reachable(url, name === 'redis' ? 6379 : 5432);
+export async function needService(name: 'redis' | 'postgres' | 'nats'): Promise<string | false> {
+  const [url, port] = { redis: [REDIS_URL, 6379], postgres: [POSTGRES_URL, 5432], nats: [NATS_URL, 4222] }[
+    name
+  ] as [string, number];
+  const ok = await reachable(url, port);
   if (ok) return false;
   const line = `${name} is not reachable at ${url}: skipping its tests (set STATELINE_TEST_${name.toUpperCase()}_URL)`;
   if (IN_CI) throw new Error(`CI=true but ${line.split(':')[0]}`);

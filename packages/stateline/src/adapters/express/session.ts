@@ -1,10 +1,34 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { problemFor } from '../../http/problem.js';
-import type { Session, SessionManager } from '../../session/types.js';
+import type { Session, SessionManager, Session as StatelineSession } from '../../session/types.js';
 import { commitBeforeHead } from '../node/response-gate.js';
 import { requestContext, sendProblem } from '../node/request-context.js';
 
-/** An Express request with its session: `(req: SessionRequest<Request>, res) => …`. */
+declare global {
+  // Express's own extension point (as @types/express-session uses it): importing `stateline/express`
+  // types `req.session` on every Express 4/5 `Request`.
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The request's Stateline session, set by `session()` from `stateline/express`. */
+      session: StatelineSession;
+    }
+  }
+}
+
+/**
+ * A request with its session. Express's `Request` already carries `session` once `stateline/express`
+ * is imported, so `(req: Request, res) => …` needs no wrapper; this stays for node:http-style
+ * handlers typed on `IncomingMessage`.
+ *
+ * @deprecated For Express handlers use Express's `Request` (augmented by this module).
+ * @example
+ * ```ts
+ * import type { Request, Response } from 'express';
+ * import 'stateline/express';
+ * const whoami = (req: Request, res: Response) => void res.json({ user: req.session.userId });
+ * ```
+ */
 export type SessionRequest<R extends IncomingMessage = IncomingMessage> = R & { session: Session };
 
 type Next = (err?: unknown) => void;
@@ -18,8 +42,8 @@ type Next = (err?: unknown) => void;
  * import { session, problemHandler } from 'stateline/express';
  * const app = express();
  * app.use(session(sessions));
- * app.post('/cart', async (req, res) => {
- *   const cart = await req.session.update('cart', (c = []) => [...c, req.query.item]);
+ * app.post('/cart/:id', async (req, res) => {
+ *   const cart = await req.session.update<string[]>('cart', (c = []) => [...c, req.params.id]);
  *   res.json(cart);
  * });
  * app.use(problemHandler());
@@ -31,7 +55,7 @@ export function session(
   return (req, res, next) => {
     sessions.load(requestContext(req)).then(
       (s) => {
-        (req as SessionRequest).session = s;
+        (req as IncomingMessage & { session: Session }).session = s;
         commitBeforeHead(res, s);
         next();
       },

@@ -1,8 +1,29 @@
 import type { MiddlewareHandler } from 'hono';
 import { problemFor } from '../../http/problem.js';
-import type { Session, SessionManager } from '../../session/types.js';
+import type { Session, SessionManager, Session as StatelineSession } from '../../session/types.js';
 
-/** Hono context variables set by {@link session}: `new Hono<{ Variables: SessionVariables }>()`. */
+declare module 'hono' {
+  // Hono's extension point for variables middleware sets: importing `stateline/hono` types
+  // `c.get('session')` and `c.var.session` on every app, `new Hono()` included.
+  interface ContextVariableMap {
+    /** The request's Stateline session, set by `session()` from `stateline/hono`. */
+    session: StatelineSession;
+  }
+}
+
+/**
+ * Hono context variables set by {@link session}, for apps that spell out their `Env`. Not needed
+ * for typing (`ContextVariableMap` already carries `session`), but kept for `Variables` that
+ * combine it with the app's own.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono';
+ * import type { SessionVariables } from 'stateline/hono';
+ * const app = new Hono<{ Variables: SessionVariables & { requestId: string } }>();
+ * app.get('/me', (c) => c.json({ user: c.get('session').userId, request: c.get('requestId') }));
+ * ```
+ */
 export interface SessionVariables {
   session: Session;
 }
@@ -18,8 +39,8 @@ function problemResponse(err: unknown): Response {
  * @example
  * ```ts
  * import { Hono } from 'hono';
- * import { session, type SessionVariables } from 'stateline/hono';
- * const app = new Hono<{ Variables: SessionVariables }>();
+ * import { session } from 'stateline/hono';
+ * const app = new Hono();
  * app.use(session(sessions));
  * app.get('/hit', async (c) => c.json({ hits: await c.get('session').update('hits', (n = 0) => n + 1) }));
  * ```

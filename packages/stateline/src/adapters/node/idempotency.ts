@@ -6,16 +6,24 @@ import { joinHeader, readRequestBody, sendNodeAnswer } from './node-http.js';
 import { saveBeforeEnd } from './response-gate.js';
 
 /** A request whose body `withIdempotency` has read: the bytes are in `body`. */
-export type IdempotentRequest = IncomingMessage & { body?: Buffer };
+export type IdempotentRequest<Req extends IncomingMessage = IncomingMessage> = Req & { body?: Buffer };
 
 /** A node:http handler; it may return a promise. */
-export type IdempotentRequestHandler = (req: IdempotentRequest, res: ServerResponse) => void | Promise<void>;
+export type IdempotentRequestHandler<Req extends IncomingMessage = IncomingMessage> = (
+  req: IdempotentRequest<Req>,
+  res: ServerResponse,
+) => void | Promise<void>;
 
 /** Options of the node:http wrapper; callbacks receive the `IncomingMessage` (with `body`). */
-export type NodeIdempotencyOptions = IdempotencyOptions<IdempotentRequest>;
+export type NodeIdempotencyOptions<Req extends IncomingMessage = IncomingMessage> = IdempotencyOptions<
+  IdempotentRequest<Req>
+>;
 
 /** The wrapped handler, with `close()` for a Store it opened from a spec. */
-export type NodeIdempotency = ((req: IncomingMessage, res: ServerResponse) => void) & {
+export type NodeIdempotency<Req extends IncomingMessage = IncomingMessage> = ((
+  req: Req,
+  res: ServerResponse,
+) => void) & {
   close(): Promise<void>;
   readonly stats: Readonly<IdempotencyStats>;
 };
@@ -28,6 +36,10 @@ export type NodeIdempotency = ((req: IncomingMessage, res: ServerResponse) => vo
  * head is sent, a closed socket) and that problem is what retries replay. Only a 5xx goes to
  * `onError`: a thrown 4xx (an app's own refusal, say) is an answer, not a failure.
  *
+ * `Req` is the request type the wrapper is called with: inside `withSession`, write
+ * `withIdempotency<SessionIncomingMessage>(…)` and both the handler and the options' callbacks see
+ * `req.session` with no cast.
+ *
  * @example
  * ```ts
  * import http from 'node:http';
@@ -39,13 +51,13 @@ export type NodeIdempotency = ((req: IncomingMessage, res: ServerResponse) => vo
  * http.createServer(handler).listen(3000);
  * ```
  */
-export function withIdempotency(
-  options: NodeIdempotencyOptions,
-  handler: IdempotentRequestHandler,
-): NodeIdempotency {
-  const core = createIdempotency<IdempotentRequest>(options);
+export function withIdempotency<Req extends IncomingMessage = IncomingMessage>(
+  options: NodeIdempotencyOptions<Req>,
+  handler: IdempotentRequestHandler<Req>,
+): NodeIdempotency<Req> {
+  const core = createIdempotency<IdempotentRequest<Req>>(options);
 
-  const run = (req: IdempotentRequest, res: ServerResponse, ticket?: IdempotencyTicket): void => {
+  const run = (req: IdempotentRequest<Req>, res: ServerResponse, ticket?: IdempotencyTicket): void => {
     Promise.resolve()
       .then(() => handler(req, res))
       .catch((err: unknown) => {
@@ -59,7 +71,7 @@ export function withIdempotency(
       });
   };
 
-  const wrapped = (req: IdempotentRequest, res: ServerResponse): void => {
+  const wrapped = (req: IdempotentRequest<Req>, res: ServerResponse): void => {
     if (!core.covers(req.method ?? 'GET')) return run(req, res);
     const url = req.url ?? '/';
     readRequestBody(req)
