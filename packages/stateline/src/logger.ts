@@ -12,7 +12,14 @@
  */
 import { StatelineError } from './errors.js';
 
-/** One level of a {@link Logger}: pino's `(obj, msg)` call shape. */
+/**
+ * One level of a {@link Logger}: pino's `(obj, msg)` call shape.
+ *
+ * @example
+ * ```ts
+ * const warn: LogFn = (obj, msg) => console.warn(msg, obj.err);
+ * ```
+ */
 export type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
 
 /**

@@ -11,7 +11,14 @@ import type { Registry } from 'prom-client';
 import { instrumentBus } from './instrument-bus.js';
 import { instrumentStore } from './instrument-store.js';
 
-/** Options of {@link collectMetrics}. */
+/**
+ * Options of {@link collectMetrics}.
+ *
+ * @example
+ * ```ts
+ * const options: MetricsOptions = { registry: new Registry(), prefix: 'shop_', sessions };
+ * ```
+ */
 export interface MetricsOptions {
   /** Where the metrics are registered (default: a new Registry of its own, never prom-client's global one). */
   registry?: Registry;
@@ -25,7 +32,15 @@ export interface MetricsOptions {
   realtime?: { readonly stats: Readonly<HubStats> };
 }
 
-/** What {@link StatelineMetrics.watch} reads at scrape time. */
+/**
+ * What {@link StatelineMetrics.watch} reads at scrape time: anything with the counters, so a
+ * wrapped manager or middleware fits too.
+ *
+ * @example
+ * ```ts
+ * metrics.watch({ sessions, idempotency: withIdempotency(options, handler), realtime: hub });
+ * ```
+ */
 export interface MetricSources {
   sessions?: { readonly metrics: Readonly<SessionMetrics> };
   idempotency?: { readonly stats: Readonly<IdempotencyStats> };
