@@ -34,6 +34,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { summarizeProfile } from './servers/cpu-profile.js';
+import { benchMemcached } from './servers/memcached-admin.js';
 import { RedisAdmin } from './servers/redis-admin.js';
 import {
   HITS,
@@ -524,6 +525,9 @@ function merge(a: RowOutcome | undefined, b: RowOutcome): RowOutcome {
 }
 
 const redis = rows.some((r) => r.redis) ? await RedisAdmin.open() : undefined;
+// Started before any row: forked servers inherit its address (STATELINE_BENCH_MEMCACHED).
+const memcached = rows.some((r) => r.memcached) ? await benchMemcached() : undefined;
+process.on('exit', () => memcached?.stop());
 const started = Date.now();
 console.log(
   `sessions bench: ${rows.length} rows × ${ROUNDS} round(s), ${CONNECTIONS} connections (one session each), warm-up ${WARMUP} s, ${DURATION} s per workload; ` +
@@ -591,7 +595,7 @@ const outcomes = rows.flatMap((r) => best.get(r.name) ?? []);
 if (outcomes.length > 0) console.log(`\nloader: ${LOADER_NOTE}\n\n${table(outcomes)}\n`);
 if (targetLines.length > 0) {
   console.log(
-    `targets (issues #3 and #20), each measured as a pair: both servers up, ${SLICES} slices of ${SLICE} s of load on each, alternating:`,
+    `targets (issues #3, #14 and #20), each measured as a pair: both servers up, ${SLICES} slices of ${SLICE} s of load on each, alternating:`,
   );
   for (const line of targetLines) console.log(line);
 }

@@ -1,7 +1,7 @@
 /**
  * Store overhead: Stateline's Store against the raw client doing the same thing on the same server.
  *
- *   npm run bench -- store [--duration=3000] [--concurrency=50] [--only=redis,postgres,sqlite,memory]
+ *   npm run bench -- store [--duration=3000] [--concurrency=50] [--only=redis,memcached,postgres,sqlite,memory]
  *
  * Per backend and op (`get`, and `update` = compare-and-set with `ifVersion`, the version tracked
  * locally), `concurrency` loops keep one call each in flight on their own key. Stateline and the raw
@@ -14,6 +14,10 @@
  *   (read, compare the version, write) on keys in the Store's layout.
  * - redis update vs plain SET: informational. A compare-and-set has to read and compare on the
  *   server before it writes, which a blind SET does not, so no CAS can cost what a SET costs.
+ * - memcached: a memcached this bench starts on a free port (`/usr/bin/memcached`, or the server at
+ *   STATELINE_BENCH_MEMCACHED=host:port), raw client the same `memcached` driver the Store uses,
+ *   with the same pool size (10). get: `gets` of a record in the Store's layout. update, same work:
+ *   `gets` then `cas` (the Store's read-then-CAS). update vs plain `set`: informational.
  * - postgres: pg Pool (same size as Stateline's default, 10) `SELECT value FROM t WHERE key=$1` /
  *   `UPDATE t SET value=$2 WHERE key=$1` on a scratch table this bench creates and drops.
  * - sqlite: better-sqlite3 prepared statements on a WAL file (synchronous=NORMAL, like Stateline):
@@ -30,6 +34,7 @@ import { join } from 'node:path';
 import { createStore, type Store } from 'stateline/store';
 // The Store's own compare-and-set script, so the raw anchor does exactly the Store's work.
 import { REDIS_UPDATE_LUA } from '../packages/stateline/dist/store/redis-store.js';
+import { benchMemcached } from './servers/memcached-admin.js';
 
 type Op = 'get' | 'update';
 /** One call of worker `w`. */
@@ -74,7 +79,7 @@ function flag(name: string, fallback: string): string {
 
 const DURATION = Number(flag('duration', '3000'));
 const CONCURRENCY = Number(flag('concurrency', '50'));
-const ONLY = flag('only', 'redis,postgres,sqlite,memory').split(',');
+const ONLY = flag('only', 'redis,memcached,postgres,sqlite,memory').split(',');
 const SLICE_MS = 200;
 const WARMUP_MS = 1000;
 const REDIS_URL = process.env.STATELINE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -174,6 +179,75 @@ async function redisBackend(): Promise<Backend> {
       await raw.del([...rawKeys, ...setKeys]);
       await raw.close();
       await cleanup(store);
+    },
+  };
+}
+
+/**
+ * memcached. Raw keys hold records in the Store's layout, so the raw `gets` returns what the
+ * Store's `get` reads and the raw `gets` + `cas` does the Store's compare-and-set.
+ */
+async function memcachedBackend(): Promise<Backend> {
+  const { default: Memcached } = await import('memcached');
+  const mc = await benchMemcached();
+  const prefix = `slbench:${TAG}:`;
+  let store: Store;
+  try {
+    store = await createStore({ type: 'memcached', servers: [mc.server], prefix });
+  } catch (err) {
+    mc.stop();
+    throw err;
+  }
+  const sl = await statelineOps(store);
+  const raw = new Memcached(mc.server, { poolSize: 10, keyCompression: false, retries: 0 });
+  const call = <T>(fn: (cb: (err: unknown, v: T) => void) => void) =>
+    new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
+  const rawKeys = keys.map((k) => `${prefix}raw:${k}`);
+  const setKeys = keys.map((k) => `${prefix}rawset:${k}`);
+  for (const k of rawKeys) await call((cb) => raw.set(k, `1::${VALUE}`, 0, cb));
+  for (const k of setKeys) await call((cb) => raw.set(k, VALUE, 0, cb));
+  const versions = new Array<number>(CONCURRENCY).fill(1);
+  const gets = (k: string) =>
+    call<{ [key: string]: unknown; cas: string } | undefined>((cb) => raw.gets(k, cb));
+  return {
+    name: 'memcached',
+    comparisons: [
+      {
+        op: 'get',
+        anchor: 'gets',
+        stateline: sl.get,
+        raw: async (w) => {
+          if ((await gets(rawKeys[w]!)) === undefined) throw new Error('raw gets returned nothing');
+        },
+      },
+      {
+        op: 'update',
+        anchor: 'gets + cas (same work)',
+        stateline: sl.update,
+        raw: async (w) => {
+          const k = rawKeys[w]!;
+          const got = await gets(k);
+          if (!got) throw new Error('raw gets returned nothing');
+          const item = String(got[k]);
+          const version = Number(item.slice(0, item.indexOf(':')));
+          if (version !== versions[w]) throw new Error('raw version moved');
+          const ok = await call<boolean>((cb) => raw.cas(k, `${version + 1}::${VALUE}`, got.cas, 0, cb));
+          if (!ok) throw new Error('raw cas failed');
+          versions[w] = version + 1;
+        },
+      },
+      {
+        op: 'update',
+        anchor: 'set (not a CAS)',
+        stateline: sl.update,
+        raw: (w) => call((cb) => raw.set(setKeys[w]!, VALUE, 0, cb)),
+      },
+    ],
+    teardown: async () => {
+      for (const k of [...rawKeys, ...setKeys]) await call((cb) => raw.del(k, cb));
+      raw.end();
+      await cleanup(store);
+      mc.stop();
     },
   };
 }
@@ -411,6 +485,7 @@ function verdict(r: Row): string {
 
 const BACKENDS: Record<string, () => Promise<Backend>> = {
   redis: redisBackend,
+  memcached: memcachedBackend,
   postgres: postgresBackend,
   sqlite: sqliteBackend,
   memory: memoryBackend,

@@ -7,20 +7,26 @@ import { createClient } from 'redis';
 import { problemHandler, session } from 'stateline/express';
 import type { Session, SessionStrategy } from 'stateline/session';
 import { cartOf } from './cart.js';
+import { memcachedServer } from './memcached-admin.js';
 import { BENCH_SECRET, REDIS_URL } from './rows.js';
 import { portOf, type RunningApp } from './running-app.js';
-import { statelineSessions } from './stateline-manager.js';
+import { migrateReaders, statelineSessions } from './stateline-manager.js';
 import type { Stats } from './stats.js';
 
 /** The part of express-session used here (the package ships no types, and @types/express-session is not installed). */
-type ExpressSession = (options: {
+type ExpressSession = ((options: {
   store: unknown;
   secret: string;
   name: string;
   resave: boolean;
   saveUninitialized: boolean;
   cookie: { secure: boolean; httpOnly: boolean; sameSite: 'lax'; maxAge: number };
-}) => RequestHandler;
+}) => RequestHandler) & { Store: unknown };
+/** connect-memcached (no types): a factory over express-session returning its Store class. */
+type ConnectMemcached = (
+  session: ExpressSession,
+) => new (options: { hosts: string[]; prefix: string }) => { client: { end(): void } };
+const connectMemcached = createRequire(import.meta.url)('connect-memcached') as ConnectMemcached;
 const expressSession = createRequire(import.meta.url)('express-session') as ExpressSession;
 
 const sl = (req: Request): Session => (req as unknown as { session: Session }).session;
@@ -32,7 +38,12 @@ const es = (req: Request): { hits?: number; cart?: unknown } =>
  * each session's first hit also stores a cart of that many lines (`stateline-token-zip`: the
  * token strategy with `compress: true`).
  */
-export async function startExpress(row: string, prefix: string, stats: Stats, items = 0): Promise<RunningApp> {
+export async function startExpress(
+  row: string,
+  prefix: string,
+  stats: Stats,
+  items = 0,
+): Promise<RunningApp> {
   const app = express();
   const closers: (() => Promise<void>)[] = [];
   const variant = row.slice('express+'.length);
@@ -43,8 +54,12 @@ export async function startExpress(row: string, prefix: string, stats: Stats, it
     app.get('/hit', (_req, res) => void res.json({ hits: stats.hit(++hits) }));
     app.get('/read', (_req, res) => void res.json({ hits: stats.read(hits) }));
   } else if (variant.startsWith('stateline-')) {
-    const [strategy, zip] = variant.slice('stateline-'.length).split('-') as [SessionStrategy, string?];
-    const sessions = await statelineSessions(strategy, prefix, zip === 'zip' ? { compress: true } : {});
+    const [strategy, extra] = variant.slice('stateline-'.length).split('-') as [SessionStrategy, string?];
+    const sessions = await statelineSessions(
+      strategy,
+      prefix,
+      extra === 'zip' ? { compress: true } : extra === 'migrate' ? { migrate: migrateReaders(prefix) } : {},
+    );
     closers.push(() => sessions.close());
     app.use(session(sessions));
     app.get('/hit', async (req, res) => {
@@ -54,15 +69,25 @@ export async function startExpress(row: string, prefix: string, stats: Stats, it
     });
     app.get('/read', (req, res) => void res.json({ hits: stats.read(sl(req).get<number>('hits')) }));
     app.use(problemHandler());
-  } else if (variant === 'express-session') {
-    const client = createClient({ url: REDIS_URL });
-    client.on('error', (err: unknown) => console.error('express-session redis client:', err));
-    await client.connect();
-    closers.push(() => client.close());
+  } else if (variant === 'express-session' || variant === 'connect-memcached') {
+    let store: unknown;
+    if (variant === 'connect-memcached') {
+      // connect-memcached README set-up: hosts and a prefix; the session options as for Redis.
+      const MemcachedStore = connectMemcached(expressSession);
+      const s = new MemcachedStore({ hosts: [memcachedServer()], prefix });
+      closers.push(async () => s.client.end());
+      store = s;
+    } else {
+      const client = createClient({ url: REDIS_URL });
+      client.on('error', (err: unknown) => console.error('express-session redis client:', err));
+      await client.connect();
+      closers.push(() => client.close());
+      store = new RedisStore({ client, prefix });
+    }
     // connect-redis README set-up: resave false, saveUninitialized false (touch keeps the TTL sliding).
     app.use(
       expressSession({
-        store: new RedisStore({ client, prefix }),
+        store,
         secret: BENCH_SECRET,
         name: 'sid',
         resave: false,

@@ -7,7 +7,7 @@ import type { SessionStrategy, Session } from 'stateline/session';
 import { sessionPlugin } from 'stateline/fastify';
 import { BENCH_SECRET, REDIS_URL } from './rows.js';
 import { portOf, type RunningApp } from './running-app.js';
-import { statelineSessions } from './stateline-manager.js';
+import { migrateReaders, statelineSessions } from './stateline-manager.js';
 import type { Stats } from './stats.js';
 
 declare module 'fastify' {
@@ -36,7 +36,15 @@ export async function startFastify(row: string, prefix: string, stats: Stats): P
     app.get('/hit', async () => ({ hits: stats.hit(++hits) }));
     app.get('/read', async () => ({ hits: stats.read(hits) }));
   } else if (variant.startsWith('stateline-')) {
-    const sessions = await statelineSessions(variant.slice('stateline-'.length) as SessionStrategy, prefix);
+    // `stateline-<strategy>[-memcached|-migrate]`: records on Redis unless the row names memcached;
+    // `-migrate` configures migration readers (its clients carry native cookies).
+    const [strategy, extra] = variant.slice('stateline-'.length).split('-') as [SessionStrategy, string?];
+    const sessions = await statelineSessions(
+      strategy,
+      prefix,
+      extra === 'migrate' ? { migrate: migrateReaders(prefix) } : {},
+      extra === 'memcached' ? 'memcached' : 'redis',
+    );
     closers.push(() => sessions.close());
     await app.register(sessionPlugin, { sessions });
     app.get('/hit', async (request) => ({

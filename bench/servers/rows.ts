@@ -17,6 +17,8 @@ export interface Row {
   session: boolean;
   /** Uses the shared Redis (and so gets a key prefix to clean up). */
   redis: boolean;
+  /** Uses the bench's own memcached (bench/servers/memcached-admin.ts). */
+  memcached?: boolean;
 }
 
 const FASTIFY_ANCHOR = 'fastify+fastify-session';
@@ -61,6 +63,24 @@ export const ROWS: readonly Row[] = [
     redis: true,
   },
   {
+    name: 'fastify+stateline-server-memcached',
+    framework: 'fastify',
+    label: 'Stateline server/memcached',
+    anchor: FASTIFY_ANCHOR,
+    session: true,
+    redis: false,
+    memcached: true,
+  },
+  {
+    // Issue #14: the same row with `migrate` readers configured; its clients carry native cookies.
+    name: 'fastify+stateline-server-migrate',
+    framework: 'fastify',
+    label: 'Stateline server/redis + migrate',
+    anchor: FASTIFY_ANCHOR,
+    session: true,
+    redis: true,
+  },
+  {
     name: FASTIFY_ANCHOR,
     framework: 'fastify',
     label: '@fastify/session+connect-redis',
@@ -93,12 +113,29 @@ export const ROWS: readonly Row[] = [
     redis: true,
   },
   {
+    name: 'express+stateline-server-migrate',
+    framework: 'express',
+    label: 'Stateline server/redis + migrate',
+    anchor: EXPRESS_ANCHOR,
+    session: true,
+    redis: true,
+  },
+  {
     name: EXPRESS_ANCHOR,
     framework: 'express',
     label: 'express-session+connect-redis',
     anchor: EXPRESS_ANCHOR,
     session: true,
     redis: true,
+  },
+  {
+    name: 'express+connect-memcached',
+    framework: 'express',
+    label: 'express-session+connect-memcached',
+    anchor: EXPRESS_ANCHOR,
+    session: true,
+    redis: false,
+    memcached: true,
   },
   {
     name: 'express+stateline-token',
@@ -134,6 +171,9 @@ export const TARGETS: readonly Target[] = [
   // Issue #20: the session hit against the bare framework (no session middleware).
   { workload: 'hit', row: 'express+stateline-server', anchor: 'express', min: 0.9 },
   { workload: 'hit', row: 'fastify+stateline-server', anchor: 'fastify' },
+  // Issue #14: a request with a valid native cookie pays nothing for configured migrations.
+  { workload: 'hit', row: 'fastify+stateline-server-migrate', anchor: 'fastify+stateline-server', min: 0.97 },
+  { workload: 'hit', row: 'express+stateline-server-migrate', anchor: 'express+stateline-server', min: 0.97 },
 ];
 
 /** Secret shared by every row (each library needs at least 32 characters). */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { INSTANCE_ENV } from 'stateline/instance';
+import { INSTANCE_ENV, migrateFromEnv, type MigrateFrom } from 'stateline/instance';
 import type { SessionStrategy } from 'stateline/session';
 
 /** The environment variables the shop reads besides the cluster's ({@link INSTANCE_ENV}). */
@@ -28,6 +28,8 @@ export interface ShopConfig {
   instance: string;
   strategy: SessionStrategy;
   storeSpec: string;
+  /** Where sessions live when not in `storeSpec` (`STATELINE_SESSION_STORE`, e.g. memcached). */
+  sessionStoreSpec: string | undefined;
   busSpec: string;
   replication: (typeof REPLICATIONS)[number];
   sessionKeys: string[];
@@ -43,6 +45,8 @@ export interface ShopConfig {
   allowedOrigins: string[];
   /** The CSRF check on unsafe API requests (`STATELINE_CSRF=off` turns it off). */
   csrf: boolean;
+  /** `STATELINE_MIGRATE_FROM`: the session configuration whose cookies are still accepted, or null. */
+  migrateFrom: MigrateFrom | null;
 }
 
 /**
@@ -85,6 +89,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig {
     instance: env[INSTANCE_ENV.id] || `pid-${process.pid}`,
     strategy,
     storeSpec: env[INSTANCE_ENV.store] || 'sqlite:.stateline/state.db',
+    sessionStoreSpec: env[INSTANCE_ENV.sessionStore] || undefined,
     busSpec: env[INSTANCE_ENV.bus] || (process.connected ? 'ipc:' : 'memory:'),
     replication,
     sessionKeys,
@@ -96,5 +101,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig {
     gatewaySecret: env[INSTANCE_ENV.gatewaySecret] || undefined,
     allowedOrigins: list(env[SHOP_ENV.allowedOrigins]),
     csrf: csrf === 'on',
+    migrateFrom: migrateFromEnv(env),
   };
 }

@@ -7,8 +7,9 @@ import { createCsrf, csrfError } from 'stateline/csrf';
 import { StatelineError } from 'stateline/errors';
 import { csrfRequest, withSession } from 'stateline/node';
 import type { Hub } from 'stateline/realtime';
+import { fromStateline } from 'stateline/migrate';
 import { createSessions, type SessionManager, type SessionOptions } from 'stateline/session';
-import { createStore, type Store } from 'stateline/store';
+import { createStore, NearCacheStore, type Store } from 'stateline/store';
 import { authRoutes } from './auth-routes.js';
 import { checkDeclaredLength } from './body.js';
 import { cartRoutes } from './cart-routes.js';
@@ -78,7 +79,8 @@ async function open(config: ShopConfig, metrics: ShopMetrics): Promise<{ store: 
 
 /**
  * Creates one instance of the reference shop from the environment (`STATELINE_STRATEGY`,
- * `STATELINE_STORE`, `STATELINE_BUS`, `STATELINE_REPLICATION`, `STATELINE_SESSION_KEYS`,
+ * `STATELINE_STORE`, `STATELINE_SESSION_STORE`, `STATELINE_BUS`, `STATELINE_REPLICATION`,
+ * `STATELINE_SESSION_KEYS`, `STATELINE_MIGRATE_FROM`,
  * `STATELINE_DEMO_PASSWORD`, `STATELINE_SHOP_USERS`, `LOG_LEVEL`): demo users seeded, sessions,
  * idempotent checkout, chat hub, metrics and request logs. See docs/shop.md.
  *
@@ -107,9 +109,24 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     const offset = Number(/\d+/.exec(config.instance)?.[0] ?? 0) * 7919;
     await seedUsers(store, { password: config.demoPassword, extra: config.extraUsers, offset });
 
+    // Sessions may live apart from users and orders (a cache such as memcached beside a database).
+    let sessionStore = store;
+    if (config.sessionStoreSpec) {
+      const own = metrics.stateline.store(await createStore(config.sessionStoreSpec));
+      closers.push(() => own.close());
+      sessionStore = own;
+    }
+    // Hybrid instances near-cache the same records while a switch between server and hybrid runs:
+    // a server instance then writes through a cache of nothing, which tells them of every change.
+    const previous = config.migrateFrom;
+    if (config.strategy === 'server' && previous?.strategy === 'hybrid') {
+      const invalidating = await NearCacheStore.open(sessionStore, bus, { size: 0 });
+      closers.unshift(() => invalidating.close());
+      sessionStore = invalidating;
+    }
     const sessionOptions: SessionOptions = {
       strategy: config.strategy,
-      store,
+      store: sessionStore,
       bus,
       keys: config.sessionKeys,
       logger: log,
@@ -117,6 +134,23 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     // Passed only when asked for, so the option is never sent where it means nothing.
     if (config.replication !== 'off') sessionOptions.replication = config.replication;
     if (config.replication !== 'off') sessionOptions.instanceId = config.instance;
+    // During a rolling switch instances come and go under load: wait longer for a peer's copy.
+    if (config.replication !== 'off' && previous) sessionOptions.replicationTimeout = '2s';
+    // A rolling switch of strategy: cookies of the previous configuration are taken over.
+    if (previous) {
+      sessionOptions.migrate = [
+        fromStateline({
+          strategy: previous.strategy,
+          keys: config.sessionKeys,
+          store,
+          bus,
+          instanceId: `${config.instance}.migrate`,
+          // Generous: a busy instance of the previous configuration may be slow to hand a record over.
+          replicationTimeout: '2s',
+          ...(previous.replication !== 'off' ? { replication: previous.replication } : {}),
+        }),
+      ];
+    }
     sessions = await createSessions(sessionOptions);
     closers.unshift(() => sessions!.close());
     metrics.stateline.watch({ sessions });

@@ -123,7 +123,10 @@ interface LabFlags {
   postgres: string;
 }
 
-/** `stateline lab`: 0 when every config ran or was skipped with its reason, 130 when interrupted. */
+/**
+ * `stateline lab`: 0 when every config ran or was skipped with its reason, 1 when a strategy
+ * switch lost a session or an update, 130 when interrupted.
+ */
 async function lab(flags: LabFlags, io: CliIo): Promise<number> {
   const { runLab } = await import('./run/run-lab.js');
   const { resolveApp } = await import('./run/app-module.js');
@@ -155,7 +158,13 @@ async function lab(flags: LabFlags, io: CliIo): Promise<number> {
     });
     io.out(textTable(report.runs));
     io.out(`\nseed ${report.seed} · report: ${flags.out}/report.json, report.md, report.html\n`);
-    return report.aborted ? 130 : 0;
+    if (report.aborted) return 130;
+    const failed = report.runs.filter((r) => r.switch && !r.switch.passed).map((r) => r.config);
+    if (failed.length > 0) {
+      io.err(`stateline lab: strategy switch failed (sessions or updates lost): ${failed.join(', ')}\n`);
+      return 1;
+    }
+    return 0;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -248,7 +257,8 @@ function program(io: CliIo, done: (code: number) => void): Command {
     .addOption(
       new Option(
         '--configs <list>',
-        'comma-separated configs (strategy[/store][/balance][/replication]) or all',
+        'comma-separated configs (strategy[/store][/balance][/replication]) or all; first>second ' +
+          '(e.g. token>server) switches every instance from first to second by a rolling restart under load',
       )
         .default(parseConfigs(LAB_DEFAULTS.configs), LAB_DEFAULTS.configs)
         .argParser(parseConfigs),

@@ -70,6 +70,8 @@ interface Slot {
   exited: Promise<void>;
   /** The running start/stop/kill, so concurrent requests for one instance share it. */
   op: Promise<void> | null;
+  /** Environment of this instance on top of the supervisor's (set by a restart with `env`). */
+  env: Record<string, string | undefined>;
 }
 
 /** Events: `state` (info) on every change; `exit` (id, code, signal) when a process ends. */
@@ -146,6 +148,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         registered: false,
         exited: Promise.resolve(),
         op: null,
+        env: {},
       });
     }
     process.on('exit', this.onExit);
@@ -203,9 +206,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return this.exclusive(s, () => this.drainSlot(s));
   }
 
-  /** Graceful stop, then start. */
-  async restart(id: string): Promise<void> {
+  /**
+   * Graceful stop, then start. With `env`, the instance runs with it on top of the supervisor's
+   * environment from then on (a rolling restart into another configuration).
+   */
+  async restart(id: string, options: { env?: Record<string, string | undefined> } = {}): Promise<void> {
+    const s = this.slot(id);
     await this.stop(id);
+    if (options.env) s.env = { ...options.env };
     await this.startInstance(id);
   }
 
@@ -281,6 +289,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       ...o.env,
+      ...s.env,
       [INSTANCE_ENV.id]: s.id,
       PORT: '0',
       HOST: this.host,

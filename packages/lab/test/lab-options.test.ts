@@ -14,7 +14,7 @@ import { OptionError } from '../src/cluster-options.js';
 import { resolveApp } from '../src/run/app-module.js';
 import { loadWorkload } from '../src/run/workload-module.js';
 import { CLUSTER_APP } from './support.js';
-import { ALL_CONFIGS, parseConfig, parseConfigs } from '../src/run/config.js';
+import { ALL_CONFIGS, parseConfig, parseConfigs, parseSwitch } from '../src/run/config.js';
 import { parseDuration, parseFaults } from '../src/run/options.js';
 
 async function run(...argv: string[]) {
@@ -33,6 +33,7 @@ describe('lab config names', () => {
       bus: 'ipc',
       balance: 'sticky',
       replication: 'backup',
+      switchTo: null,
     });
     assert.deepEqual(parseConfig('token'), {
       name: 'token',
@@ -41,6 +42,7 @@ describe('lab config names', () => {
       bus: 'ipc',
       balance: 'round-robin',
       replication: 'off',
+      switchTo: null,
     });
     assert.deepEqual(parseConfig('hybrid/redis'), {
       name: 'hybrid/redis',
@@ -49,6 +51,7 @@ describe('lab config names', () => {
       bus: 'ipc',
       balance: 'round-robin',
       replication: 'off',
+      switchTo: null,
     });
     assert.equal(parseConfig('server/sticky/postgres').store, 'postgres');
     assert.equal(parseConfig('server/sticky/postgres').balance, 'sticky');
@@ -57,6 +60,38 @@ describe('lab config names', () => {
       ['nats', 'sqlite', 'ipc'],
     );
   });
+
+  it("first>second is a strategy switch that keeps the first config's store, bus and balance", () => {
+    const [a, b, c] = parseConfigs('token>server,server>hybrid,memory/sticky/backup>server');
+    assert.equal(a!.name, 'token>server');
+    assert.equal(a!.strategy, 'token');
+    assert.equal(a!.switchTo?.strategy, 'server');
+    assert.equal(b!.switchTo?.strategy, 'hybrid');
+    assert.deepEqual(c!.switchTo, {
+      name: 'server',
+      strategy: 'server',
+      store: 'sqlite',
+      bus: 'ipc',
+      balance: 'sticky',
+      replication: 'off',
+      switchTo: null,
+    });
+    assert.equal(parseSwitch('server/nats>hybrid').switchTo?.bus, 'nats');
+    assert.equal(c!.replication, 'backup');
+    assert.equal(parseSwitch('server/redis>hybrid').switchTo?.store, 'redis');
+  });
+
+  for (const bad of [
+    'token>server>hybrid',
+    'server/redis>hybrid/postgres',
+    'server>hybrid/nats',
+    'memory/sticky>server/hash',
+    'token>token',
+    'token>',
+  ])
+    it(`refuses the switch ${JSON.stringify(bad)} with one line`, () => {
+      assert.throws(() => parseConfigs(bad), OptionError);
+    });
 
   it('all = the eight documented configs, in order; a list keeps its order', () => {
     assert.deepEqual(

@@ -24,6 +24,10 @@ export const ERROR_CATALOGUE = {
   },
   SL_ERR_CLOSED: { status: 503, message: 'The backend was closed' },
   SL_ERR_STORE_UNAVAILABLE: { status: 503, message: 'The state store cannot be reached' },
+  SL_ERR_STORE_VALUE_TOO_LARGE: {
+    status: 500,
+    message: 'The record is larger than the store accepts for one item',
+  },
   SL_ERR_BUS_UNAVAILABLE: { status: 503, message: 'The message bus cannot be reached' },
   SL_ERR_BUS_PAYLOAD_TOO_LARGE: {
     status: 500,

@@ -8,8 +8,11 @@ import {
   type StrategyName,
 } from '../cluster-options.js';
 
-/** Where a config keeps its durable records (users, orders, and sessions for `server`/`hybrid`). */
-export const LAB_STORES = ['sqlite', 'redis', 'redis-cluster', 'postgres'] as const;
+/**
+ * Where a config keeps its records: users, orders, and sessions for `server`/`hybrid`. `memcached`
+ * holds sessions only (a cache may evict them), beside a fresh SQLite file for everything else.
+ */
+export const LAB_STORES = ['sqlite', 'redis', 'redis-cluster', 'postgres', 'memcached'] as const;
 export type LabStore = (typeof LAB_STORES)[number];
 
 /** What carries messages between instances (and the chat's history with `nats`). */
@@ -26,6 +29,11 @@ export interface LabConfig {
   bus: LabBus;
   balance: BalancePolicy;
   replication: Replication;
+  /**
+   * `first>second`: the configuration a rolling restart switches every instance to under load
+   * (the run's own fields are the first one's); null for an ordinary config.
+   */
+  switchTo: LabConfig | null;
 }
 
 /** What `--configs all` runs, in this order. */
@@ -46,9 +54,9 @@ const has = <T extends string>(list: readonly T[], v: string): v is T =>
 /**
  * Parses a config name. The first segment is the session strategy; each further segment is
  * recognised by its vocabulary and may appear once: a store (`sqlite`, `redis`, `redis-cluster`,
- * `postgres`; on `redis-cluster` the Bus and the shop's chat Log are on the cluster too, unless a
- * bus segment says otherwise), a bus (`ipc`, `nats`), a balance policy (`round-robin`,
- * `least-conn`, `sticky`, `hash`) or a replication mode (`backup`,
+ * `postgres`, `memcached`; on `redis-cluster` the Bus and the shop's chat Log are on the cluster
+ * too, unless a bus segment says otherwise), a bus (`ipc`, `nats`), a balance policy
+ * (`round-robin`, `least-conn`, `sticky`, `hash`) or a replication mode (`backup`,
  * `all`). Defaults: store `sqlite` (every strategy needs a durable Store for users and orders),
  * bus `ipc`, balance `round-robin`, replication `off`. Replication needs the `memory` strategy.
  *
@@ -88,11 +96,51 @@ export function parseConfig(name: string): LabConfig {
     bus: bus ?? 'ipc',
     balance: balance ?? 'round-robin',
     replication: replication ?? 'off',
+    switchTo: null,
   };
 }
 
 /**
- * Parses `--configs`: `all`, or a comma-separated list of config names (duplicates refused).
+ * Parses a config name or a strategy switch `first>second` (e.g. `token>server`,
+ * `memory/sticky/backup>server`): the cluster starts with the first configuration and a rolling
+ * restart moves each instance to the second. Both keep the cluster's Store and gateway, so the
+ * second may not name another store, bus or balance policy than the first (it inherits them).
+ *
+ * @example
+ * ```ts
+ * const c = parseSwitch('memory/sticky/backup>server');
+ * c.strategy; // 'memory'
+ * c.switchTo?.strategy; // 'server'
+ * c.switchTo?.balance; // 'sticky'
+ * ```
+ */
+export function parseSwitch(name: string): LabConfig {
+  const sides = name.split('>');
+  if (sides.length === 1) return parseConfig(name);
+  if (sides.length > 2)
+    throw new OptionError(`--configs: "${name}" switches more than once (write first>second)`);
+  const from = parseConfig(sides[0]!);
+  const raw = parseConfig(sides[1]!);
+  const segments = sides[1]!.trim().split('/').slice(1);
+  for (const [field, value] of [
+    ['store', raw.store],
+    ['bus', raw.bus],
+    ['balance', raw.balance],
+  ] as const) {
+    if (segments.includes(value) && value !== from[field])
+      throw new OptionError(
+        `--configs: "${name}" switches the ${field} (${from[field]} to ${value}); a switch keeps the first config's store, bus and balance`,
+      );
+  }
+  if (raw.strategy === from.strategy && raw.replication === from.replication)
+    throw new OptionError(`--configs: "${name}" switches to the same strategy and replication`);
+  const to: LabConfig = { ...raw, store: from.store, bus: from.bus, balance: from.balance };
+  return { ...from, name: `${from.name}>${to.name}`, switchTo: to };
+}
+
+/**
+ * Parses `--configs`: `all`, or a comma-separated list of config names or switches `first>second`
+ * (duplicates refused).
  *
  * @example
  * ```ts
@@ -104,7 +152,7 @@ export function parseConfigs(raw: string): LabConfig[] {
   if (text === 'all') return ALL_CONFIGS.map(parseConfig);
   const names = text.split(',').map((s) => s.trim());
   if (names.some((n) => n === '')) throw new OptionError(`--configs: empty name in "${raw}"`);
-  const configs = names.map(parseConfig);
+  const configs = names.map(parseSwitch);
   const seen = new Set<string>();
   for (const c of configs) {
     if (seen.has(c.name)) throw new OptionError(`--configs: "${c.name}" is listed twice`);

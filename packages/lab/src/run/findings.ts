@@ -9,8 +9,11 @@ export interface Finding {
     | 'Resource usage'
     | 'Payload size'
     | 'Caching'
-    | 'Deployment';
+    | 'Deployment'
+    | 'Strategy switch';
   sentences: string[];
+  /** A verdict row (a strategy switch) whose check did not hold; absent on plain trade-off rows. */
+  failed?: boolean;
 }
 
 type Ran = RunReport & {
@@ -235,6 +238,41 @@ function deployment(list: Ran[], report: LabReport): string[] {
 }
 
 /**
+ * A switch run's restarts for the report's fault list: `switch i1 at 6.0 s (serving at 6.9 s)`.
+ *
+ * @example
+ * ```ts
+ * switchSteps(run); // ['switch i1 at 6.0 s (serving at 6.9 s)', …]
+ * ```
+ */
+export function switchSteps(r: RunReport): string[] {
+  const s = (n: number) => `${(n / 1000).toFixed(1)} s`;
+  return (r.switch?.steps ?? []).map(
+    (x) =>
+      `switch ${x.id} at ${s(x.at)} (${x.upAt === null ? 'not serving again' : `serving at ${s(x.upAt)}`})`,
+  );
+}
+
+/** One row per strategy switch: what the rolling restart cost, failed when anything was lost. */
+function switches(list: Ran[]): Finding[] {
+  return list.flatMap((r): Finding[] => {
+    const sw = r.switch;
+    if (!sw) return [];
+    const lostUpdates = r.lostUpdates ?? 0;
+    const switched = sw.steps.filter((s) => s.upAt !== null).length;
+    const took = sw.steps.length > 0 ? (sw.steps.at(-1)!.upAt ?? r.durationMs ?? 0) - sw.steps[0]!.at : 0;
+    const sentences = [
+      `${c(r)}: ${plural(switched, 'instance')} restarted one at a time from \`${sw.from}\` to \`${sw.to}\` under load in ${ms(took)}; ` +
+        `${plural(r.sessionsLost, 'session')} and ${plural(lostUpdates, 'update')} lost.`,
+      sw.passed
+        ? 'Passed: nobody was logged out and no cart change went missing.'
+        : 'Failed: a switch must lose no session and no update (and switch every instance).',
+    ];
+    return [{ topic: 'Strategy switch', sentences, failed: !sw.passed }];
+  });
+}
+
+/**
  * "What this run shows": every trade-off row stated from this report's numbers, config by config.
  * Nothing here is fixed prose: a run with other numbers reads differently.
  *
@@ -254,6 +292,7 @@ export function findings(report: LabReport): Finding[] {
     { topic: 'Payload size', sentences: payload(list) },
     { topic: 'Caching', sentences: caching(list) },
     { topic: 'Deployment', sentences: deployment(list, report) },
+    ...switches(list),
   ];
   return rows.filter((f) => f.sentences.length > 0);
 }

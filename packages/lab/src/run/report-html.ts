@@ -1,5 +1,5 @@
 import { barCharts, renderSvg, timelineChart } from './charts.js';
-import { findings } from './findings.js';
+import { findings, switchSteps } from './findings.js';
 import type { LabReport } from './report.js';
 import { tableCells } from './table.js';
 
@@ -69,10 +69,11 @@ export async function reportHtml(report: LabReport): Promise<string> {
   const faults = ran.map((r) => {
     const done = r.faults.map((f) => `${f.kind} ${f.target} at ${(f.at / 1000).toFixed(1)} s`);
     const not = r.faultsNotApplied.map((f) => `${f.kind} not applied (${f.reason})`);
-    return `<li><code>${esc(r.config)}</code>: ${esc([...done, ...not].join('; ') || 'none')}</li>`;
+    return `<li><code>${esc(r.config)}</code>: ${esc([...done, ...switchSteps(r), ...not].join('; ') || 'none')}</li>`;
   });
   const shows = findings(report).map(
-    (f) => `<p><strong>${esc(f.topic)}.</strong> ${f.sentences.map(inline).join(' ')}</p>`,
+    (f) =>
+      `<p${f.failed ? ' class="warn"' : ''}><strong>${esc(f.topic)}${f.failed ? ' (FAILED)' : ''}.</strong> ${f.sentences.map(inline).join(' ')}</p>`,
   );
   return `<!doctype html>
 <html lang="en">

@@ -1,4 +1,4 @@
-import { findings } from './findings.js';
+import { findings, switchSteps } from './findings.js';
 import type { LabReport } from './report.js';
 import { markdownTable } from './table.js';
 
@@ -28,7 +28,7 @@ export function reportMarkdown(report: LabReport): string {
   for (const r of report.runs.filter((x) => x.skipped === null)) {
     const done = r.faults.map((f) => `${f.kind} ${f.target} at ${(f.at / 1000).toFixed(1)} s`);
     const not = r.faultsNotApplied.map((f) => `${f.kind} not applied (${f.reason})`);
-    lines.push(`- \`${r.config}\`: ${[...done, ...not].join('; ') || 'none'}`);
+    lines.push(`- \`${r.config}\`: ${[...done, ...switchSteps(r), ...not].join('; ') || 'none'}`);
   }
   const errorful = report.runs.filter((r) => Object.keys(r.errorsByType).length > 0);
   if (errorful.length > 0) {
@@ -41,7 +41,8 @@ export function reportMarkdown(report: LabReport): string {
       );
   }
   lines.push('', '## What this run shows', '');
-  for (const f of findings(report)) lines.push(`**${f.topic}.** ${f.sentences.join(' ')}`, '');
+  for (const f of findings(report))
+    lines.push(`**${f.topic}${f.failed ? ' (FAILED)' : ''}.** ${f.sentences.join(' ')}`, '');
   lines.push(
     'Every measure is defined in `docs/lab.md` (section "Measures"); the raw numbers and the per-second timeline are in `report.json`.',
     '',

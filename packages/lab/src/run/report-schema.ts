@@ -1,3 +1,4 @@
+import { LAB_STORES } from './config.js';
 import { FAULT_KINDS } from './options.js';
 import { REPORT_SCHEMA } from './report.js';
 
@@ -88,6 +89,13 @@ const timelinePoint = shape({
   p99: nullable(nonNegative),
 });
 
+const switchReport = shape({
+  from: nonEmpty,
+  to: nonEmpty,
+  steps: arrayOf(shape({ id: nonEmpty, at: count, upAt: nullable(count) })),
+  passed: bool,
+});
+
 /** The measures that are null exactly when a run was skipped. */
 const MEASURES: Record<string, Check> = {
   requests: count,
@@ -128,7 +136,7 @@ const run: Check = (v, path, errors) => {
   const fields: Record<string, Check> = {
     config: nonEmpty,
     strategy: oneOf(['server', 'token', 'memory', 'hybrid']),
-    store: oneOf(['sqlite', 'redis', 'redis-cluster', 'postgres']),
+    store: oneOf(LAB_STORES),
     balance: oneOf(['round-robin', 'least-conn', 'sticky', 'hash']),
     replication: oneOf(['off', 'backup', 'all']),
     skipped: nullable(nonEmpty),
@@ -136,6 +144,7 @@ const run: Check = (v, path, errors) => {
     errorsByType: recordOf(count),
     faultsNotApplied: arrayOf(shape({ kind: oneOf(FAULT_KINDS), reason: nonEmpty })),
     timeline: arrayOf(timelinePoint),
+    switch: nullable(switchReport),
   };
   const skipped = isObject(v) && typeof v.skipped === 'string';
   for (const [k, check] of Object.entries(MEASURES)) fields[k] = skipped ? oneOf([null]) : check;
@@ -171,6 +180,18 @@ const run: Check = (v, path, errors) => {
       if (typeof f?.at === 'number' && f.at > duration)
         errors.push(`${path}.faults[${i}].at: after the end of the load`);
     });
+  const sw = v.switch as { passed?: unknown; steps?: { upAt?: unknown }[] } | null;
+  if (isObject(sw) && sw.passed === true && Array.isArray(sw.steps)) {
+    const clean =
+      v.sessionsLost === 0 &&
+      v.lostUpdates === 0 &&
+      sw.steps.length > 0 &&
+      sw.steps.every((s) => s?.upAt !== null);
+    if (!clean)
+      errors.push(
+        `${path}.switch.passed: true, yet a session or an update was lost or an instance did not switch`,
+      );
+  }
   const errs = v.errorsByType;
   if (isObject(errs) && typeof v.errors === 'number') {
     const total = Object.values(errs).reduce((a: number, n) => a + (Number(n) || 0), 0);

@@ -1,6 +1,7 @@
 import { cpus, totalmem } from 'node:os';
 import type { FaultKind } from './options.js';
 import type { TimelinePoint } from './recorder.js';
+import type { SwitchStep } from './rolling-switch.js';
 
 /** The version of `report.json`'s shape; it changes only when a field changes meaning or goes away. */
 export const REPORT_SCHEMA = 1;
@@ -11,6 +12,18 @@ export interface FaultRecord {
   kind: FaultKind;
   /** An instance id (`i2`) or the store server (`redis-server:43121`). */
   target: string;
+}
+
+/** A strategy switch `first>second`: the rolling restart and its verdict. */
+export interface SwitchReport {
+  /** The first configuration (the cluster started with it). */
+  from: string;
+  /** The second (every instance was restarted into it). */
+  to: string;
+  /** Each instance's restart, in order. */
+  steps: SwitchStep[];
+  /** No session lost, no update lost, and every instance switched and served again. */
+  passed: boolean;
 }
 
 /** One config's results. Every measure is null when the run was skipped. */
@@ -77,6 +90,8 @@ export interface RunReport {
   faultsNotApplied: { kind: FaultKind; reason: string }[];
   /** One point per second of load. */
   timeline: TimelinePoint[];
+  /** A strategy switch (`first>second`), else null. */
+  switch: SwitchReport | null;
 }
 
 /** `report.json`. */
@@ -167,6 +182,7 @@ export function skippedRun(
     cart: null,
     faultsNotApplied: [],
     timeline: [],
+    switch: null,
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Workload } from 'stateline/instance';
+import { INSTANCE_ENV, type Workload } from 'stateline/instance';
 import { Agent } from 'undici';
 import { startCluster, type Cluster } from '../cluster.js';
 import { auditCreates } from './audit.js';
@@ -11,6 +11,7 @@ import { deriveSeed, mulberry32 } from './prng.js';
 import { Recorder, recoveryMs } from './recorder.js';
 import { round, skippedRun, type RunReport } from './report.js';
 import { prepareBus } from './lab-bus.js';
+import { rollingSwitch, switchEnv } from './rolling-switch.js';
 import { prepareStore } from './store-server.js';
 import { VirtualUser } from './virtual-user.js';
 import { loadWorkload } from './workload-module.js';
@@ -47,6 +48,8 @@ export interface RunConfigOptions {
   /** The instances' output (default `'ignore'`; `STATELINE_LAB_STDIO=inherit` shows it). */
   stdio?: 'ignore' | 'inherit';
 }
+
+const SWITCH_ONLY = 'a strategy switch run restarts every instance instead';
 
 async function postControl(cluster: Cluster, path: string): Promise<void> {
   const r = await httpText(`${cluster.url}/_stateline/${path}`, 30_000, 'POST');
@@ -103,7 +106,13 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
         balance: config.balance,
         replication: config.replication,
         stdio: o.stdio ?? 'ignore',
-        env: { ...workload.env?.(o.users), LOG_LEVEL: 'silent', ...o.env },
+        env: {
+          ...workload.env?.(o.users),
+          ...(store.sessionSpec ? { [INSTANCE_ENV.sessionStore]: store.sessionSpec } : {}),
+          LOG_LEVEL: 'silent',
+          ...o.env,
+          ...switchEnv(config, 'before'),
+        },
       });
     } catch (err) {
       return skippedRun(config, `the cluster did not start: ${(err as Error).message}`);
@@ -121,11 +130,13 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
 
     const rnd = mulberry32(deriveSeed(o.seed, 0xfa17));
     const victim = `i${rnd.int(1, o.instances)}`;
-    const { plan, notApplied } = planFaults(
-      o.faults,
-      o.durationMs,
-      store.restart ? null : (store.noRestart ?? 'no store server'),
-    );
+    // A switch run's fault is its rolling restart: the others would blur what it costs.
+    const { plan, notApplied } = config.switchTo
+      ? { plan: [], notApplied: o.faults.map((kind) => ({ kind, reason: SWITCH_ONLY })) }
+      : planFaults(o.faults, o.durationMs, store.restart ? null : (store.noRestart ?? 'no store server'));
+    const switching = config.switchTo
+      ? rollingSwitch(c, config, o.durationMs, () => rec.now(), stopped)
+      : Promise.resolve([]);
     const faults = runFaults(
       plan,
       {
@@ -164,6 +175,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     clearInterval(tick);
     meter.stop();
     const recorded = await faults;
+    const steps = await switching;
     const totals = await sampler.end();
 
     const auditStart = performance.now();
@@ -227,6 +239,18 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       cart: { addsAcknowledged: rec.acknowledged, checks: rec.checks },
       faultsNotApplied: notApplied,
       timeline: rec.timeline(loadMs),
+      switch: config.switchTo
+        ? {
+            from: config.name.split('>')[0]!,
+            to: config.switchTo.name,
+            steps,
+            passed:
+              rec.sessionsLost === 0 &&
+              rec.lostUpdates === 0 &&
+              steps.length === o.instances &&
+              steps.every((x) => x.upAt !== null),
+          }
+        : null,
     };
     rec.destroy();
     return report;

@@ -14,6 +14,8 @@ export interface LabStoreHandle {
   spec: string;
   /** The Bus spec every instance gets when the Store's server is also the Bus (default `ipc:`). */
   bus?: string;
+  /** A Store for sessions alone, when they live apart (`STATELINE_SESSION_STORE`). */
+  sessionSpec?: string;
   /** Present when the lab owns the server and can restart it (`store-restart`). */
   restart?: () => Promise<void>;
   /** What a restart targets, e.g. `redis-server:43121`. */
@@ -162,6 +164,74 @@ async function startRedis(binary: string, extra: readonly string[] = []): Promis
   };
 }
 
+function memcachedAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(500, () => done(false));
+    s.once('error', () => done(false));
+    s.once('connect', () => s.write('version\r\n'));
+    s.once('data', (d) => done(d.toString().startsWith('VERSION')));
+  });
+}
+
+/**
+ * The lab's own `memcached` on a free port for sessions, beside a fresh SQLite file for users and
+ * orders. A restart is what a memcached restart is: every session is gone.
+ */
+async function startMemcached(binary: string): Promise<LabStoreHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'stateline-lab-memcached-'));
+  const port = await freePort();
+  let child: ChildProcess | null = null;
+  const args = ['-p', String(port), '-l', '127.0.0.1', '-U', '0', '-m', '64'];
+  // memcached refuses to run as root without a user to switch to.
+  if (process.getuid?.() === 0) args.push('-u', 'root');
+  const up = async () => {
+    const c = spawn(binary, args, { stdio: 'ignore' });
+    c.on('error', () => {});
+    owned.add(c);
+    c.once('exit', () => owned.delete(c));
+    child = c;
+    const until = Date.now() + 10_000;
+    while (!(await memcachedAnswers(port))) {
+      if (c.exitCode !== null || Date.now() > until) {
+        c.kill('SIGKILL');
+        throw new Error(`memcached on port ${port} did not start`);
+      }
+      await sleep(25);
+    }
+  };
+  const down = async () => {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await exited;
+  };
+  try {
+    await up();
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    spec: `sqlite:${join(dir, 'state.db')}`,
+    sessionSpec: `memcached://127.0.0.1:${port}`,
+    target: `memcached:${port}`,
+    restart: async () => {
+      await down();
+      await up();
+    },
+    close: async () => {
+      await down();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Removes every row a run wrote under its key prefix; tables another run shares are left alone. */
 async function cleanPostgres(url: string, prefix: string): Promise<void> {
   type PgClient = {
@@ -206,8 +276,10 @@ function withPrefix(url: string, prefix: string): string {
  * Prepares the Store of one config: `sqlite` a fresh file in a temporary directory; `redis` the
  * lab's own `redis-server` on a free port (skipped when there is no `redis-server` on PATH);
  * `redis-cluster` the lab's own 3-master cluster, whose spec is the Bus's too (`bus`);
+ * `memcached` the lab's own `memcached` for sessions beside a fresh SQLite file (skipped without
+ * a `memcached` binary);
  * `postgres` the given server with a key prefix unique to this run, whose rows are deleted again
- * afterwards (skipped when it cannot be reached). Only the lab's Redis can be restarted.
+ * afterwards (skipped when it cannot be reached). Only the lab's Redis and memcached can be restarted.
  *
  * @example
  * ```ts
@@ -236,6 +308,15 @@ export async function prepareStore(
       return await startRedisCluster((extra) => startRedis(binary, extra), cli);
     } catch (err) {
       return { skipped: `could not start a Redis Cluster: ${(err as Error).message}` };
+    }
+  }
+  if (kind === 'memcached') {
+    const binary = findOnPath('memcached');
+    if (!binary) return { skipped: 'no memcached on PATH (the lab starts its own memcached)' };
+    try {
+      return await startMemcached(binary);
+    } catch (err) {
+      return { skipped: `could not start memcached: ${(err as Error).message}` };
     }
   }
   if (kind === 'redis') {

@@ -15,11 +15,18 @@ export const INSTANCE_ENV = {
   id: 'STATELINE_INSTANCE_ID',
   strategy: 'STATELINE_STRATEGY',
   store: 'STATELINE_STORE',
+  /** The Store sessions live in when it is not `store`, e.g. memcached beside a durable database. */
+  sessionStore: 'STATELINE_SESSION_STORE',
   bus: 'STATELINE_BUS',
   replication: 'STATELINE_REPLICATION',
   sessionKeys: 'STATELINE_SESSION_KEYS',
   /** The value of the gateway's {@link GATEWAY_PROOF_HEADER}: only requests with it are the gateway's. */
   gatewaySecret: 'STATELINE_GATEWAY_SECRET',
+  /**
+   * The session configuration whose cookies this instance also accepts (`fromStateline`), as
+   * `strategy[/replication]`, e.g. `token` or `memory/backup`; read with `migrateFromEnv()`.
+   */
+  migrateFrom: 'STATELINE_MIGRATE_FROM',
 } as const;
 
 /**

@@ -20,5 +20,6 @@ export type { Closable } from './close.js';
 export { failStartup } from './fail-startup.js';
 export { isMainModule } from './main-module.js';
 export { INSTANCE_ENV, GATEWAY_PROOF_HEADER } from './env.js';
+export { migrateFromEnv, type MigrateFrom } from './migrate-from.js';
 export { isSupervisorMessage, type SupervisorMessage } from './supervisor-protocol.js';
 export type * from './workload.js';

@@ -9,6 +9,7 @@ export type BackendTarget =
   | { type: 'redis-cluster'; nodes: string[] }
   | { type: 'postgres'; url: string }
   | { type: 'nats'; url: string }
+  | { type: 'memcached'; servers: string[] }
   | { type: 'ipc' };
 
 export interface ParsedBackend {
@@ -22,7 +23,8 @@ const OWN = ['prefix', 'timeout', 'poolSize'] as const;
 
 /**
  * Parses `memory:`, `ipc:`, `sqlite:<path>`, `redis://h:p`, `redis://h1:p1,h2:p2` (cluster),
- * `redis-cluster://h1:p1,h2:p2`, `postgres://…`, `nats://h1:p1[,h2:p2]`. Query keys `prefix`, `timeout` (ms) and `poolSize`
+ * `redis-cluster://h1:p1,h2:p2`, `postgres://…`, `nats://h1:p1[,h2:p2]`, `memcached://h1:p1[,h2:p2…]`.
+ * Query keys `prefix`, `timeout` (ms) and `poolSize`
  * are Stateline's; the rest goes to the driver.
  */
 export function parseBackendSpec(spec: string, what: string, allowed: readonly string[]): ParsedBackend {
@@ -37,7 +39,11 @@ export function parseBackendSpec(spec: string, what: string, allowed: readonly s
       break;
     case 'sqlite': {
       const path = p.rest.startsWith('//') ? p.rest.slice(2) : p.rest;
-      if (!path) throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} spec "sqlite:" needs a file path, e.g. sqlite:.stateline/state.db`);
+      if (!path)
+        throw new StatelineError(
+          'SL_ERR_INVALID_SPEC',
+          `${what} spec "sqlite:" needs a file path, e.g. sqlite:.stateline/state.db`,
+        );
       target = { type: 'sqlite', path };
       break;
     }
@@ -45,7 +51,11 @@ export function parseBackendSpec(spec: string, what: string, allowed: readonly s
     case 'rediss':
     case 'redis-cluster': {
       const m = /^\/\/(?:([^@/]*)@)?([^/?#]+)(.*)$/.exec(p.rest);
-      if (!m) throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} spec ${JSON.stringify(spec)} is not a redis URL`);
+      if (!m)
+        throw new StatelineError(
+          'SL_ERR_INVALID_SPEC',
+          `${what} spec ${JSON.stringify(spec)} is not a redis URL`,
+        );
       const hosts = m[2]!.split(',').filter(Boolean);
       const scheme = p.scheme === 'redis-cluster' ? 'redis' : p.scheme;
       const auth = m[1] ? `${m[1]}@` : '';
@@ -57,21 +67,46 @@ export function parseBackendSpec(spec: string, what: string, allowed: readonly s
       }
       break;
     }
+    case 'memcached': {
+      const servers = /^\/\/([^/?#@]+)\/?$/.exec(p.rest)?.[1]?.split(',').filter(Boolean);
+      if (!servers?.length)
+        throw new StatelineError(
+          'SL_ERR_INVALID_SPEC',
+          `${what} spec ${JSON.stringify(spec)} is not memcached://host:port[,host:port…]`,
+        );
+      const foreign = [...p.params.keys()].find((k) => !(OWN as readonly string[]).includes(k));
+      if (foreign)
+        throw new StatelineError(
+          'SL_ERR_INVALID_SPEC',
+          `${what} spec: memcached takes no query option "${foreign}" (known: ${OWN.join(', ')})`,
+        );
+      target = { type: 'memcached', servers: servers.map((s) => (s.includes(':') ? s : `${s}:11211`)) };
+      break;
+    }
     case 'postgres':
     case 'postgresql':
       target = { type: 'postgres', url: p.clientUrl };
       break;
     case 'nats':
       if (p.clientUrl.includes('?')) {
-        throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} spec ${JSON.stringify(spec)}: a nats spec takes only prefix and timeout as query keys`);
+        throw new StatelineError(
+          'SL_ERR_INVALID_SPEC',
+          `${what} spec ${JSON.stringify(spec)}: a nats spec takes only prefix and timeout as query keys`,
+        );
       }
       target = { type: 'nats', url: p.clientUrl };
       break;
     default:
-      throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} spec scheme "${p.scheme}:" is unknown (use one of: ${allowed.map(schemeOf).join(', ')})`);
+      throw new StatelineError(
+        'SL_ERR_INVALID_SPEC',
+        `${what} spec scheme "${p.scheme}:" is unknown (use one of: ${allowed.map(schemeOf).join(', ')})`,
+      );
   }
   if (!allowed.includes(target.type)) {
-    throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} has no "${target.type}" backend (use one of: ${allowed.map(schemeOf).join(', ')})`);
+    throw new StatelineError(
+      'SL_ERR_INVALID_SPEC',
+      `${what} has no "${target.type}" backend (use one of: ${allowed.map(schemeOf).join(', ')})`,
+    );
   }
   const out: ParsedBackend = { target };
   const prefix = p.params.get('prefix');
@@ -82,5 +117,9 @@ export function parseBackendSpec(spec: string, what: string, allowed: readonly s
 }
 
 function schemeOf(type: string): string {
-  return type === 'sqlite' ? 'sqlite:<path>' : type === 'memory' || type === 'ipc' ? `${type}:` : `${type}://…`;
+  return type === 'sqlite'
+    ? 'sqlite:<path>'
+    : type === 'memory' || type === 'ipc'
+      ? `${type}:`
+      : `${type}://…`;
 }

@@ -13,5 +13,8 @@ export function parseDuration(value: number | string, name: string): number {
     const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value);
     if (m) return Math.round(Number(m[1]) * UNITS[m[2]!]!);
   }
-  throw new StatelineError('SL_ERR_INVALID_OPTION', `${name} must be a duration like 500, '30s', '30m' or '8h' (got ${JSON.stringify(value)})`);
+  throw new StatelineError(
+    'SL_ERR_INVALID_OPTION',
+    `${name} must be a duration like 500, '30s', '30m' or '8h' (got ${JSON.stringify(value)})`,
+  );
 }

@@ -14,7 +14,10 @@ export interface ParsedSpec {
 export function parseSpec(spec: string, what: string, ownParams: readonly string[]): ParsedSpec {
   const m = /^([a-z][a-z0-9+.-]*):(.*)$/i.exec(spec.trim());
   if (!m) {
-    throw new StatelineError('SL_ERR_INVALID_SPEC', `${what} spec ${JSON.stringify(spec)} has no scheme (e.g. memory:, sqlite:path, redis://host:6379, postgres://host/db)`);
+    throw new StatelineError(
+      'SL_ERR_INVALID_SPEC',
+      `${what} spec ${JSON.stringify(spec)} has no scheme (e.g. memory:, sqlite:path, redis://host:6379, postgres://host/db)`,
+    );
   }
   const scheme = m[1]!.toLowerCase();
   const [body, query = ''] = m[2]!.split(/\?(.*)/s, 2) as [string, string?];
@@ -30,7 +33,10 @@ export function positiveInt(value: string | number | undefined, name: string, fa
   if (value === undefined || value === '') return fallback;
   const n = typeof value === 'number' ? value : Number(value);
   if (!Number.isInteger(n) || n <= 0) {
-    throw new StatelineError('SL_ERR_INVALID_OPTION', `${name} must be a positive integer (got ${JSON.stringify(value)})`);
+    throw new StatelineError(
+      'SL_ERR_INVALID_OPTION',
+      `${name} must be a positive integer (got ${JSON.stringify(value)})`,
+    );
   }
   return n;
 }
@@ -39,7 +45,10 @@ export function positiveInt(value: string | number | undefined, name: string, fa
 export function rejectUnknown(options: object, known: readonly string[], what: string): void {
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
-      throw new StatelineError('SL_ERR_INVALID_OPTION', `${what} has no option "${key}" (known: ${known.join(', ')})`);
+      throw new StatelineError(
+        'SL_ERR_INVALID_OPTION',
+        `${what} has no option "${key}" (known: ${known.join(', ')})`,
+      );
     }
   }
 }

@@ -1,6 +1,14 @@
 import { CallGuard } from '../internal/guard.js';
 import { appendKey, newEpoch, normalizeRetention, readLimit, resolveRead, checkSince } from './retention.js';
-import type { AppendOptions, AppendResult, Log, LogEntry, MemoryLogOptions, ReadOptions, ReadResult } from './types.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  Log,
+  LogEntry,
+  MemoryLogOptions,
+  ReadOptions,
+  ReadResult,
+} from './types.js';
 
 interface Stream {
   epoch: string;
@@ -33,7 +41,11 @@ export class MemoryLog implements Log {
 
   private stream(name: string): Stream {
     let s = this.streams.get(this.prefix + name);
-    if (!s) this.streams.set(this.prefix + name, (s = { epoch: newEpoch(), head: 0, trimmedThrough: 0, entries: [], keys: new Map() }));
+    if (!s)
+      this.streams.set(
+        this.prefix + name,
+        (s = { epoch: newEpoch(), head: 0, trimmedThrough: 0, entries: [], keys: new Map() }),
+      );
     return s;
   }
 

@@ -1,12 +1,6 @@
 import type { CallGuard } from '../internal/guard.js';
 import { openPgBackend } from '../internal/pg-backend.js';
-import {
-  PG_NOW_MS as NOW,
-  assertNoNul,
-  endPool,
-  int8,
-  type PgPool,
-} from '../internal/pg-connect.js';
+import { PG_NOW_MS as NOW, assertNoNul, endPool, int8, type PgPool } from '../internal/pg-connect.js';
 import { appendKey, checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
 import type {
   AppendOptions,

@@ -9,10 +9,16 @@ export function normalizeRetention(r: Retention = {}): { maxCount: number; maxAg
   const maxCount = r.maxCount ?? DEFAULT_MAX_COUNT;
   const maxAge = r.maxAge ?? null;
   if (!Number.isInteger(maxCount) || maxCount <= 0) {
-    throw new StatelineError('SL_ERR_INVALID_OPTION', `retention.maxCount must be a positive integer (got ${r.maxCount})`);
+    throw new StatelineError(
+      'SL_ERR_INVALID_OPTION',
+      `retention.maxCount must be a positive integer (got ${r.maxCount})`,
+    );
   }
   if (maxAge !== null && !(Number.isFinite(maxAge) && maxAge > 0)) {
-    throw new StatelineError('SL_ERR_INVALID_OPTION', `retention.maxAge must be a positive number of ms (got ${r.maxAge})`);
+    throw new StatelineError(
+      'SL_ERR_INVALID_OPTION',
+      `retention.maxAge must be a positive number of ms (got ${r.maxAge})`,
+    );
   }
   return { maxCount, maxAge };
 }
@@ -20,20 +26,33 @@ export function normalizeRetention(r: Retention = {}): { maxCount: number; maxAg
 /** The read limit, clamped to 1…MAX_READ_LIMIT. */
 export function readLimit(limit: number | undefined): number {
   if (limit === undefined) return 100;
-  if (!Number.isInteger(limit) || limit <= 0) throw new StatelineError('SL_ERR_INVALID_ARGUMENT', `read limit must be a positive integer (got ${limit})`);
+  if (!Number.isInteger(limit) || limit <= 0)
+    throw new StatelineError(
+      'SL_ERR_INVALID_ARGUMENT',
+      `read limit must be a positive integer (got ${limit})`,
+    );
   return Math.min(limit, MAX_READ_LIMIT);
 }
 
 /** Checks `since` and decides completeness the same way on every backend. */
 export function checkSince(since: number): void {
-  if (!Number.isInteger(since) || since < 0) throw new StatelineError('SL_ERR_INVALID_ARGUMENT', `since must be a non-negative integer offset (got ${since})`);
+  if (!Number.isInteger(since) || since < 0)
+    throw new StatelineError(
+      'SL_ERR_INVALID_ARGUMENT',
+      `since must be a non-negative integer offset (got ${since})`,
+    );
 }
 
 /**
  * The effective `since` and completeness for a read. `trimmedThrough` is the highest offset that
  * retention removed; a reader from another epoch starts over from the beginning.
  */
-export function resolveRead(since: number, readerEpoch: string | undefined, epoch: string, trimmedThrough: number): { from: number; complete: boolean } {
+export function resolveRead(
+  since: number,
+  readerEpoch: string | undefined,
+  epoch: string,
+  trimmedThrough: number,
+): { from: number; complete: boolean } {
   if (readerEpoch !== undefined && readerEpoch !== epoch) return { from: 0, complete: false };
   return { from: since, complete: since >= trimmedThrough };
 }
@@ -43,7 +62,10 @@ export function appendKey(options: AppendOptions | undefined): string | null {
   const key = options?.key;
   if (key === undefined) return null;
   if (typeof key !== 'string' || key.length === 0 || key.length > 200 || key.includes('\u0000'))
-    throw new StatelineError('SL_ERR_INVALID_ARGUMENT', 'an append key must be a string of 1-200 characters without NUL');
+    throw new StatelineError(
+      'SL_ERR_INVALID_ARGUMENT',
+      'an append key must be a string of 1-200 characters without NUL',
+    );
   return key;
 }
 

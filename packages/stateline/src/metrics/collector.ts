@@ -192,7 +192,7 @@ export async function collectMetrics(options: MetricsOptions = {}): Promise<Stat
       this.inc({ reason: 'tampered' }, s((m) => m.invalidCookies)());
       this.inc({ reason: 'expired' }, s((m) => m.expired)());
       this.inc({ reason: 'revoked' }, s((m) => m.revokedRefused)());
-      this.inc({ reason: 'ended' }, s((m) => m.ended)());
+      this.inc({ reason: 'ended' }, s((m) => m.missing)());
       this.inc({ reason: 'store_unavailable' }, s((m) => m.storeErrors)());
     },
   });

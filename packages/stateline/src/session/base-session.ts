@@ -1,7 +1,7 @@
 import { StatelineError } from '../errors.js';
 import type { CookieSettings } from './cookie.js';
 import type { SessionRecord } from './record.js';
-import { SEALED_PROTOTYPE, writeRefused } from './sealed-session.js';
+import { sealSessionClass } from './sealed-session.js';
 import type { CommitResult, Session } from './types.js';
 
 const REMOVED: unique symbol = Symbol('removed');
@@ -27,17 +27,8 @@ export abstract class BaseSession implements Session {
     return this.rec?.u ?? null;
   }
 
-  /** Read-only, said loudly: `req.session.userId = id` is how express-session code logs in. */
-  set userId(_value: unknown) {
-    throw writeRefused('userId', 'The user is bound with await session.login(userId)');
-  }
-
   get handle(): string | null {
     return this.isNew ? null : (this.rec?.h ?? null);
-  }
-
-  set handle(_value: unknown) {
-    throw writeRefused('handle', 'The handle is chosen by the session; it is read-only');
   }
 
   /** express-session's `req.session.cookie`: here the cookie is configured once, on the manager. */
@@ -113,10 +104,7 @@ export abstract class BaseSession implements Session {
 }
 
 // Writes of names a session does not have end in SEALED_PROTOTYPE and throw (sealed-session.ts).
-Object.setPrototypeOf(BaseSession.prototype, SEALED_PROTOTYPE);
-// Resolving a promise with a session looks up `then` (twice per load): answered here, that lookup
-// never reaches the proxy, whose slow path cost ~5 % of a session hit.
-Object.defineProperty(BaseSession.prototype, 'then', { value: undefined });
+sealSessionClass(BaseSession);
 
 function checkKey(key: string): void {
   if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY) {

@@ -101,3 +101,30 @@ export function readVersion(header: string | undefined, s: CookieSettings): numb
   }
   return max;
 }
+
+/**
+ * Every cookie of a Cookie header by name, as the `cookie` package parses it for express-session
+ * and its kin: the first of duplicate names wins, quotes are removed, `%`-escapes decoded.
+ */
+export function cookieMap(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!header) return out;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq === -1) continue;
+    const name = part.slice(0, eq).trim();
+    if (name === '' || out.has(name)) continue;
+    let v = part.slice(eq + 1).trim();
+    if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+    out.set(name, v.includes('%') ? decode(v) : v);
+  }
+  return out;
+}
+
+function decode(v: string): string {
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return v;
+  }
+}

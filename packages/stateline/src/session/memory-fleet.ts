@@ -7,9 +7,12 @@ import { parse, type Stored } from './record-strategy.js';
 import type { Revocations } from './revocations.js';
 import type { SessionInfo } from './types.js';
 
-/** What one instance asks the others: a user's sessions, or whether it holds a session. */
-type Question = { op: 'list'; user: string } | { op: 'find'; handle: string; user: string | null };
-type Answer = SessionInfo[] | boolean;
+/** What one instance asks the others: a user's sessions, whether it holds a session, or its record. */
+type Question =
+  | { op: 'list'; user: string }
+  | { op: 'find'; handle: string; user: string | null }
+  | { op: 'get'; handle: string };
+type Answer = SessionInfo[] | boolean | StoredRecord | null;
 
 const SESSION_KEY = /^sess:([A-Za-z0-9_-]{22})$/;
 
@@ -22,6 +25,10 @@ export interface MemoryFleetOptions {
   heartbeat?: number;
   /** Longest wait for the peers' answers to a list or find (ms, default 500). */
   timeout?: number;
+}
+
+function isStored(a: Answer): a is StoredRecord {
+  return typeof a === 'object' && a !== null && !Array.isArray(a) && typeof a.value === 'string';
 }
 
 /**
@@ -77,6 +84,7 @@ export class MemoryFleet {
 
   private answer(q: Question): Answer | Promise<Answer> {
     if (q.op === 'list') return this.localList(q.user).catch(() => []);
+    if (q.op === 'get') return typeof q.handle === 'string' ? this.local.peek(keys.session(q.handle)) : null;
     return this.holds(q.handle, q.user);
   }
 
@@ -109,6 +117,17 @@ export class MemoryFleet {
       out.push({ handle: rec.h, createdAt: rec.c, lastSeenAt: rec.s, userAgent: rec.a });
     }
     return out;
+  }
+
+  /**
+   * The record of `handle` as a peer holds it (owned or a copy), asking every live peer and waiting
+   * at most the fleet's timeout; null when none holds it. Used by `fromStateline` readers.
+   */
+  async fetch(handle: string): Promise<StoredRecord | null> {
+    const { answers } = await this.channel.ask({ op: 'get', handle }, this.timeout, {
+      enough: (a) => isStored(a),
+    });
+    return answers.find(isStored) ?? null;
   }
 
   /** Every instance's live sessions of `userId`, one entry per handle (the freshest copy). */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { StatelineError } from '../errors.js';
 import { parseDuration } from '../internal/duration.js';
 import { rejectUnknown } from '../internal/spec.js';
+import type { MigrationReader } from '../migrate/types.js';
 import { KeyRing } from './key-ring.js';
 import { resolveLogger, type Logger } from '../logger.js';
 import type { SessionOptions, SessionStrategyName } from './types.js';
@@ -29,6 +30,7 @@ const KNOWN = [
   'instanceId',
   'replicationTimeout',
   'logger',
+  'migrate',
 ];
 const STRATEGIES: SessionStrategyName[] = ['server', 'token', 'memory', 'hybrid'];
 
@@ -53,6 +55,8 @@ export interface ResolvedOptions {
   replication: 'off' | 'backup' | 'all';
   instanceId: string;
   replicationTimeout: number;
+  /** Legacy-cookie readers, in the order they are tried (empty: none). */
+  migrate: readonly MigrationReader[];
   now: () => number;
   logger: Logger;
 }
@@ -124,6 +128,7 @@ export function resolveOptions(o: SessionOptions): ResolvedOptions {
     replication,
     instanceId,
     replicationTimeout: parseDuration(o.replicationTimeout ?? '500ms', 'replicationTimeout'),
+    migrate: resolveMigrate(o.migrate),
     now: o.now ?? Date.now,
     logger: resolveLogger(o.logger, 'createSessions'),
   };
@@ -138,4 +143,27 @@ function resolveCompress(c: SessionOptions['compress']): ResolvedOptions['compre
   if (!Array.isArray(except) || !except.every((k) => typeof k === 'string'))
     throw bad('compress.except must be an array of session keys');
   return { threshold: positive(c.threshold, 'compress.threshold', 1024), except: [...except] };
+}
+
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function resolveMigrate(readers: SessionOptions['migrate']): readonly MigrationReader[] {
+  if (readers === undefined) return [];
+  if (!Array.isArray(readers))
+    throw bad('migrate must be an array of readers, e.g. [fromExpressSession({ … })] from stateline/migrate');
+  readers.forEach((r: Partial<MigrationReader> | null, i) => {
+    const at = `migrate[${i}]`;
+    if (!r || typeof r !== 'object' || typeof r.read !== 'function')
+      throw bad(`${at} is not a reader: make one with stateline/migrate (fromExpressSession, …)`);
+    if (typeof r.name !== 'string' || r.name === '') throw bad(`${at} needs a name`);
+    const names: unknown = r.cookieNames;
+    if (!Array.isArray(names) || names.length === 0)
+      throw bad(`${at} (${r.name}) must list the cookies it reads in cookieNames`);
+    for (const n of names as unknown[])
+      if (typeof n !== 'string' || !COOKIE_NAME.test(n))
+        throw bad(`${at} (${r.name}): ${JSON.stringify(n)} is not a valid cookie name`);
+    if (r.close !== undefined && typeof r.close !== 'function')
+      throw bad(`${at} (${r.name}): close must be a function`);
+  });
+  return [...readers];
 }

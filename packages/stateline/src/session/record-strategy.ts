@@ -24,6 +24,7 @@ import { isRecord, keys, newRecord, timedOut, type SessionRecord } from './recor
 import type { Revocations } from './revocations.js';
 import type { SessionStrategy } from './strategy.js';
 import type { CommitResult, RequestContext, Session, SessionInfo, SessionMetrics } from './types.js';
+import { sealSessionClass } from './sealed-session.js';
 
 /** A record as the Store holds it: the session plus the verifier of its current (and previous) id. */
 export interface Stored extends SessionRecord {
@@ -93,11 +94,15 @@ export class RecordStrategy implements SessionStrategy {
     return v;
   }
 
-  async load(req: RequestContext): Promise<Session> {
+  /**
+   * The live record the request's cookie names, with its Store version and the secret the cookie
+   * holds; null when no cookie value is valid, live and unrevoked (each refusal counted).
+   */
+  private async find(
+    values: readonly string[],
+    floor: number,
+  ): Promise<{ rec: Stored; version: number; secret: string } | null> {
     const { o, metrics } = this.env;
-    const cookie = cookieSettings(o.cookie, req, o.trustProxy);
-    const values = readCookies(req.cookie, cookie.name);
-    const floor = this.env.near && values.length > 0 ? readVersion(req.cookie, cookie) : 0;
     const now = o.now();
     for (const value of values) {
       const v = this.check(value);
@@ -111,7 +116,7 @@ export class RecordStrategy implements SessionStrategy {
       const found = await read(this.env, handle, floor);
       const rec = found && parse(found, handle);
       if (!found || !rec) {
-        metrics.ended++;
+        metrics.missing++;
         continue;
       }
       if (rec.k !== v && !(rec.p === v && (rec.q ?? 0) > now)) {
@@ -128,13 +133,30 @@ export class RecordStrategy implements SessionStrategy {
         await this.remove(rec);
         continue;
       }
-      const s = new RecordSession(this.env, this, cookie, rec, found.version, secret, req.userAgent);
-      s.sentVersion = floor;
-      return s;
+      return { rec, version: found.version, secret };
     }
-    const s = new RecordSession(this.env, this, cookie, null, 0, null, req.userAgent, values.length > 0);
+    return null;
+  }
+
+  async load(req: RequestContext): Promise<Session> {
+    const { o } = this.env;
+    const cookie = cookieSettings(o.cookie, req, o.trustProxy);
+    const values = readCookies(req.cookie, cookie.name);
+    const floor = this.env.near && values.length > 0 ? readVersion(req.cookie, cookie) : 0;
+    const hit = await this.find(values, floor);
+    const s = hit
+      ? new RecordSession(this.env, this, cookie, hit.rec, hit.version, hit.secret, req.userAgent)
+      : new RecordSession(this.env, this, cookie, null, 0, null, req.userAgent, values.length > 0);
     s.sentVersion = floor;
     return s;
+  }
+
+  /** The live record the request's cookie names, read without making a session (migration readers). */
+  async open(req: RequestContext): Promise<SessionRecord | null> {
+    const cookie = cookieSettings(this.env.o.cookie, req, this.env.o.trustProxy);
+    const values = readCookies(req.cookie, cookie.name);
+    const floor = this.env.near && values.length > 0 ? readVersion(req.cookie, cookie) : 0;
+    return (await this.find(values, floor))?.rec ?? null;
   }
 
   /** An empty session that is never saved: the Store is down and the policy is `anonymous`. */
@@ -442,3 +464,5 @@ class RecordSession extends BaseSession {
     );
   }
 }
+
+sealSessionClass(RecordSession);

@@ -1,4 +1,5 @@
 import { busOptionsFromSpec, createBus } from '../bus/index.js';
+import { StatelineError } from '../errors.js';
 import type { Bus, BusSpec } from '../bus/types.js';
 import type { Logger } from '../logger.js';
 import { createStore, storeOptionsFromSpec } from '../store/index.js';
@@ -54,6 +55,21 @@ export class Resources {
     if (isBus(given)) return given;
     const spec = this.logger ? { ...busOptionsFromSpec(given), logger: this.logger } : given;
     return this.own(await createBus(spec));
+  }
+
+  /**
+   * The Bus a strategy needs beside `store`: the caller's, else a process-local `memory:` one,
+   * except beside memcached, which has no pub/sub for the local default to stand in for: there a
+   * missing `bus` fails at start-up with what to set.
+   */
+  async busBeside(store: Store, given: BusSpec | Bus | undefined, needs: string): Promise<Bus> {
+    if (given === undefined && store.backend === 'memcached') {
+      throw new StatelineError(
+        'SL_ERR_INVALID_OPTION',
+        `${needs} needs a bus and memcached has none (no pub/sub): set the bus option to ipc:, redis://… or postgres://…`,
+      );
+    }
+    return this.bus(given ?? 'memory:');
   }
 
   async close(): Promise<void> {

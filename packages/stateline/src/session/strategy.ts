@@ -1,5 +1,6 @@
 import type { Store } from '../store/types.js';
 import type { ResolvedOptions } from './options.js';
+import type { SessionRecord } from './record.js';
 import type { Resources } from './resources.js';
 import type { RequestContext, Session, SessionInfo, SessionMetrics, SessionOptions } from './types.js';
 
@@ -26,6 +27,11 @@ export interface SessionStrategy {
   revoke(handle: string, userId?: string): Promise<boolean>;
   /** Ends every session of a user; how many were live. */
   revokeAll(userId: string): Promise<number>;
+  /**
+   * The live record the request's cookie names, without making a session: what a migration
+   * reader (`fromStateline`) takes over from a previous configuration. null when there is none.
+   */
+  open?(request: RequestContext): Promise<SessionRecord | null>;
 }
 
 /** What a strategy's factory is given. */
@@ -39,6 +45,11 @@ export interface StrategyContext {
   metrics: SessionMetrics;
   /** Opens the Stores and Buses a strategy needs and closes them with the manager. */
   resources: Resources;
+  /**
+   * Opened to read a previous configuration's cookies (`fromStateline`), not to serve sessions:
+   * `memory` without replication then asks its peers for a record it does not hold.
+   */
+  reader?: boolean;
 }
 
 /** Builds one strategy: its Store, Bus, revocations, fleet, replication or near cache. */

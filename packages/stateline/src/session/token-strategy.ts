@@ -9,6 +9,7 @@ import { isRecord, keys, newRecord, timedOut, type SessionRecord } from './recor
 import type { Revocations } from './revocations.js';
 import type { SessionStrategy } from './strategy.js';
 import type { CommitResult, RequestContext, Session, SessionInfo, SessionMetrics } from './types.js';
+import { sealSessionClass } from './sealed-session.js';
 
 interface Env {
   o: ResolvedOptions;
@@ -49,10 +50,9 @@ export class TokenStrategy implements SessionStrategy {
     return new TokenStrategy({ o, store, metrics, revocations, jwe });
   }
 
-  async load(req: RequestContext): Promise<Session> {
+  /** The first of `values` that opens to a live, unrevoked record (each refusal counted). */
+  private find(values: readonly string[]): SessionRecord | null {
     const { o, metrics, revocations, jwe } = this.env;
-    const cookie = cookieSettings(o.cookie, req, o.trustProxy);
-    const values = readCookies(req.cookie, cookie.name);
     const now = o.now();
     for (const value of values) {
       let rec: SessionRecord | null = null;
@@ -77,9 +77,22 @@ export class TokenStrategy implements SessionStrategy {
         metrics.expired++;
         continue;
       }
-      return new TokenSession(this.env, cookie, rec, true, true, req.userAgent);
+      return rec;
     }
-    return new TokenSession(this.env, cookie, null, false, values.length > 0, req.userAgent);
+    return null;
+  }
+
+  async load(req: RequestContext): Promise<Session> {
+    const cookie = cookieSettings(this.env.o.cookie, req, this.env.o.trustProxy);
+    const values = readCookies(req.cookie, cookie.name);
+    const rec = this.find(values);
+    return new TokenSession(this.env, cookie, rec, rec !== null, values.length > 0, req.userAgent);
+  }
+
+  /** The live record the request's token holds, read without making a session (migration readers). */
+  async open(req: RequestContext): Promise<SessionRecord | null> {
+    const cookie = cookieSettings(this.env.o.cookie, req, this.env.o.trustProxy);
+    return this.find(readCookies(req.cookie, cookie.name));
   }
 
   async list(userId: string): Promise<SessionInfo[]> {
@@ -255,3 +268,5 @@ class TokenSession extends BaseSession {
     return { setCookie: [value] };
   }
 }
+
+sealSessionClass(TokenSession);

@@ -1,4 +1,5 @@
 import type { Bus, BusSpec } from '../bus/types.js';
+import type { MigrationReader } from '../migrate/types.js';
 import type { Store, StoreSpec } from '../store/types.js';
 import type { Logger } from '../logger.js';
 
@@ -87,7 +88,10 @@ export interface SessionOptions {
   replication?: 'off' | 'backup' | 'all';
   /** This instance's id for replication (default: `STATELINE_INSTANCE_ID`, else random). */
   instanceId?: string;
-  /** `memory` replication: longest wait for a backup's acknowledgement (default `'500ms'`). */
+  /**
+   * `memory` replication: longest wait for a backup's acknowledgement, and for the peers' copies of
+   * a session this instance does not hold (after a failover), default `'500ms'`.
+   */
   replicationTimeout?: Duration;
   /** `hybrid`: most records in the near cache (default 10,000). */
   cacheSize?: number;
@@ -99,6 +103,13 @@ export interface SessionOptions {
    * A pino logger fits. Default: process warnings.
    */
   logger?: Logger;
+  /**
+   * Readers of legacy cookies (`stateline/migrate`: `fromExpressSession`, `fromFastifySession`,
+   * `fromIronSession`, `fromStateline`), tried in order on a request that has no valid session
+   * but carries one of their cookies: the first that opens it becomes this request's session,
+   * logged in as its user, and the legacy cookie is cleared. See docs/migrating.md.
+   */
+  migrate?: readonly MigrationReader[];
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -176,12 +187,16 @@ export interface SessionMetrics {
   renewed: number;
   /** Sessions ended here: `destroy()` of a saved session, `revoke()` that found it live, and what `revokeAll()` ended. */
   revoked: number;
-  /** Well-signed cookies whose session no longer exists (logged out or revoked elsewhere, swept, lost with a process). */
-  ended: number;
   /** Cookies that were malformed, tampered, signed with an unknown key, or too large. */
   invalidCookies: number;
   /** Sessions ended by idle or absolute timeout when they came back. */
   expired: number;
+  /**
+   * Requests whose validly signed cookie named a record the Store no longer had: evicted (memcached
+   * under memory pressure), lost with its server, or dropped by the Store's own expiry. The request
+   * went on with a new, anonymous session.
+   */
+  missing: number;
   /** Requests served while the Store was unreachable. */
   storeErrors: number;
   /** Version conflicts that `update()` or a commit resolved by re-applying. */
@@ -196,6 +211,12 @@ export interface SessionMetrics {
   nearCacheHits: number;
   /** `hybrid`: session-record reads that went to the Store (not cached, expired, or invalidated). */
   nearCacheMisses: number;
+  /** `migrate`: sessions taken over from a legacy cookie. */
+  migrated: number;
+  /** `migrate`: legacy cookies that were present but no reader could open (tampered, expired, unknown). */
+  migrationRefused: number;
+  /** `migrate`: legacy records whose removal failed after their session was taken over (they expire on their own). */
+  migrationRetireFailures: number;
 }
 
 /**

@@ -30,6 +30,10 @@ const STORES: BackendFamily<ByType<StoreOptions>, Store> = {
       options: ['url', 'poolSize'],
       open: async (o) => (await import('./postgres-store.js')).openPostgresStore(o),
     },
+    memcached: {
+      options: ['servers', 'itemSize', 'poolSize'],
+      open: async (o) => (await import('./memcached-store.js')).openMemcachedStore(o),
+    },
   },
 };
 
@@ -40,12 +44,13 @@ export function storeOptionsFromSpec(spec: StoreSpec): StoreOptions {
 
 /**
  * Opens a Store from a spec string or an options object. Drivers (`better-sqlite3`, `redis`,
- * `pg`) are optional peer dependencies loaded here on first use.
+ * `pg`, `memcached`) are optional peer dependencies loaded here on first use.
  *
  * @example
  * ```ts
  * const store = await createStore('redis://127.0.0.1:6379?prefix=app:');
  * const pg = await createStore({ type: 'postgres', url: 'postgres://127.0.0.1/app', timeout: 1000 });
+ * const mc = await createStore('memcached://10.0.0.1:11211,10.0.0.2:11211?prefix=app:');
  * ```
  */
 export function createStore(spec: StoreSpec): Promise<Store> {

@@ -38,7 +38,7 @@ export interface IndexEntry {
   expiresAt: number | null;
 }
 
-export type StoreBackend = 'memory' | 'sqlite' | 'redis' | 'redis-cluster' | 'postgres';
+export type StoreBackend = 'memory' | 'sqlite' | 'redis' | 'redis-cluster' | 'postgres' | 'memcached';
 
 /**
  * The only thing a strategy needs from a database. Every method either resolves or rejects with a
@@ -112,13 +112,28 @@ export interface PostgresStoreOptions extends CommonStoreOptions {
   poolSize?: number;
 }
 
+/**
+ * memcached, one server or several (keys spread by consistent hashing in the client). A cache, not a
+ * database: items may be evicted under memory pressure and a lost server loses its items.
+ */
+export interface MemcachedStoreOptions extends CommonStoreOptions {
+  type: 'memcached';
+  /** `host:port` of every server, e.g. `['127.0.0.1:11211']`. */
+  servers: string[];
+  /** The servers' item size (`memcached -I`), in bytes (default 1 MiB); larger records are refused. */
+  itemSize?: number;
+  /** Connections per server (default 10). */
+  poolSize?: number;
+}
+
 /** A Store chosen by an options object; the `type` literal picks the backend. */
 export type StoreOptions =
   | MemoryStoreOptions
   | SqliteStoreOptions
   | RedisStoreOptions
   | RedisClusterStoreOptions
-  | PostgresStoreOptions;
+  | PostgresStoreOptions
+  | MemcachedStoreOptions;
 
-/** A URL string (`memory:`, `sqlite:<path>`, `redis://…`, `redis-cluster://h:p,h:p`, `postgres://…`) or options. */
+/** A URL string (`memory:`, `sqlite:<path>`, `redis://…`, `redis-cluster://h:p,h:p`, `postgres://…`, `memcached://h:p[,h:p…]`) or options. */
 export type StoreSpec = string | StoreOptions;

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { fromStateline } from '../../src/migrate/index.js';
 import { createSessions } from '../../src/session/index.js';
 import type { Session, SessionManager, SessionStrategyName } from '../../src/session/types.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
@@ -53,4 +54,31 @@ describe('session property writes', () => {
       assert.deepEqual(value, [['kept'], 'alice']);
     });
   }
+
+  it('a session taken over by a migrate reader is sealed the same way', async () => {
+    const store = new MemoryStore();
+    const before = await createSessions({ strategy: 'token', keys: [KEY_A], store });
+    managers.push(before);
+    const jar = new Jar();
+    await request(before, jar, async (s) => {
+      s.set('cart', ['p-1']);
+      await s.login('bob');
+    });
+    const after = await createSessions({
+      strategy: 'server',
+      keys: [KEY_A],
+      store,
+      migrate: [fromStateline({ strategy: 'token', keys: [KEY_A], store })],
+    });
+    managers.push(after);
+    const { value } = await request(after, jar, (s) => {
+      assert.equal(s.constructor.name, 'MigratedSession', 'the reader took it over');
+      const loose = s as unknown as Record<string, unknown>;
+      assert.throws(() => (loose.cart = ['b']), /session\.set\("cart", value\)/);
+      assert.throws(() => (loose.userId = 'eve'), /session\.login\(userId\)/);
+      assert.throws(() => Object.defineProperty(s, 'cart', { value: 1 }), TypeError);
+      return [s.get('cart'), s.userId];
+    });
+    assert.deepEqual(value, [['p-1'], 'bob']);
+  });
 });

@@ -6,7 +6,8 @@ import { runStoreConformance } from './store.case.js';
 runStoreConformance({
   backend: 'memory',
   make: (prefix) => createStore({ type: 'memory', prefix }),
-  perObjectState: 'a memory store keeps its records in the object itself; there are no connections to race through',
+  perObjectState:
+    'a memory store keeps its records in the object itself; there are no connections to race through',
 });
 
 describe('memory store [memory]', () => {
@@ -28,7 +29,11 @@ describe('memory store LRU bound [memory]', () => {
     await s.get('a'); // a is now the most recently used
     await s.create('d', 'd');
     assert.equal(await s.get('b'), null);
-    assert.deepEqual(await Promise.all(['a', 'c', 'd'].map(async (k) => (await s.get(k))?.value)), ['a', 'c', 'd']);
+    assert.deepEqual(await Promise.all(['a', 'c', 'd'].map(async (k) => (await s.get(k))?.value)), [
+      'a',
+      'c',
+      'd',
+    ]);
     await s.close();
   });
 });

@@ -14,7 +14,7 @@ export const openToken: StrategyFactory = async ({ o, store, bus, metrics, resou
     store === undefined
       ? resources.own(new MemoryStore({ maxEntries: o.maxSessions, now: o.now }))
       : await resources.store(store);
-  const peers = await resources.bus(bus ?? 'memory:');
+  const peers = await resources.busBeside(shared, bus, 'token sessions (revocation)');
   const revocations = resources.own(
     new Revocations(shared, peers, o.now, o.revocationSync, o.absolute, store === undefined, o.logger),
   );

@@ -138,11 +138,14 @@ export class ReplicatedStore extends ForwardingStore<MemoryStore> {
       for (const key of this.owned.keys()) this.transfer(key, peers);
       return;
     }
+    const live = new Set(this.channel.peers());
     for (const [key, sentTo] of this.owned) {
       const [target] = this.targets(key);
       if (target && target !== sentTo) {
         this.owned.set(key, target);
         this.transfer(key, [target]);
+        // The former backup, still up, drops its copy: a later failover must not read an old one.
+        if (sentTo && live.has(sentTo)) this.channel.tell({ op: 'del', key }, sentTo);
       }
     }
   }
@@ -159,12 +162,15 @@ export class ReplicatedStore extends ForwardingStore<MemoryStore> {
     }
   }
 
-  /** Asks every live peer for a record this instance does not hold. */
+  /**
+   * Asks every live peer for a record this instance does not hold; the newest copy wins (a backup
+   * whose acknowledgement timed out, or a former owner, may hold an older one).
+   */
   private async fetch(key: string): Promise<StoredRecord | null> {
-    const { answers } = await this.channel.ask({ op: 'get', key }, this.fetchTimeout, {
-      enough: (rec) => rec !== null,
-    });
-    return answers.find((rec) => rec !== null) ?? null;
+    const { answers } = await this.channel.ask({ op: 'get', key }, this.fetchTimeout);
+    let newest: StoredRecord | null = null;
+    for (const rec of answers) if (rec && (!newest || rec.version > newest.version)) newest = rec;
+    return newest;
   }
 
   override async get(key: string): Promise<StoredRecord | null> {
