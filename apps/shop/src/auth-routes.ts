@@ -82,22 +82,19 @@ export function authRoutes(ctx: ShopContext) {
       }
       const s = req.session;
       s.set(NAME, user.name);
-      // A saved session gets a new id (renewed); an unsaved one is created by login (counted then).
-      if (s.handle !== null) ctx.counters.renewed++;
       // login() keeps the data (the anonymous cart) and replaces the id at once.
       await s.login(user.id);
       sendJson(res, 200, { user });
     },
 
     async logout(req: SessionRequest, res: ServerResponse): Promise<void> {
-      if (req.session.handle !== null) ctx.counters.revoked++;
       await req.session.destroy();
       sendEmpty(res);
     },
 
     async logoutAll(req: SessionRequest, res: ServerResponse): Promise<void> {
       const userId = requireUser(req);
-      ctx.counters.revoked += await ctx.sessions.revokeAll(userId);
+      await ctx.sessions.revokeAll(userId);
       // This session went with the others; destroy() also clears its cookie.
       await req.session.destroy();
       sendEmpty(res);

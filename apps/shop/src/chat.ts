@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Bus } from 'stateline/bus';
 import { createHub, type Hub } from 'stateline/realtime';
+import type { Logger } from 'stateline/logger';
 import type { SessionManager } from 'stateline/session';
 
 /** The chat's WebSocket path and its one room. */
@@ -48,6 +49,7 @@ export function createChat(o: {
   /** The Bus's spec: a `nats://` Bus's server also keeps the history. */
   busSpec?: string;
   instance: string;
+  logger?: Logger;
 }): Promise<Hub> {
   return createHub({
     log: chatLogSpec(o.storeSpec, o.busSpec),
@@ -58,6 +60,7 @@ export function createChat(o: {
     rooms: (name) => (name === LOBBY ? { anonymous: false } : null),
     instanceId: o.instance,
     prefix: 'shop:rt:',
+    ...(o.logger ? { logger: o.logger } : {}),
   });
 }
 

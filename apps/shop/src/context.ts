@@ -5,16 +5,14 @@ import type { Session, SessionManager } from 'stateline/session';
 import type { Store } from 'stateline/store';
 import type { ShopConfig } from './config.js';
 import type { LoginLimit } from './login-limit.js';
-import type { SessionCounters } from './metrics.js';
 
 /** What the route handlers share: one per instance. */
 export interface ShopContext {
   config: ShopConfig;
-  /** The instrumented Store (users, orders, login counts, sessions, idempotency). */
+  /** The Store, counted and timed by `stateline/metrics` (users, orders, login counts, sessions, idempotency). */
   store: Store;
   sessions: SessionManager;
   limit: LoginLimit;
-  counters: SessionCounters;
   log: Logger;
   /** The client's address, scheme and host, X-Forwarded-* believed only from trusted proxies. */
   client: (req: IncomingMessage) => Forwarded;

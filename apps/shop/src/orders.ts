@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import type { IdempotencyStats } from 'stateline/idempotency';
 import { withIdempotency, type IdempotentRequest, type NodeIdempotency } from 'stateline/node';
 import type { Store } from 'stateline/store';
 import { requireUser } from './auth-routes.js';
@@ -122,6 +123,9 @@ export function orderRoutes(ctx: ShopContext) {
       const userId = requireUser(req);
       sendJson(res, 200, { orders: await listOrders(store, userId) });
     },
+
+    /** The checkout middleware's counters (replays, conflicts), for the metrics. */
+    stats: idempotent.stats as Readonly<IdempotencyStats>,
 
     close: () => idempotent.close(),
   };

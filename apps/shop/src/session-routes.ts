@@ -37,12 +37,10 @@ export function sessionRoutes(ctx: ShopContext) {
       if (handle === req.session.handle) {
         // Revoking the session this request runs in is a logout: destroy() also clears the cookie.
         await req.session.destroy();
-        ctx.counters.revoked++;
         return sendEmpty(res);
       }
       if (handle.length > 200 || !(await ctx.sessions.revoke(handle, { userId })))
         fail(SL_ERR_NOT_FOUND, 'no such session of yours');
-      ctx.counters.revoked++;
       sendEmpty(res);
     },
   };

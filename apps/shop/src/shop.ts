@@ -20,16 +20,13 @@ import { readConfig, type ShopConfig } from './config.js';
 import type { SessionRequest, ShopContext } from './context.js';
 import { sendError, ShopError } from './http-error.js';
 import { SL_ERR_METHOD_NOT_ALLOWED, SL_ERR_NOT_FOUND } from 'stateline/http';
-import { instrumentBus } from './instrumented-bus.js';
-import { instrumentStore } from './instrumented-store.js';
 import { createLogger } from './logger.js';
 import { LoginLimit } from './login-limit.js';
-import { ShopMetrics, type SessionCounters } from './metrics.js';
+import { ShopMetrics } from './metrics.js';
 import { orderRoutes } from './orders.js';
 import { Router, type Params } from './router.js';
 import { sessionRoutes } from './session-routes.js';
 import { serveStatic } from './static-files.js';
-import { trackSessions } from './tracked-sessions.js';
 import { seedUsers } from './users.js';
 
 /** One shop instance, ready to hand to `runInstance`. */
@@ -70,9 +67,9 @@ function problemCode(res: ServerResponse, chunk: unknown): string | undefined {
 }
 
 async function open(config: ShopConfig, metrics: ShopMetrics): Promise<{ store: Store; bus: Bus }> {
-  const store = instrumentStore(await createStore(config.storeSpec), metrics);
+  const store = metrics.stateline.store(await createStore(config.storeSpec));
   try {
-    const bus = instrumentBus(await createBus(config.busSpec), metrics.busPublishes, metrics.busErrors);
+    const bus = metrics.stateline.bus(await createBus(config.busSpec));
     return { store, bus };
   } catch (err) {
     await store.close();
@@ -97,14 +94,9 @@ async function open(config: ShopConfig, metrics: ShopMetrics): Promise<{ store: 
 export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<Shop> {
   const config = readConfig(env);
   const log = createLogger(config.instance, config.logLevel);
-  const counters: SessionCounters = { created: 0, renewed: 0, revoked: 0, ended: 0 };
   let sessions: SessionManager | undefined;
   let hub: Hub | undefined;
-  const metrics = new ShopMetrics({
-    sessions: () => sessions?.metrics,
-    counters,
-    hub: () => hub?.stats,
-  });
+  const metrics = await ShopMetrics.create();
 
   const { store, bus } = await open(config, metrics);
   let busUp = true;
@@ -120,7 +112,7 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     // Sessions may live apart from users and orders (a cache such as memcached beside a database).
     let sessionStore = store;
     if (config.sessionStoreSpec) {
-      const own = instrumentStore(await createStore(config.sessionStoreSpec), metrics);
+      const own = metrics.stateline.store(await createStore(config.sessionStoreSpec));
       closers.push(() => own.close());
       sessionStore = own;
     }
@@ -137,6 +129,7 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
       store: sessionStore,
       bus,
       keys: config.sessionKeys,
+      logger: log,
     };
     // Passed only when asked for, so the option is never sent where it means nothing.
     if (config.replication !== 'off') sessionOptions.replication = config.replication;
@@ -160,22 +153,23 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     }
     sessions = await createSessions(sessionOptions);
     closers.unshift(() => sessions!.close());
-    const tracked = trackSessions(sessions, counters);
+    metrics.stateline.watch({ sessions });
     hub = await createChat({
       bus,
-      sessions: tracked,
+      sessions,
       storeSpec: config.storeSpec,
       busSpec: config.busSpec,
       instance: config.instance,
+      logger: log,
     });
     closers.unshift(() => hub!.close());
+    metrics.stateline.watch({ realtime: hub });
 
     const ctx: ShopContext = {
       config,
       store,
       sessions,
       limit: new LoginLimit(store),
-      counters,
       log,
       client: clientReader(config.trustedProxies, config.gatewaySecret),
     };
@@ -188,6 +182,7 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     const mySessions = sessionRoutes(ctx);
     const orders = orderRoutes(ctx);
     closers.unshift(() => orders.close());
+    metrics.stateline.watch({ idempotency: orders });
     const router = new Router<Entry>()
       .on(
         'GET',
@@ -248,14 +243,7 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
         const run = guarded(m.entry, m.params, reqId);
         if (m.entry.session) {
           // The session is committed before the response leaves (its Set-Cookie on it).
-          const createdBefore = { handle: undefined as string | null | undefined };
-          await withSession(tracked, async (r: SessionRequest, s: ServerResponse) => {
-            createdBefore.handle = r.session.handle;
-            s.once('finish', () => {
-              if (createdBefore.handle === null && r.session.handle !== null) counters.created++;
-            });
-            await run(r, s);
-          })(req, res);
+          await withSession(sessions!, (r: SessionRequest, s: ServerResponse) => run(r, s))(req, res);
         } else await run(req, res);
         return;
       }
@@ -299,9 +287,6 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
         const status = res.statusCode;
         const ms = performance.now() - started;
         metrics.request(method, route, status, ms / 1000);
-        if (res.getHeader('idempotent-replayed') === 'true') metrics.idempotencyReplays.inc();
-        if (code === 'SL_ERR_IDEMPOTENCY_IN_FLIGHT' || code === 'SL_ERR_IDEMPOTENCY_MISMATCH')
-          metrics.idempotencyConflicts.inc();
         const line = { reqId, method, route, status, ms: Math.round(ms * 10) / 10 };
         if (!res.writableFinished) log.info({ ...line, aborted: true }, 'request');
         else log.info(code ? { ...line, code } : line, 'request');

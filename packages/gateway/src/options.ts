@@ -1,4 +1,5 @@
 import { StatelineError } from 'stateline/errors';
+import { resolveLogger, type Logger } from 'stateline/logger';
 import type { IncomingMessage } from 'node:http';
 import type { Balance, GatewayOptions, ResponseEvent, StateChange } from './types.js';
 
@@ -41,8 +42,13 @@ const REMOVED: Readonly<Record<string, string>> = {
   control: 'the control option was removed: add the handler with gw.use(handler), which sees every path',
 };
 
-function reportToConsole(err: unknown, req: IncomingMessage): void {
-  console.error(`stateline gateway: a front handler failed on ${req.method} ${req.url}:`, err);
+/** The default `onError`: what failed, with the request's method and URL, to the logger. */
+function reportTo(log: Logger): (err: unknown, req: IncomingMessage) => void {
+  return (err, req) =>
+    log.error(
+      { err, method: req.method, url: req.url },
+      `stateline gateway: a front handler failed on ${req.method} ${req.url}`,
+    );
 }
 
 function invalid(detail: string): StatelineError {
@@ -97,6 +103,7 @@ export function resolveOptions(options: GatewayOptions = {}): ResolvedOptions {
       'onStateChange',
       'onResponse',
       'onError',
+      'logger',
     ],
     '',
   );
@@ -164,6 +171,6 @@ export function resolveOptions(options: GatewayOptions = {}): ResolvedOptions {
     metrics: options.metrics ?? true,
     onStateChange: options.onStateChange,
     onResponse: options.onResponse,
-    onError: options.onError ?? reportToConsole,
+    onError: options.onError ?? reportTo(resolveLogger(options.logger, 'gateway')),
   };
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
+import type { Logger } from 'stateline/logger';
 import type { FrontHandler } from './front.js';
 
 /** How the gateway picks an instance for a request. */
@@ -111,8 +112,10 @@ export interface GatewayOptions {
    * to `onError`).
    */
   onResponse?: (event: ResponseEvent) => void;
-  /** Called with what a front handler threw or rejected with (its client got a 500 problem), or an `onResponse` hook threw. Default: `console.error`. */
+  /** Called with what a front handler threw or rejected with (its client got a 500 problem), or an `onResponse` hook threw. Default: `logger.error`. */
   onError?: (err: unknown, req: IncomingMessage) => void;
+  /** Where failures go when there is no `onError` (a pino logger fits; default: `console.error`). */
+  logger?: Logger;
 }
 
 /** An instance to route to. */

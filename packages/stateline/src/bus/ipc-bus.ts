@@ -3,6 +3,7 @@ import { StatelineError } from '../errors.js';
 import { CallGuard } from '../internal/guard.js';
 import { withTimeout } from '../internal/timeout.js';
 import { safeCall } from './memory-bus.js';
+import { resolveLogger, type Logger } from '../logger.js';
 import type { Bus, BusHandler, IpcBusOptions } from './types.js';
 
 /**
@@ -63,6 +64,7 @@ export class IpcBus implements Bus {
   private readonly prefix: string;
   private readonly guard: CallGuard;
   private readonly link: IpcLink;
+  private readonly log: Logger;
 
   constructor(
     connect: (sink: IpcSink) => IpcLink,
@@ -71,16 +73,18 @@ export class IpcBus implements Bus {
   ) {
     this.prefix = options.prefix ?? 'sl:';
     this.guard = new CallGuard('SL_ERR_BUS_UNAVAILABLE', label, options.timeout ?? 2000);
+    this.log = resolveLogger(options.logger, label);
     this.link = connect({
       deliver: (ch, msg) => {
-        for (const h of [...(this.handlers.get(ch) ?? [])]) safeCall(h, msg, ch.slice(this.prefix.length));
+        for (const h of [...(this.handlers.get(ch) ?? [])])
+          safeCall(h, msg, ch.slice(this.prefix.length), this.log);
       },
       connection: (up) => {
         for (const l of [...this.listeners]) {
           try {
             l(up);
           } catch (err) {
-            process.emitWarning(`stateline ipc bus connection listener threw: ${String(err)}`);
+            this.log.warn({ err }, 'stateline ipc bus connection listener threw');
           }
         }
       },

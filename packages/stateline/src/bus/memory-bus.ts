@@ -1,9 +1,11 @@
 import { CallGuard } from '../internal/guard.js';
+import { processLogger, resolveLogger, type Logger } from '../logger.js';
 import type { Bus, BusHandler, MemoryBusOptions } from './types.js';
 
 type Hub = Map<string, Set<BusHandler>>;
 const hubs = new WeakMap<object, Hub>();
 const DEFAULT_HUB = {};
+const DEFAULT_LOG = processLogger();
 
 /** A Bus inside one process: every MemoryBus on the same hub hears every other. */
 export class MemoryBus implements Bus {
@@ -12,6 +14,7 @@ export class MemoryBus implements Bus {
   private readonly prefix: string;
   private readonly guard: CallGuard;
   private readonly mine = new Set<[string, BusHandler]>();
+  private readonly log: Logger;
 
   constructor(options: Omit<MemoryBusOptions, 'type'> = {}) {
     const key = options.hub ?? DEFAULT_HUB;
@@ -20,6 +23,7 @@ export class MemoryBus implements Bus {
     this.hub = hub;
     this.prefix = options.prefix ?? 'sl:';
     this.guard = new CallGuard('SL_ERR_BUS_UNAVAILABLE', 'memory bus', options.timeout ?? 2000);
+    this.log = resolveLogger(options.logger, 'memory bus');
   }
 
   publish(channel: string, message: string): Promise<void> {
@@ -27,7 +31,7 @@ export class MemoryBus implements Bus {
       const handlers = this.hub.get(this.prefix + channel);
       if (!handlers) return;
       // Deliver asynchronously, like a network bus would, and isolate handler failures.
-      for (const h of [...handlers]) queueMicrotask(() => safeCall(h, message, channel));
+      for (const h of [...handlers]) queueMicrotask(() => safeCall(h, message, channel, this.log));
     });
   }
 
@@ -65,12 +69,15 @@ export class MemoryBus implements Bus {
 }
 
 /** Runs a subscriber; a throwing handler must never break delivery to the others. */
-export function safeCall(handler: BusHandler, message: string, channel: string): void {
+export function safeCall(
+  handler: BusHandler,
+  message: string,
+  channel: string,
+  log: Logger = DEFAULT_LOG,
+): void {
   try {
     handler(message, channel);
   } catch (err) {
-    process.emitWarning(
-      `stateline bus handler for "${channel}" threw: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    log.warn({ err, channel }, `stateline bus handler for "${channel}" threw`);
   }
 }

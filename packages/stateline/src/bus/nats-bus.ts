@@ -13,6 +13,7 @@ import { StatelineError } from '../errors.js';
 import { CallGuard } from '../internal/guard.js';
 import { connectNats, subjectToken, type NatsLink } from '../internal/nats-connect.js';
 import { safeCall } from './memory-bus.js';
+import { resolveLogger, type Logger } from '../logger.js';
 import type { Bus, BusHandler, NatsBusOptions } from './types.js';
 
 interface Channel {
@@ -34,6 +35,7 @@ class NatsBus implements Bus {
     private readonly link: NatsLink,
     prefix: string,
     private readonly guard: CallGuard,
+    private readonly log: Logger,
   ) {
     this.base = prefix === '' ? 'bus.' : `${subjectToken(prefix)}bus.`;
   }
@@ -86,7 +88,7 @@ class NatsBus implements Bus {
           callback: (err, msg) => {
             if (err) return;
             const text = msg.string();
-            for (const h of [...handlers]) safeCall(h, text, channel);
+            for (const h of [...handlers]) safeCall(h, text, channel, this.log);
           },
         });
         const created: Channel = { handlers, sub, active: this.confirm() };
@@ -152,10 +154,17 @@ export async function openNatsBus(options: NatsBusOptions): Promise<Bus> {
   if (typeof options.url !== 'string' || !options.url) {
     throw new StatelineError('SL_ERR_INVALID_OPTION', 'nats bus needs a url such as nats://127.0.0.1:4222');
   }
-  const link = await connectNats(options.url, { code: 'SL_ERR_BUS_UNAVAILABLE', label: 'nats bus', timeout });
+  const log = resolveLogger(options.logger, 'nats bus');
+  const link = await connectNats(options.url, {
+    code: 'SL_ERR_BUS_UNAVAILABLE',
+    label: 'nats bus',
+    timeout,
+    logger: log,
+  });
   return new NatsBus(
     link,
     options.prefix ?? 'sl:',
     new CallGuard('SL_ERR_BUS_UNAVAILABLE', 'nats bus', timeout),
+    log,
   );
 }

@@ -14,6 +14,7 @@ import {
 } from '../internal/pg-connect.js';
 import { withTimeout } from '../internal/timeout.js';
 import { safeCall } from './memory-bus.js';
+import { resolveLogger, type Logger } from '../logger.js';
 import type { Bus, BusHandler, PostgresBusOptions } from './types.js';
 
 /**
@@ -101,6 +102,7 @@ class PostgresBus implements Bus {
     private readonly url: string,
     private readonly prefix: string,
     private readonly guard: CallGuard,
+    private readonly log: Logger,
   ) {
     this.heartbeat = setInterval(() => this.ping(), HEARTBEAT_MS);
     this.heartbeat.unref();
@@ -189,7 +191,7 @@ class PostgresBus implements Bus {
   private deliver(channel: string, payload: string | undefined): void {
     const entry = this.channels.get(channel);
     if (!entry) return;
-    for (const h of [...entry.handlers]) safeCall(h, payload ?? '', entry.name);
+    for (const h of [...entry.handlers]) safeCall(h, payload ?? '', entry.name, this.log);
   }
 
   /** Connects a LISTEN client, listens on every registered channel and makes it current. */
@@ -272,9 +274,7 @@ class PostgresBus implements Bus {
       try {
         listener(connected);
       } catch (err) {
-        process.emitWarning(
-          `stateline bus connection listener threw: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        this.log.warn({ err }, 'stateline postgres bus connection listener threw');
       }
     }
   }
@@ -317,7 +317,8 @@ export async function openPostgresBus(options: PostgresBusOptions): Promise<Bus>
   // One publishing connection keeps one bus's messages in publish order.
   const pool = await createPgPool({ url: options.url, label, timeout, poolSize: 1 });
   const guard = new CallGuard('SL_ERR_BUS_UNAVAILABLE', label, timeout);
-  const bus = new PostgresBus(pg, pool, options.url, options.prefix ?? 'sl:', guard);
+  const log = resolveLogger(options.logger, label);
+  const bus = new PostgresBus(pg, pool, options.url, options.prefix ?? 'sl:', guard, log);
   try {
     await withTimeout(bus.establish(), timeout, () => new Error(`no answer within ${timeout} ms`));
   } catch (err) {

@@ -23,6 +23,7 @@ import {
   type RedisSubscriber,
 } from '../internal/redis-connect.js';
 import { safeCall } from './memory-bus.js';
+import { resolveLogger, type Logger } from '../logger.js';
 import type { Bus, BusHandler, RedisBusOptions, RedisClusterBusOptions } from './types.js';
 
 /** How often a cluster bus re-checks its sharded subscriptions (a moved slot heals within this). */
@@ -50,6 +51,7 @@ class RedisBus implements Bus {
     private readonly sub: RedisLink & RedisSubscriber,
     private readonly prefix: string,
     private readonly guard: CallGuard,
+    private readonly log: Logger,
   ) {
     const update = () => {
       const up = this.pub.connected && this.sub.connected;
@@ -93,9 +95,7 @@ class RedisBus implements Bus {
       try {
         l(up);
       } catch (err) {
-        process.emitWarning(
-          `stateline redis bus connection listener threw: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        this.log.warn({ err }, 'stateline redis bus connection listener threw');
       }
     }
   }
@@ -105,7 +105,7 @@ class RedisBus implements Bus {
     const ch = this.channels.get(name);
     if (!ch) return;
     const channel = name.slice(this.prefix.length);
-    for (const h of [...ch.handlers]) safeCall(h, message, channel);
+    for (const h of [...ch.handlers]) safeCall(h, message, channel, this.log);
   };
 
   publish(channel: string, message: string): Promise<void> {
@@ -198,17 +198,18 @@ export async function openRedisBus(options: RedisBusOptions | RedisClusterBusOpt
   const label = `${options.type} bus`;
   const guard = new CallGuard('SL_ERR_BUS_UNAVAILABLE', label, timeout);
   const prefix = options.prefix ?? 'sl:';
-  const o = { code: 'SL_ERR_BUS_UNAVAILABLE', label, timeout } as const;
+  const log = resolveLogger(options.logger, label);
+  const o = { code: 'SL_ERR_BUS_UNAVAILABLE', label, timeout, logger: log } as const;
   if (options.type === 'redis-cluster') {
     const link = await connectRedisCluster(options.nodes, o);
-    return new RedisBus('redis-cluster', link, link, prefix, guard);
+    return new RedisBus('redis-cluster', link, link, prefix, guard, log);
   }
   if (typeof options.url !== 'string' || !options.url) {
     throw new StatelineError('SL_ERR_INVALID_OPTION', 'redis bus needs a url such as redis://127.0.0.1:6379');
   }
   const pub = await connectRedisClient(options.url, o);
   try {
-    return new RedisBus('redis', pub, await connectRedisClient(options.url, o), prefix, guard);
+    return new RedisBus('redis', pub, await connectRedisClient(options.url, o), prefix, guard, log);
   } catch (err) {
     await pub.close();
     throw err;

@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.js';
 /** Receives one message: the payload and the channel it came on. */
 export type BusHandler = (message: string, channel: string) => void;
 
@@ -35,6 +36,8 @@ export interface CommonBusOptions {
   prefix?: string;
   /** Longest wait for the server on any call, in ms (default 2000). */
   timeout?: number;
+  /** Where this backend reports what it cannot throw to a caller (default: process warnings; see `stateline/logger`). */
+  logger?: Logger;
 }
 
 export interface MemoryBusOptions extends CommonBusOptions {

@@ -21,6 +21,7 @@ import type {
   IdempotencyAnswer,
   IdempotencyOptions,
   IdempotencyRequest,
+  IdempotencyStats,
   IdempotencyTicket,
 } from './types.js';
 
@@ -52,6 +53,13 @@ function refuse(code: ErrorCode, detail: string, headers?: Record<string, string
 export function createIdempotency<Req = unknown>(options: IdempotencyOptions<Req> = {}): Idempotency<Req> {
   const o = resolveOptions(options);
   const stores = storeHandle(o.store);
+  const stats: IdempotencyStats = { replays: 0, inFlight: 0, mismatches: 0 };
+  /** A refusal, counted when it is one the stats name. */
+  const refused = (code: ErrorCode, detail: string, headers?: Record<string, string>): BeginResult => {
+    if (code === 'SL_ERR_IDEMPOTENCY_IN_FLIGHT') stats.inFlight++;
+    else if (code === 'SL_ERR_IDEMPOTENCY_MISMATCH') stats.mismatches++;
+    return refuse(code, detail, headers);
+  };
 
   async function decide(request: IdempotencyRequest<Req>): Promise<BeginResult> {
     const method = request.method.toUpperCase();
@@ -59,13 +67,13 @@ export function createIdempotency<Req = unknown>(options: IdempotencyOptions<Req
     const header = request.header('idempotency-key');
     if (header === undefined) {
       if (!o.required(request.raw)) return PASS;
-      return refuse(
+      return refused(
         'SL_ERR_IDEMPOTENCY_KEY_MISSING',
         `${method} ${request.path} needs an Idempotency-Key header`,
       );
     }
     const parsed = parseIdempotencyKey(header);
-    if (!parsed.ok) return refuse('SL_ERR_IDEMPOTENCY_KEY_INVALID', `Idempotency-Key: ${parsed.reason}`);
+    if (!parsed.ok) return refused('SL_ERR_IDEMPOTENCY_KEY_INVALID', `Idempotency-Key: ${parsed.reason}`);
     const scope = o.scope ? await o.scope(request.raw) : defaultScope(request.session, request.address);
     if (typeof scope !== 'string')
       throw new StatelineError('SL_ERR_INVALID_OPTION', 'idempotency: scope(req) must return a string');
@@ -87,21 +95,21 @@ export function createIdempotency<Req = unknown>(options: IdempotencyOptions<Req
       const existing = await store.get(key);
       if (existing) return answerFor(decodeRecord(existing.value), fingerprint);
     }
-    return refuse('SL_ERR_IDEMPOTENCY_IN_FLIGHT', 'the key keeps changing hands; retry', {
+    return refused('SL_ERR_IDEMPOTENCY_IN_FLIGHT', 'the key keeps changing hands; retry', {
       'retry-after': IN_FLIGHT_RETRY_AFTER,
     });
   }
 
   function answerFor(record: IdempotencyRecord, fingerprint: string): BeginResult {
     if (record.fingerprint !== fingerprint) {
-      return refuse(
+      return refused(
         'SL_ERR_IDEMPOTENCY_MISMATCH',
         'this Idempotency-Key was already used with a different fingerprint (body or query)',
       );
     }
     switch (record.state) {
       case 'pending':
-        return refuse(
+        return refused(
           'SL_ERR_IDEMPOTENCY_IN_FLIGHT',
           'a request with this Idempotency-Key is still being processed',
           {
@@ -111,6 +119,7 @@ export function createIdempotency<Req = unknown>(options: IdempotencyOptions<Req
       case 'unstored':
         return { kind: 'answer', answer: notStored(record.status, record.headers), replayed: false };
       case 'done':
+        stats.replays++;
         return {
           kind: 'answer',
           answer: {
@@ -124,6 +133,7 @@ export function createIdempotency<Req = unknown>(options: IdempotencyOptions<Req
   }
 
   return {
+    stats,
     async begin(request) {
       try {
         return await decide(request);

@@ -4,6 +4,7 @@ import { rejectUnknown } from '../internal/spec.js';
 import { storeOptionsFromSpec } from '../store/index.js';
 import type { Store, StoreOptions } from '../store/types.js';
 import type { IdempotencyOptions } from './types.js';
+import { resolveLogger, type Logger } from '../logger.js';
 
 export const DEFAULT_STORE = 'sqlite:.stateline/state.db';
 export const DEFAULT_REPLAY_HEADERS = [
@@ -39,6 +40,7 @@ const KNOWN = [
   'replayHeaders',
   'maxBodyBytes',
   'onError',
+  'logger',
 ];
 const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
@@ -62,6 +64,12 @@ function callback<F>(value: unknown, name: string): F | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'function') throw invalid(`${name} must be a function`);
   return value as F;
+}
+
+/** The default `onError`: the failure to the logger as `err`. */
+function reportTo(log: Logger): (err: unknown) => void {
+  return (err) =>
+    log.error({ err }, 'stateline/idempotency: an outcome could not be saved or the handler failed');
 }
 
 /** Applies defaults and refuses unknown or ill-typed options with `SL_ERR_INVALID_OPTION`. */
@@ -96,7 +104,9 @@ export function resolveOptions<Req>(options: IdempotencyOptions<Req>): ResolvedO
     throw invalid('maxBodyBytes must be a whole number of bytes');
   const store = options.store ?? DEFAULT_STORE;
   return {
-    store: isStore(store) ? store : storeOptionsFromSpec(store),
+    store: isStore(store)
+      ? store
+      : { ...storeOptionsFromSpec(store), ...(options.logger ? { logger: options.logger } : {}) },
     methods: new Set(methods.map((m) => m.toUpperCase())),
     required: typeof required === 'function' ? required : () => required,
     ttl: positiveDuration(options.ttl ?? '24h', 'ttl'),
@@ -105,6 +115,6 @@ export function resolveOptions<Req>(options: IdempotencyOptions<Req>): ResolvedO
     fingerprint: callback(options.fingerprint, 'fingerprint'),
     replayHeaders: allow,
     maxBodyBytes,
-    onError: callback(options.onError, 'onError') ?? ((err) => console.error('stateline/idempotency:', err)),
+    onError: callback(options.onError, 'onError') ?? reportTo(resolveLogger(options.logger, 'idempotency')),
   };
 }

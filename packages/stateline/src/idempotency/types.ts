@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.js';
 import type { Store, StoreSpec } from '../store/types.js';
 
 /**
@@ -24,8 +25,10 @@ export interface IdempotencyOptions<Req = unknown> {
   replayHeaders?: readonly string[];
   /** Largest response body kept for replay (default 1 MiB); larger ones are sent but not kept. */
   maxBodyBytes?: number;
-  /** Called when an outcome cannot be saved or a handler fails with a 5xx (default: console.error); never for a 4xx answer. */
+  /** Called when an outcome cannot be saved or a handler fails with a 5xx (default: `logger.error`); never for a 4xx answer. */
   onError?: (err: unknown) => void;
+  /** Where failures go when there is no `onError` (default: `console.error`); also given to a Store opened from a spec. */
+  logger?: Logger;
 }
 
 /** What an adapter tells the core about one request. */
@@ -81,8 +84,30 @@ export type BeginResult =
   | { kind: 'answer'; answer: IdempotencyAnswer; replayed: boolean }
   | { kind: 'ticket'; ticket: IdempotencyTicket };
 
+/**
+ * Counters of one idempotency middleware, live (read them at scrape time; `stateline/metrics`
+ * does). Every adapter's middleware carries its core's as `stats`.
+ *
+ * @example
+ * ```ts
+ * const idem = idempotency({ store });
+ * app.use(idem);
+ * setInterval(() => console.log(idem.stats.replays, idem.stats.inFlight), 10_000);
+ * ```
+ */
+export interface IdempotencyStats {
+  /** Requests answered with the saved outcome of an earlier one (`Idempotent-Replayed: true`). */
+  replays: number;
+  /** 409 `SL_ERR_IDEMPOTENCY_IN_FLIGHT`: the key's first request was still running. */
+  inFlight: number;
+  /** 422 `SL_ERR_IDEMPOTENCY_MISMATCH`: the key was reused with another body or query. */
+  mismatches: number;
+}
+
 /** The framework-neutral middleware; adapters translate to and from it. */
 export interface Idempotency<Req = unknown> {
+  /** Its counters (the same object for the life of the middleware). */
+  readonly stats: Readonly<IdempotencyStats>;
   /** Decides a request. Never rejects: every failure becomes a problem answer. */
   begin(request: IdempotencyRequest<Req>): Promise<BeginResult>;
   /** True when the method is one the middleware handles (`methods`). */

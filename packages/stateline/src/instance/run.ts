@@ -1,6 +1,7 @@
 import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { lingerOnEarlyClose, trackRequest } from '../http/linger.js';
+import { resolveLogger, type Logger } from '../logger.js';
 import { closeInOrder, type Closable } from './close.js';
 import { closeServer } from './drain.js';
 import { instanceIdFromEnv, portFromEnv } from './env.js';
@@ -38,6 +39,8 @@ export interface InstanceOptions {
   drainTimeout?: number;
   /** Exit the process (0) once a drain finished (default true). */
   exit?: boolean;
+  /** Where the instance says it listens (`info`) and why a drain failed (`error`); default: the console. */
+  logger?: Logger;
 }
 
 /**
@@ -108,6 +111,7 @@ export async function runInstance(
   const host = options.host ?? (process.env.HOST || '127.0.0.1');
   const port = options.port ?? portFromEnv(supervised);
   const drainTimeout = options.drainTimeout ?? 10_000;
+  const log = resolveLogger(options.logger, 'runInstance');
 
   const { server, handler } = takeHandler(app);
   // Longer than undici's 4 s keep-alive so the balancer, not this server, closes idle connections.
@@ -154,7 +158,7 @@ export async function runInstance(
     drain(timeout).then(
       () => options.exit !== false && process.exit(0),
       (err: unknown) => {
-        console.error(`stateline instance ${id}: drain failed:`, err);
+        log.error({ err, instance: id }, `stateline instance ${id}: drain failed`);
         if (options.exit !== false) process.exit(1);
       },
     );
@@ -169,7 +173,10 @@ export async function runInstance(
     process.on('SIGINT', () => {});
     tellSupervisor({ $sl: 'supervisor', type: 'listening', port: bound });
   } else {
-    console.log(`stateline instance ${id} listening on http://${host}:${bound}`);
+    log.info(
+      { instance: id, url: `http://${host}:${bound}` },
+      `stateline instance ${id} listening on http://${host}:${bound}`,
+    );
     process.once('SIGINT', () => drainAndExit(drainTimeout));
   }
   process.once('SIGTERM', () => drainAndExit(drainTimeout));

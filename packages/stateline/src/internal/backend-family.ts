@@ -25,14 +25,14 @@ export interface Backend<O, T> {
 export interface BackendFamily<M extends Record<string, BaseOptions>, T> {
   /** Names the family in errors: `store`, `bus`, `log`. */
   what: string;
-  /** Option keys every backend of the family takes besides `type`, `prefix` and `timeout`. */
+  /** Option keys every backend of the family takes besides `type`, `prefix`, `timeout` and `logger`. */
   common?: readonly string[];
   backends: { [K in keyof M]: Backend<M[K], T> };
   /** Checks of the family's own (e.g. a Log's retention). */
   check?(options: M[keyof M]): void;
 }
 
-const COMMON = ['type', 'prefix', 'timeout'];
+const COMMON = ['type', 'prefix', 'timeout', 'logger'];
 
 function isType<M extends Record<string, BaseOptions>>(
   family: BackendFamily<M, unknown>,

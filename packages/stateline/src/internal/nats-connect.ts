@@ -11,6 +11,7 @@
  *   inject a `.` (a new token) or a wildcard (`*`, `>`) into a subject.
  */
 import type * as Transport from '@nats-io/transport-node';
+import { processLogger, type Logger } from '../logger.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { StatelineError } from '../errors.js';
 import type { UnavailableCode } from './redis-connect.js';
@@ -24,6 +25,8 @@ export interface NatsConnectOptions {
   label: string;
   /** Bounds the first connection, in ms. */
   timeout: number;
+  /** Hears a connection listener that threw (default: a process warning). */
+  logger?: Logger | undefined;
 }
 
 /** A connection plus its up/down state, as the NATS backends use it. */
@@ -81,6 +84,7 @@ class Link implements NatsLink {
   constructor(
     readonly nc: NatsConnection,
     private readonly label: string,
+    private readonly log: Logger,
   ) {
     void this.watch();
   }
@@ -103,9 +107,7 @@ class Link implements NatsLink {
       try {
         l(up);
       } catch (err) {
-        process.emitWarning(
-          `stateline ${this.label} connection listener threw: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        this.log.warn({ err }, `stateline ${this.label} connection listener threw`);
       }
     }
   }
@@ -147,7 +149,7 @@ export async function connectNats(url: string, o: NatsConnectOptions): Promise<N
       // Capturing a stack for every request costs more than the request on a hot path.
       noAsyncTraces: true,
     });
-    return new Link(nc, o.label);
+    return new Link(nc, o.label, o.logger ?? processLogger());
   } catch (cause) {
     throw new StatelineError(
       o.code,

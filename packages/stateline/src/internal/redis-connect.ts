@@ -15,6 +15,7 @@
  *   A typo in a URL therefore fails loudly at startup, while a server lost later is waited for.
  */
 import { createHash } from 'node:crypto';
+import { processLogger, type Logger } from '../logger.js';
 import type * as NodeRedis from 'redis';
 import { StatelineError, type ErrorCode } from '../errors.js';
 import { reconnectDelay } from './backoff.js';
@@ -38,6 +39,8 @@ export interface RedisConnectOptions {
   label: string;
   /** Bounds the first connection and each TCP connect attempt, in ms. */
   timeout: number;
+  /** Hears a connection listener that threw (default: a process warning). */
+  logger?: Logger | undefined;
 }
 
 /** A pub/sub message listener as node-redis calls it. */
@@ -145,6 +148,8 @@ function describe(err: unknown): string {
 
 /** Shared up/down bookkeeping: listeners hear only real transitions. */
 class ConnectionState {
+  constructor(private readonly log: Logger) {}
+
   private up = false;
   private readonly listeners = new Set<(connected: boolean) => void>();
   lastError: unknown;
@@ -160,7 +165,7 @@ class ConnectionState {
       try {
         l(up);
       } catch (err) {
-        process.emitWarning(`stateline redis connection listener threw: ${describe(err)}`);
+        this.log.warn({ err }, 'stateline redis connection listener threw');
       }
     }
   }
@@ -288,7 +293,7 @@ export async function connectRedisClient(url: string, o: RedisConnectOptions): P
       { cause: err },
     );
   }
-  const state = new ConnectionState();
+  const state = new ConnectionState(o.logger ?? processLogger());
   client.on('error', (err: unknown) => {
     state.lastError = err;
     state.set(client.isReady);
@@ -436,7 +441,7 @@ export async function connectRedisCluster(
       { cause: err },
     );
   }
-  const state = new ConnectionState();
+  const state = new ConnectionState(o.logger ?? processLogger());
   const link = new ClusterLink(cluster, state, o.timeout);
   const down = (err?: unknown) => {
     if (err !== undefined) state.lastError = err;

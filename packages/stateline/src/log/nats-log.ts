@@ -335,7 +335,12 @@ export async function openNatsLog(options: NatsLogOptions): Promise<Log> {
     loadPeer<JetStreamModule>('@nats-io/jetstream', 'the nats log'),
     loadPeer<TransportModule>('@nats-io/transport-node', 'the nats log'),
   ]);
-  const link = await connectNats(options.url, { code: 'SL_ERR_LOG_UNAVAILABLE', label: 'nats log', timeout });
+  const link = await connectNats(options.url, {
+    code: 'SL_ERR_LOG_UNAVAILABLE',
+    label: 'nats log',
+    timeout,
+    logger: options.logger,
+  });
   let jsm: JetStreamManager;
   try {
     jsm = await jsMod.jetstreamManager(link.nc, { timeout });

@@ -254,7 +254,12 @@ export async function openRedisLog(options: RedisLogOptions | RedisClusterLogOpt
     options.type === 'redis-cluster'
       ? { type: options.type, nodes: options.nodes }
       : { type: options.type, url: options.url };
-  const link = await connectRedis(target, { code: 'SL_ERR_LOG_UNAVAILABLE', label, timeout });
+  const link = await connectRedis(target, {
+    code: 'SL_ERR_LOG_UNAVAILABLE',
+    label,
+    timeout,
+    logger: options.logger,
+  });
   return new RedisLog(
     options.type,
     link,

@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.js';
 /** One message in a stream. Offsets start at 1 and grow by one per append within an epoch. */
 export interface LogEntry {
   offset: number;
@@ -85,6 +86,8 @@ export interface CommonLogOptions {
   prefix?: string;
   /** Longest wait for the server on any call, in ms (default 2000). */
   timeout?: number;
+  /** Where this backend reports what it cannot throw to a caller (default: process warnings; see `stateline/logger`). */
+  logger?: Logger;
   retention?: Retention;
 }
 

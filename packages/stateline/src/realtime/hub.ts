@@ -62,7 +62,7 @@ export class RealtimeHub implements Hub {
   private readonly registry: RoomRegistry;
   private readonly conns = new Map<Connection, Map<string, Joined>>();
   private readonly pingTimer: NodeJS.Timeout | undefined;
-  private readonly warn = warnSparingly();
+  private readonly warn: (message: string, err?: unknown) => void;
   private gen = 0;
   private closed = false;
 
@@ -75,6 +75,7 @@ export class RealtimeHub implements Hub {
     private readonly rooms: HubOptions['rooms'],
     private readonly owned: Array<Log | Bus>,
   ) {
+    this.warn = warnSparingly(o.logger);
     const ctx: RoomContext = {
       log,
       bus,

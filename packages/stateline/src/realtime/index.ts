@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { createBus } from '../bus/index.js';
+import { busOptionsFromSpec, createBus } from '../bus/index.js';
 import type { Bus } from '../bus/types.js';
 import { createLog, logOptionsFromSpec } from '../log/index.js';
 import type { Log, LogSpec, Retention } from '../log/types.js';
@@ -20,6 +20,7 @@ import { RealtimeHub } from './hub.js';
 import { resolveHubOptions } from './options.js';
 import type { Hub, HubOptions } from './types.js';
 import { loadWs } from './ws-peer.js';
+import type { Logger } from '../logger.js';
 
 export type * from './types.js';
 export type * from './protocol.js';
@@ -30,8 +31,10 @@ const isLog = (v: unknown): v is Log =>
 const isBus = (v: unknown): v is Bus =>
   typeof v === 'object' && v !== null && typeof (v as Bus).publish === 'function';
 
-function withRetention(spec: LogSpec, history: Retention | undefined): LogSpec {
-  return history === undefined ? spec : { ...logOptionsFromSpec(spec), retention: history };
+function withRetention(spec: LogSpec, history: Retention | undefined, logger: Logger | undefined): LogSpec {
+  if (history === undefined && logger === undefined) return spec;
+  const o = { ...logOptionsFromSpec(spec), ...(logger ? { logger } : {}) };
+  return history === undefined ? o : { ...o, retention: history };
 }
 
 /**
@@ -59,9 +62,13 @@ export async function createHub(options: HubOptions): Promise<Hub> {
   try {
     const log = isLog(options.log)
       ? options.log
-      : await createLog(withRetention(options.log, options.history));
+      : await createLog(withRetention(options.log, options.history, options.logger));
     if (!isLog(options.log)) owned.push(log);
-    const bus = isBus(options.bus) ? options.bus : await createBus(options.bus);
+    const bus = isBus(options.bus)
+      ? options.bus
+      : await createBus(
+          options.logger ? { ...busOptionsFromSpec(options.bus), logger: options.logger } : options.bus,
+        );
     if (!isBus(options.bus)) owned.push(bus);
     const hub = new RealtimeHub(o, ws, log, bus, options.sessions, options.rooms, owned);
     if (options.server) hub.attach(options.server);

@@ -3,6 +3,7 @@ import { StatelineError } from '../errors.js';
 import { parseDuration } from '../internal/duration.js';
 import { rejectUnknown } from '../internal/spec.js';
 import type { HubOptions, RateLimit } from './types.js';
+import { resolveLogger, type Logger } from '../logger.js';
 
 const KNOWN = [
   'server',
@@ -26,6 +27,7 @@ const KNOWN = [
   'dedupWindow',
   'instanceId',
   'prefix',
+  'logger',
 ];
 
 /** Options with defaults applied and every value checked. */
@@ -47,6 +49,7 @@ export interface ResolvedHubOptions {
   dedupWindow: number;
   instanceId: string;
   prefix: string;
+  logger: Logger;
 }
 
 const bad = (detail: string) => new StatelineError('SL_ERR_INVALID_OPTION', `createHub: ${detail}`);
@@ -127,5 +130,6 @@ export function resolveHubOptions(o: HubOptions): ResolvedHubOptions {
     dedupWindow: positive(o.dedupWindow, 'dedupWindow', 4096),
     instanceId,
     prefix,
+    logger: resolveLogger(o.logger, 'createHub', 'StatelineRealtimeWarning'),
   };
 }

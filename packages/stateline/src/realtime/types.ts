@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.js';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
@@ -84,6 +85,12 @@ export interface HubOptions {
   instanceId?: string;
   /** Prefix of Log streams and Bus channels (default `'rt:'`). */
   prefix?: string;
+  /**
+   * Where the hub reports failures it cannot answer a client with (a room policy that threw, a
+   * publish that failed), each distinct message at most once per 10 s. Also given to the Log and
+   * Bus the hub opens from specs. Default: `StatelineRealtimeWarning` process warnings.
+   */
+  logger?: Logger;
 }
 
 /** Counters of one hub instance. */

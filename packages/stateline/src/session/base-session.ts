@@ -1,6 +1,7 @@
 import { StatelineError } from '../errors.js';
 import type { CookieSettings } from './cookie.js';
 import type { SessionRecord } from './record.js';
+import { sealSessionClass } from './sealed-session.js';
 import type { CommitResult, Session } from './types.js';
 
 const REMOVED: unique symbol = Symbol('removed');
@@ -16,7 +17,7 @@ export abstract class BaseSession implements Session {
 
   protected constructor(
     protected rec: SessionRecord | null,
-    protected readonly cookie: CookieSettings,
+    protected readonly cookieSettings: CookieSettings,
     /** The request carried a session cookie (cleared when it turns out dead). */
     protected presented: boolean,
     readonly degraded = false,
@@ -28,6 +29,13 @@ export abstract class BaseSession implements Session {
 
   get handle(): string | null {
     return this.isNew ? null : (this.rec?.h ?? null);
+  }
+
+  /** express-session's `req.session.cookie`: here the cookie is configured once, on the manager. */
+  get cookie(): never {
+    throw new TypeError(
+      'session.cookie does not exist: the cookie is configured on the manager, createSessions({ cookie, idleTimeout, absoluteTimeout }) (docs/sessions.md)',
+    );
   }
 
   abstract get isNew(): boolean;
@@ -94,6 +102,9 @@ export abstract class BaseSession implements Session {
     this.committing = undefined;
   }
 }
+
+// Writes of names a session does not have end in SEALED_PROTOTYPE and throw (sealed-session.ts).
+sealSessionClass(BaseSession);
 
 function checkKey(key: string): void {
   if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY) {

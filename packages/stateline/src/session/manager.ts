@@ -17,6 +17,9 @@ import type {
 /** Every counter of {@link SessionMetrics} at zero: a manager's, or a reader's that nobody shows. */
 export function zeroMetrics(): SessionMetrics {
   return {
+    created: 0,
+    renewed: 0,
+    revoked: 0,
     invalidCookies: 0,
     expired: 0,
     missing: 0,
@@ -51,7 +54,7 @@ export function zeroMetrics(): SessionMetrics {
 export async function createSessions(options: SessionOptions): Promise<SessionManager> {
   const o = resolveOptions(options);
   const metrics = zeroMetrics();
-  const resources = new Resources();
+  const resources = new Resources(options.logger);
   try {
     const impl = await STRATEGIES[o.strategy]({
       o,
@@ -125,12 +128,16 @@ class Manager implements SessionManager {
     return this.impl.list(userId);
   }
 
-  revoke(handle: string, options: { userId?: string } = {}) {
-    return this.impl.revoke(handle, options.userId);
+  async revoke(handle: string, options: { userId?: string } = {}): Promise<boolean> {
+    const live = await this.impl.revoke(handle, options.userId);
+    if (live) this.metrics.revoked++;
+    return live;
   }
 
-  revokeAll(userId: string) {
-    return this.impl.revokeAll(userId);
+  async revokeAll(userId: string): Promise<number> {
+    const n = await this.impl.revokeAll(userId);
+    this.metrics.revoked += n;
+    return n;
   }
 
   close(): Promise<void> {

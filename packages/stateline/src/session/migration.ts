@@ -9,6 +9,7 @@ import { checkUserId } from './base-session.js';
 import { cookieMap, cookieSettings } from './cookie.js';
 import type { ResolvedOptions } from './options.js';
 import type { CommitResult, RequestContext, Session, SessionMetrics } from './types.js';
+import { sealSessionClass } from './sealed-session.js';
 
 /**
  * What the manager does when a legacy store (or its own, while logging the session in) cannot be
@@ -124,7 +125,9 @@ class MigratedSession implements Session {
     private clears: string[] | null,
     private readonly retire: (() => Promise<void>) | undefined,
     private readonly metrics: SessionMetrics,
-  ) {}
+  ) {
+    Object.preventExtensions(this);
+  }
 
   get userId(): string | null {
     return this.inner.userId;
@@ -194,3 +197,5 @@ class MigratedSession implements Session {
     return { setCookie: [...result.setCookie, ...clears] };
   }
 }
+
+sealSessionClass(MigratedSession);

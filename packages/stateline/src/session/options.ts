@@ -4,6 +4,7 @@ import { parseDuration } from '../internal/duration.js';
 import { rejectUnknown } from '../internal/spec.js';
 import type { MigrationReader } from '../migrate/types.js';
 import { KeyRing } from './key-ring.js';
+import { resolveLogger, type Logger } from '../logger.js';
 import type { SessionOptions, SessionStrategyName } from './types.js';
 
 const KNOWN = [
@@ -28,6 +29,7 @@ const KNOWN = [
   'replication',
   'instanceId',
   'replicationTimeout',
+  'logger',
   'migrate',
 ];
 const STRATEGIES: SessionStrategyName[] = ['server', 'token', 'memory', 'hybrid'];
@@ -56,6 +58,7 @@ export interface ResolvedOptions {
   /** Legacy-cookie readers, in the order they are tried (empty: none). */
   migrate: readonly MigrationReader[];
   now: () => number;
+  logger: Logger;
 }
 
 const bad = (msg: string) => new StatelineError('SL_ERR_INVALID_OPTION', msg);
@@ -127,6 +130,7 @@ export function resolveOptions(o: SessionOptions): ResolvedOptions {
     replicationTimeout: parseDuration(o.replicationTimeout ?? '500ms', 'replicationTimeout'),
     migrate: resolveMigrate(o.migrate),
     now: o.now ?? Date.now,
+    logger: resolveLogger(o.logger, 'createSessions'),
   };
 }
 

@@ -24,6 +24,7 @@ import { isRecord, keys, newRecord, timedOut, type SessionRecord } from './recor
 import type { Revocations } from './revocations.js';
 import type { SessionStrategy } from './strategy.js';
 import type { CommitResult, RequestContext, Session, SessionInfo, SessionMetrics } from './types.js';
+import { sealSessionClass } from './sealed-session.js';
 
 /** A record as the Store holds it: the session plus the verifier of its current (and previous) id. */
 export interface Stored extends SessionRecord {
@@ -243,6 +244,8 @@ class RecordSession extends BaseSession {
   ) {
     super(rec, cookie, presented, degraded);
     this.sentSecret = secret;
+    // Every field exists by now; Object.defineProperty of a new name fails too (sealed-session.ts).
+    Object.preventExtensions(this);
   }
 
   /** The secret the client holds (the one it sent, then the last one we set). */
@@ -324,6 +327,7 @@ class RecordSession extends BaseSession {
     this.secret = secret;
     this.dirty.clear();
     this.destroyed = false;
+    this.env.metrics.created++;
     if (userId) await store.indexAdd(keys.user(userId), rec.h, rec.c + o.absolute);
   }
 
@@ -373,6 +377,7 @@ class RecordSession extends BaseSession {
     });
     this.secret = secret;
     this.dirty.clear();
+    this.env.metrics.renewed++;
     if (before && before !== userId) await store.indexRemove(keys.user(before), this.rec.h);
     if (userId) await store.indexAdd(keys.user(userId), this.rec.h, this.rec.c + o.absolute);
   }
@@ -387,7 +392,7 @@ class RecordSession extends BaseSession {
 
   async destroy(): Promise<void> {
     this.reopen();
-    if (this.rec) await this.strategy.remove(this.rec);
+    if (this.rec && (await this.strategy.remove(this.rec))) this.env.metrics.revoked++;
     this.rec = null;
     this.secret = null;
     this.dirty.clear();
@@ -432,8 +437,9 @@ class RecordSession extends BaseSession {
     const clear = this.destroyed || this.presented;
     this.presented = false;
     this.destroyed = false;
-    const out = clear ? [clearCookie(this.cookie)] : [];
-    if (this.env.near && (clear || this.sentVersion > 0)) out.push(clearCookie(versionSettings(this.cookie)));
+    const out = clear ? [clearCookie(this.cookieSettings)] : [];
+    if (this.env.near && (clear || this.sentVersion > 0))
+      out.push(clearCookie(versionSettings(this.cookieSettings)));
     this.sentVersion = 0;
     return { setCookie: out };
   }
@@ -442,7 +448,7 @@ class RecordSession extends BaseSession {
   private versionCookie(): string {
     const rec = this.rec!;
     return setCookie(
-      versionSettings(this.cookie),
+      versionSettings(this.cookieSettings),
       String(this.version),
       rec.c + this.env.o.absolute - this.env.o.now(),
     );
@@ -452,9 +458,11 @@ class RecordSession extends BaseSession {
     const rec = this.rec!;
     const id = `${rec.h}.${this.secret}`;
     return setCookie(
-      this.cookie,
+      this.cookieSettings,
       `${id}.${this.env.o.ring.sign(id)}`,
       rec.c + this.env.o.absolute - this.env.o.now(),
     );
   }
 }
+
+sealSessionClass(RecordSession);

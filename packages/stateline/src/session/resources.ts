@@ -1,7 +1,8 @@
-import { createBus } from '../bus/index.js';
+import { busOptionsFromSpec, createBus } from '../bus/index.js';
 import { StatelineError } from '../errors.js';
 import type { Bus, BusSpec } from '../bus/types.js';
-import { createStore } from '../store/index.js';
+import type { Logger } from '../logger.js';
+import { createStore, storeOptionsFromSpec } from '../store/index.js';
 import type { Store, StoreSpec } from '../store/types.js';
 
 /** Where `server`, `hybrid` and `token` keep their records when no `store` is given. */
@@ -33,6 +34,9 @@ function isBus(x: BusSpec | Bus): x is Bus {
 export class Resources {
   private readonly owned: Closable[] = [];
 
+  /** `logger` goes to every Store and Bus opened here from a spec. */
+  constructor(private readonly logger?: Logger) {}
+
   /** Closes `x` with the manager; returns it. */
   own<T extends Closable>(x: T): T {
     this.owned.push(x);
@@ -41,12 +45,16 @@ export class Resources {
 
   /** The caller's Store, or one opened from a spec. */
   async store(given: StoreSpec | Store): Promise<Store> {
-    return isStore(given) ? given : this.own(await createStore(given));
+    if (isStore(given)) return given;
+    const spec = this.logger ? { ...storeOptionsFromSpec(given), logger: this.logger } : given;
+    return this.own(await createStore(spec));
   }
 
   /** The caller's Bus, or one opened from a spec. */
   async bus(given: BusSpec | Bus): Promise<Bus> {
-    return isBus(given) ? given : this.own(await createBus(given));
+    if (isBus(given)) return given;
+    const spec = this.logger ? { ...busOptionsFromSpec(given), logger: this.logger } : given;
+    return this.own(await createBus(spec));
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Bus } from '../bus/types.js';
+import { processLogger, type Logger } from '../logger.js';
 import type { Store } from '../store/types.js';
 import type { SessionRecord } from './record.js';
 
@@ -38,6 +39,8 @@ export class Revocations {
   private syncing: Promise<void> | undefined;
   /** Entries learnt while a sync read the Store: its older snapshot must not drop them. */
   private late: [kind: 'd' | 'v', who: string, at: number][] | undefined;
+  /** The last re-read failed: warned once per outage, not every 500 ms. */
+  private failing = false;
 
   constructor(
     private readonly store: Store,
@@ -46,6 +49,7 @@ export class Revocations {
     private readonly syncEvery: number,
     private readonly lifetime: number,
     private readonly mirror = false,
+    private readonly log: Logger = processLogger(),
   ) {}
 
   /** Calls `listener` for every revocation learnt from the Bus or the Store (not for this instance's own calls). */
@@ -71,7 +75,7 @@ export class Revocations {
     this.offConnection = this.bus.onConnectionChange((up) => {
       this.busUp = up;
       this.schedule();
-      if (up) void this.sync().catch(() => {});
+      if (up) void this.sync().catch((err: unknown) => this.syncFailed(err));
     });
     await this.sync();
     this.schedule();
@@ -80,7 +84,7 @@ export class Revocations {
   private schedule(): void {
     clearInterval(this.timer);
     this.timer = setInterval(
-      () => void this.sync().catch(() => {}),
+      () => void this.sync().catch((err: unknown) => this.syncFailed(err)),
       this.busUp ? this.syncEvery : Math.min(FAST_SYNC_MS, this.syncEvery),
     );
     this.timer.unref();
@@ -133,12 +137,24 @@ export class Revocations {
         // Revocations whose Bus message this instance missed.
         for (const h of d.keys()) if (!before.d.has(h)) this.notify('d', h);
         for (const [u, at] of v) if (at > (before.v.get(u) ?? -Infinity)) this.notify('v', u);
+        if (this.failing)
+          this.log.info({}, 'stateline sessions: revocations are re-read from the Store again');
+        this.failing = false;
       } finally {
         this.syncing = undefined;
         this.late = undefined;
       }
     })();
     return this.syncing;
+  }
+
+  private syncFailed(err: unknown): void {
+    if (this.failing) return;
+    this.failing = true;
+    this.log.warn(
+      { err },
+      'stateline sessions: revocations cannot be re-read from the Store; those heard on the Bus still apply',
+    );
   }
 
   /**

@@ -9,6 +9,7 @@ import { isRecord, keys, newRecord, timedOut, type SessionRecord } from './recor
 import type { Revocations } from './revocations.js';
 import type { SessionStrategy } from './strategy.js';
 import type { CommitResult, RequestContext, Session, SessionInfo, SessionMetrics } from './types.js';
+import { sealSessionClass } from './sealed-session.js';
 
 interface Env {
   o: ResolvedOptions;
@@ -161,6 +162,8 @@ class TokenSession extends BaseSession {
     private readonly userAgent: string | undefined,
   ) {
     super(rec, cookie, presented);
+    // Every field exists by now; Object.defineProperty of a new name fails too (sealed-session.ts).
+    Object.preventExtensions(this);
   }
 
   get isNew(): boolean {
@@ -183,7 +186,9 @@ class TokenSession extends BaseSession {
   }
 
   private async reissue(userId: string | null): Promise<void> {
-    const { o, store } = this.env;
+    const { o, store, metrics } = this.env;
+    if (this.rec && this.fromToken) metrics.renewed++;
+    else metrics.created++;
     await this.retire();
     const now = o.now();
     const rec = {
@@ -212,6 +217,8 @@ class TokenSession extends BaseSession {
   }
 
   async destroy(): Promise<void> {
+    // Already counted when a revoke or revokeAll ended it (a "log out everywhere" then a logout).
+    if (this.rec && this.fromToken && !this.env.revocations.isRevoked(this.rec)) this.env.metrics.revoked++;
     await this.retire();
     this.rec = null;
     this.dirty.clear();
@@ -223,14 +230,16 @@ class TokenSession extends BaseSession {
   protected async doCommit(): Promise<CommitResult> {
     const { o, store, jwe } = this.env;
     const now = o.now();
+    let fresh = false;
     if (!this.rec) {
       if (this.dirty.size === 0) {
         const clear = this.destroyed || this.presented;
         this.destroyed = this.presented = false;
-        return { setCookie: clear ? [clearCookie(this.cookie)] : [] };
+        return { setCookie: clear ? [clearCookie(this.cookieSettings)] : [] };
       }
       this.rec = newRecord(randomId(), now, this.userAgent);
       this.changed = true;
+      fresh = true;
     }
     const rec = this.rec;
     const touch = now - rec.s >= o.touchAfter;
@@ -239,7 +248,7 @@ class TokenSession extends BaseSession {
     const next: SessionRecord = { ...rec, d: this.withChanges(rec.d), s: now, i: renew ? now : rec.i };
     const compress = o.compress !== null && !o.compress.except.some((k) => Object.hasOwn(next.d, k));
     const token = jwe.encrypt(JSON.stringify(next), compress);
-    const value = setCookie(this.cookie, token, next.c + o.absolute - now);
+    const value = setCookie(this.cookieSettings, token, next.c + o.absolute - now);
     if (token.length > o.maxTokenBytes) {
       throw new StatelineError(
         'SL_ERR_SESSION_TOO_LARGE',
@@ -255,6 +264,9 @@ class TokenSession extends BaseSession {
     this.dirty.clear();
     this.changed = false;
     this.fromToken = true;
+    if (fresh) this.env.metrics.created++;
     return { setCookie: [value] };
   }
 }
+
+sealSessionClass(TokenSession);

@@ -1,6 +1,7 @@
 import type { Bus, BusSpec } from '../bus/types.js';
 import type { MigrationReader } from '../migrate/types.js';
 import type { Store, StoreSpec } from '../store/types.js';
+import type { Logger } from '../logger.js';
 
 /** Where a session's data lives. See docs/sessions.md for how to choose. */
 export type SessionStrategyName = 'server' | 'token' | 'memory' | 'hybrid';
@@ -97,6 +98,12 @@ export interface SessionOptions {
   /** `token`, `memory`: how often revocations are re-read from the Store as a backstop for missed bus messages (default `'1s'`). */
   revocationSync?: Duration;
   /**
+   * Where the manager reports what no request can be told (revocations that cannot be re-read from
+   * the Store, a Bus handler that threw); also given to the Store and Bus it opens from specs.
+   * A pino logger fits. Default: process warnings.
+   */
+  logger?: Logger;
+  /**
    * Readers of legacy cookies (`stateline/migrate`: `fromExpressSession`, `fromFastifySession`,
    * `fromIronSession`, `fromStateline`), tried in order on a request that has no valid session
    * but carries one of their cookies: the first that opens it becomes this request's session,
@@ -172,8 +179,14 @@ export interface Session {
   commit(): Promise<CommitResult>;
 }
 
-/** Counters of what the manager refused or saw; exported as metrics by the app. */
+/** Counters of what the manager did, refused or saw; `stateline/metrics` exports them to Prometheus. */
 export interface SessionMetrics {
+  /** Sessions saved (or, `token`, issued) for the first time. */
+  created: number;
+  /** Ids replaced on a saved session by `login()` or `regenerate()`. */
+  renewed: number;
+  /** Sessions ended here: `destroy()` of a saved session, `revoke()` that found it live, and what `revokeAll()` ended. */
+  revoked: number;
   /** Cookies that were malformed, tampered, signed with an unknown key, or too large. */
   invalidCookies: number;
   /** Sessions ended by idle or absolute timeout when they came back. */

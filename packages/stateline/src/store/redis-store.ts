@@ -302,7 +302,12 @@ export async function openRedisStore(options: RedisStoreOptions | RedisClusterSt
     options.type === 'redis-cluster'
       ? { type: options.type, nodes: options.nodes }
       : { type: options.type, url: options.url };
-  const link = await connectRedis(target, { code: 'SL_ERR_STORE_UNAVAILABLE', label, timeout });
+  const link = await connectRedis(target, {
+    code: 'SL_ERR_STORE_UNAVAILABLE',
+    label,
+    timeout,
+    logger: options.logger,
+  });
   return new RedisStore(
     options.type,
     link,

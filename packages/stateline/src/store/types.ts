@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.js';
 /** One record as a Store holds it. `value` is opaque to the Store (Stateline writes JSON). */
 export interface StoredRecord {
   value: string;
@@ -79,6 +80,8 @@ export interface CommonStoreOptions {
   prefix?: string;
   /** Longest wait for the server on any call, in ms (default 2000). */
   timeout?: number;
+  /** Where this backend reports what it cannot throw to a caller (default: process warnings; see `stateline/logger`). */
+  logger?: Logger;
 }
 
 export interface MemoryStoreOptions extends CommonStoreOptions {

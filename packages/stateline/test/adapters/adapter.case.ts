@@ -1,6 +1,6 @@
 /**
  * The adapter suite: every framework adapter, driven over real HTTP on port 0.
- * Routes (see routes.ts): GET /cart, POST /cart?item=, POST /login?user=, POST /logout, POST /slow?gate=, POST /big.
+ * Routes (see routes.ts): GET /cart, POST /cart?item=, POST /login?user=, POST /logout, POST /slow?gate=, POST /assign, POST /big.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -176,6 +176,21 @@ export function runAdapterSuite(c: AdapterCase): void {
       assert.equal((r.body as { code: string }).code, 'SL_ERR_SESSION_TOO_LARGE');
       assert.equal(r.headers.get('set-cookie'), null);
     });
+
+    for (const strategy of ['server', 'token'] as const) {
+      it(`[${c.name}] ${strategy}: req.session.cart = x throws a TypeError naming set() and update(), never dropped silently`, async () => {
+        const browser = await serve({ strategy });
+        await browser.call('POST', '/cart?item=a');
+        const r = await browser.call('POST', '/assign');
+        assert.equal(r.status, 200);
+        const { threw, cart } = r.body as { threw: string | null; cart: unknown };
+        assert.match(threw ?? 'nothing thrown', /^TypeError: session\.cart = … would be lost/);
+        assert.match(threw!, /session\.set\("cart", value\)/);
+        assert.match(threw!, /session\.update\("cart"/);
+        assert.deepEqual(cart, ['a'], 'the session kept its value');
+        assert.deepEqual((await browser.call('GET', '/cart')).body, { cart: ['a'], user: null });
+      });
+    }
 
     it(`[${c.name}] a tampered cookie is a fresh session, not an error`, async () => {
       const browser = await serve();

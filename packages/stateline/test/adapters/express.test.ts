@@ -26,6 +26,7 @@ runAdapterSuite({
       '/slow',
       async (req, res) => void res.json(await handlers.slow(req.session, String(req.query.gate))),
     );
+    app.post('/assign', (req, res) => void res.json(handlers.assign(req.session)));
     app.post('/big', (req, res) => void res.json(handlers.big(req.session)));
     app.use(problemHandler());
     const server = app.listen(0, '127.0.0.1');

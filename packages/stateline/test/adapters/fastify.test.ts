@@ -18,6 +18,7 @@ runAdapterSuite({
       return reply.code(204).send();
     });
     app.post<Q>('/slow', async (r) => handlers.slow(r.session, String(r.query.gate)));
+    app.post('/assign', async (r) => handlers.assign(r.session));
     app.post('/big', async (r) => handlers.big(r.session));
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     return { url, close: () => app.close() };

@@ -20,6 +20,7 @@ runAdapterSuite({
       return c.body(null, 204);
     });
     app.post('/slow', async (c) => c.json(await handlers.slow(c.get('session'), c.req.query('gate') ?? '')));
+    app.post('/assign', (c) => c.json(handlers.assign(c.get('session'))));
     app.post('/big', (c) => c.json(handlers.big(c.get('session'))));
     const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
       const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));

@@ -22,6 +22,7 @@ runAdapterSuite({
           return res.writeHead(204).end();
         }
         if (route === 'POST /slow') return json(await handlers.slow(req.session, q('gate')));
+        if (route === 'POST /assign') return json(handlers.assign(req.session));
         if (route === 'POST /big') return json(handlers.big(req.session));
         res.writeHead(404).end();
       }),

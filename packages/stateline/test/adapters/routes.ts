@@ -38,6 +38,15 @@ export const handlers = {
     s.set('cart', [...(s.get<string[]>('cart') ?? []), 'slow']);
     return { ok: true };
   },
+  /** What express-session code does: assign a property. It must throw, not vanish. */
+  assign: (s: Session) => {
+    try {
+      (s as unknown as Record<string, unknown>).cart = ['assigned'];
+      return { threw: null, cart: s.get('cart') ?? null };
+    } catch (err) {
+      return { threw: `${(err as Error).name}: ${(err as Error).message}`, cart: s.get('cart') ?? null };
+    }
+  },
   big: (s: Session) => {
     s.set('big', 'x'.repeat(10_000));
     return { ok: true };

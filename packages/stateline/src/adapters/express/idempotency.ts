@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { StatelineError } from '../../errors.js';
 import { createIdempotency } from '../../idempotency/idempotency-core.js';
-import type { IdempotencyOptions } from '../../idempotency/types.js';
+import type { IdempotencyOptions, IdempotencyStats } from '../../idempotency/types.js';
 import { sendNodeAnswer } from '../node/node-http.js';
 import { saveBeforeEnd } from '../node/response-gate.js';
 
@@ -9,7 +9,10 @@ import { saveBeforeEnd } from '../node/response-gate.js';
 export type ExpressIdempotencyOptions = IdempotencyOptions<Request>;
 
 /** The Express middleware, with `close()` for a Store it opened from a spec. */
-export type ExpressIdempotency = RequestHandler & { close(): Promise<void> };
+export type ExpressIdempotency = RequestHandler & {
+  close(): Promise<void>;
+  readonly stats: Readonly<IdempotencyStats>;
+};
 
 /**
  * Idempotency-Key middleware for Express 4 and 5. Mount it after the body parser (the default
@@ -46,7 +49,7 @@ export function idempotency(options: ExpressIdempotencyOptions = {}): ExpressIde
         next();
       }, next);
   };
-  return Object.assign(middleware, { close: () => core.close() });
+  return Object.assign(middleware, { close: () => core.close(), stats: core.stats });
 }
 
 /** `req.body` as a body parser left it; a body nobody read cannot be fingerprinted. */

@@ -3,14 +3,22 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { problemFor } from '../../http/problem.js';
 import { BodyCapture } from '../../idempotency/body-capture.js';
 import { createIdempotency } from '../../idempotency/idempotency-core.js';
-import type { CapturedResponse, IdempotencyOptions, IdempotencyTicket } from '../../idempotency/types.js';
+import type {
+  CapturedResponse,
+  IdempotencyOptions,
+  IdempotencyStats,
+  IdempotencyTicket,
+} from '../../idempotency/types.js';
 import { joinHeader } from '../node/node-http.js';
 
 /** Options of the Fastify plugin; callbacks receive the `FastifyRequest`. */
 export type FastifyIdempotencyOptions = IdempotencyOptions<FastifyRequest>;
 
 /** The Fastify plugin, with `close()` for a Store it opened from a spec (also run on `app.close()`). */
-export type FastifyIdempotency = ((app: FastifyInstance) => Promise<void>) & { close(): Promise<void> };
+export type FastifyIdempotency = ((app: FastifyInstance) => Promise<void>) & {
+  close(): Promise<void>;
+  readonly stats: Readonly<IdempotencyStats>;
+};
 
 /**
  * Idempotency-Key plugin for Fastify 5: a `preHandler` hook reserves the key (after body parsing,
@@ -65,7 +73,7 @@ export function idempotency(options: FastifyIdempotencyOptions = {}): FastifyIde
   };
   // Fastify's documented opt-out of encapsulation: the hooks apply to the registering scope.
   (plugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
-  return Object.assign(plugin, { close: () => core.close() });
+  return Object.assign(plugin, { close: () => core.close(), stats: core.stats });
 }
 
 /** Passes a streamed reply through, keeping its bytes; the end is held until the outcome is saved. */

@@ -1,13 +1,16 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { problemFor } from '../../http/problem.js';
 import { createIdempotency } from '../../idempotency/idempotency-core.js';
-import type { IdempotencyAnswer, IdempotencyOptions } from '../../idempotency/types.js';
+import type { IdempotencyAnswer, IdempotencyOptions, IdempotencyStats } from '../../idempotency/types.js';
 
 /** Options of the Hono middleware; callbacks receive the Hono `Context`. */
 export type HonoIdempotencyOptions = IdempotencyOptions<Context>;
 
 /** The Hono middleware, with `close()` for a Store it opened from a spec. */
-export type HonoIdempotency = MiddlewareHandler & { close(): Promise<void> };
+export type HonoIdempotency = MiddlewareHandler & {
+  close(): Promise<void>;
+  readonly stats: Readonly<IdempotencyStats>;
+};
 
 const NULL_BODY = new Set([101, 204, 205, 304]);
 
@@ -66,7 +69,7 @@ export function idempotency(options: HonoIdempotencyOptions = {}): HonoIdempoten
       headers: res.headers,
     });
   };
-  return Object.assign(middleware, { close: () => core.close() });
+  return Object.assign(middleware, { close: () => core.close(), stats: core.stats });
 }
 
 function toResponse(answer: IdempotencyAnswer): Response {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { problemFor } from '../../http/problem.js';
 import { createIdempotency } from '../../idempotency/idempotency-core.js';
-import type { IdempotencyOptions, IdempotencyTicket } from '../../idempotency/types.js';
+import type { IdempotencyOptions, IdempotencyStats, IdempotencyTicket } from '../../idempotency/types.js';
 import { joinHeader, readRequestBody, sendNodeAnswer } from './node-http.js';
 import { saveBeforeEnd } from './response-gate.js';
 
@@ -25,6 +25,7 @@ export type NodeIdempotency<Req extends IncomingMessage = IncomingMessage> = ((
   res: ServerResponse,
 ) => void) & {
   close(): Promise<void>;
+  readonly stats: Readonly<IdempotencyStats>;
 };
 
 /**
@@ -98,5 +99,5 @@ export function withIdempotency<Req extends IncomingMessage = IncomingMessage>(
         () => res.destroy(),
       );
   };
-  return Object.assign(wrapped, { close: () => core.close() });
+  return Object.assign(wrapped, { close: () => core.close(), stats: core.stats });
 }

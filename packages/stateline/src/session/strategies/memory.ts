@@ -25,7 +25,7 @@ export const openMemory: StrategyFactory = async ({ o, store, bus, metrics, reso
         ? await resources.busBeside(shared, bus, 'memory sessions (replication and revocation)')
         : await resources.bus(bus ?? 'memory:');
   const revocations = resources.own(
-    new Revocations(shared ?? local, peers, o.now, o.revocationSync, o.absolute, !shared),
+    new Revocations(shared ?? local, peers, o.now, o.revocationSync, o.absolute, !shared, o.logger),
   );
   await revocations.start();
   const fleet = resources.own(

@@ -1,4 +1,4 @@
-import type { Store } from 'stateline/store';
+import type { Store } from '../store/types.js';
 import type { Counter, Histogram } from 'prom-client';
 
 /** The Store methods that reach the backend (all but `backend` and `close`). */
@@ -13,21 +13,20 @@ const OPS = [
   'indexRemove',
 ] as const satisfies readonly (keyof Store)[];
 
-/** The metrics a wrapped Store feeds. */
+/** The metrics a wrapped Store feeds, each labelled by `op`. */
 export interface StoreInstruments {
-  storeOps: Counter<'op'>;
-  storeDurations: Histogram<'op'>;
-  storeErrors: Counter<'op'>;
+  operations: Counter<'op'>;
+  durations: Histogram<'op'>;
+  errors: Counter<'op'>;
 }
 
 /**
- * A Store that counts and times every call of the one it wraps (`op` label: the method name), and
- * counts the calls that fail. Everything else passes through unchanged.
+ * A Store that counts and times every call of the one it wraps (`op`: the method name) and
+ * counts the calls that fail; `backend` and `close` pass through.
  *
  * @example
  * ```ts
- * const store = instrumentStore(await createStore(spec), metrics);
- * const sessions = await createSessions({ strategy: 'server', store, keys });
+ * const store = instrumentStore(await createStore('redis://127.0.0.1:6379'), instruments);
  * ```
  */
 export function instrumentStore(inner: Store, m: StoreInstruments): Store {
@@ -39,9 +38,9 @@ export function instrumentStore(inner: Store, m: StoreInstruments): Store {
   };
   for (const op of OPS) {
     const method = (inner[op] as (...a: unknown[]) => Promise<unknown>).bind(inner);
-    const ops = m.storeOps.labels(op);
-    const timer = m.storeDurations.labels(op);
-    const errors = m.storeErrors.labels(op);
+    const ops = m.operations.labels(op);
+    const timer = m.durations.labels(op);
+    const errors = m.errors.labels(op);
     wrapped[op] = async (...args: unknown[]) => {
       ops.inc();
       const end = timer.startTimer();
