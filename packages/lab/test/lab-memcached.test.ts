@@ -38,8 +38,10 @@ describe('lab server/memcached', { skip: missing || undefined }, () => {
       name: 'server/memcached',
       strategy: 'server',
       store: 'memcached',
+      bus: 'ipc',
       balance: 'round-robin',
       replication: 'off',
+      switchTo: null,
     });
     assert.equal(parseConfig('hybrid/memcached/sticky').store, 'memcached');
   });
