@@ -74,7 +74,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-function redisPing(port: number): Promise<boolean> {
+/** Whether a text-protocol server on 127.0.0.1:`port` answers `command` with a line starting `reply`. */
+function answers(port: number, command: string, reply: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1' });
     const done = (ok: boolean) => {
@@ -83,8 +84,8 @@ function redisPing(port: number): Promise<boolean> {
     };
     s.setTimeout(500, () => done(false));
     s.once('error', () => done(false));
-    s.once('connect', () => s.write('PING\r\n'));
-    s.once('data', (d) => done(d.toString().startsWith('+PONG')));
+    s.once('connect', () => s.write(`${command}\r\n`));
+    s.once('data', (d) => done(d.toString().startsWith(reply)));
   });
 }
 
@@ -127,7 +128,7 @@ async function startRedis(binary: string, extra: readonly string[] = []): Promis
     c.once('exit', () => owned.delete(c));
     child = c;
     const until = Date.now() + 10_000;
-    while (!(await redisPing(port))) {
+    while (!(await answers(port, 'PING', '+PONG'))) {
       if (c.exitCode !== null || Date.now() > until) {
         c.kill('SIGKILL');
         throw new Error(`redis-server on port ${port} did not start`);
@@ -164,20 +165,6 @@ async function startRedis(binary: string, extra: readonly string[] = []): Promis
   };
 }
 
-function memcachedAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(500, () => done(false));
-    s.once('error', () => done(false));
-    s.once('connect', () => s.write('version\r\n'));
-    s.once('data', (d) => done(d.toString().startsWith('VERSION')));
-  });
-}
-
 /**
  * The lab's own `memcached` on a free port for sessions, beside a fresh SQLite file for users and
  * orders. A restart is what a memcached restart is: every session is gone.
@@ -196,7 +183,7 @@ async function startMemcached(binary: string): Promise<LabStoreHandle> {
     c.once('exit', () => owned.delete(c));
     child = c;
     const until = Date.now() + 10_000;
-    while (!(await memcachedAnswers(port))) {
+    while (!(await answers(port, 'version', 'VERSION'))) {
       if (c.exitCode !== null || Date.now() > until) {
         c.kill('SIGKILL');
         throw new Error(`memcached on port ${port} did not start`);
