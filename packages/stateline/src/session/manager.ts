@@ -1,8 +1,11 @@
+import type { Bus } from '../bus/types.js';
 import { isStatelineError } from '../errors.js';
 import type { Store } from '../store/types.js';
+import { HOST, type SessionFamilies, type SessionHost } from './host.js';
 import { Migration } from './migration.js';
-import { resolveOptions } from './options.js';
+import { resolveOptions, type ResolvedOptions } from './options.js';
 import { Resources } from './resources.js';
+import { Revocations } from './revocations.js';
 import { STRATEGIES } from './strategies/index.js';
 import type { SessionStrategy } from './strategy.js';
 import type {
@@ -64,6 +67,7 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
       resources,
     });
     const manager: Manager = new Manager(o.strategy, impl, metrics, o.onStoreError, resources);
+    manager[HOST] = new Host(impl, o, options.bus, resources, manager.families);
     if (o.migrate.length > 0) {
       const migration = new Migration(o.migrate, o, metrics, (err, request) =>
         manager.legacyOutage(err, request),
@@ -82,6 +86,9 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
 class Manager implements SessionManager {
   /** The `migrate` readers; null when none are configured. */
   migration: Migration | null = null;
+  /** Sessions kept beside the strategy's (token families), listed and revoked with its own. */
+  readonly families = new Set<SessionFamilies>();
+  [HOST]!: SessionHost;
 
   constructor(
     readonly strategy: SessionStrategyName,
@@ -124,23 +131,87 @@ class Manager implements SessionManager {
     throw err;
   }
 
-  list(userId: string) {
-    return this.impl.list(userId);
+  async list(userId: string) {
+    const lists = await Promise.all([
+      this.impl.list(userId),
+      ...[...this.families].map((f) => f.list(userId)),
+    ]);
+    return lists.flat().sort((a, b) => b.lastSeenAt - a.lastSeenAt);
   }
 
   async revoke(handle: string, options: { userId?: string } = {}): Promise<boolean> {
-    const live = await this.impl.revoke(handle, options.userId);
+    // Families first: one Store read each, where `memory` may wait for its peers.
+    let live = false;
+    for (const f of this.families) if ((live = await f.revoke(handle, options.userId))) break;
+    if (!live) live = await this.impl.revoke(handle, options.userId);
     if (live) this.metrics.revoked++;
     return live;
   }
 
   async revokeAll(userId: string): Promise<number> {
-    const n = await this.impl.revokeAll(userId);
+    const counts = await Promise.all([
+      this.impl.revokeAll(userId),
+      ...[...this.families].map((f) => f.revokeAll(userId)),
+    ]);
+    const n = counts.reduce((a, b) => a + b, 0);
     this.metrics.revoked += n;
     return n;
   }
 
   close(): Promise<void> {
     return this.resources.close();
+  }
+}
+
+/** What the manager lends to `stateline/tokens`: its Store, Bus and revocations, and its session list. */
+class Host implements SessionHost {
+  private shared: Promise<Revocations> | undefined;
+  private opened: Promise<Bus> | undefined;
+
+  constructor(
+    private readonly impl: SessionStrategy,
+    private readonly o: ResolvedOptions,
+    private readonly busOption: SessionOptions['bus'],
+    private readonly resources: Resources,
+    private readonly families: Set<SessionFamilies>,
+  ) {}
+
+  get store(): Store {
+    return this.impl.store;
+  }
+
+  get now(): () => number {
+    return this.o.now;
+  }
+
+  get revocationSync(): number {
+    return this.o.revocationSync;
+  }
+
+  bus(beside: Store): Promise<Bus> {
+    this.opened ??= this.resources.busBeside(beside, this.busOption, 'bearer tokens (revocation)');
+    return this.opened;
+  }
+
+  revocations(): Promise<Revocations> {
+    if (this.impl.revocations) return Promise.resolve(this.impl.revocations);
+    this.shared ??= (async () => {
+      const r = new Revocations(
+        this.store,
+        await this.bus(this.store),
+        this.o.now,
+        this.o.revocationSync,
+        this.o.absolute,
+      );
+      await r.start();
+      return this.resources.own(r);
+    })();
+    this.shared.catch(() => (this.shared = undefined));
+    return this.shared;
+  }
+
+  attach(families: SessionFamilies): () => void {
+    this.families.add(families);
+    return () => void this.families.delete(families);
   }
 }
