@@ -187,7 +187,7 @@ export interface SessionMetrics {
   created: number;
   /** Ids replaced on a saved session by `login()` or `regenerate()`. */
   renewed: number;
-  /** Sessions ended here: `destroy()` of a saved session, `revoke()` that found it live, and what `revokeAll()` ended. */
+  /** Sessions ended here: `destroy()` of a saved session, `revoke()` that found it live (a token family too), and what `revokeAll()` ended (token families included). */
   revoked: number;
   /** Cookies that were malformed, tampered, signed with an unknown key, or too large. */
   invalidCookies: number;
