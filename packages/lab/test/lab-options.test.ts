@@ -33,6 +33,7 @@ describe('lab config names', () => {
       bus: 'ipc',
       balance: 'sticky',
       replication: 'backup',
+      workload: null,
       switchTo: null,
     });
     assert.deepEqual(parseConfig('token'), {
@@ -42,6 +43,7 @@ describe('lab config names', () => {
       bus: 'ipc',
       balance: 'round-robin',
       replication: 'off',
+      workload: null,
       switchTo: null,
     });
     assert.deepEqual(parseConfig('hybrid/redis'), {
@@ -51,6 +53,7 @@ describe('lab config names', () => {
       bus: 'ipc',
       balance: 'round-robin',
       replication: 'off',
+      workload: null,
       switchTo: null,
     });
     assert.equal(parseConfig('server/sticky/postgres').store, 'postgres');
@@ -74,11 +77,29 @@ describe('lab config names', () => {
       bus: 'ipc',
       balance: 'sticky',
       replication: 'off',
+      workload: null,
       switchTo: null,
     });
     assert.equal(parseSwitch('server/nats>hybrid').switchTo?.bus, 'nats');
     assert.equal(c!.replication, 'backup');
     assert.equal(parseSwitch('server/redis>hybrid').switchTo?.store, 'redis');
+  });
+
+  it('entities[/store][/bus][/balance] runs the app\'s workloads.entities on the server strategy', () => {
+    assert.deepEqual(parseConfig('entities/redis'), {
+      name: 'entities/redis',
+      strategy: 'server',
+      store: 'redis',
+      bus: 'ipc',
+      balance: 'round-robin',
+      replication: 'off',
+      workload: 'entities',
+      switchTo: null,
+    });
+    assert.equal(parseConfig('entities').store, 'sqlite');
+    assert.throws(() => parseConfig('entities/server'), OptionError);
+    assert.throws(() => parseConfigs('entities>server'), OptionError);
+    assert.throws(() => parseConfigs('server>entities'), OptionError);
   });
 
   for (const bad of [
