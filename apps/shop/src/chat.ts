@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Bus } from 'stateline/bus';
-import { createHub, type Hub } from 'stateline/realtime';
+import { createHub, type Hub, type RoomPolicy } from 'stateline/realtime';
 import type { SessionManager } from 'stateline/session';
 
 /** The chat's WebSocket path and its one room. */
@@ -33,7 +33,8 @@ export function chatLogSpec(storeSpec: string, busSpec = ''): string {
 
 /**
  * The chat: a realtime hub on the instance's Bus, for logged-in users only, with one room,
- * `lobby` (presence and history). Messages carry `{ from, text, at }`, `from` being the user id.
+ * `lobby` (presence and history), plus the read-only rooms `rooms` allows (the drops' and shared
+ * lists' live rooms). Messages carry `{ from, text, at }`, `from` being the user id.
  *
  * @example
  * ```ts
@@ -48,6 +49,8 @@ export function createChat(o: {
   /** The Bus's spec: a `nats://` Bus's server also keeps the history. */
   busSpec?: string;
   instance: string;
+  /** Rooms besides the lobby (the entities' live rooms), or null. */
+  rooms?: (name: string) => RoomPolicy | null;
 }): Promise<Hub> {
   return createHub({
     log: chatLogSpec(o.storeSpec, o.busSpec),
@@ -55,7 +58,7 @@ export function createChat(o: {
     bus: o.bus,
     sessions: o.sessions,
     anonymous: false,
-    rooms: (name) => (name === LOBBY ? { anonymous: false } : null),
+    rooms: (name) => (name === LOBBY ? { anonymous: false } : (o.rooms?.(name) ?? null)),
     instanceId: o.instance,
     prefix: 'shop:rt:',
   });
