@@ -148,7 +148,9 @@ function knownDrop(sku: string | undefined): Drop {
  */
 export function dropRoutes(ctx: ShopContext, entities: () => Promise<Entities>) {
   const view = async (drop: Drop): Promise<DropView> => {
-    const v = (await (await entities())
+    const v = (await (
+      await entities()
+    )
       .call('drop', drop.sku, 'view', undefined)
       .catch(entityFailure)) as Omit<DropView, keyof Drop | 'soldOut'>;
     return { ...drop, ...v, soldOut: v.left <= 0 };
@@ -167,14 +169,22 @@ export function dropRoutes(ctx: ShopContext, entities: () => Promise<Entities>) 
       const userId = requireUser(req);
       const drop = knownDrop(params.sku);
       const key = idempotencyKeyOf(req);
-      if (key === undefined) fail('SL_ERR_IDEMPOTENCY_KEY_MISSING', 'send an Idempotency-Key with a purchase');
+      if (key === undefined)
+        fail('SL_ERR_IDEMPOTENCY_KEY_MISSING', 'send an Idempotency-Key with a purchase');
       let sold: { unit: number; left: number; owner: string };
       try {
         sold = (await (
           await entities()
-        ).call('drop', drop.sku, 'buy', { userId, key }, { idempotencyKey: scopedKey(userId, key) })) as typeof sold;
+        ).call(
+          'drop',
+          drop.sku,
+          'buy',
+          { userId, key },
+          { idempotencyKey: scopedKey(userId, key) },
+        )) as typeof sold;
       } catch (err) {
-        if (rejection(err) === 'SOLD_OUT') fail(SL_ERR_SOLD_OUT, `all ${drop.stock} units of ${drop.sku} are sold`);
+        if (rejection(err) === 'SOLD_OUT')
+          fail(SL_ERR_SOLD_OUT, `all ${drop.stock} units of ${drop.sku} are sold`);
         entityFailure(err);
       }
       const order = await recordOrder(ctx.store, userId, key, () => [

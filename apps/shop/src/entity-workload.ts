@@ -151,7 +151,11 @@ async function edit(
   json?: unknown,
 ): Promise<void> {
   const started = performance.now();
-  const { answer: a, uncertain } = await user.http.idempotent(method, path, json === undefined ? {} : { json });
+  const { answer: a, uncertain } = await user.http.idempotent(
+    method,
+    path,
+    json === undefined ? {} : { json },
+  );
   observe(user, s, 'list', started, a, uncertain);
   if (!a || a.status >= 500) return;
   // Someone else removed the item first: a fair answer in a shared list.
@@ -207,7 +211,10 @@ export const entityWorkload: Workload<Editor> = {
     {
       name: 'add-item',
       weight: 4,
-      run: (user, s) => edit(user, s, 'add', `${listPath}/items`, 'POST', { text: `${s.name} ${user.random.hex128().slice(0, 6)}` }),
+      run: (user, s) =>
+        edit(user, s, 'add', `${listPath}/items`, 'POST', {
+          text: `${s.name} ${user.random.hex128().slice(0, 6)}`,
+        }),
     },
     {
       name: 'toggle-item',

@@ -67,7 +67,13 @@ export function listEntity(instance: string) {
         const item: ListItem = { id: state.next++, text: args.text, done: false, by: args.by };
         state.items.push(item);
         state.version++;
-        ctx.emit({ kind: 'list', list: ctx.key, op: 'add', item, version: state.version } satisfies ListEvent);
+        ctx.emit({
+          kind: 'list',
+          list: ctx.key,
+          op: 'add',
+          item,
+          version: state.version,
+        } satisfies ListEvent);
         return { version: state.version, owner: instance, item };
       },
       toggle(state, args: { id: number }, ctx): ListChange {
@@ -75,7 +81,13 @@ export function listEntity(instance: string) {
         if (!item) throw ctx.reject('NO_ITEM', `no item ${args.id}`);
         item.done = !item.done;
         state.version++;
-        ctx.emit({ kind: 'list', list: ctx.key, op: 'toggle', item: { ...item }, version: state.version } satisfies ListEvent);
+        ctx.emit({
+          kind: 'list',
+          list: ctx.key,
+          op: 'toggle',
+          item: { ...item },
+          version: state.version,
+        } satisfies ListEvent);
         return { version: state.version, owner: instance, item: { ...item } };
       },
       remove(state, args: { id: number }, ctx): ListChange {
@@ -83,12 +95,22 @@ export function listEntity(instance: string) {
         if (at === -1) throw ctx.reject('NO_ITEM', `no item ${args.id}`);
         state.items.splice(at, 1);
         state.version++;
-        ctx.emit({ kind: 'list', list: ctx.key, op: 'remove', id: args.id, version: state.version } satisfies ListEvent);
+        ctx.emit({
+          kind: 'list',
+          list: ctx.key,
+          op: 'remove',
+          id: args.id,
+          version: state.version,
+        } satisfies ListEvent);
         return { version: state.version, owner: instance, item: null };
       },
       view: {
         read: true,
-        run: (state) => ({ items: state.items.map((i) => ({ ...i })), version: state.version, owner: instance }),
+        run: (state) => ({
+          items: state.items.map((i) => ({ ...i })),
+          version: state.version,
+          owner: instance,
+        }),
       },
     },
     snapshotEvery: 100,
@@ -103,7 +125,8 @@ function listId(params: Params): string {
 
 function itemId(params: Params): number {
   const n = Number(params.itemId);
-  if (!Number.isSafeInteger(n) || n < 1) fail(SL_ERR_NOT_FOUND, `no item ${JSON.stringify(String(params.itemId).slice(0, 32))}`);
+  if (!Number.isSafeInteger(n) || n < 1)
+    fail(SL_ERR_NOT_FOUND, `no item ${JSON.stringify(String(params.itemId).slice(0, 32))}`);
   return n;
 }
 
@@ -131,7 +154,13 @@ export function listRoutes(entities: () => Promise<Entities>) {
     try {
       return (await (
         await entities()
-      ).call('list', id, method, args, key === undefined ? {} : { idempotencyKey: scopedKey(userId, key) })) as ListChange;
+      ).call(
+        'list',
+        id,
+        method,
+        args,
+        key === undefined ? {} : { idempotencyKey: scopedKey(userId, key) },
+      )) as ListChange;
     } catch (err) {
       const why = rejection(err);
       if (why === 'LIST_FULL') fail(SL_ERR_LIST_FULL, `a list holds at most ${MAX_ITEMS} items`);

@@ -36,7 +36,9 @@ export interface ShopEntities {
 
 /** The secret every instance of one cluster shares for forwarded calls: derived from the session keys. */
 function forwardSecret(config: ShopConfig): string {
-  return createHmac('sha256', config.sessionKeys[0]!).update('stateline shop entity forwarding').digest('base64url');
+  return createHmac('sha256', config.sessionKeys[0]!)
+    .update('stateline shop entity forwarding')
+    .digest('base64url');
 }
 
 /**
@@ -116,8 +118,8 @@ export async function openShopEntities(o: {
 
     room(name) {
       const [kind, key = ''] = name.split(':', 2) as [string, string?];
-      if (kind === 'drop' && findDrop(key)) return feed('drop', key, name), readOnly;
-      if (kind === 'list' && LIST_ID.test(key)) return feed('list', key, name), readOnly;
+      if (kind === 'drop' && findDrop(key)) return (feed('drop', key, name), readOnly);
+      if (kind === 'list' && LIST_ID.test(key)) return (feed('list', key, name), readOnly);
       return null;
     },
 

@@ -85,7 +85,7 @@ describe('lab config names', () => {
     assert.equal(parseSwitch('server/redis>hybrid').switchTo?.store, 'redis');
   });
 
-  it('entities[/store][/bus][/balance] runs the app\'s workloads.entities on the server strategy', () => {
+  it("entities[/store][/bus][/balance] runs the app's workloads.entities on the server strategy", () => {
     assert.deepEqual(parseConfig('entities/redis'), {
       name: 'entities/redis',
       strategy: 'server',

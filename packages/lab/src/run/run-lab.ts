@@ -58,7 +58,8 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
   // Every workload the configs need, loaded before anything starts (a missing one is refused at once).
   const workloads = new Map<string | null, Workload<unknown>>();
   for (const c of o.configs)
-    if (!workloads.has(c.workload)) workloads.set(c.workload, await loadWorkload(app, c.workload ?? undefined));
+    if (!workloads.has(c.workload))
+      workloads.set(c.workload, await loadWorkload(app, c.workload ?? undefined));
   const seed = o.seed ?? Math.floor(Math.random() * 0x100000000);
   const options: LabReport['options'] = {
     configs: o.configs.map((c) => c.name),

@@ -304,4 +304,3 @@ export interface Workload<S = unknown> {
    */
   verify?(check: WorkloadCheck<S>): Promise<Record<string, number>>;
 }
-
