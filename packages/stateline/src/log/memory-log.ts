@@ -1,5 +1,15 @@
 import { CallGuard } from '../internal/guard.js';
-import { appendKey, newEpoch, normalizeRetention, readLimit, resolveRead, checkSince } from './retention.js';
+import {
+  appendFence,
+  appendKey,
+  checkFence,
+  fenced,
+  newEpoch,
+  normalizeRetention,
+  readLimit,
+  resolveRead,
+  checkSince,
+} from './retention.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -17,6 +27,8 @@ interface Stream {
   entries: KeyedEntry[];
   /** Append key → offset, for the entries still held. */
   keys: Map<string, number>;
+  /** The highest fence accepted (0: none). */
+  fence: number;
 }
 
 interface KeyedEntry extends LogEntry {
@@ -44,7 +56,7 @@ export class MemoryLog implements Log {
     if (!s)
       this.streams.set(
         this.prefix + name,
-        (s = { epoch: newEpoch(), head: 0, trimmedThrough: 0, entries: [], keys: new Map() }),
+        (s = { epoch: newEpoch(), head: 0, trimmedThrough: 0, entries: [], keys: new Map(), fence: 0 }),
       );
     return s;
   }
@@ -69,7 +81,12 @@ export class MemoryLog implements Log {
   append(stream: string, data: string, options?: AppendOptions): Promise<AppendResult> {
     return this.guard.run('append', () => {
       const key = appendKey(options);
+      const fence = appendFence(options);
       const s = this.stream(stream);
+      if (fence !== null) {
+        if (fence < s.fence) throw fenced(stream, fence, s.fence);
+        s.fence = fence;
+      }
       if (key !== null) {
         this.trim(s);
         const known = s.keys.get(key);
@@ -83,6 +100,15 @@ export class MemoryLog implements Log {
       if (key !== null) s.keys.set(key, entry.offset);
       this.trim(s);
       return { offset: entry.offset, epoch: s.epoch, at: entry.at, duplicate: false };
+    });
+  }
+
+  fence(stream: string, fence: number): Promise<void> {
+    return this.guard.run('fence', () => {
+      checkFence(fence);
+      const s = this.stream(stream);
+      if (fence < s.fence) throw fenced(stream, fence, s.fence);
+      s.fence = fence;
     });
   }
 

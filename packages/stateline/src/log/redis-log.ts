@@ -6,6 +6,8 @@
  * same slot) holds `epoch`, `head` (last offset given) and `trimmedThrough` (last offset retention
  * removed); the hash `${prefix}log:{${stream}}:keys` maps the key of each keyed append still held
  * to its offset (an entry keeps its key in a third field, so retention removes both together).
+ * The meta hash also holds `fence`, the highest fence accepted: a fenced append compares and
+ * raises it inside the append script, so no append can slip between the check and the write.
  * Append and read are Lua scripts, so offsets are unique and gap-free across any number of
  * connections, and retention (XTRIM MINID by count, then by age) is applied by every call, exactly
  * as the memory log does. The epoch is created by whichever comes first, append or read (HSETNX),
@@ -20,7 +22,17 @@
 import { StatelineError } from '../errors.js';
 import { CallGuard } from '../internal/guard.js';
 import { connectRedis, redisScript, type RedisLink } from '../internal/redis-connect.js';
-import { appendKey, checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
+import {
+  appendFence,
+  appendKey,
+  checkFence,
+  checkSince,
+  fenced,
+  newEpoch,
+  normalizeRetention,
+  readLimit,
+  resolveRead,
+} from './retention.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -86,13 +98,18 @@ end
 `;
 
 /**
- * ARGV data, maxCount, maxAge ('' none), epoch candidate, key ('' none).
- * Returns {offset, epoch, at, duplicate (0/1)}.
+ * ARGV data, maxCount, maxAge ('' none), epoch candidate, key ('' none), fence ('' none).
+ * Returns {offset, epoch, at, duplicate (0/1)}, or {-1, current fence} when the fence is too old.
  */
 const APPEND = redisScript(`${COMMON}
 local t = now()
 local ep = epoch(ARGV[4])
 local key = ARGV[5]
+if ARGV[6] ~= '' then
+  local current = tonumber(redis.call('HGET', KEYS[2], 'fence') or '0')
+  if tonumber(ARGV[6]) < current then return {-1, current} end
+  redis.call('HSET', KEYS[2], 'fence', ARGV[6])
+end
 if key ~= '' then
   local known = redis.call('HGET', KEYS[3], key)
   if known then
@@ -110,6 +127,14 @@ else
 end
 trim(head, tonumber(ARGV[2]), ARGV[3], t)
 return {head, ep, t, 0}
+`);
+
+/** ARGV fence, epoch candidate. Returns the stream's fence before the call (refused when above ARGV[1]). */
+const FENCE = redisScript(`${COMMON}
+epoch(ARGV[2])
+local current = tonumber(redis.call('HGET', KEYS[2], 'fence') or '0')
+if tonumber(ARGV[1]) >= current then redis.call('HSET', KEYS[2], 'fence', ARGV[1]) end
+return current
 `);
 
 /**
@@ -145,7 +170,9 @@ function toEntry(raw: unknown): LogEntry {
   return { offset: Number.parseInt(raw[0], 10), data: String(fields[3]), at: Number(fields[1]) };
 }
 
-function toAppendResult(reply: unknown): AppendResult {
+function toAppendResult(reply: unknown, stream: string, fence: number | null): AppendResult {
+  if (Array.isArray(reply) && reply.length === 2 && reply[0] === -1 && fence !== null)
+    throw fenced(stream, fence, Number(reply[1]));
   if (!Array.isArray(reply) || reply.length !== 4) throw unexpected('append', reply);
   const [offset, epoch, at, duplicate] = reply as [unknown, unknown, unknown, unknown];
   if (typeof offset !== 'number' || typeof epoch !== 'string' || typeof at !== 'number')
@@ -198,12 +225,23 @@ class RedisLog implements Log {
   append(stream: string, data: string, options?: AppendOptions): Promise<AppendResult> {
     return this.guard.run('append', () => {
       const key = appendKey(options) ?? '';
+      const fence = appendFence(options);
       return this.link.script(
         APPEND,
         this.keys(stream),
-        [data, this.maxCount, this.maxAge, newEpoch(), key],
-        toAppendResult,
+        [data, this.maxCount, this.maxAge, newEpoch(), key, fence === null ? '' : String(fence)],
+        (reply) => toAppendResult(reply, stream, fence),
       );
+    });
+  }
+
+  fence(stream: string, fence: number): Promise<void> {
+    return this.guard.run('fence', () => {
+      checkFence(fence);
+      return this.link.script(FENCE, this.keys(stream), [String(fence), newEpoch()], (reply) => {
+        if (typeof reply !== 'number') throw unexpected('fence', reply);
+        if (fence < reply) throw fenced(stream, fence, reply);
+      });
     });
   }
 
