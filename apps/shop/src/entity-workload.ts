@@ -11,14 +11,14 @@ const LIST = 'shared';
 const BUY_EVERY_MS = 2000;
 
 /** An acknowledged change of the list: which item, and the list's version it made. */
-interface Edit {
+export interface Edit {
   op: 'add' | 'toggle' | 'remove';
   item: number;
   version: number;
 }
 
 /** What one user of the entities workload remembers. */
-interface Editor {
+export interface Editor {
   name: string;
   loggedIn: boolean;
   /** Units acknowledged to this user (201), by Idempotency-Key. */

@@ -103,7 +103,7 @@ export async function openShopEntities(o: {
 
     async listening(url) {
       if (entities) return;
-      entities = createEntities({
+      const made = await createEntities({
         store: o.store,
         log,
         bus: o.bus,
@@ -113,7 +113,8 @@ export async function openShopEntities(o: {
         forward: { url: `${url}${ENTITY_PREFIX}`, secret },
         onError: o.onError,
       });
-      started?.(entities);
+      entities = made;
+      started?.(made);
     },
 
     room(name) {
