@@ -265,6 +265,8 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
               steps.every((x) => x.upAt !== null),
           }
         : null,
+      counters: rec.counterValues(),
+      timings: rec.timings(),
     };
     rec.destroy();
     return report;
