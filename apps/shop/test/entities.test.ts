@@ -185,13 +185,13 @@ describe('shop entities: the limited drop and the shared list on 3 instances', (
       headers: { 'idempotency-key': 'k' },
     });
     assert.equal(anon.body.code, 'SL_ERR_UNAUTHENTICATED');
-    const [{ c }] = await users(1, [cluster.url]);
-    const noKey = await c!.req<{ code: string }>('POST', `/api/drop/${SKU}/buy`, { body: {} });
+    const { c } = (await users(1, [cluster.url]))[0]!;
+    const noKey = await c.req<{ code: string }>('POST', `/api/drop/${SKU}/buy`, { body: {} });
     assert.equal(noKey.status, 400);
     assert.equal(noKey.body.code, 'SL_ERR_IDEMPOTENCY_KEY_MISSING');
     const urls = (await instanceUrls(cluster)).map((i) => i.url);
     const send = (base: string) =>
-      c!.req<{ unit: number; order: { id: string } }>('POST', `/api/drop/${SKU}/buy`, {
+      c.req<{ unit: number; order: { id: string } }>('POST', `/api/drop/${SKU}/buy`, {
         base,
         body: {},
         headers: { 'idempotency-key': 'same-key' },
@@ -201,7 +201,7 @@ describe('shop entities: the limited drop and the shared list on 3 instances', (
       answers.map((a) => [a.status, a.body.unit, a.body.order.id]),
       answers.map(() => [201, 1, answers[0]!.body.order.id]),
     );
-    const d = await c!.req<DropBody>('GET', `/api/drop/${SKU}`);
+    const d = await c.req<DropBody>('GET', `/api/drop/${SKU}`);
     assert.equal(d.body.drop.left, STOCK - 1);
   });
 

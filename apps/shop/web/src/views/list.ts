@@ -16,12 +16,10 @@ const isListEvent = (e: unknown): e is ListEvent =>
 function apply(list: ListView, e: ListEvent): ListView | null {
   if (e.version <= list.version) return list;
   if (e.version !== list.version + 1) return null;
-  const items =
-    e.op === 'add'
-      ? [...list.items, e.item]
-      : e.op === 'toggle'
-        ? list.items.map((i) => (i.id === e.item.id ? e.item : i))
-        : list.items.filter((i) => i.id !== e.id);
+  let items = list.items;
+  if (e.op === 'remove') items = items.filter((i) => i.id !== e.id);
+  else if (e.op === 'add') items = [...items, e.item];
+  else items = items.map((i) => (i.id === e.item.id ? e.item : i));
   return { ...list, items, version: e.version };
 }
 
