@@ -12,6 +12,7 @@ export const Drop = defineEntity('drop', {
       return { left: state.left };
     },
     peek: { read: true, run: (state) => ({ left: state.left, sold: state.sold.length }) },
+    orders: { read: true, run: (state) => ({ left: state.left, sold: state.sold }) },
   },
   snapshotEvery: 10,
 });

@@ -5,3 +5,4 @@
 export { session, problemHandler, type SessionRequest } from './session.js';
 export { csrf } from './csrf.js';
 export { idempotency, type ExpressIdempotency, type ExpressIdempotencyOptions } from './idempotency.js';
+export { entityRoutes } from './entities.js';

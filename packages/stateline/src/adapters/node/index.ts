@@ -12,3 +12,5 @@ export {
   type NodeIdempotency,
   type NodeIdempotencyOptions,
 } from './idempotency.js';
+export { entityRoutes } from './entities.js';
+export type { EntityRoutesOptions } from './entities.js';
