@@ -1,13 +1,14 @@
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Bus } from 'stateline/bus';
-import { createEntities, FORWARD_HEADER, handleEntityCall, type Entities } from 'stateline/entities';
+import { createEntities, FORWARD_HEADER, type Entities } from 'stateline/entities';
 import { StatelineError } from 'stateline/errors';
+import { entityRoutes } from 'stateline/node';
 import { SL_ERR_NOT_FOUND } from 'stateline/http';
 import { createLog, type Log } from 'stateline/log';
 import type { Hub, RoomPolicy } from 'stateline/realtime';
 import type { Store } from 'stateline/store';
-import { readBody } from './body.js';
+import { MAX_BODY_BYTES } from './body.js';
 import { chatLogSpec } from './chat.js';
 import type { ShopConfig } from './config.js';
 import { dropEntity, findDrop } from './drop.js';
@@ -64,6 +65,7 @@ export async function openShopEntities(o: {
   const secret = forwardSecret(config);
   let started: ((e: Entities) => void) | undefined;
   let entities: Entities | undefined;
+  let routes: ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) | undefined;
   const ready = new Promise<Entities>((resolve) => (started = resolve));
   const fed = new Map<string, Promise<() => Promise<void>>>();
 
@@ -114,6 +116,7 @@ export async function openShopEntities(o: {
         onError: o.onError,
       });
       entities = made;
+      routes = entityRoutes(made, { prefix: ENTITY_PREFIX, secret, maxBodyBytes: MAX_BODY_BYTES });
       started?.(made);
     },
 
@@ -127,37 +130,18 @@ export async function openShopEntities(o: {
     forwarded(req, res) {
       const path = (req.url ?? '/').split('?', 1)[0]!;
       if (!path.startsWith(`${ENTITY_PREFIX}/`)) return false;
-      const notFound = () =>
-        new ShopError(SL_ERR_NOT_FOUND, `no route ${req.method ?? 'GET'} ${path.slice(0, 200)}`);
       // Only the cluster's own instances call here; to anyone else the path does not exist.
-      const e = entities;
-      if (req.headers[FORWARD_HEADER] !== secret || !e) {
-        sendError(res, notFound());
+      if (req.headers[FORWARD_HEADER] !== secret || !routes) {
+        sendError(
+          res,
+          new ShopError(SL_ERR_NOT_FOUND, `no route ${req.method ?? 'GET'} ${path.slice(0, 200)}`),
+        );
         return true;
       }
-      readBody(req)
-        .then(async (body) => {
-          const answer = await handleEntityCall(
-            e,
-            {
-              method: req.method ?? 'GET',
-              path: path.slice(ENTITY_PREFIX.length),
-              headers: req.headers,
-              body: body.toString('utf8'),
-            },
-            { secret },
-          );
-          if (!answer) return sendError(res, notFound());
-          res.writeHead(answer.status, {
-            ...answer.headers,
-            'content-length': String(Buffer.byteLength(answer.body)),
-          });
-          res.end(answer.body);
-        })
-        .catch((err: unknown) => {
-          if (!(err instanceof StatelineError)) o.onError(err);
-          sendError(res, err);
-        });
+      routes(req, res).catch((err: unknown) => {
+        o.onError(err);
+        sendError(res, err);
+      });
       return true;
     },
 
