@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { defineEntity, type Entities, type EntityContext } from 'stateline/entities';
-import { StatelineError } from 'stateline/errors';
+import { defineEntity, EntityRejectedError, type Entities, type EntityContext } from 'stateline/entities';
 import { SL_ERR_NOT_FOUND } from 'stateline/http';
 import { requireUser } from './auth-routes.js';
 import type { SessionRequest, ShopContext } from './context.js';
@@ -123,9 +122,7 @@ export function dropEntity(instance: string) {
 
 /** The app-level refusal code of an entity's `ctx.reject`, or undefined for any other error. */
 export function rejection(err: unknown): string | undefined {
-  if (!(err instanceof StatelineError) || err.code !== 'SL_ERR_ENTITY_REJECTED') return undefined;
-  const reason = (err as StatelineError & { reason?: unknown }).reason;
-  return typeof reason === 'string' ? reason : undefined;
+  return err instanceof EntityRejectedError ? err.reason : undefined;
 }
 
 function knownDrop(sku: string | undefined): Drop {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { StatelineError } from 'stateline/errors';
+import { EntityBusyError } from 'stateline/entities';
 import { parseIdempotencyKey } from 'stateline/idempotency';
 import { fail, ShopError } from './http-error.js';
 
@@ -45,7 +45,7 @@ export function scopedKey(userId: string, key: string): string {
  * ```
  */
 export function entityFailure(err: unknown): never {
-  if (err instanceof StatelineError && err.code === 'SL_ERR_ENTITY_BUSY')
-    throw new ShopError('SL_ERR_ENTITY_BUSY', err.message, { 'retry-after': '1' });
+  if (err instanceof EntityBusyError)
+    throw new ShopError('SL_ERR_ENTITY_BUSY', err.message, { 'retry-after': String(err.retryAfter) });
   throw err;
 }

@@ -14,5 +14,5 @@ if (isMainModule(import.meta.url)) {
   const shop = await createShop().catch(failStartup);
   const instance = await runInstance(shop.handler, { ready: shop.ready, close: shop.close });
   instance.server.on('upgrade', shop.upgrade);
-  await shop.listening(instance.url);
+  await shop.listening(instance.url).catch(failStartup);
 }

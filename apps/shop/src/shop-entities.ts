@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Bus } from 'stateline/bus';
 import { createEntities, FORWARD_HEADER, type Entities } from 'stateline/entities';
@@ -40,6 +40,14 @@ function forwardSecret(config: ShopConfig): string {
   return createHmac('sha256', config.sessionKeys[0]!)
     .update('stateline shop entity forwarding')
     .digest('base64url');
+}
+
+/** Compares a forward header with the secret in constant time. */
+function sameSecret(given: string | string[] | undefined, secret: string): boolean {
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(secret);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /**
@@ -122,16 +130,18 @@ export async function openShopEntities(o: {
 
     room(name) {
       const [kind, key = ''] = name.split(':', 2) as [string, string?];
-      if (kind === 'drop' && findDrop(key)) return (feed('drop', key, name), readOnly);
-      if (kind === 'list' && LIST_ID.test(key)) return (feed('list', key, name), readOnly);
-      return null;
+      const type =
+        kind === 'drop' && findDrop(key) ? 'drop' : kind === 'list' && LIST_ID.test(key) ? 'list' : null;
+      if (!type) return null;
+      feed(type, key, name);
+      return readOnly;
     },
 
     forwarded(req, res) {
       const path = (req.url ?? '/').split('?', 1)[0]!;
       if (!path.startsWith(`${ENTITY_PREFIX}/`)) return false;
       // Only the cluster's own instances call here; to anyone else the path does not exist.
-      if (req.headers[FORWARD_HEADER] !== secret || !routes) {
+      if (!sameSecret(req.headers[FORWARD_HEADER], secret) || !routes) {
         sendError(
           res,
           new ShopError(SL_ERR_NOT_FOUND, `no route ${req.method ?? 'GET'} ${path.slice(0, 200)}`),
