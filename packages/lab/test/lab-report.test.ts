@@ -283,6 +283,10 @@ describe('workload counters and timings', () => {
     report.options.configs = ['entities'];
     assert.deepEqual(validateReport(clone(report)), []);
     assert.match(reportMarkdown(report), /`entities`: drop\.oversold 0; takeover p50 900 ms, p99 2100 ms/);
+    assert.match(
+      reportMarkdown(report),
+      /`entities`, by the workload's own count: drop\.oversold 0, takeover p99 2\.1 s \(max 2\.1 s, 3 samples\)/,
+    );
   });
 });
 
