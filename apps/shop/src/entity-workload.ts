@@ -1,7 +1,7 @@
 import type { Workload, WorkloadAnswer, WorkloadHttp, WorkloadUser } from 'stateline/instance';
 import { DEFAULT_DEMO_PASSWORD } from './config.js';
 import { DROPS } from './drop.js';
-import { SL_ERR_SOLD_OUT } from './errors.js';
+import { SL_ERR_LIST_FULL, SL_ERR_SOLD_OUT } from './errors.js';
 import { workload as shopWorkload } from './workload.js';
 
 /** The drop the users buy from, and the list they edit. */
@@ -30,6 +30,8 @@ export interface Editor {
   removing: Set<number>;
   /** Item ids from the user's last look at the list. */
   items: number[];
+  /** The list answered "full" to this user's last add: it removes before it adds again. */
+  full: boolean;
   /** Per entity: the instance that answered last, and since when calls have been failing. */
   owners: Map<string, { owner: string | null; failingSince: number | null }>;
 }
@@ -158,8 +160,9 @@ async function edit(
   );
   observe(user, s, 'list', started, a, uncertain);
   if (!a || a.status >= 500) return;
-  // Someone else removed the item first: a fair answer in a shared list.
+  // Someone else removed the item first, or filled the list: fair answers in a shared list.
   if (a.status === 404 && op !== 'add') return;
+  if (a.status === 409 && a.code === SL_ERR_LIST_FULL.code) return void (s.full = true);
   if (a.status !== 200 && a.status !== 201) return refused(user, s, a, op);
   const version = field(a.body, 'version');
   const item = op === 'add' ? field(field(a.body, 'item'), 'id') : Number(path.split('/')[5]);
@@ -172,6 +175,16 @@ async function edit(
 }
 
 const itemPath = (id: number) => `${listPath}/items/${id}`;
+
+/** Removes an item the user last saw (looks at the list first when it knows none). */
+async function removeOne(user: WorkloadUser, s: Editor): Promise<void> {
+  if (s.items.length === 0) return viewList(user, s);
+  const id = user.random.pick(s.items);
+  s.removing.add(id);
+  s.items = s.items.filter((x) => x !== id);
+  s.full = false;
+  await edit(user, s, 'remove', itemPath(id), 'DELETE');
+}
 
 /**
  * The lab's `entities` workload (`stateline lab --configs entities`): every user logs in as
@@ -202,6 +215,7 @@ export const entityWorkload: Workload<Editor> = {
     edits: [],
     removing: new Set(),
     items: [],
+    full: false,
     owners: new Map(),
   }),
   prepare: async (user, s) => s.loggedIn || (await login(user, s)),
@@ -212,9 +226,11 @@ export const entityWorkload: Workload<Editor> = {
       name: 'add-item',
       weight: 4,
       run: (user, s) =>
-        edit(user, s, 'add', `${listPath}/items`, 'POST', {
-          text: `${s.name} ${user.random.hex128().slice(0, 6)}`,
-        }),
+        s.full
+          ? removeOne(user, s)
+          : edit(user, s, 'add', `${listPath}/items`, 'POST', {
+              text: `${s.name} ${user.random.hex128().slice(0, 6)}`,
+            }),
     },
     {
       name: 'toggle-item',
@@ -224,17 +240,7 @@ export const entityWorkload: Workload<Editor> = {
         await edit(user, s, 'toggle', `${itemPath(user.random.pick(s.items))}/toggle`, 'POST');
       },
     },
-    {
-      name: 'remove-item',
-      weight: 1,
-      async run(user, s) {
-        if (s.items.length === 0) return viewList(user, s);
-        const id = user.random.pick(s.items);
-        s.removing.add(id);
-        s.items = s.items.filter((x) => x !== id);
-        await edit(user, s, 'remove', itemPath(id), 'DELETE');
-      },
-    },
+    { name: 'remove-item', weight: 1, run: removeOne },
     { name: 'view-list', weight: 2, run: viewList },
   ],
   audit: shopWorkload.audit!,

@@ -115,6 +115,25 @@ describe('the entities workload, answer by answer', () => {
   });
 });
 
+describe('the entities workload, a full list', () => {
+  it('"full" is a fair answer: the next add removes an item instead', async () => {
+    const routes: Record<string, Reply[]> = {
+      'POST /api/lists/shared/items': [{ status: 409, body: { code: 'SL_ERR_LIST_FULL' } }],
+      'GET /api/lists/shared': [{ status: 200, body: { list: { version: 200, items: [{ id: 5 }] } } }],
+      'DELETE /api/lists/shared/items/5': [{ status: 200, body: { version: 201, owner: 'i1', item: null } }],
+    };
+    const { u, seen } = user(http(routes));
+    const s = entityWorkload.init(u);
+    await action('add-item').run(u, s);
+    assert.equal(s.full, true);
+    await action('add-item').run(u, s); // knows no item yet: looks at the list
+    await action('add-item').run(u, s);
+    assert.deepEqual(s.edits, [{ op: 'remove', item: 5, version: 201 }]);
+    assert.equal(s.full, false);
+    assert.deepEqual(seen.unexpected, []);
+  });
+});
+
 describe('the entities workload, verify', () => {
   const editor = (over: Partial<Editor>): Editor => ({ ...entityWorkload.init(user(http({})).u), ...over });
   const world = (soldCount: number, version: number, items: number[]) =>
