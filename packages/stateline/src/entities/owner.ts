@@ -283,7 +283,9 @@ export class EntityOwner {
       fence: this.epoch,
     };
     try {
-      await writeSnapshot(this.deps.store, this.names.snapshot, snap);
+      if (await writeSnapshot(this.deps.store, this.names.snapshot, snap))
+        // Behind the snapshot the Log is no longer needed; fenced, so a former owner cannot trim.
+        await this.deps.log.trim(this.names.stream, snap.offset, { fence: this.epoch });
       this.sinceSnapshot -= count;
     } catch (err) {
       this.deps.onError(err);

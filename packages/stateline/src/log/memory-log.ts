@@ -3,6 +3,7 @@ import {
   appendFence,
   appendKey,
   checkFence,
+  checkThrough,
   fenced,
   newEpoch,
   normalizeRetention,
@@ -61,7 +62,7 @@ export class MemoryLog implements Log {
     return s;
   }
 
-  private trim(s: Stream): void {
+  private applyRetention(s: Stream): void {
     const { maxCount, maxAge } = this.retention;
     let drop = Math.max(0, s.entries.length - maxCount);
     if (maxAge !== null) {
@@ -88,7 +89,7 @@ export class MemoryLog implements Log {
         s.fence = fence;
       }
       if (key !== null) {
-        this.trim(s);
+        this.applyRetention(s);
         const known = s.keys.get(key);
         if (known !== undefined) {
           const e = s.entries[known - s.trimmedThrough - 1]!;
@@ -98,7 +99,7 @@ export class MemoryLog implements Log {
       const entry = { offset: ++s.head, data, at: this.now(), key };
       s.entries.push(entry);
       if (key !== null) s.keys.set(key, entry.offset);
-      this.trim(s);
+      this.applyRetention(s);
       return { offset: entry.offset, epoch: s.epoch, at: entry.at, duplicate: false };
     });
   }
@@ -112,12 +113,30 @@ export class MemoryLog implements Log {
     });
   }
 
+  trim(stream: string, through: number, options?: { fence?: number }): Promise<void> {
+    return this.guard.run('trim', () => {
+      checkThrough(through);
+      const fence = appendFence(options);
+      const s = this.stream(stream);
+      if (fence !== null && fence < s.fence) throw fenced(stream, fence, s.fence);
+      const cut = Math.min(through, s.head);
+      let drop = 0;
+      while (drop < s.entries.length && s.entries[drop]!.offset <= cut) {
+        const key = s.entries[drop]!.key;
+        if (key !== null) s.keys.delete(key);
+        drop++;
+      }
+      s.entries.splice(0, drop);
+      s.trimmedThrough = Math.max(s.trimmedThrough, cut);
+    });
+  }
+
   read(stream: string, since: number, options: ReadOptions = {}): Promise<ReadResult> {
     return this.guard.run('read', () => {
       checkSince(since);
       const limit = readLimit(options.limit);
       const s = this.stream(stream);
-      this.trim(s);
+      this.applyRetention(s);
       const { from, complete } = resolveRead(since, options.epoch, s.epoch, s.trimmedThrough);
       const entries: LogEntry[] = [];
       for (const e of s.entries) {

@@ -45,6 +45,7 @@ import {
   appendFence,
   appendKey,
   checkFence,
+  checkThrough,
   checkSince,
   fenced,
   newEpoch,
@@ -371,6 +372,26 @@ class NatsLog implements Log {
   private atOf(m: StoredMsg): number {
     const at = Number(m.header?.get(AT));
     return Number.isFinite(at) && at > 0 ? at : m.time.getTime();
+  }
+
+  /**
+   * A purge of the sequences up to `through`, but never of the newest message: it carries the
+   * fence. The fence check and the purge are two requests; that is enough for an entity, which
+   * trims only behind a snapshot it has already written: any owner that fences after the check
+   * reads that snapshot or a newer one, so it never needs what the purge removes.
+   */
+  trim(stream: string, through: number, options?: { fence?: number }): Promise<void> {
+    return this.guard.run('trim', () => {
+      checkThrough(through);
+      const fence = appendFence(options);
+      const base = this.subjects(stream);
+      return this.onStream(base, async (s) => {
+        const cur = await this.fenceOf(s, base);
+        if (fence !== null && fence < cur.fence) throw fenced(stream, fence, cur.fence);
+        const keep = Math.min(through + 1, cur.last);
+        if (keep > 1) await this.jsm.streams.purge(s.name, { seq: keep });
+      });
+    });
   }
 
   read(stream: string, since: number, options: ReadOptions = {}): Promise<ReadResult> {

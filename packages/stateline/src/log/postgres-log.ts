@@ -5,6 +5,7 @@ import {
   appendFence,
   appendKey,
   checkFence,
+  checkThrough,
   checkSince,
   fenced,
   newEpoch,
@@ -32,6 +33,7 @@ import type {
  * stateline_log_meta (stream text PK, epoch text, head bigint, trimmed_through bigint, last_at bigint)
  * stateline_log_fence (stream text PK, fence bigint)
  * stateline_log_append_v3(stream, data, key, epoch, max_count, max_age, fence)  -- plpgsql: one append, one round trip
+ * stateline_log_trim_v1(stream, through, fence)  -- plpgsql: removes a prefix, fenced like an append
  * ```
  *
  * `trimmed_through` is the highest offset retention removed; `last_at` the newest entry's `at`
@@ -142,6 +144,31 @@ DO $do$ BEGIN
     END
     $fn$;
   END IF;
+  IF to_regprocedure('stateline_log_trim_v1(text, bigint, bigint)') IS NULL THEN
+    CREATE FUNCTION stateline_log_trim_v1(p_stream text, p_through bigint, p_fence bigint)
+    RETURNS bigint LANGUAGE plpgsql VOLATILE AS $fn$
+    DECLARE
+      m record;
+      v_fence bigint;
+      v_cut bigint;
+    BEGIN
+      IF p_fence IS NOT NULL THEN
+        SELECT f.fence INTO v_fence FROM stateline_log_fence f WHERE f.stream = p_stream FOR SHARE;
+        IF v_fence > p_fence THEN RETURN v_fence; END IF;
+      END IF;
+      -- The meta row lock orders the trim with appends; each statement below sees every earlier offset.
+      SELECT lm.head, lm.trimmed_through INTO m FROM stateline_log_meta lm WHERE lm.stream = p_stream FOR UPDATE;
+      IF NOT FOUND THEN RETURN NULL; END IF;
+      v_cut := LEAST(p_through, m.head);
+      IF v_cut > m.trimmed_through THEN
+        DELETE FROM stateline_log l WHERE l.stream = p_stream AND l."offset" > m.trimmed_through AND l."offset" <= v_cut;
+        DELETE FROM stateline_log_key k WHERE k.stream = p_stream AND k."offset" > m.trimmed_through AND k."offset" <= v_cut;
+        UPDATE stateline_log_meta SET trimmed_through = v_cut WHERE stream = p_stream;
+      END IF;
+      RETURN NULL;
+    END
+    $fn$;
+  END IF;
 END $do$;`;
 
 /**
@@ -163,6 +190,12 @@ const ageCut = (stream: string, maxAge: string, now: string) =>
 const APPEND = {
   name: 'sl_log_append_v3',
   text: 'SELECT out_epoch, out_offset, out_at, out_duplicate, out_fence FROM stateline_log_append_v3($1, $2, $3, $4, $5::bigint, $6::bigint, $7::bigint)',
+} as const;
+
+/** Trims a stream; returns the stream's fence when it refused the trim's (else NULL). */
+const TRIM = {
+  name: 'sl_log_trim_v1',
+  text: 'SELECT stateline_log_trim_v1($1, $2::bigint, $3::bigint) AS refused',
 } as const;
 
 /** Raises a stream's fence; returns the fence before or after (GREATEST), above $2 when refused. */
@@ -282,6 +315,19 @@ class PostgresLog implements Log {
       });
       const now = int8(rows[0]?.fence ?? '0');
       if (now > fence) throw fenced(stream, fence, now);
+    });
+  }
+
+  trim(stream: string, through: number, options?: { fence?: number }): Promise<void> {
+    return this.guard.run('trim', async () => {
+      checkThrough(through);
+      const fence = appendFence(options);
+      const { rows } = await this.pool.query<{ refused: string | null }>({
+        ...TRIM,
+        values: [this.s(stream), through, fence],
+      });
+      const refused = rows[0]?.refused ?? null;
+      if (refused !== null) throw fenced(stream, fence ?? 0, int8(refused));
     });
   }
 

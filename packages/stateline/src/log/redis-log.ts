@@ -26,6 +26,7 @@ import {
   appendFence,
   appendKey,
   checkFence,
+  checkThrough,
   checkSince,
   fenced,
   newEpoch,
@@ -138,6 +139,30 @@ return current
 `);
 
 /**
+ * ARGV through, fence ('' none). Removes entries up to min(through, head) with their keys.
+ * Returns -1 and the fence when refused, else {0, 0}.
+ */
+const TRIM = redisScript(`
+if ARGV[2] ~= '' then
+  local current = tonumber(redis.call('HGET', KEYS[2], 'fence') or '0')
+  if tonumber(ARGV[2]) < current then return {-1, current} end
+end
+local head = tonumber(redis.call('HGET', KEYS[2], 'head') or '0')
+local trimmed = tonumber(redis.call('HGET', KEYS[2], 'trimmedThrough') or '0')
+local cut = math.min(tonumber(ARGV[1]), head)
+if cut > trimmed then
+  if redis.call('EXISTS', KEYS[3]) == 1 then
+    for _, e in ipairs(redis.call('XRANGE', KEYS[1], (trimmed + 1) .. '-0', cut .. '-0')) do
+      if e[2][6] then redis.call('HDEL', KEYS[3], e[2][6]) end
+    end
+  end
+  redis.call('XTRIM', KEYS[1], 'MINID', (cut + 1) .. '-0')
+  redis.call('HSET', KEYS[2], 'trimmedThrough', cut)
+end
+return {0, 0}
+`);
+
+/**
  * ARGV since, reader epoch ('' none), limit, maxCount, maxAge ('' none), epoch candidate.
  * Returns {epoch, head, trimmedThrough, entries}; a reader from another epoch reads from the start.
  */
@@ -241,6 +266,18 @@ class RedisLog implements Log {
       return this.link.script(FENCE, this.keys(stream), [String(fence), newEpoch()], (reply) => {
         if (typeof reply !== 'number') throw unexpected('fence', reply);
         if (fence < reply) throw fenced(stream, fence, reply);
+      });
+    });
+  }
+
+  trim(stream: string, through: number, options?: { fence?: number }): Promise<void> {
+    return this.guard.run('trim', () => {
+      checkThrough(through);
+      const fence = appendFence(options);
+      const args = [String(through), fence === null ? '' : String(fence)];
+      return this.link.script(TRIM, this.keys(stream), args, (reply) => {
+        if (!Array.isArray(reply) || reply.length !== 2) throw unexpected('trim', reply);
+        if (reply[0] === -1) throw fenced(stream, fence ?? 0, Number(reply[1]));
       });
     });
   }

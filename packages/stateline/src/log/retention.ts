@@ -98,3 +98,13 @@ export function fenced(stream: string, fence: number, current: number): Statelin
     `stream ${JSON.stringify(stream.slice(0, 80))} is fenced at ${current}, the writer holds ${fence}`,
   );
 }
+
+/** Checks a trim's `through` offset. */
+export function checkThrough(through: number): number {
+  if (!Number.isSafeInteger(through) || through < 0)
+    throw new StatelineError(
+      'SL_ERR_INVALID_ARGUMENT',
+      `trim through must be a non-negative integer offset (got ${String(through)})`,
+    );
+  return through;
+}

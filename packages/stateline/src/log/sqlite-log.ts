@@ -4,6 +4,7 @@ import {
   appendFence,
   appendKey,
   checkFence,
+  checkThrough,
   checkSince,
   fenced,
   newEpoch,
@@ -156,6 +157,27 @@ export class SqliteLog implements Log {
     return this.guard.run('fence', () => {
       checkFence(fence);
       this.h.immediate(() => this.raiseFence(stream, this.prefix + stream, fence));
+    });
+  }
+
+  trim(stream: string, through: number, options?: { fence?: number }): Promise<void> {
+    return this.guard.run('trim', () => {
+      checkThrough(through);
+      const fence = appendFence(options);
+      const s = this.prefix + stream;
+      this.h.immediate(() => {
+        if (fence !== null) {
+          const row = this.h.stmt(SQL.fence).get({ stream: s }) as { fence: number } | undefined;
+          if (row && fence < row.fence) throw fenced(stream, fence, row.fence);
+        }
+        const meta = this.h.stmt(SQL.meta).get({ stream: s }) as Meta | undefined;
+        if (!meta) return;
+        const cut = Math.min(through, meta.head);
+        if (cut <= meta.trimmed_through) return;
+        this.h.stmt(SQL.trim).run({ stream: s, through: cut });
+        this.h.stmt(SQL.trimKeys).run({ stream: s, through: cut });
+        this.h.stmt(SQL.trimmed).run({ stream: s, through: cut });
+      });
     });
   }
 

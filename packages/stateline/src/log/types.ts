@@ -91,6 +91,12 @@ export interface Log {
    * when the stream already holds a higher fence; the same fence again is accepted.
    */
   fence(stream: string, fence: number): Promise<void>;
+  /**
+   * Removes the entries up to offset `through` (never past the newest), as retention would: a
+   * reader behind them then reads `complete: false`. With `fence`, refused (`SL_ERR_LOG_FENCED`)
+   * like an append when the stream holds a higher fence. An entity trims behind each snapshot.
+   */
+  trim(stream: string, through: number, options?: { fence?: number }): Promise<void>;
   /** Entries after `since` (0: from the beginning). */
   read(stream: string, since: number, options?: ReadOptions): Promise<ReadResult>;
   close(): Promise<void>;

@@ -23,11 +23,11 @@ const LEASE_MS = 1000;
 async function fleet(
   c: FleetCase,
   n: number,
-  appendDelays: number[] = [],
+  faults: { appendDelay?: number; dieAfterCalls?: number }[] = [],
 ): Promise<{ config: FleetConfig; procs: EntityProcess[] }> {
   const config: FleetConfig = { ...c.specs(), leaseTtl: `${LEASE_MS}ms`, secret: randomUUID() };
   const procs = await Promise.all(
-    Array.from({ length: n }, (_, i) => EntityProcess.start(config, `i${i + 1}`, appendDelays[i] ?? 0)),
+    Array.from({ length: n }, (_, i) => EntityProcess.start(config, `i${i + 1}`, faults[i])),
   );
   return { config, procs };
 }
@@ -60,23 +60,21 @@ export function runEntityFleet(c: FleetCase): void {
     });
 
     it(`[${c.backend}] the owner SIGKILLed mid-run: still exactly 100, 0 acknowledged lost; takeover measured`, async () => {
-      // The first instance takes the key; at the 30th acknowledgement it is SIGKILLed. Its link to
-      // the Log is slow (300 ms per append, batches of at most 64 calls), so it dies with units
-      // left and a batch in hand.
-      const { procs } = await fleet(c, 3, [300]);
+      // The first instance takes the key and SIGKILLs itself just after sending the append that
+      // holds its 30th sale: that batch's callers never hear back and retry elsewhere.
+      const { procs } = await fleet(c, 3, [{ dieAfterCalls: 30 }]);
       const key = `sku-${randomUUID()}`;
       assert.equal((await post(procs[0]!.url, `/drop/${key}/peek`, {})).status, 200);
       assert.deepEqual(await procs[0]!.owned(), [`drop:${key}`]);
       const alive = new Set(procs);
       let killedAt = 0;
-      const r = await purchaseLoad(() => [...alive].map((p) => p.url), key, 1000, 200, {
-        at: 30,
-        run: async () => {
-          procs[0]!.kill();
-          killedAt = Date.now();
-          alive.delete(procs[0]!);
-        },
+      procs[0]!.proc.once('exit', (_code, signal) => {
+        assert.equal(signal, 'SIGKILL');
+        killedAt = Date.now();
+        alive.delete(procs[0]!);
       });
+      const r = await purchaseLoad(() => [...alive].map((p) => p.url), key, 1000, 200);
+      assert.ok(killedAt > 0, 'the owner was killed mid-run');
       const firstAfter = r.ackTimes.filter((t) => t.sent >= killedAt).sort((x, y) => x.at - y.at)[0]?.at;
       const state = await soldList([...alive][0]!.url, key);
       assert.equal(r.acked.size, 100, `acknowledged ${r.acked.size}`);
@@ -96,7 +94,7 @@ export function runEntityFleet(c: FleetCase): void {
       const config: FleetConfig = { ...c.specs(), leaseTtl: `${LEASE_MS}ms`, secret: randomUUID() };
       // The frozen owner's appends wait 400 ms before they are sent: it is stopped holding them.
       const [old, next] = await Promise.all([
-        EntityProcess.start(config, 'old', 400),
+        EntityProcess.start(config, 'old', { appendDelay: 400 }),
         EntityProcess.start(config, 'next'),
       ]);
       const key = `sku-${randomUUID()}`;

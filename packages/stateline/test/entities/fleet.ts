@@ -28,8 +28,12 @@ export class EntityProcess {
     return `http://127.0.0.1:${this.port}/entities`;
   }
 
-  static async start(config: FleetConfig, instanceId: string, appendDelay = 0): Promise<EntityProcess> {
-    const proc = fork(FIXTURE, [JSON.stringify({ ...config, instanceId, appendDelay })], {
+  static async start(
+    config: FleetConfig,
+    instanceId: string,
+    faults: { appendDelay?: number; dieAfterCalls?: number } = {},
+  ): Promise<EntityProcess> {
+    const proc = fork(FIXTURE, [JSON.stringify({ ...config, instanceId, ...faults })], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
@@ -107,17 +111,14 @@ export interface LoadResult {
 /**
  * `calls` purchases of `key` from `clients` concurrent clients spread over `bases()` (asked again
  * on every attempt: a killed instance drops out). A purchase is retried with its Idempotency-Key
- * until it is acknowledged or sold out. `pause.run` runs at the `pause.at`-th acknowledgement and
- * clients start no attempt until it is done.
+ * until it is acknowledged or sold out.
  */
 export async function purchaseLoad(
   bases: () => string[],
   key: string,
   calls: number,
   clients: number,
-  pause?: { at: number; run: () => Promise<void> },
 ): Promise<LoadResult> {
-  let gate: Promise<void> | undefined;
   const out: LoadResult = { acked: new Set(), soldOut: new Set(), retried: new Map(), ackTimes: [] };
   let next = 0;
   const deadline = Date.now() + 120_000;
@@ -126,7 +127,6 @@ export async function purchaseLoad(
       const userId = `u${i}`;
       for (let attempt = c + i; ; attempt++) {
         if (Date.now() > deadline) throw new Error(`purchase ${i} got no final answer in 120 s`);
-        await gate;
         const list = bases();
         let a: EntityAnswer;
         const sent = Date.now();
@@ -140,7 +140,6 @@ export async function purchaseLoad(
         if (a.status === 200) {
           out.acked.add(userId);
           out.ackTimes.push({ sent, at: Date.now() });
-          if (pause && out.acked.size === pause.at) gate = pause.run();
           break;
         }
         if (a.body.code === 'SL_ERR_ENTITY_REJECTED' && a.body.reason === 'SOLD_OUT') {

@@ -262,6 +262,39 @@ export function runLogConformance(c: LogCase): void {
       await assert.rejects(old.append('h', 'late', { fence: 1 }), isFenced);
     });
 
+    it(`[${c.backend}] trim removes a prefix, keys with it; offsets go on; a fenced trim below the fence is refused`, async () => {
+      const log = await open();
+      for (let i = 1; i <= 5; i++) await log.append('t', `m${i}`, { key: `k${i}` });
+      await log.trim('t', 3);
+      const after3 = await log.read('t', 0);
+      assert.deepEqual(
+        after3.entries.map((e) => e.offset),
+        [4, 5],
+      );
+      assert.equal(after3.complete, false, 'a reader behind the trim has a gap');
+      assert.equal((await log.read('t', 3)).complete, true);
+      const again = await log.append('t', 'm1', { key: 'k1' });
+      assert.deepEqual([again.offset, again.duplicate], [6, false], 'a trimmed key is forgotten');
+      await log.trim('t', 2);
+      assert.deepEqual(
+        (await log.read('t', 0)).entries.map((e) => e.offset),
+        [4, 5, 6],
+        'trimming less is a no-op',
+      );
+      await log.fence('t', 5);
+      await assert.rejects(log.trim('t', 5, { fence: 4 }), isFenced);
+      assert.deepEqual(
+        (await log.read('t', 0)).entries.map((e) => e.offset),
+        [4, 5, 6],
+      );
+      await log.trim('t', 1000, { fence: 5 });
+      // Never past the newest (NATS keeps the newest message: it carries the fence).
+      assert.ok((await log.read('t', 0)).entries.every((e) => e.offset === 6));
+      // 7 here; a NATS fence message took a sequence of its own.
+      assert.ok((await log.append('t', 'next')).offset >= 7);
+      await assert.rejects(log.trim('t', -1), (e) => isStatelineError(e, 'SL_ERR_INVALID_ARGUMENT'));
+    });
+
     it(`[${c.backend}] bad arguments are refused and a closed log refuses calls`, async () => {
       const log = await c.make(uniquePrefix(`log-${c.backend}`));
       await assert.rejects(log.read('x', -1), (e) => isStatelineError(e, 'SL_ERR_INVALID_ARGUMENT'));

@@ -28,6 +28,9 @@ class LosableLog implements Log {
   fence(stream: string, fence: number): Promise<void> {
     return this.inner.fence(stream, fence);
   }
+  trim(stream: string, through: number, options?: { fence?: number }): Promise<void> {
+    return this.inner.trim(stream, through, options);
+  }
   read(stream: string, since: number, options?: ReadOptions): Promise<ReadResult> {
     return this.inner.read(stream, since, options);
   }
