@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Bus } from 'stateline/bus';
-import { createHub, type Hub } from 'stateline/realtime';
+import { createHub, type Hub, type RoomPolicy } from 'stateline/realtime';
 import type { Logger } from 'stateline/logger';
 import type { SessionManager } from 'stateline/session';
 
@@ -34,7 +34,8 @@ export function chatLogSpec(storeSpec: string, busSpec = ''): string {
 
 /**
  * The chat: a realtime hub on the instance's Bus, for logged-in users only, with one room,
- * `lobby` (presence and history). Messages carry `{ from, text, at }`, `from` being the user id.
+ * `lobby` (presence and history), plus the read-only rooms `rooms` allows (the drops' and shared
+ * lists' live rooms). Messages carry `{ from, text, at }`, `from` being the user id.
  *
  * @example
  * ```ts
@@ -50,6 +51,8 @@ export function createChat(o: {
   busSpec?: string;
   instance: string;
   logger?: Logger;
+  /** Rooms besides the lobby (the entities' live rooms), or null. */
+  rooms?: (name: string) => RoomPolicy | null;
 }): Promise<Hub> {
   return createHub({
     log: chatLogSpec(o.storeSpec, o.busSpec),
@@ -57,7 +60,7 @@ export function createChat(o: {
     bus: o.bus,
     sessions: o.sessions,
     anonymous: false,
-    rooms: (name) => (name === LOBBY ? { anonymous: false } : null),
+    rooms: (name) => (name === LOBBY ? { anonymous: false } : (o.rooms?.(name) ?? null)),
     instanceId: o.instance,
     prefix: 'shop:rt:',
     ...(o.logger ? { logger: o.logger } : {}),

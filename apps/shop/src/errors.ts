@@ -73,6 +73,26 @@ export const SL_ERR_CART_LIMIT = defineError(
 );
 
 /**
+ * 409: the drop has no unit left (its entity refused the purchase; nothing was sold).
+ *
+ * @example
+ * ```ts
+ * fail(SL_ERR_SOLD_OUT, 'aurora-lamp: all 100 units are sold');
+ * ```
+ */
+export const SL_ERR_SOLD_OUT = defineError('SL_ERR_SOLD_OUT', 409, 'The drop is sold out');
+
+/**
+ * 409: the shared list already holds its largest number of items.
+ *
+ * @example
+ * ```ts
+ * fail(SL_ERR_LIST_FULL, `a list holds at most ${MAX_ITEMS} items`);
+ * ```
+ */
+export const SL_ERR_LIST_FULL = defineError('SL_ERR_LIST_FULL', 409, 'The list is full');
+
+/**
  * Every code the shop defines (docs/ERRORS.md, section @stateline/shop).
  *
  * @example
@@ -86,4 +106,6 @@ export const SHOP_ERRORS = [
   SL_ERR_RATE_LIMITED,
   SL_ERR_CART_EMPTY,
   SL_ERR_CART_LIMIT,
+  SL_ERR_SOLD_OUT,
+  SL_ERR_LIST_FULL,
 ] as const;

@@ -37,6 +37,41 @@ async function readOrder(store: Store, key: string): Promise<Order | null> {
 }
 
 /**
+ * The order of (user, Idempotency-Key), made once: an order already written under that key is
+ * returned as it is (a retry, or a handler run again after its instance died), otherwise one is
+ * made from `items()` with insert-if-absent. Either way it is in the user's order list after.
+ *
+ * @example
+ * ```ts
+ * const order = await recordOrder(store, 'alice', key, () => [{ productId: 'mug', qty: 1, price: 1200 }]);
+ * ```
+ */
+export async function recordOrder(
+  store: Store,
+  userId: string,
+  idempotencyKey: string,
+  items: () => Order['items'],
+): Promise<Order> {
+  const ref = digest(idempotencyKey);
+  let order = await readOrder(store, orderKey(userId, ref));
+  if (!order) {
+    const lines = items();
+    const made: Order = {
+      id: randomUUID(),
+      items: lines,
+      total: lines.reduce((sum, l) => sum + l.qty * l.price, 0),
+      createdAt: Date.now(),
+      idempotencyKey,
+    };
+    const created = await store.create(orderKey(userId, ref), JSON.stringify(made));
+    order = created.ok ? made : await readOrder(store, orderKey(userId, ref));
+    if (!order) fail('SL_ERR_INTERNAL', 'the order vanished while it was being made');
+  }
+  await store.indexAdd(ordersOf(userId), ref, null);
+  return order;
+}
+
+/**
  * The user's orders, newest first.
  *
  * @example
@@ -72,26 +107,12 @@ export function orderRoutes(ctx: ShopContext) {
     const s = req.session;
     const userId = requireUser(req);
     const key = String(req.headers['idempotency-key']);
-    const ref = digest(key);
-    let order = await readOrder(store, orderKey(userId, ref));
-    if (!order) {
+    const order = await recordOrder(store, userId, key, () => {
       const cart = readCart(s.get(CART));
       if (cart.items.length === 0) fail(SL_ERR_CART_EMPTY, 'add something to the cart first');
-      const items = cart.items.map((l) => ({ ...l, price: findProduct(l.productId)!.price }));
-      const made: Order = {
-        id: randomUUID(),
-        items,
-        total: items.reduce((sum, l) => sum + l.qty * l.price, 0),
-        createdAt: Date.now(),
-        idempotencyKey: key,
-      };
-      const created = await store.create(orderKey(userId, ref), JSON.stringify(made));
-      order = created.ok ? made : await readOrder(store, orderKey(userId, ref));
-      if (!order) fail('SL_ERR_INTERNAL', 'the order vanished while it was being made');
-    }
-    await store.indexAdd(ordersOf(userId), ref, null);
-    const placed = order;
-    await s.update<CartState>(CART, (raw) => settleOrder(readCart(raw), placed.id, placed.items));
+      return cart.items.map((l) => ({ ...l, price: findProduct(l.productId)!.price }));
+    });
+    await s.update<CartState>(CART, (raw) => settleOrder(readCart(raw), order.id, order.items));
     sendJson(res, 201, { order });
   };
 

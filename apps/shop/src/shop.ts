@@ -16,6 +16,9 @@ import { cartRoutes } from './cart-routes.js';
 import { clientReader } from './client-address.js';
 import { getProduct, listProducts } from './catalog.js';
 import { createChat, upgradeChat } from './chat.js';
+import { dropRoutes } from './drop.js';
+import { listRoutes } from './shared-list.js';
+import { ENTITY_PREFIX, openShopEntities } from './shop-entities.js';
 import { readConfig, type ShopConfig } from './config.js';
 import type { SessionRequest, ShopContext } from './context.js';
 import { sendError, ShopError } from './http-error.js';
@@ -33,6 +36,8 @@ import { seedUsers } from './users.js';
 export interface Shop {
   handler(req: IncomingMessage, res: ServerResponse): void;
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Starts what needs the instance's own URL (forwarded entity calls); call once it listens. */
+  listening(url: string): Promise<void>;
   /** True while the Store answers and the Bus is connected. */
   ready(): Promise<boolean>;
   close(): Promise<void>;
@@ -87,8 +92,9 @@ async function open(config: ShopConfig, metrics: ShopMetrics): Promise<{ store: 
  * @example
  * ```ts
  * const shop = await createShop({ STATELINE_STRATEGY: 'server', STATELINE_STORE: 'sqlite:shop.db' });
- * const server = (await runInstance(shop.handler, { ready: shop.ready, close: shop.close })).server;
- * server.on('upgrade', shop.upgrade);
+ * const instance = await runInstance(shop.handler, { ready: shop.ready, close: shop.close });
+ * instance.server.on('upgrade', shop.upgrade);
+ * await shop.listening(instance.url);
  * ```
  */
 export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<Shop> {
@@ -154,7 +160,16 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     sessions = await createSessions(sessionOptions);
     closers.unshift(() => sessions!.close());
     metrics.stateline.watch({ sessions });
+    const entities = await openShopEntities({
+      config,
+      store,
+      bus,
+      hub: () => hub,
+      onError: (err) => log.warn({ err }, 'entities'),
+    });
+    closers.unshift(() => entities.close());
     hub = await createChat({
+      rooms: (name) => entities.room(name),
       bus,
       sessions,
       storeSpec: config.storeSpec,
@@ -183,6 +198,8 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     const orders = orderRoutes(ctx);
     closers.unshift(() => orders.close());
     metrics.stateline.watch({ idempotency: orders });
+    const drops = dropRoutes(ctx, entities.get);
+    const lists = listRoutes(entities.get);
     const router = new Router<Entry>()
       .on(
         'GET',
@@ -205,7 +222,14 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
       .on('POST', '/api/cart/items', withS(cart.add))
       .on('DELETE', '/api/cart/items/:productId', withS(cart.remove))
       .on('GET', '/api/orders', withS(orders.list))
-      .on('POST', '/api/orders', withS(orders.create));
+      .on('POST', '/api/orders', withS(orders.create))
+      .on('GET', '/api/drops', plain(drops.list))
+      .on('GET', '/api/drop/:sku', plain(drops.get))
+      .on('POST', '/api/drop/:sku/buy', withS(drops.buy))
+      .on('GET', '/api/lists/:id', withS(lists.get))
+      .on('POST', '/api/lists/:id/items', withS(lists.add))
+      .on('POST', '/api/lists/:id/items/:itemId/toggle', withS(lists.toggle))
+      .on('DELETE', '/api/lists/:id/items/:itemId', withS(lists.remove));
 
     /** Runs a route and turns what it throws into a problem (a 500 is logged, never shown). */
     const guarded =
@@ -229,6 +253,7 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     ): Promise<void> => {
       const path = (req.url ?? '/').split('?', 1)[0]!;
       const method = req.method ?? 'GET';
+      if (entities.forwarded(req, res)) return label(ENTITY_PREFIX);
       const m = router.match(method, path);
       if (m.kind !== 'none') label(m.pattern);
       if (m.kind === 'route') {
@@ -300,6 +325,7 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     return {
       handler,
       upgrade: (req, socket, head) => upgradeChat(hub!, req, socket, head),
+      listening: (url) => entities.listening(url),
       async ready() {
         if (!busUp) return false;
         await store.get('shop:ready');

@@ -272,4 +272,55 @@ describe('the shop in a browser', () => {
       await laptop.close();
     },
   );
+
+  it(
+    'the limited drop and the shared list: one browser acts, the other sees it live',
+    { skip, timeout: 60_000 },
+    async () => {
+      mkdirSync(RESULTS, { recursive: true });
+      const errors: string[] = [];
+      const pages: Page[] = [];
+      for (const name of ['alice', 'bob']) {
+        const context = await browser!.newContext();
+        context.setDefaultTimeout(15_000);
+        const page = await context.newPage();
+        watch(page, errors);
+        await logIn(page, name);
+        pages.push(page);
+      }
+      const [alice, bob] = pages as [Page, Page];
+
+      // The shared list: alice adds, bob sees it without reloading; bob ticks it, alice sees that.
+      for (const p of pages) {
+        await p.getByTestId('nav-list').click();
+        await p.getByTestId('list-live').filter({ hasText: 'live' }).waitFor();
+      }
+      const text = `tea for ${Date.now()}`;
+      await alice.getByTestId('list-input').fill(text);
+      await alice.getByTestId('list-add').click();
+      const onBob = bob.getByTestId('list-item').filter({ hasText: text });
+      await onBob.waitFor();
+      const id = await onBob.getAttribute('data-item');
+      await bob.getByTestId(`list-toggle-${id}`).check();
+      await alice.locator(`[data-testid="list-item"][data-item="${id}"].done`).waitFor();
+      await bob.screenshot({ path: join(RESULTS, 'shop-list.png'), fullPage: true });
+
+      // The drop: alice buys one unit, bob's page counts it down live.
+      for (const p of pages) {
+        await p.getByTestId('nav-drop').click();
+        await p.getByTestId('drop-live').filter({ hasText: 'live' }).waitFor();
+      }
+      const before = Number(await bob.getByTestId('drop-left').getAttribute('data-left'));
+      assert.ok(before > 0, 'units are left');
+      await alice.getByTestId('drop-buy').click();
+      await alice
+        .getByTestId('notice')
+        .filter({ hasText: /Unit \d+ is yours/ })
+        .waitFor();
+      await bob.locator(`[data-testid="drop-left"][data-left="${before - 1}"]`).waitFor();
+      await bob.screenshot({ path: join(RESULTS, 'shop-drop.png'), fullPage: true });
+      assert.deepEqual(errors, []);
+      for (const p of pages) await p.context().close();
+    },
+  );
 });

@@ -31,6 +31,8 @@ interface Tally {
   checked: number;
   created: [string, string][];
   unexpected: string[];
+  counted: Record<string, number>;
+  timed: [string, number][];
 }
 
 /** A user whose requests are answered by `routes` (`'GET /api/cart'` → a list of replies, last one repeats). */
@@ -44,6 +46,8 @@ function scripted(routes: Record<string, Reply[] | Route>) {
     checked: 0,
     created: [],
     unexpected: [],
+    counted: {},
+    timed: [],
   };
   const answer = (method: string, path: string, init: WorkloadRequestInit = {}): WorkloadAnswer | null => {
     const route = `${method} ${path}`;
@@ -87,6 +91,8 @@ function scripted(routes: Record<string, Reply[] | Route>) {
       acknowledged: () => void tally.acknowledged++,
       checked: () => void tally.checked++,
       created: (key, id) => void tally.created.push([key, id]),
+      count: (name, n = 1) => void (tally.counted[name] = (tally.counted[name] ?? 0) + n),
+      timing: (name, ms) => void tally.timed.push([name, ms]),
     },
     stopped: () => false,
     think: async () => {},

@@ -258,7 +258,8 @@ function program(io: CliIo, done: (code: number) => void): Command {
       new Option(
         '--configs <list>',
         'comma-separated configs (strategy[/store][/balance][/replication]) or all; first>second ' +
-          '(e.g. token>server) switches every instance from first to second by a rolling restart under load',
+          '(e.g. token>server) switches every instance from first to second by a rolling restart under load; ' +
+          "entities[/store] runs the app's workloads.entities and kills the owner its victim names",
       )
         .default(parseConfigs(LAB_DEFAULTS.configs), LAB_DEFAULTS.configs)
         .argParser(parseConfigs),

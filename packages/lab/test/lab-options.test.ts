@@ -16,6 +16,7 @@ import { loadWorkload } from '../src/run/workload-module.js';
 import { CLUSTER_APP } from './support.js';
 import { ALL_CONFIGS, parseConfig, parseConfigs, parseSwitch } from '../src/run/config.js';
 import { parseDuration, parseFaults } from '../src/run/options.js';
+import { runFaults } from '../src/run/faults.js';
 
 async function run(...argv: string[]) {
   let out = '';
@@ -33,6 +34,7 @@ describe('lab config names', () => {
       bus: 'ipc',
       balance: 'sticky',
       replication: 'backup',
+      workload: null,
       switchTo: null,
     });
     assert.deepEqual(parseConfig('token'), {
@@ -42,6 +44,7 @@ describe('lab config names', () => {
       bus: 'ipc',
       balance: 'round-robin',
       replication: 'off',
+      workload: null,
       switchTo: null,
     });
     assert.deepEqual(parseConfig('hybrid/redis'), {
@@ -51,6 +54,7 @@ describe('lab config names', () => {
       bus: 'ipc',
       balance: 'round-robin',
       replication: 'off',
+      workload: null,
       switchTo: null,
     });
     assert.equal(parseConfig('server/sticky/postgres').store, 'postgres');
@@ -74,11 +78,29 @@ describe('lab config names', () => {
       bus: 'ipc',
       balance: 'sticky',
       replication: 'off',
+      workload: null,
       switchTo: null,
     });
     assert.equal(parseSwitch('server/nats>hybrid').switchTo?.bus, 'nats');
     assert.equal(c!.replication, 'backup');
     assert.equal(parseSwitch('server/redis>hybrid').switchTo?.store, 'redis');
+  });
+
+  it("entities[/store][/bus][/balance] runs the app's workloads.entities on the server strategy", () => {
+    assert.deepEqual(parseConfig('entities/redis'), {
+      name: 'entities/redis',
+      strategy: 'server',
+      store: 'redis',
+      bus: 'ipc',
+      balance: 'round-robin',
+      replication: 'off',
+      workload: 'entities',
+      switchTo: null,
+    });
+    assert.equal(parseConfig('entities').store, 'sqlite');
+    assert.throws(() => parseConfig('entities/server'), OptionError);
+    assert.throws(() => parseConfigs('entities>server'), OptionError);
+    assert.throws(() => parseConfigs('server>entities'), OptionError);
   });
 
   for (const bad of [
@@ -204,6 +226,29 @@ describe('the workload an app module exports', () => {
     );
   });
 
+  it('a named workload comes from `workloads`; a missing or malformed one is refused in one line', async () => {
+    const good = "{ init: () => ({}), actions: [{ name: 'e', weight: 1, run: async () => {} }] }";
+    const w = await loadWorkload(
+      module('named.mjs', `export const workloads = { entities: ${good} };\n`),
+      'entities',
+    );
+    assert.deepEqual(
+      w.actions.map((a) => a.name),
+      ['e'],
+    );
+    await assert.rejects(
+      loadWorkload(module('unnamed.mjs', `export const workload = ${good};\n`), 'entities'),
+      oneLineError(/exports no workloads\.entities, so the lab cannot run the entities config/),
+    );
+    await assert.rejects(
+      loadWorkload(
+        module('bad-hook.mjs', `export const workloads = { entities: { ...${good}, verify: 1 } };\n`),
+        'entities',
+      ),
+      oneLineError(/workloads\.entities has a verify that is not a function/),
+    );
+  });
+
   it('an app without one, or with a malformed one, is refused in one line', async () => {
     await assert.rejects(
       loadWorkload(CLUSTER_APP),
@@ -291,5 +336,50 @@ describe('stateline lab (main)', () => {
       '--postgres',
     ])
       assert.match(r.out, new RegExp(o));
+  });
+});
+
+describe('fault schedule', () => {
+  it('a kill hits the instance the workload names, and the restart starts that one', async () => {
+    const done: string[] = [];
+    let now = 0;
+    const recorded = await runFaults(
+      [
+        { at: 10, kind: 'kill' },
+        { at: 20, kind: 'restart' },
+      ],
+      {
+        victim: 'i1',
+        chooseVictim: async () => 'i3',
+        kill: async (id) => void done.push(`kill ${id}`),
+        start: async (id) => void done.push(`start ${id}`),
+        now: () => (now += 5),
+      },
+      () => false,
+    );
+    assert.deepEqual(done, ['kill i3', 'start i3']);
+    assert.deepEqual(
+      recorded.map((f) => `${f.kind} ${f.target}`),
+      ['kill i3', 'restart i3'],
+    );
+  });
+
+  it('no name (null or a throw): the seeded victim', async () => {
+    for (const chooseVictim of [async () => null, async () => Promise.reject(new Error('no owner'))]) {
+      const done: string[] = [];
+      let now = 0;
+      await runFaults(
+        [{ at: 1, kind: 'kill' }],
+        {
+          victim: 'i2',
+          chooseVictim,
+          kill: async (id) => void done.push(id),
+          start: async () => {},
+          now: () => (now += 5),
+        },
+        () => false,
+      );
+      assert.deepEqual(done, ['i2']);
+    }
   });
 });

@@ -67,6 +67,8 @@ function ranRun(config: string, over: Partial<RunReport> = {}): RunReport {
       { t: 1, requests: 10, errors: 2, sessionsLost: 1, p99: 3 },
       { t: 2, requests: 10, errors: 0, sessionsLost: 0, p99: null },
     ],
+    counters: {},
+    timings: {},
     ...over,
   };
 }
@@ -192,6 +194,21 @@ describe('report schema 1', () => {
       /runs\[0\]\.strategy: expected one of/,
     ],
     [
+      'a workload timing out of order',
+      (r) => void (r.runs[0]!.timings = { takeover: { count: 2, p50: 9, p95: 5, p99: 5, max: 5 } }),
+      /runs\[0\]\.timings\["takeover"\]: expected p50 ≤ p95/,
+    ],
+    [
+      'a workload counter that is not a number',
+      (r) => void ((r.runs[0]!.counters as Record<string, unknown>)['drop.oversold'] = 'none'),
+      /runs\[0\]\.counters\["drop\.oversold"\]: expected a finite number/,
+    ],
+    [
+      'an unknown workload',
+      (r) => void ((r.runs[0] as unknown as Record<string, unknown>).workload = 'games'),
+      /runs\[0\]\.workload: expected one of/,
+    ],
+    [
       'unknown run field',
       (r) => void ((r.runs[0] as unknown as Record<string, unknown>).p42 = 1),
       /runs\[0\]\.p42: unknown field/,
@@ -237,6 +254,39 @@ describe('recorder', () => {
     assert.deepEqual(rec.errorTypes(), { 'network ECONNRESET': 1 });
     assert.equal(rec.sessionsLostBy['data-lost'], 1);
     rec.destroy();
+  });
+});
+
+describe('workload counters and timings', () => {
+  it('sums counters by name, summarises timings by nearest rank, drops malformed names', () => {
+    const rec = new Recorder();
+    rec.count('drop.purchases');
+    rec.count('drop.purchases', 2);
+    rec.count('list.editsLost', 0);
+    rec.count('bad name', 1);
+    for (let ms = 1; ms <= 100; ms++) rec.timing('takeover', ms);
+    rec.timing('takeover', -1);
+    assert.deepEqual(rec.counterValues(), { 'drop.purchases': 3, 'list.editsLost': 0 });
+    assert.deepEqual(rec.timings(), { takeover: { count: 100, p50: 50, p95: 95, p99: 99, max: 100 } });
+    rec.destroy();
+  });
+
+  it('a valid report may carry them, and report.md lists them', () => {
+    const report = sampleReport([
+      ranRun('entities', {
+        strategy: 'server',
+        workload: 'entities',
+        counters: { 'drop.oversold': 0 },
+        timings: { takeover: { count: 3, p50: 900, p95: 2100, p99: 2100, max: 2100 } },
+      }),
+    ]);
+    report.options.configs = ['entities'];
+    assert.deepEqual(validateReport(clone(report)), []);
+    assert.match(reportMarkdown(report), /`entities`: drop\.oversold 0; takeover p50 900 ms, p99 2100 ms/);
+    assert.match(
+      reportMarkdown(report),
+      /`entities`, by the workload's own count: drop\.oversold 0, takeover p99 2\.1 s \(max 2\.1 s, 3 samples\)/,
+    );
   });
 });
 

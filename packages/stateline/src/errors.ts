@@ -37,6 +37,19 @@ export const ERROR_CATALOGUE = {
   SL_ERR_SESSION_TOO_LARGE: { status: 500, message: 'The session does not fit in its token budget' },
   SL_ERR_SESSION_CONTENDED: { status: 503, message: 'Too many concurrent writes to one session' },
   SL_ERR_LOG_UNAVAILABLE: { status: 503, message: 'The log cannot be reached' },
+  SL_ERR_LOG_FENCED: {
+    status: 409,
+    message: "The log refused a write from a writer whose fence is older than the stream's",
+  },
+  SL_ERR_ENTITY_BUSY: { status: 429, message: 'The entity has too many calls waiting' },
+  SL_ERR_ENTITY_REJECTED: { status: 409, message: 'The entity refused the call' },
+  SL_ERR_ENTITY_UNAVAILABLE: { status: 503, message: "The entity's owner cannot be reached" },
+  SL_ERR_ENTITY_FENCED: {
+    status: 503,
+    message: 'This instance lost the entity to a newer owner before the call was saved',
+  },
+  SL_ERR_ENTITY_UNKNOWN: { status: 404, message: 'No such entity type or handler' },
+  SL_ERR_ENTITY_TIMEOUT: { status: 504, message: 'The entity call did not finish in time' },
   SL_ERR_IDEMPOTENCY_KEY_MISSING: { status: 400, message: 'This request needs an Idempotency-Key header' },
   SL_ERR_IDEMPOTENCY_KEY_INVALID: { status: 400, message: 'The Idempotency-Key header is malformed' },
   SL_ERR_IDEMPOTENCY_IN_FLIGHT: {

@@ -34,8 +34,13 @@ export function mountBanner(banner: HTMLElement, nav: HTMLElement): void {
   const cartCount = h('span', { class: 'badge', testid: 'cart-count' }, '0');
   const link = (route: string, label: string, ...extra: Node[]) =>
     h('a', { href: `#/${route}`, testid: `nav-${route || 'catalog'}` }, label, ...extra);
-  const userLinks = [link('orders', 'Orders'), link('sessions', 'My sessions'), link('chat', 'Chat')];
-  replace(nav, link('', 'Catalogue'), link('cart', 'Cart ', cartCount), ...userLinks);
+  const userLinks = [
+    link('orders', 'Orders'),
+    link('sessions', 'My sessions'),
+    link('chat', 'Chat'),
+    link('list', 'Shared list'),
+  ];
+  replace(nav, link('', 'Catalogue'), link('drop', 'Drop'), link('cart', 'Cart ', cartCount), ...userLinks);
 
   const logoutButton = h(
     'button',

@@ -9,8 +9,16 @@ const AUTO_RETRIES = 3;
 /** The key of the checkout attempt whose outcome is not known yet (kept only in memory). */
 let pendingKey: string | null = null;
 
-/** A random UUID; `crypto.randomUUID` needs a secure context, `getRandomValues` does not. */
-function newKey(): string {
+/**
+ * A random UUID for an Idempotency-Key; `crypto.randomUUID` needs a secure context,
+ * `getRandomValues` does not.
+ *
+ * @example
+ * ```ts
+ * const key = newKey(); // '1b4e28ba-2fa1-4d2e-8c3f-7a9e0b1c2d3e'
+ * ```
+ */
+export function newKey(): string {
   if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
   b[6] = (b[6]! & 0x0f) | 0x40;
@@ -19,7 +27,16 @@ function newKey(): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-function retryable(err: unknown): err is ApiError {
+/**
+ * True for an answer after which the same attempt may be sent again (no answer, 502/503/504,
+ * still in flight): it may or may not have happened.
+ *
+ * @example
+ * ```ts
+ * if (retryable(err)) await sleep(500); // then the same key again
+ * ```
+ */
+export function retryable(err: unknown): err is ApiError {
   return (
     err instanceof ApiError && (RETRYABLE.has(err.status) || err.code === 'SL_ERR_IDEMPOTENCY_IN_FLIGHT')
   );

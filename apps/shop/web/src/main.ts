@@ -11,6 +11,8 @@ import { getState, setState, subscribe } from './state.js';
 import { renderCart } from './views/cart.js';
 import { renderCatalog } from './views/catalog.js';
 import { renderChat } from './views/chat.js';
+import { renderDrop } from './views/drop.js';
+import { renderList } from './views/list.js';
 import { renderLogin } from './views/login.js';
 import { renderOrders } from './views/orders.js';
 import { renderSessions } from './views/sessions.js';
@@ -21,6 +23,8 @@ const VIEWS: Record<Route, View> = {
   orders: renderOrders,
   sessions: renderSessions,
   chat: renderChat,
+  drop: renderDrop,
+  list: renderList,
   login: renderLogin,
 };
 

@@ -1,7 +1,7 @@
 /** The page's views, by `location.hash`. */
-export type Route = 'catalog' | 'cart' | 'orders' | 'sessions' | 'chat' | 'login';
+export type Route = 'catalog' | 'cart' | 'orders' | 'sessions' | 'chat' | 'drop' | 'list' | 'login';
 
-const ROUTES: readonly Route[] = ['catalog', 'cart', 'orders', 'sessions', 'chat', 'login'];
+const ROUTES: readonly Route[] = ['catalog', 'cart', 'orders', 'sessions', 'chat', 'drop', 'list', 'login'];
 
 /**
  * The route in the address bar (`#/cart` → `'cart'`; anything else is the catalog).

@@ -53,3 +53,49 @@ export interface Problem {
   status?: number;
   code?: string;
 }
+
+/** A limited drop as `GET /api/drop/:sku` shows it. */
+export interface DropView {
+  sku: string;
+  name: string;
+  description: string;
+  /** Integer cents. */
+  price: number;
+  stock: number;
+  left: number;
+  sold: number;
+  soldOut: boolean;
+  /** Counts every sale; events newer than this one change what is shown. */
+  version: number;
+  /** The instance that holds the drop now. */
+  owner: string;
+}
+
+/** What the drop's room carries after each sale. */
+export interface DropEvent {
+  kind: 'drop';
+  sku: string;
+  left: number;
+  sold: number;
+  version: number;
+}
+
+export interface ListItem {
+  id: number;
+  text: string;
+  done: boolean;
+  by: string;
+}
+
+/** A shared list as `GET /api/lists/:id` shows it. */
+export interface ListView {
+  id: string;
+  items: ListItem[];
+  version: number;
+  owner: string;
+}
+
+/** What a list's room carries after each change. */
+export type ListEvent =
+  | { kind: 'list'; list: string; op: 'add' | 'toggle'; item: ListItem; version: number }
+  | { kind: 'list'; list: string; op: 'remove'; id: number; version: number };

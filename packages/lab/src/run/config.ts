@@ -19,6 +19,14 @@ export type LabStore = (typeof LAB_STORES)[number];
 export const LAB_BUSES = ['ipc', 'nats'] as const;
 export type LabBus = (typeof LAB_BUSES)[number];
 
+/**
+ * Configs named after a workload the app exports in `workloads` instead of a strategy: the users
+ * run that workload (sessions on the `server` strategy). `entities`: the app's stateful entities
+ * (`stateline/entities`), whose owner the `kill` fault hits.
+ */
+export const LAB_WORKLOADS = ['entities'] as const;
+export type LabWorkload = (typeof LAB_WORKLOADS)[number];
+
 /** One configuration the lab measures: `strategy[/store][/bus][/balance][/replication]`. */
 export interface LabConfig {
   /** The name as written, e.g. `memory/sticky/backup`. */
@@ -29,6 +37,8 @@ export interface LabConfig {
   bus: LabBus;
   balance: BalancePolicy;
   replication: Replication;
+  /** The app's `workloads[name]` the users run (an `entities` config), or null for its `workload`. */
+  workload: LabWorkload | null;
   /**
    * `first>second`: the configuration a rolling restart switches every instance to under load
    * (the run's own fields are the first one's); null for an ordinary config.
@@ -59,6 +69,8 @@ const has = <T extends string>(list: readonly T[], v: string): v is T =>
  * (`round-robin`, `least-conn`, `sticky`, `hash`) or a replication mode (`backup`,
  * `all`). Defaults: store `sqlite` (every strategy needs a durable Store for users and orders),
  * bus `ipc`, balance `round-robin`, replication `off`. Replication needs the `memory` strategy.
+ * A workload name ({@link LAB_WORKLOADS}) may stand in place of the strategy: `entities/redis`
+ * runs the app's `workloads.entities` on the `server` strategy.
  *
  * @example
  * ```ts
@@ -68,10 +80,12 @@ const has = <T extends string>(list: readonly T[], v: string): v is T =>
  */
 export function parseConfig(name: string): LabConfig {
   const parts = name.trim().split('/');
-  const [strategy, ...rest] = parts;
+  const [first, ...rest] = parts;
+  const workload = first !== undefined && has(LAB_WORKLOADS, first) ? first : null;
+  const strategy = workload ? 'server' : first;
   if (!strategy || !has(STRATEGIES, strategy))
     throw new OptionError(
-      `--configs: "${name}" must start with a strategy (${STRATEGIES.join(', ')}); known configs: ${ALL_CONFIGS.join(', ')}`,
+      `--configs: "${name}" must start with a strategy (${STRATEGIES.join(', ')}) or a workload (${LAB_WORKLOADS.join(', ')}); known configs: ${ALL_CONFIGS.join(', ')}`,
     );
   let store: LabStore | undefined;
   let bus: LabBus | undefined;
@@ -90,6 +104,7 @@ export function parseConfig(name: string): LabConfig {
   if (replication && strategy !== 'memory')
     throw new OptionError(`--configs: replication "${replication}" in "${name}" needs the memory strategy`);
   return {
+    workload,
     name: parts.join('/'),
     strategy,
     store: store ?? 'sqlite',
@@ -121,6 +136,8 @@ export function parseSwitch(name: string): LabConfig {
     throw new OptionError(`--configs: "${name}" switches more than once (write first>second)`);
   const from = parseConfig(sides[0]!);
   const raw = parseConfig(sides[1]!);
+  if (from.workload || raw.workload)
+    throw new OptionError(`--configs: "${name}" switches a workload config; only strategies switch`);
   const segments = sides[1]!.trim().split('/').slice(1);
   for (const [field, value] of [
     ['store', raw.store],

@@ -40,6 +40,8 @@ export function planFaults(
 export interface FaultActions {
   /** The instance a kill hits (and a restart brings back). */
   victim: string;
+  /** Asked just before the kill: another instance to hit instead (null: {@link victim}). */
+  chooseVictim?: () => Promise<string | null>;
   kill(id: string): Promise<void>;
   start(id: string): Promise<void>;
   restartStore?: () => Promise<void>;
@@ -50,7 +52,9 @@ export interface FaultActions {
 
 /**
  * Runs a fault schedule against a live cluster: each fault at its time (never before), recorded
- * with the time it was issued. Stops scheduling once `stopped` says so. Failures of an action are
+ * with the time it was issued; a kill hits the instance `chooseVictim` names, when it names one,
+ * and a restart starts the instance the kill hit.
+ * Stops scheduling once `stopped` says so. Failures of an action are
  * recorded in the target as `… (failed: reason)` rather than thrown: a run goes on.
  *
  * @example
@@ -66,19 +70,21 @@ export async function runFaults(
   stopped: () => boolean,
 ): Promise<FaultRecord[]> {
   const out: FaultRecord[] = [];
+  let victim = a.victim;
   for (const f of plan) {
     while (a.now() < f.at) {
       if (stopped()) return out;
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, f.at - a.now()))));
     }
     if (stopped()) return out;
+    if (f.kind === 'kill' && a.chooseVictim) victim = (await a.chooseVictim().catch(() => null)) ?? victim;
     const at = Math.round(a.now());
-    const target = f.kind === 'store-restart' ? (a.storeTarget ?? 'store') : a.victim;
+    const target = f.kind === 'store-restart' ? (a.storeTarget ?? 'store') : victim;
     const record: FaultRecord = { at, kind: f.kind, target };
     out.push(record);
     try {
-      if (f.kind === 'kill') await a.kill(a.victim);
-      else if (f.kind === 'restart') await a.start(a.victim);
+      if (f.kind === 'kill') await a.kill(victim);
+      else if (f.kind === 'restart') await a.start(victim);
       else await a.restartStore?.();
     } catch (err) {
       record.target = `${target} (failed: ${(err as Error).message})`;

@@ -104,6 +104,15 @@ function faultTolerance(list: Ran[]): string[] {
       `${c(r)}: ${parts.join('; ')}. In all: ${plural(r.errors, 'error')}, ${plural(r.sessionsLost, 'lost session')}, ${plural(r.lostUpdates ?? 0, 'lost update')}, ${plural(r.staleReads ?? 0, 'stale read')}, ${plural(r.duplicateOrders ?? 0, 'duplicate order')}.`,
     );
   }
+  // What the workload's own checks and timings say (an entities run: oversold, lost, takeover).
+  for (const r of list) {
+    const counted = Object.entries(r.counters ?? {}).map(([k, v]) => `${k} ${v}`);
+    const timed = Object.entries(r.timings ?? {}).map(
+      ([k, t]) => `${k} p99 ${ms(t.p99)} (max ${ms(t.max)}, ${plural(t.count, 'sample')})`,
+    );
+    if (counted.length + timed.length > 0)
+      out.push(`${c(r)}, by the workload's own count: ${[...counted, ...timed].join(', ')}.`);
+  }
   const clean = list.filter(
     (r) =>
       r.sessionsLost === 0 &&

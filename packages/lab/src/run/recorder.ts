@@ -19,10 +19,22 @@ interface Bucket {
   latencies: number[];
 }
 
+/** A named duration's samples, summarised (ms). */
+export interface TimingSummary {
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
 /** Slowest latency the histogram tracks (longer ones are clamped): 10 minutes, in µs. */
 const HIGHEST_US = 600_000_000;
 /** At most this many error types are kept by name; the rest count under "other". */
 const MAX_ERROR_TYPES = 40;
+/** At most this many counter and timing names a workload may report; the rest are dropped. */
+const MAX_NAMES = 40;
+const NAME = /^[\w.:-]{1,64}$/;
 
 /**
  * Everything the virtual users of one config report while the load runs: latencies into an
@@ -74,6 +86,10 @@ export class Recorder {
   acknowledged = 0;
   /** Reads compared with the acknowledged writes (`cart.checks`). */
   checks = 0;
+  /** What the workload counted by name (`report.count`), and its whole-run checks (`verify`). */
+  readonly counters = new Map<string, number>();
+  /** Durations the workload timed by name (`report.timing`), ms. */
+  private readonly samples = new Map<string, number[]>();
 
   /** ms since the load began. */
   now(): number {
@@ -130,6 +146,45 @@ export class Recorder {
    */
   staleRead(): void {
     this.staleReads++;
+  }
+
+  /** Adds `n` to the workload's counter `name` (a name beyond the first 40, or malformed, is dropped). */
+  count(name: string, n = 1): void {
+    if (!NAME.test(name) || !Number.isFinite(n)) return;
+    if (!this.counters.has(name) && this.counters.size >= MAX_NAMES) return;
+    this.counters.set(name, (this.counters.get(name) ?? 0) + n);
+  }
+
+  /** One sample of the workload's duration `name`, ms (negative or not finite: dropped). */
+  timing(name: string, ms: number): void {
+    if (!NAME.test(name) || !Number.isFinite(ms) || ms < 0) return;
+    let list = this.samples.get(name);
+    if (!list) {
+      if (this.samples.size >= MAX_NAMES) return;
+      this.samples.set(name, (list = []));
+    }
+    list.push(ms);
+  }
+
+  /** The counters by name, sorted by name. */
+  counterValues(): Record<string, number> {
+    return Object.fromEntries([...this.counters].sort((a, b) => a[0].localeCompare(b[0])));
+  }
+
+  /** Each timed name's count and percentiles (nearest rank), sorted by name. */
+  timings(): Record<string, TimingSummary> {
+    const out: Record<string, TimingSummary> = {};
+    for (const [name, list] of [...this.samples].sort((a, b) => a[0].localeCompare(b[0]))) {
+      const at = (q: number) => percentile(list, q)!;
+      out[name] = {
+        count: list.length,
+        p50: at(0.5),
+        p95: at(0.95),
+        p99: at(0.99),
+        max: Math.round(list.reduce((a, b) => Math.max(a, b), 0) * 100) / 100,
+      };
+    }
+    return out;
   }
 
   /** Latency percentiles over every answer, ms (null when no answer came). */

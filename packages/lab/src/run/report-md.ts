@@ -40,6 +40,19 @@ export function reportMarkdown(report: LabReport): string {
           .join(', ')}`,
       );
   }
+  const counted = report.runs.filter(
+    (r) => Object.keys(r.counters ?? {}).length > 0 || Object.keys(r.timings ?? {}).length > 0,
+  );
+  if (counted.length > 0) {
+    lines.push('', '## What the workload counted', '');
+    for (const r of counted) {
+      const counters = Object.entries(r.counters ?? {}).map(([k, v]) => `${k} ${v}`);
+      const timings = Object.entries(r.timings ?? {}).map(
+        ([k, t]) => `${k} p50 ${t.p50} ms, p99 ${t.p99} ms, max ${t.max} ms (${t.count})`,
+      );
+      lines.push(`- \`${r.config}\`: ${[...counters, ...timings].join('; ')}`);
+    }
+  }
   lines.push('', '## What this run shows', '');
   for (const f of findings(report))
     lines.push(`**${f.topic}${f.failed ? ' (FAILED)' : ''}.** ${f.sentences.join(' ')}`, '');

@@ -1,4 +1,4 @@
-import { LAB_STORES } from './config.js';
+import { LAB_STORES, LAB_WORKLOADS } from './config.js';
 import { FAULT_KINDS } from './options.js';
 import { REPORT_SCHEMA } from './report.js';
 
@@ -118,6 +118,10 @@ const MEASURES: Record<string, Check> = {
   }),
   orders: shape({ placed: count, missing: count, auditFailures: count }),
   cart: shape({ addsAcknowledged: count, checks: count }),
+  counters: recordOf(num()),
+  timings: recordOf(
+    shape({ count: count, p50: nonNegative, p95: nonNegative, p99: nonNegative, max: nonNegative }),
+  ),
 };
 
 /** Measures that may be null in a run that was not skipped (nothing to measure them from). */
@@ -139,6 +143,7 @@ const run: Check = (v, path, errors) => {
     store: oneOf(LAB_STORES),
     balance: oneOf(['round-robin', 'least-conn', 'sticky', 'hash']),
     replication: oneOf(['off', 'backup', 'all']),
+    workload: nullable(oneOf(LAB_WORKLOADS)),
     skipped: nullable(nonEmpty),
     faults: arrayOf(fault),
     errorsByType: recordOf(count),
@@ -192,6 +197,13 @@ const run: Check = (v, path, errors) => {
         `${path}.switch.passed: true, yet a session or an update was lost or an instance did not switch`,
       );
   }
+  const timings = v.timings;
+  if (isObject(timings))
+    for (const [k, t] of Object.entries(timings)) {
+      const x = t as Record<string, number>;
+      if (isObject(t) && !(x.p50! <= x.p95! && x.p95! <= x.p99! && x.p99! <= x.max!))
+        errors.push(`${path}.timings[${JSON.stringify(k)}]: expected p50 ≤ p95 ≤ p99 ≤ max`);
+    }
   const errs = v.errorsByType;
   if (isObject(errs) && typeof v.errors === 'number') {
     const total = Object.values(errs).reduce((a: number, n) => a + (Number(n) || 0), 0);

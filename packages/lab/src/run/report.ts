@@ -1,6 +1,6 @@
 import { cpus, totalmem } from 'node:os';
 import type { FaultKind } from './options.js';
-import type { TimelinePoint } from './recorder.js';
+import type { TimelinePoint, TimingSummary } from './recorder.js';
 import type { SwitchStep } from './rolling-switch.js';
 
 /** The version of `report.json`'s shape; it changes only when a field changes meaning or goes away. */
@@ -33,6 +33,8 @@ export interface RunReport {
   store: string;
   balance: string;
   replication: string;
+  /** The app's named workload the users ran (`entities`), or null for its default `workload`. */
+  workload: string | null;
   /** Null, or why this config did not run. */
   skipped: string | null;
   requests: number | null;
@@ -92,6 +94,10 @@ export interface RunReport {
   timeline: TimelinePoint[];
   /** A strategy switch (`first>second`), else null. */
   switch: SwitchReport | null;
+  /** What the workload counted by name (`report.count`) and its whole-run checks (`verify`). */
+  counters: Record<string, number> | null;
+  /** Durations the workload timed by name (`report.timing`): count and percentiles, ms. */
+  timings: Record<string, TimingSummary> | null;
 }
 
 /** `report.json`. */
@@ -144,7 +150,14 @@ export function machineInfo(): LabReport['machine'] {
  * ```
  */
 export function skippedRun(
-  c: { name: string; strategy: string; store: string; balance: string; replication: string },
+  c: {
+    name: string;
+    strategy: string;
+    store: string;
+    balance: string;
+    replication: string;
+    workload?: string | null;
+  },
   reason: string,
 ): RunReport {
   return {
@@ -153,6 +166,7 @@ export function skippedRun(
     store: c.store,
     balance: c.balance,
     replication: c.replication,
+    workload: c.workload ?? null,
     skipped: reason,
     requests: null,
     throughput: null,
@@ -183,6 +197,8 @@ export function skippedRun(
     faultsNotApplied: [],
     timeline: [],
     switch: null,
+    counters: null,
+    timings: null,
   };
 }
 

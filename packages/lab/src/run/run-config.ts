@@ -14,6 +14,7 @@ import { prepareBus } from './lab-bus.js';
 import { rollingSwitch, switchEnv } from './rolling-switch.js';
 import { prepareStore } from './store-server.js';
 import { VirtualUser } from './virtual-user.js';
+import { askVictim, verifyWorkload } from './workload-checks.js';
 import { loadWorkload } from './workload-module.js';
 
 /** What the progress display is told, four times a second. */
@@ -49,6 +50,9 @@ export interface RunConfigOptions {
   stdio?: 'ignore' | 'inherit';
 }
 
+/** The counter set when the workload's `verify` could not run on any live instance. */
+const VERIFY_FAILED = 'verify.failed';
+
 const SWITCH_ONLY = 'a strategy switch run restarts every instance instead';
 
 async function postControl(cluster: Cluster, path: string): Promise<void> {
@@ -83,7 +87,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       sessionsLost: rec?.sessionsLost ?? 0,
     });
   progress('starting');
-  const workload = o.workload ?? (await loadWorkload(o.app));
+  const workload = o.workload ?? (await loadWorkload(o.app, config.workload ?? undefined));
   const bus = await prepareBus(config.bus);
   if ('skipped' in bus) return skippedRun(config, bus.skipped);
   const store = await prepareStore(config.store, { postgres: o.postgres });
@@ -130,6 +134,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
 
     const rnd = mulberry32(deriveSeed(o.seed, 0xfa17));
     const victim = `i${rnd.int(1, o.instances)}`;
+    const up = () => c.status().instances.filter((i) => i.state === 'up');
     // A switch run's fault is its rolling restart: the others would blur what it costs.
     const { plan, notApplied } = config.switchTo
       ? { plan: [], notApplied: o.faults.map((kind) => ({ kind, reason: SWITCH_ONLY })) }
@@ -141,6 +146,8 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       plan,
       {
         victim,
+        // The workload may name the instance to kill (the owner of a hot entity).
+        ...(workload.victim ? { chooseVictim: () => askVictim(workload, up) } : {}),
         kill: (id) => postControl(c, `instances/${id}/kill`),
         start: (id) => postControl(c, `instances/${id}/start`),
         ...(store.restart ? { restartStore: store.restart } : {}),
@@ -184,10 +191,17 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     let auditFailures = 0;
     if (!o.signal?.aborted && workload.audit) {
       progress('audit', rec);
-      const found = await auditCreates(workload, users, () =>
-        c.status().instances.filter((i) => i.state === 'up'),
-      );
+      const found = await auditCreates(workload, users, up);
       ({ duplicates, missing, failures: auditFailures } = found);
+    }
+    if (!o.signal?.aborted && workload.verify) {
+      const checked = await verifyWorkload(
+        workload,
+        users.map((u) => u.state()),
+        up,
+      );
+      if (checked === null) rec.count(VERIFY_FAILED);
+      else for (const [name, n] of Object.entries(checked)) rec.count(name, n);
     }
     progress('closing', rec);
 
@@ -251,6 +265,8 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
               steps.every((x) => x.upAt !== null),
           }
         : null,
+      counters: rec.counterValues(),
+      timings: rec.timings(),
     };
     rec.destroy();
     return report;

@@ -7,6 +7,7 @@ import { machineInfo, REPORT_SCHEMA, type LabReport, type RunReport } from './re
 import { reportHtml } from './report-html.js';
 import { reportMarkdown } from './report-md.js';
 import { runConfig } from './run-config.js';
+import type { Workload } from 'stateline/instance';
 import { loadWorkload } from './workload-module.js';
 
 /** Options of {@link runLab}: the command line's, plus what a caller in code may set. */
@@ -54,7 +55,11 @@ export async function writeReport(report: LabReport, dir: string): Promise<void>
  */
 export async function runLab(o: RunLabOptions): Promise<LabReport> {
   const app = o.app ?? resolveApp();
-  const workload = await loadWorkload(app);
+  // Every workload the configs need, loaded before anything starts (a missing one is refused at once).
+  const workloads = new Map<string | null, Workload<unknown>>();
+  for (const c of o.configs)
+    if (!workloads.has(c.workload))
+      workloads.set(c.workload, await loadWorkload(app, c.workload ?? undefined));
   const seed = o.seed ?? Math.floor(Math.random() * 0x100000000);
   const options: LabReport['options'] = {
     configs: o.configs.map((c) => c.name),
@@ -76,7 +81,7 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
       const run = await runConfig({
         config,
         app,
-        workload,
+        workload: workloads.get(config.workload)!,
         durationMs: options.durationMs,
         users: options.users,
         instances: options.instances,

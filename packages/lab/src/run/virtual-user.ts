@@ -60,6 +60,7 @@ export class VirtualUser {
   readonly created = new Map<string, Set<string>>();
   private readonly http: HttpClient;
   private readonly user: WorkloadUser;
+  private memory: { state: unknown } | undefined;
 
   constructor(private readonly o: VirtualUserOptions) {
     this.n = o.n;
@@ -88,9 +89,15 @@ export class VirtualUser {
     return this.http.jar.header();
   }
 
+  /** The workload's memory of this user (made by `init` on the first run), for `verify`. */
+  state(): unknown {
+    this.memory ??= { state: this.o.workload.init(this.user) };
+    return this.memory.state;
+  }
+
   async run(): Promise<void> {
     const { workload, stopped } = this.o;
-    const state = workload.init(this.user);
+    const state = this.state();
     while (!stopped()) {
       const ready = await this.attempt(
         'prepare',
@@ -133,6 +140,8 @@ export class VirtualUser {
         ids.add(id);
         this.created.set(key, ids);
       },
+      count: (name, n) => rec.count(name, n),
+      timing: (name, ms) => rec.timing(name, ms),
     };
   }
 

@@ -47,8 +47,10 @@ function workloadProblem(v: unknown): string | null {
     return 'has an env that is not a function';
   if ('prepare' in v && v.prepare !== undefined && typeof v.prepare !== 'function')
     return 'has a prepare that is not a function';
-  if ('audit' in v && v.audit !== undefined && typeof v.audit !== 'function')
-    return 'has an audit that is not a function';
+  const fields = v as Record<string, unknown>;
+  for (const hook of ['audit', 'victim', 'verify'])
+    if (fields[hook] !== undefined && typeof fields[hook] !== 'function')
+      return `has a${hook === 'audit' ? 'n' : ''} ${hook} that is not a function`;
   return null;
 }
 
@@ -57,18 +59,20 @@ function isWorkload(v: unknown): v is Workload<unknown> {
 }
 
 /**
- * The `workload` an app module exports (see `stateline/instance`), for `stateline lab` to drive.
- * The module is imported in the calling process, so it must start its server only when it is
- * the main module (`isMainModule(import.meta.url)`). Throws an {@link OptionError} with one line
- * when the module exports no workload or a malformed one.
+ * The `workload` an app module exports (see `stateline/instance`), for `stateline lab` to drive,
+ * or with `name` the one it exports as `workloads[name]` (an `entities` config). The module is
+ * imported in the calling process, so it must start its server only when it is the main module
+ * (`isMainModule(import.meta.url)`). Throws an {@link OptionError} with one line when the module
+ * exports no such workload or a malformed one.
  *
  * @example
  * ```ts
  * const workload = await loadWorkload('/home/me/shop/dist/server.js');
  * workload.actions.map((a) => a.name); // ['browse', 'add', …]
+ * const entities = await loadWorkload('/home/me/shop/dist/server.js', 'entities');
  * ```
  */
-export async function loadWorkload(app: string): Promise<Workload<unknown>> {
+export async function loadWorkload(app: string, name?: string): Promise<Workload<unknown>> {
   let mod: unknown;
   try {
     mod = await importApp(app);
@@ -78,7 +82,22 @@ export async function loadWorkload(app: string): Promise<Workload<unknown>> {
       `cannot load ${app} to read its workload: ${err instanceof Error ? err.message : String(err)}`,
     );
   }
-  const workload = typeof mod === 'object' && mod !== null && 'workload' in mod ? mod.workload : undefined;
+  const exported = (key: string): unknown =>
+    typeof mod === 'object' && mod !== null && key in mod ? (mod as Record<string, unknown>)[key] : undefined;
+  if (name !== undefined) {
+    const all = exported('workloads');
+    const named =
+      typeof all === 'object' && all !== null && Object.hasOwn(all, name)
+        ? (all as Record<string, unknown>)[name]
+        : undefined;
+    if (named === undefined)
+      throw new OptionError(
+        `${app} exports no workloads.${name}, so the lab cannot run the ${name} config: export one (docs/lab.md, "Writing a workload")`,
+      );
+    if (!isWorkload(named)) throw new OptionError(`${app}: its workloads.${name} ${workloadProblem(named)}`);
+    return named;
+  }
+  const workload = exported('workload');
   if (workload === undefined)
     throw new OptionError(
       `${app} exports no workload, so the lab cannot drive it: export one (docs/lab.md, "Writing a workload")`,

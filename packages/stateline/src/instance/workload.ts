@@ -119,6 +119,16 @@ export interface WorkloadReport {
   checked(): void;
   /** The app answered an idempotent create of `key` with resource `id` (the audit counts duplicates against it). */
   created(key: string, id: string): void;
+  /**
+   * Adds `n` (default 1) to a counter the app names (`drop.purchases`): the report's `counters`
+   * hold every name any user counted, summed over users.
+   */
+  count(name: string, n?: number): void;
+  /**
+   * One sample of a duration the app names (`takeover`), in ms: the report's `timings` give each
+   * name's count, p50, p95, p99 and max.
+   */
+  timing(name: string, ms: number): void;
 }
 
 /**
@@ -202,6 +212,43 @@ export interface WorkloadAudit {
 }
 
 /**
+ * What {@link Workload.victim} is given: a way to ask the app, just before a kill, which instance
+ * it should hit.
+ *
+ * @example
+ * ```ts
+ * async victim({ http }) {
+ *   const a = await http.request('GET', '/api/drop/sku-1');
+ *   return a?.status === 200 ? (a.body as { owner: string | null }).owner : null;
+ * }
+ * ```
+ */
+export interface WorkloadProbe {
+  /** Straight to one live instance, with an empty cookie jar; not counted as load. */
+  readonly http: WorkloadHttp;
+}
+
+/**
+ * What {@link Workload.verify} is given once the load is over.
+ *
+ * @example
+ * ```ts
+ * async verify({ http, states }) {
+ *   const acknowledged = states.reduce((n, s) => n + s.bought.length, 0);
+ *   const a = await http.request('GET', '/api/drop/sku-1');
+ *   const sold = (a?.body as { sold: number }).sold;
+ *   return { 'drop.oversold': Math.max(0, sold - 100), 'drop.purchasesLost': Math.max(0, acknowledged - sold) };
+ * }
+ * ```
+ */
+export interface WorkloadCheck<S> {
+  /** Straight to one live instance, with an empty cookie jar; not counted as load. */
+  readonly http: WorkloadHttp;
+  /** Every user's memory as the load left it, user 1 first. */
+  readonly states: readonly S[];
+}
+
+/**
  * What an app's users do, and what a right answer is. `S` is one user's memory (what it was
  * answered, what it expects), made by `init`.
  *
@@ -245,4 +292,15 @@ export interface Workload<S = unknown> {
    * Null when they could not be listed this way.
    */
   audit?(audit: WorkloadAudit): Promise<readonly AuditRecord[] | null>;
+  /**
+   * Just before a `kill` fault: the id of the instance it should hit (the owner of a hot key, for
+   * instance). Null, a throw or an id that is not up: the tool's own seeded choice.
+   */
+  victim?(probe: WorkloadProbe): Promise<string | null>;
+  /**
+   * Once, after the load and the audit: whole-run checks over every user's memory and what the
+   * app holds (units sold beyond the stock, acknowledged writes missing). Each returned number is
+   * added to the report's `counters` under its name.
+   */
+  verify?(check: WorkloadCheck<S>): Promise<Record<string, number>>;
 }

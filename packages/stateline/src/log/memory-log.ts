@@ -1,5 +1,16 @@
 import { CallGuard } from '../internal/guard.js';
-import { appendKey, newEpoch, normalizeRetention, readLimit, resolveRead, checkSince } from './retention.js';
+import {
+  appendFence,
+  appendKey,
+  checkFence,
+  checkThrough,
+  fenced,
+  newEpoch,
+  normalizeRetention,
+  readLimit,
+  resolveRead,
+  checkSince,
+} from './retention.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -17,6 +28,8 @@ interface Stream {
   entries: KeyedEntry[];
   /** Append key → offset, for the entries still held. */
   keys: Map<string, number>;
+  /** The highest fence accepted (0: none). */
+  fence: number;
 }
 
 interface KeyedEntry extends LogEntry {
@@ -44,12 +57,12 @@ export class MemoryLog implements Log {
     if (!s)
       this.streams.set(
         this.prefix + name,
-        (s = { epoch: newEpoch(), head: 0, trimmedThrough: 0, entries: [], keys: new Map() }),
+        (s = { epoch: newEpoch(), head: 0, trimmedThrough: 0, entries: [], keys: new Map(), fence: 0 }),
       );
     return s;
   }
 
-  private trim(s: Stream): void {
+  private applyRetention(s: Stream): void {
     const { maxCount, maxAge } = this.retention;
     let drop = Math.max(0, s.entries.length - maxCount);
     if (maxAge !== null) {
@@ -69,9 +82,14 @@ export class MemoryLog implements Log {
   append(stream: string, data: string, options?: AppendOptions): Promise<AppendResult> {
     return this.guard.run('append', () => {
       const key = appendKey(options);
+      const fence = appendFence(options);
       const s = this.stream(stream);
+      if (fence !== null) {
+        if (fence < s.fence) throw fenced(stream, fence, s.fence);
+        s.fence = fence;
+      }
       if (key !== null) {
-        this.trim(s);
+        this.applyRetention(s);
         const known = s.keys.get(key);
         if (known !== undefined) {
           const e = s.entries[known - s.trimmedThrough - 1]!;
@@ -81,8 +99,35 @@ export class MemoryLog implements Log {
       const entry = { offset: ++s.head, data, at: this.now(), key };
       s.entries.push(entry);
       if (key !== null) s.keys.set(key, entry.offset);
-      this.trim(s);
+      this.applyRetention(s);
       return { offset: entry.offset, epoch: s.epoch, at: entry.at, duplicate: false };
+    });
+  }
+
+  fence(stream: string, fence: number): Promise<void> {
+    return this.guard.run('fence', () => {
+      checkFence(fence);
+      const s = this.stream(stream);
+      if (fence < s.fence) throw fenced(stream, fence, s.fence);
+      s.fence = fence;
+    });
+  }
+
+  trim(stream: string, through: number, options?: { fence?: number }): Promise<void> {
+    return this.guard.run('trim', () => {
+      checkThrough(through);
+      const fence = appendFence(options);
+      const s = this.stream(stream);
+      if (fence !== null && fence < s.fence) throw fenced(stream, fence, s.fence);
+      const cut = Math.min(through, s.head);
+      let drop = 0;
+      while (drop < s.entries.length && s.entries[drop]!.offset <= cut) {
+        const key = s.entries[drop]!.key;
+        if (key !== null) s.keys.delete(key);
+        drop++;
+      }
+      s.entries.splice(0, drop);
+      s.trimmedThrough = Math.max(s.trimmedThrough, cut);
     });
   }
 
@@ -91,7 +136,7 @@ export class MemoryLog implements Log {
       checkSince(since);
       const limit = readLimit(options.limit);
       const s = this.stream(stream);
-      this.trim(s);
+      this.applyRetention(s);
       const { from, complete } = resolveRead(since, options.epoch, s.epoch, s.trimmedThrough);
       const entries: LogEntry[] = [];
       for (const e of s.entries) {

@@ -20,6 +20,15 @@
  *    edge (a key older than the window), and it forgets a key exactly when retention removes its
  *    entry. When the window still names an entry retention removed, the next message id in a
  *    chain (`<hash>.<removed sequence>`) is used, the same for every racing writer.
+ * Fencing: the stream's fence is `max(the newest message on ….f, the Sl-Fence header of the stream's
+ * newest message)`. One owner writes an entity's stream, so a fenced append is an optimistic
+ * append: it carries its fence in `Sl-Fence` and `Nats-Expected-Last-Sequence` = the sequence it
+ * last saw (its own previous append, cached), so any message that got in between (a new owner's
+ * fence or append) makes the server refuse it; the writer then reads the fence again and is
+ * either refused (`SL_ERR_LOG_FENCED`) or appends again. `fence()` publishes on ….f with
+ * `Nats-Expected-Last-Subject-Sequence`, a compare-and-set on the fence subject. Fence messages
+ * take a sequence of their own (offsets of a fenced stream may skip them) and reads skip them.
+ * The fence survives as long as the newest message is kept: use no `maxAge` for fenced streams.
  * The stream is created by whichever comes first, append or read (a read gives a never-written
  * stream its epoch). `at` is the appending instance's clock, kept in the `Sl-At` header.
  * Retention is fixed when the stream is created: the first Log to touch a stream sets it.
@@ -32,7 +41,18 @@ import { StatelineError } from '../errors.js';
 import { CallGuard } from '../internal/guard.js';
 import { connectNats, subjectToken, type NatsLink } from '../internal/nats-connect.js';
 import { loadPeer } from '../internal/peer.js';
-import { appendKey, checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
+import {
+  appendFence,
+  appendKey,
+  checkFence,
+  checkThrough,
+  checkSince,
+  fenced,
+  newEpoch,
+  normalizeRetention,
+  readLimit,
+  resolveRead,
+} from './retention.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -47,6 +67,9 @@ type JetStreamModule = Pick<typeof JetStream, 'jetstream' | 'jetstreamManager'>;
 type TransportModule = Pick<typeof Transport, 'headers'>;
 
 const AT = 'Sl-At';
+const FENCE = 'Sl-Fence';
+/** Rounds of a fenced append or fence() before giving up (each round lost a race). */
+const FENCE_ROUNDS = 8;
 /** JetStream API error codes the log reacts to. */
 const WRONG_LAST_SEQUENCE = 10071;
 const STREAM_NOT_FOUND = 10059;
@@ -87,6 +110,8 @@ class NatsLog implements Log {
   private readonly base: string;
   private readonly known = new Map<string, Known>();
   private readonly finding = new Map<string, Promise<Known>>();
+  /** Per stream and fence, the sequence of this Log's own last fenced append. */
+  private readonly lastSeen = new Map<string, number>();
 
   constructor(
     private readonly link: NatsLink,
@@ -198,10 +223,107 @@ class NatsLog implements Log {
   append(stream: string, data: string, options?: AppendOptions): Promise<AppendResult> {
     return this.guard.run('append', () => {
       const key = appendKey(options);
+      const fence = appendFence(options);
       const base = this.subjects(stream);
       return this.onStream(base, (s) =>
-        key === null ? this.appendPlain(s, base, data) : this.appendKeyed(s, base, data, key),
+        fence !== null
+          ? this.appendFenced(s, stream, base, data, key, fence)
+          : key === null
+            ? this.appendPlain(s, base, data)
+            : this.appendKeyed(s, base, data, key),
       );
+    });
+  }
+
+  /** The stream's fence and newest sequence, read from the server. */
+  private async fenceOf(s: Known, base: string): Promise<{ fence: number; fenceSeq: number; last: number }> {
+    const { state } = await this.jsm.streams.info(s.name);
+    const marker = await this.get(s, { last_by_subj: `${base}.f` }).catch(() => null);
+    const newest = state.last_seq > 0 ? await this.get(s, { seq: state.last_seq }).catch(() => null) : null;
+    const fence = Math.max(marker ? Number(marker.string()) : 0, Number(newest?.header?.get(FENCE) || 0));
+    return { fence, fenceSeq: marker?.seq ?? 0, last: state.last_seq };
+  }
+
+  private async appendFenced(
+    s: Known,
+    stream: string,
+    base: string,
+    data: string,
+    key: string | null,
+    fence: number,
+  ): Promise<AppendResult> {
+    const cacheKey = `${s.name}\u0000${fence}`;
+    for (let round = 0; round < FENCE_ROUNDS; round++) {
+      let last = this.lastSeen.get(cacheKey);
+      if (last === undefined) {
+        const cur = await this.fenceOf(s, base);
+        if (fence < cur.fence) throw fenced(stream, fence, cur.fence);
+        last = cur.last;
+      }
+      const { at, headers } = this.stamp();
+      headers.set(FENCE, String(fence));
+      const subject = key === null ? `${base}.m` : `${base}.k.${sha256(key)}`;
+      try {
+        const ack = await this.js.publish(subject, data, {
+          headers,
+          expect: {
+            streamName: s.name,
+            lastSequence: last,
+            ...(key === null ? {} : { lastSubjectSequence: 0 }),
+          },
+        });
+        this.remember(cacheKey, ack.seq);
+        return { offset: ack.seq, epoch: s.epoch, at, duplicate: false };
+      } catch (err) {
+        if (apiCode(err) !== WRONG_LAST_SEQUENCE) throw err;
+        this.lastSeen.delete(cacheKey);
+        if (key !== null) {
+          const held = await this.get(s, { last_by_subj: subject });
+          if (held) {
+            const cur = await this.fenceOf(s, base);
+            if (fence < cur.fence) throw fenced(stream, fence, cur.fence);
+            return this.duplicateOf(held, s);
+          }
+        }
+      }
+    }
+    throw new StatelineError(
+      'SL_ERR_LOG_UNAVAILABLE',
+      `nats log: a fenced append did not settle in ${FENCE_ROUNDS} rounds`,
+    );
+  }
+
+  private remember(cacheKey: string, seq: number): void {
+    if (this.lastSeen.size >= KNOWN_MAX) this.lastSeen.delete(this.lastSeen.keys().next().value!);
+    this.lastSeen.set(cacheKey, seq);
+  }
+
+  fence(stream: string, fence: number): Promise<void> {
+    return this.guard.run('fence', () => {
+      checkFence(fence);
+      const base = this.subjects(stream);
+      return this.onStream(base, async (s) => {
+        for (let round = 0; round < FENCE_ROUNDS; round++) {
+          const cur = await this.fenceOf(s, base);
+          if (fence < cur.fence) throw fenced(stream, fence, cur.fence);
+          if (fence === cur.fence && cur.fenceSeq > 0) return;
+          const { headers } = this.stamp();
+          headers.set(FENCE, String(fence));
+          try {
+            await this.js.publish(`${base}.f`, String(fence), {
+              headers,
+              expect: { streamName: s.name, lastSubjectSequence: cur.fenceSeq },
+            });
+            return;
+          } catch (err) {
+            if (apiCode(err) !== WRONG_LAST_SEQUENCE) throw err;
+          }
+        }
+        throw new StatelineError(
+          'SL_ERR_LOG_UNAVAILABLE',
+          `nats log: fence did not settle in ${FENCE_ROUNDS} rounds`,
+        );
+      });
     });
   }
 
@@ -252,6 +374,26 @@ class NatsLog implements Log {
     return Number.isFinite(at) && at > 0 ? at : m.time.getTime();
   }
 
+  /**
+   * A purge of the sequences up to `through`, but never of the newest message: it carries the
+   * fence. The fence check and the purge are two requests; that is enough for an entity, which
+   * trims only behind a snapshot it has already written: any owner that fences after the check
+   * reads that snapshot or a newer one, so it never needs what the purge removes.
+   */
+  trim(stream: string, through: number, options?: { fence?: number }): Promise<void> {
+    return this.guard.run('trim', () => {
+      checkThrough(through);
+      const fence = appendFence(options);
+      const base = this.subjects(stream);
+      return this.onStream(base, async (s) => {
+        const cur = await this.fenceOf(s, base);
+        if (fence !== null && fence < cur.fence) throw fenced(stream, fence, cur.fence);
+        const keep = Math.min(through + 1, cur.last);
+        if (keep > 1) await this.jsm.streams.purge(s.name, { seq: keep });
+      });
+    });
+  }
+
   read(stream: string, since: number, options: ReadOptions = {}): Promise<ReadResult> {
     return this.guard.run('read', () => {
       checkSince(since);
@@ -280,6 +422,7 @@ class NatsLog implements Log {
       for (const [i, m] of got.entries()) {
         // Removed by retention while this read ran: the reader has a gap.
         if (!m) complete = complete && seqs[i]! <= since;
+        else if (m.subject.endsWith('.f')) continue;
         else entries.push({ offset: m.seq, data: m.string(), at: this.atOf(m) });
       }
     }

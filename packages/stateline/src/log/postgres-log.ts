@@ -1,7 +1,18 @@
 import type { CallGuard } from '../internal/guard.js';
 import { openPgBackend } from '../internal/pg-backend.js';
 import { PG_NOW_MS as NOW, assertNoNul, endPool, int8, type PgPool } from '../internal/pg-connect.js';
-import { appendKey, checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
+import {
+  appendFence,
+  appendKey,
+  checkFence,
+  checkThrough,
+  checkSince,
+  fenced,
+  newEpoch,
+  normalizeRetention,
+  readLimit,
+  resolveRead,
+} from './retention.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -20,7 +31,9 @@ import type {
  * stateline_log      (stream text, "offset" bigint, data text, at bigint, PK (stream, "offset")) -- + index (stream, at, "offset")
  * stateline_log_key  (stream text, key text, "offset" bigint, PK (stream, key)) -- + index (stream, "offset")
  * stateline_log_meta (stream text PK, epoch text, head bigint, trimmed_through bigint, last_at bigint)
- * stateline_log_append_v2(stream, data, key, epoch, max_count, max_age)  -- plpgsql: one append, one round trip
+ * stateline_log_fence (stream text PK, fence bigint)
+ * stateline_log_append_v3(stream, data, key, epoch, max_count, max_age, fence)  -- plpgsql: one append, one round trip
+ * stateline_log_trim_v1(stream, through, fence)  -- plpgsql: removes a prefix, fenced like an append
  * ```
  *
  * `trimmed_through` is the highest offset retention removed; `last_at` the newest entry's `at`
@@ -30,6 +43,11 @@ import type {
  * `maxCount: 5`, rows below the trim mark were left behind); inside the function each statement
  * sees every earlier offset. The function's name carries a version: a changed body gets a new
  * name, so processes of different versions can share one database.
+ *
+ * Fencing: a fenced append first upserts its stream's `stateline_log_fence` row to
+ * `GREATEST(fence, p_fence)`; the row lock it takes is held to commit, so `fence()` on the same
+ * stream waits for an append in progress and an append never passes a fence raised before it. A
+ * returned fence above `p_fence` means refused: the function returns that fence and writes nothing.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS stateline_log (
@@ -54,17 +72,31 @@ CREATE TABLE IF NOT EXISTS stateline_log_key (
   PRIMARY KEY (stream, key)
 );
 CREATE INDEX IF NOT EXISTS stateline_log_key_offset ON stateline_log_key (stream, "offset");
+CREATE TABLE IF NOT EXISTS stateline_log_fence (
+  stream text PRIMARY KEY,
+  fence bigint NOT NULL
+);
 DO $do$ BEGIN
-  IF to_regprocedure('stateline_log_append_v2(text, text, text, text, bigint, bigint)') IS NULL THEN
-    CREATE FUNCTION stateline_log_append_v2(p_stream text, p_data text, p_key text, p_epoch text, p_max_count bigint, p_max_age bigint)
-    RETURNS TABLE (out_epoch text, out_offset bigint, out_at bigint, out_duplicate boolean)
+  IF to_regprocedure('stateline_log_append_v3(text, text, text, text, bigint, bigint, bigint)') IS NULL THEN
+    CREATE FUNCTION stateline_log_append_v3(p_stream text, p_data text, p_key text, p_epoch text, p_max_count bigint, p_max_age bigint, p_fence bigint)
+    RETURNS TABLE (out_epoch text, out_offset bigint, out_at bigint, out_duplicate boolean, out_fence bigint)
     LANGUAGE plpgsql VOLATILE AS $fn$
     DECLARE
       m record;
       d record;
       v_tt bigint;
       v_cut bigint;
+      v_fence bigint;
     BEGIN
+      IF p_fence IS NOT NULL THEN
+        INSERT INTO stateline_log_fence AS f (stream, fence) VALUES (p_stream, p_fence)
+        ON CONFLICT (stream) DO UPDATE SET fence = GREATEST(f.fence, EXCLUDED.fence)
+        RETURNING f.fence INTO v_fence;
+        IF v_fence > p_fence THEN
+          RETURN QUERY SELECT NULL::text, NULL::bigint, NULL::bigint, false, v_fence;
+          RETURN;
+        END IF;
+      END IF;
       IF p_key IS NOT NULL THEN
         -- A keyed append takes the stream's row lock before looking the key up, so a concurrent
         -- append with the same key waits here and then finds this one's entry.
@@ -79,7 +111,7 @@ DO $do$ BEGIN
           AND k."offset" > GREATEST(m.trimmed_through, m.head - p_max_count)
           AND (p_max_age IS NULL OR l.at >= ${NOW} - p_max_age);
         IF FOUND THEN
-          RETURN QUERY SELECT m.epoch, d."offset", d.at, true;
+          RETURN QUERY SELECT m.epoch, d."offset", d.at, true, NULL::bigint;
           RETURN;
         END IF;
       END IF;
@@ -108,7 +140,32 @@ DO $do$ BEGIN
         DELETE FROM stateline_log_key k WHERE k.stream = p_stream AND k."offset" > m.trimmed_through AND k."offset" <= v_tt;
         UPDATE stateline_log_meta SET trimmed_through = v_tt WHERE stream = p_stream;
       END IF;
-      RETURN QUERY SELECT m.epoch, m.head, m.last_at, false;
+      RETURN QUERY SELECT m.epoch, m.head, m.last_at, false, NULL::bigint;
+    END
+    $fn$;
+  END IF;
+  IF to_regprocedure('stateline_log_trim_v1(text, bigint, bigint)') IS NULL THEN
+    CREATE FUNCTION stateline_log_trim_v1(p_stream text, p_through bigint, p_fence bigint)
+    RETURNS bigint LANGUAGE plpgsql VOLATILE AS $fn$
+    DECLARE
+      m record;
+      v_fence bigint;
+      v_cut bigint;
+    BEGIN
+      IF p_fence IS NOT NULL THEN
+        SELECT f.fence INTO v_fence FROM stateline_log_fence f WHERE f.stream = p_stream FOR SHARE;
+        IF v_fence > p_fence THEN RETURN v_fence; END IF;
+      END IF;
+      -- The meta row lock orders the trim with appends; each statement below sees every earlier offset.
+      SELECT lm.head, lm.trimmed_through INTO m FROM stateline_log_meta lm WHERE lm.stream = p_stream FOR UPDATE;
+      IF NOT FOUND THEN RETURN NULL; END IF;
+      v_cut := LEAST(p_through, m.head);
+      IF v_cut > m.trimmed_through THEN
+        DELETE FROM stateline_log l WHERE l.stream = p_stream AND l."offset" > m.trimmed_through AND l."offset" <= v_cut;
+        DELETE FROM stateline_log_key k WHERE k.stream = p_stream AND k."offset" > m.trimmed_through AND k."offset" <= v_cut;
+        UPDATE stateline_log_meta SET trimmed_through = v_cut WHERE stream = p_stream;
+      END IF;
+      RETURN NULL;
     END
     $fn$;
   END IF;
@@ -125,14 +182,27 @@ const ageCut = (stream: string, maxAge: string, now: string) =>
   ORDER BY l.at DESC, l."offset" DESC LIMIT 1), 0)`;
 
 /**
- * Append, in one statement (one round trip): `stateline_log_append_v2` (internal/pg-connect.ts)
- * upserts the stream's meta row (serialising appends, creating the epoch on first use), returns
+ * Append, in one statement (one round trip): `stateline_log_append_v3` (see {@link SCHEMA})
+ * checks and raises the fence, upserts the stream's meta row (serialising appends, creating the epoch on first use), returns
  * the entry of a known key instead of appending, inserts the entry and applies retention by count
  * and age in the append path.
  */
 const APPEND = {
-  name: 'sl_log_append',
-  text: 'SELECT out_epoch, out_offset, out_at, out_duplicate FROM stateline_log_append_v2($1, $2, $3, $4, $5::bigint, $6::bigint)',
+  name: 'sl_log_append_v3',
+  text: 'SELECT out_epoch, out_offset, out_at, out_duplicate, out_fence FROM stateline_log_append_v3($1, $2, $3, $4, $5::bigint, $6::bigint, $7::bigint)',
+} as const;
+
+/** Trims a stream; returns the stream's fence when it refused the trim's (else NULL). */
+const TRIM = {
+  name: 'sl_log_trim_v1',
+  text: 'SELECT stateline_log_trim_v1($1, $2::bigint, $3::bigint) AS refused',
+} as const;
+
+/** Raises a stream's fence; returns the fence before or after (GREATEST), above $2 when refused. */
+const FENCE = {
+  name: 'sl_log_fence',
+  text: `INSERT INTO stateline_log_fence AS f (stream, fence) VALUES ($1, $2::bigint)
+ON CONFLICT (stream) DO UPDATE SET fence = GREATEST(f.fence, EXCLUDED.fence) RETURNING f.fence`,
 } as const;
 
 /**
@@ -179,12 +249,13 @@ interface ReadRow {
   at: string | null;
 }
 
-/** The row `stateline_log_append_v2` returns. */
+/** The row `stateline_log_append_v3` returns: `out_fence` set (the rest null) when refused. */
 interface AppendRow {
-  out_epoch: string;
-  out_offset: string;
-  out_at: string;
+  out_epoch: string | null;
+  out_offset: string | null;
+  out_at: string | null;
   out_duplicate: boolean;
+  out_fence: string | null;
 }
 
 /** A Log in PostgreSQL tables shared by every process (see {@link SCHEMA}). */
@@ -207,6 +278,7 @@ class PostgresLog implements Log {
     return this.guard.run('append', async () => {
       assertNoNul(data, 'log entry');
       const key = appendKey(options);
+      const fence = appendFence(options);
       const { maxCount, maxAge } = this.retention;
       const { rows } = await this.pool.query<AppendRow>({
         ...APPEND,
@@ -217,16 +289,45 @@ class PostgresLog implements Log {
           newEpoch(),
           maxCount,
           maxAge === null ? null : Math.round(maxAge),
+          fence,
         ],
       });
       const row = rows[0];
       if (!row) throw new Error('append returned no row');
+      if (row.out_fence !== null) throw fenced(stream, fence ?? 0, int8(row.out_fence));
+      if (row.out_epoch === null || row.out_offset === null || row.out_at === null)
+        throw new Error('append returned an incomplete row');
       return {
         offset: int8(row.out_offset),
         epoch: row.out_epoch,
         at: int8(row.out_at),
         duplicate: row.out_duplicate,
       };
+    });
+  }
+
+  fence(stream: string, fence: number): Promise<void> {
+    return this.guard.run('fence', async () => {
+      checkFence(fence);
+      const { rows } = await this.pool.query<{ fence: string }>({
+        ...FENCE,
+        values: [this.s(stream), fence],
+      });
+      const now = int8(rows[0]?.fence ?? '0');
+      if (now > fence) throw fenced(stream, fence, now);
+    });
+  }
+
+  trim(stream: string, through: number, options?: { fence?: number }): Promise<void> {
+    return this.guard.run('trim', async () => {
+      checkThrough(through);
+      const fence = appendFence(options);
+      const { rows } = await this.pool.query<{ refused: string | null }>({
+        ...TRIM,
+        values: [this.s(stream), through, fence],
+      });
+      const refused = rows[0]?.refused ?? null;
+      if (refused !== null) throw fenced(stream, fence ?? 0, int8(refused));
     });
   }
 

@@ -6,6 +6,8 @@
  * same slot) holds `epoch`, `head` (last offset given) and `trimmedThrough` (last offset retention
  * removed); the hash `${prefix}log:{${stream}}:keys` maps the key of each keyed append still held
  * to its offset (an entry keeps its key in a third field, so retention removes both together).
+ * The meta hash also holds `fence`, the highest fence accepted: a fenced append compares and
+ * raises it inside the append script, so no append can slip between the check and the write.
  * Append and read are Lua scripts, so offsets are unique and gap-free across any number of
  * connections, and retention (XTRIM MINID by count, then by age) is applied by every call, exactly
  * as the memory log does. The epoch is created by whichever comes first, append or read (HSETNX),
@@ -20,7 +22,18 @@
 import { StatelineError } from '../errors.js';
 import { CallGuard } from '../internal/guard.js';
 import { connectRedis, redisScript, type RedisLink } from '../internal/redis-connect.js';
-import { appendKey, checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
+import {
+  appendFence,
+  appendKey,
+  checkFence,
+  checkThrough,
+  checkSince,
+  fenced,
+  newEpoch,
+  normalizeRetention,
+  readLimit,
+  resolveRead,
+} from './retention.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -86,13 +99,18 @@ end
 `;
 
 /**
- * ARGV data, maxCount, maxAge ('' none), epoch candidate, key ('' none).
- * Returns {offset, epoch, at, duplicate (0/1)}.
+ * ARGV data, maxCount, maxAge ('' none), epoch candidate, key ('' none), fence ('' none).
+ * Returns {offset, epoch, at, duplicate (0/1)}, or {-1, current fence} when the fence is too old.
  */
 const APPEND = redisScript(`${COMMON}
 local t = now()
 local ep = epoch(ARGV[4])
 local key = ARGV[5]
+if ARGV[6] ~= '' then
+  local current = tonumber(redis.call('HGET', KEYS[2], 'fence') or '0')
+  if tonumber(ARGV[6]) < current then return {-1, current} end
+  redis.call('HSET', KEYS[2], 'fence', ARGV[6])
+end
 if key ~= '' then
   local known = redis.call('HGET', KEYS[3], key)
   if known then
@@ -110,6 +128,38 @@ else
 end
 trim(head, tonumber(ARGV[2]), ARGV[3], t)
 return {head, ep, t, 0}
+`);
+
+/** ARGV fence, epoch candidate. Returns the stream's fence before the call (refused when above ARGV[1]). */
+const FENCE = redisScript(`${COMMON}
+epoch(ARGV[2])
+local current = tonumber(redis.call('HGET', KEYS[2], 'fence') or '0')
+if tonumber(ARGV[1]) >= current then redis.call('HSET', KEYS[2], 'fence', ARGV[1]) end
+return current
+`);
+
+/**
+ * ARGV through, fence ('' none). Removes entries up to min(through, head) with their keys.
+ * Returns -1 and the fence when refused, else {0, 0}.
+ */
+const TRIM = redisScript(`
+if ARGV[2] ~= '' then
+  local current = tonumber(redis.call('HGET', KEYS[2], 'fence') or '0')
+  if tonumber(ARGV[2]) < current then return {-1, current} end
+end
+local head = tonumber(redis.call('HGET', KEYS[2], 'head') or '0')
+local trimmed = tonumber(redis.call('HGET', KEYS[2], 'trimmedThrough') or '0')
+local cut = math.min(tonumber(ARGV[1]), head)
+if cut > trimmed then
+  if redis.call('EXISTS', KEYS[3]) == 1 then
+    for _, e in ipairs(redis.call('XRANGE', KEYS[1], (trimmed + 1) .. '-0', cut .. '-0')) do
+      if e[2][6] then redis.call('HDEL', KEYS[3], e[2][6]) end
+    end
+  end
+  redis.call('XTRIM', KEYS[1], 'MINID', (cut + 1) .. '-0')
+  redis.call('HSET', KEYS[2], 'trimmedThrough', cut)
+end
+return {0, 0}
 `);
 
 /**
@@ -145,7 +195,9 @@ function toEntry(raw: unknown): LogEntry {
   return { offset: Number.parseInt(raw[0], 10), data: String(fields[3]), at: Number(fields[1]) };
 }
 
-function toAppendResult(reply: unknown): AppendResult {
+function toAppendResult(reply: unknown, stream: string, fence: number | null): AppendResult {
+  if (Array.isArray(reply) && reply.length === 2 && reply[0] === -1 && fence !== null)
+    throw fenced(stream, fence, Number(reply[1]));
   if (!Array.isArray(reply) || reply.length !== 4) throw unexpected('append', reply);
   const [offset, epoch, at, duplicate] = reply as [unknown, unknown, unknown, unknown];
   if (typeof offset !== 'number' || typeof epoch !== 'string' || typeof at !== 'number')
@@ -198,12 +250,35 @@ class RedisLog implements Log {
   append(stream: string, data: string, options?: AppendOptions): Promise<AppendResult> {
     return this.guard.run('append', () => {
       const key = appendKey(options) ?? '';
+      const fence = appendFence(options);
       return this.link.script(
         APPEND,
         this.keys(stream),
-        [data, this.maxCount, this.maxAge, newEpoch(), key],
-        toAppendResult,
+        [data, this.maxCount, this.maxAge, newEpoch(), key, fence === null ? '' : String(fence)],
+        (reply) => toAppendResult(reply, stream, fence),
       );
+    });
+  }
+
+  fence(stream: string, fence: number): Promise<void> {
+    return this.guard.run('fence', () => {
+      checkFence(fence);
+      return this.link.script(FENCE, this.keys(stream), [String(fence), newEpoch()], (reply) => {
+        if (typeof reply !== 'number') throw unexpected('fence', reply);
+        if (fence < reply) throw fenced(stream, fence, reply);
+      });
+    });
+  }
+
+  trim(stream: string, through: number, options?: { fence?: number }): Promise<void> {
+    return this.guard.run('trim', () => {
+      checkThrough(through);
+      const fence = appendFence(options);
+      const args = [String(through), fence === null ? '' : String(fence)];
+      return this.link.script(TRIM, this.keys(stream), args, (reply) => {
+        if (!Array.isArray(reply) || reply.length !== 2) throw unexpected('trim', reply);
+        if (reply[0] === -1) throw fenced(stream, fence ?? 0, Number(reply[1]));
+      });
     });
   }
 

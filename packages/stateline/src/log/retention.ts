@@ -73,3 +73,38 @@ export function appendKey(options: AppendOptions | undefined): string | null {
 export function newEpoch(): string {
   return crypto.randomUUID();
 }
+
+/** The checked fence of an append, or null when it has none. */
+export function appendFence(options: AppendOptions | undefined): number | null {
+  const fence = options?.fence;
+  if (fence === undefined) return null;
+  return checkFence(fence);
+}
+
+/** A fence is a non-negative safe integer. */
+export function checkFence(fence: number): number {
+  if (!Number.isSafeInteger(fence) || fence < 0)
+    throw new StatelineError(
+      'SL_ERR_INVALID_ARGUMENT',
+      `a fence must be a non-negative integer (got ${String(fence)})`,
+    );
+  return fence;
+}
+
+/** The error of a writer whose fence is below the stream's. */
+export function fenced(stream: string, fence: number, current: number): StatelineError {
+  return new StatelineError(
+    'SL_ERR_LOG_FENCED',
+    `stream ${JSON.stringify(stream.slice(0, 80))} is fenced at ${current}, the writer holds ${fence}`,
+  );
+}
+
+/** Checks a trim's `through` offset. */
+export function checkThrough(through: number): number {
+  if (!Number.isSafeInteger(through) || through < 0)
+    throw new StatelineError(
+      'SL_ERR_INVALID_ARGUMENT',
+      `trim through must be a non-negative integer offset (got ${String(through)})`,
+    );
+  return through;
+}

@@ -1,6 +1,17 @@
 import { CallGuard } from '../internal/guard.js';
 import { openSqlite, type SqliteHandle } from '../internal/sqlite-open.js';
-import { appendKey, checkSince, newEpoch, normalizeRetention, readLimit, resolveRead } from './retention.js';
+import {
+  appendFence,
+  appendKey,
+  checkFence,
+  checkThrough,
+  checkSince,
+  fenced,
+  newEpoch,
+  normalizeRetention,
+  readLimit,
+  resolveRead,
+} from './retention.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -18,6 +29,8 @@ import type {
  * - `stateline_log_key`: the idempotency key of a keyed append → its offset, removed with the entry.
  * - `stateline_log_meta`: per stream its epoch, newest offset (`head`) and the highest offset
  *   retention removed (`trimmed_through`); entries present are always `trimmed_through+1 … head`.
+ * - `stateline_log_fence`: per stream the highest fence accepted (a table of its own, so files
+ *   written before fencing existed need no migration).
  */
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS stateline_log (
@@ -28,6 +41,7 @@ const SCHEMA = [
   `CREATE INDEX IF NOT EXISTS stateline_log_key_offset ON stateline_log_key (stream, "offset")`,
   `CREATE TABLE IF NOT EXISTS stateline_log_meta (
      stream TEXT PRIMARY KEY, epoch TEXT NOT NULL, head INTEGER NOT NULL, trimmed_through INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS stateline_log_fence (stream TEXT PRIMARY KEY, fence INTEGER NOT NULL)`,
 ];
 
 const SQL = {
@@ -50,6 +64,9 @@ const SQL = {
   remember: `INSERT INTO stateline_log_key (stream, key, "offset") VALUES (@stream, @key, @offset)
              ON CONFLICT (stream, key) DO UPDATE SET "offset" = excluded."offset"`,
   trimmed: `UPDATE stateline_log_meta SET trimmed_through = @through WHERE stream = @stream`,
+  fence: `SELECT fence FROM stateline_log_fence WHERE stream = @stream`,
+  raise: `INSERT INTO stateline_log_fence (stream, fence) VALUES (@stream, @fence)
+          ON CONFLICT (stream) DO UPDATE SET fence = MAX(fence, excluded.fence)`,
   entries: `SELECT "offset", data, at FROM stateline_log WHERE stream = @stream AND "offset" > @after
             ORDER BY "offset" LIMIT @limit`,
 };
@@ -100,9 +117,11 @@ export class SqliteLog implements Log {
   append(stream: string, data: string, options?: AppendOptions): Promise<AppendResult> {
     return this.guard.run('append', () => {
       const key = appendKey(options);
+      const fence = appendFence(options);
       return this.h.immediate((): AppendResult => {
         const s = this.prefix + stream;
         const at = Date.now();
+        if (fence !== null) this.raiseFence(stream, s, fence);
         if (key !== null) {
           // Under the write lock: no other append can slip in between this check and the insert.
           const meta = this.h.stmt(SQL.meta).get({ stream: s }) as Meta | undefined;
@@ -123,6 +142,41 @@ export class SqliteLog implements Log {
           this.h.stmt(SQL.trimmed).run({ stream: s, through: target });
         }
         return { offset: meta.head, epoch: meta.epoch, at, duplicate: false };
+      });
+    });
+  }
+
+  /** Inside a write transaction: refuses a fence below the stream's, else raises it. */
+  private raiseFence(stream: string, s: string, fence: number): void {
+    const row = this.h.stmt(SQL.fence).get({ stream: s }) as { fence: number } | undefined;
+    if (row && fence < row.fence) throw fenced(stream, fence, row.fence);
+    this.h.stmt(SQL.raise).run({ stream: s, fence });
+  }
+
+  fence(stream: string, fence: number): Promise<void> {
+    return this.guard.run('fence', () => {
+      checkFence(fence);
+      this.h.immediate(() => this.raiseFence(stream, this.prefix + stream, fence));
+    });
+  }
+
+  trim(stream: string, through: number, options?: { fence?: number }): Promise<void> {
+    return this.guard.run('trim', () => {
+      checkThrough(through);
+      const fence = appendFence(options);
+      const s = this.prefix + stream;
+      this.h.immediate(() => {
+        if (fence !== null) {
+          const row = this.h.stmt(SQL.fence).get({ stream: s }) as { fence: number } | undefined;
+          if (row && fence < row.fence) throw fenced(stream, fence, row.fence);
+        }
+        const meta = this.h.stmt(SQL.meta).get({ stream: s }) as Meta | undefined;
+        if (!meta) return;
+        const cut = Math.min(through, meta.head);
+        if (cut <= meta.trimmed_through) return;
+        this.h.stmt(SQL.trim).run({ stream: s, through: cut });
+        this.h.stmt(SQL.trimKeys).run({ stream: s, through: cut });
+        this.h.stmt(SQL.trimmed).run({ stream: s, through: cut });
       });
     });
   }

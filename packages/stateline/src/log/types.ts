@@ -26,6 +26,13 @@ export interface AppendOptions {
    * one entry. 1–200 characters.
    */
   key?: string;
+  /**
+   * The writer's fencing token (a non-negative integer, e.g. an owner's lease epoch). The stream
+   * keeps the highest fence it has accepted: an append with a lower one is refused with
+   * `SL_ERR_LOG_FENCED`, a higher one raises it, both atomically with the append. Appends without
+   * a fence are never refused.
+   */
+  fence?: number;
 }
 
 export interface ReadOptions {
@@ -71,11 +78,26 @@ export type LogBackend = 'memory' | 'sqlite' | 'redis' | 'redis-cluster' | 'post
  * const { entries, complete } = await log.read('room:lobby', offset - 1, { epoch });
  * // A retried append with the same key stores nothing and gives the first one's offset:
  * const again = await log.append('room:lobby', JSON.stringify({ text: 'hi' }), { key: 'alice:m1' });
+ * // Fencing: once epoch 4 fenced the stream, a writer still on epoch 3 is refused (SL_ERR_LOG_FENCED).
+ * await log.fence('entity:drop:sku-1', 4);
+ * await log.append('entity:drop:sku-1', '{"m":"buy"}', { fence: 3 }).catch((err) => console.log(err.code));
  * ```
  */
 export interface Log {
   readonly backend: LogBackend;
   append(stream: string, data: string, options?: AppendOptions): Promise<AppendResult>;
+  /**
+   * Raises the stream's fence to `fence` without appending, so a writer with a lower fence is
+   * refused from now on (a new owner calls it when it takes over). Refused with `SL_ERR_LOG_FENCED`
+   * when the stream already holds a higher fence; the same fence again is accepted.
+   */
+  fence(stream: string, fence: number): Promise<void>;
+  /**
+   * Removes the entries up to offset `through` (never past the newest), as retention would: a
+   * reader behind them then reads `complete: false`. With `fence`, refused (`SL_ERR_LOG_FENCED`)
+   * like an append when the stream holds a higher fence. An entity trims behind each snapshot.
+   */
+  trim(stream: string, through: number, options?: { fence?: number }): Promise<void>;
   /** Entries after `since` (0: from the beginning). */
   read(stream: string, since: number, options?: ReadOptions): Promise<ReadResult>;
   close(): Promise<void>;

@@ -14,6 +14,7 @@ cleanUpAfter('postgres', skip, [
   ['stateline_log', 'stream'],
   ['stateline_log_key', 'stream'],
   ['stateline_log_meta', 'stream'],
+  ['stateline_log_fence', 'stream'],
 ]);
 
 runLogConformance({

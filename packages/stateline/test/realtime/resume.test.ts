@@ -25,6 +25,12 @@ class LosableLog implements Log {
   append(stream: string, data: string, options?: AppendOptions): Promise<AppendResult> {
     return this.inner.append(stream, data, options);
   }
+  fence(stream: string, fence: number): Promise<void> {
+    return this.inner.fence(stream, fence);
+  }
+  trim(stream: string, through: number, options?: { fence?: number }): Promise<void> {
+    return this.inner.trim(stream, through, options);
+  }
   read(stream: string, since: number, options?: ReadOptions): Promise<ReadResult> {
     return this.inner.read(stream, since, options);
   }
@@ -227,7 +233,11 @@ describe('realtime resume and ordering', () => {
     await eventually(() => got.length === 1);
     await sleep(100);
     assert.equal((await h.log.read('rt:orphan', 0)).head, 1, 'stored once');
-    assert.deepEqual(got.map((m) => [m.offset, m.text]), [[1, 'hello']], 'and delivered from the Log');
+    assert.deepEqual(
+      got.map((m) => [m.offset, m.text]),
+      [[1, 'hello']],
+      'and delivered from the Log',
+    );
     assert.equal(two.hub.stats.duplicates, 1);
     retry.close();
   });

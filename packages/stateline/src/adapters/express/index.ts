@@ -7,3 +7,4 @@ export { csrf } from './csrf.js';
 export { idempotency, type ExpressIdempotency, type ExpressIdempotencyOptions } from './idempotency.js';
 export { bearer, type BearerOptions } from './bearer.js';
 export { jwksHandler as jwks } from '../../tokens/jwks-handler.js';
+export { entityRoutes } from './entities.js';

@@ -14,3 +14,5 @@ export {
 } from './idempotency.js';
 export { bearer, type BearerOptions, type BearerIncomingMessage } from './bearer.js';
 export { jwksHandler as jwks } from '../../tokens/jwks-handler.js';
+export { entityRoutes } from './entities.js';
+export type { EntityRoutesOptions } from './entities.js';

@@ -1,0 +1,60 @@
+/**
+ * Memory backends: 3 `createEntities` in this process sharing one MemoryStore and MemoryLog, each
+ * behind its own HTTP server on port 0 and forwarding to the others over HTTP. The owner cannot be
+ * SIGKILLed here (the Store and the Log live in the process it would kill): the SIGKILL and
+ * SIGSTOP cases run on SQLite, Redis and PostgreSQL (sqlite/redis/postgres.test.ts), and the
+ * in-process takeover and fencing cases are in entities.test.ts.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { entityRoutes } from '../../src/adapters/node/entities.js';
+import { createEntities, type Entities } from '../../src/entities/index.js';
+import { MemoryLog } from '../../src/log/memory-log.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { Drop } from './drop.js';
+import { post, purchaseLoad } from './fleet.js';
+
+describe('entities over 3 instances in one process [memory]', () => {
+  const servers: http.Server[] = [];
+  const fleet: Entities[] = [];
+  after(async () => {
+    for (const e of fleet) await e.close();
+    for (const s of servers) s.close();
+  });
+
+  it('[memory] 1,000 purchases of 100 units from 200 clients: exactly 100 acknowledged, 0 oversold', async () => {
+    const store = new MemoryStore();
+    const log = new MemoryLog();
+    const urls: string[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const app: { routes?: ReturnType<typeof entityRoutes> } = {};
+      const server = http.createServer((req, res) => void app.routes?.(req, res));
+      servers.push(server);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/entities`;
+      const e = await createEntities({
+        store,
+        log,
+        instanceId: `m${i}`,
+        entities: [Drop],
+        leaseTtl: '1s',
+        forward: { url, secret: 'fleet-secret' },
+      });
+      fleet.push(e);
+      app.routes = entityRoutes(e, { secret: 'fleet-secret' });
+      urls.push(url);
+    }
+    const r = await purchaseLoad(() => urls, 'sku-m', 1000, 200);
+    const state = (await post(urls[2]!, '/drop/sku-m/orders', {})).body.result as {
+      left: number;
+      sold: string[];
+    };
+    assert.equal(r.acked.size, 100);
+    assert.equal(r.soldOut.size, 900);
+    assert.equal(state.sold.length, 100);
+    assert.deepEqual(new Set(state.sold), r.acked);
+    assert.equal(fleet.filter((e) => e.owned().includes('drop:sku-m')).length, 1, 'one owner');
+  });
+});
