@@ -19,6 +19,11 @@ function unknown(detail: string): StatelineError {
  * The entities of one instance: routes each call to the key's owner (this instance, taking the
  * lease when it is free, or another one over HTTP), keeps the owned keys' leases alive, and
  * retires keys that went idle. Made by {@link createEntities}.
+ *
+ * @example
+ * ```ts
+ * const entities: Entities = await createEntities({ store, log, instanceId: 'i1', entities: [Drop] });
+ * ```
  */
 export class Entities {
   private readonly defs = new Map<string, EntityDefinition>();
@@ -78,7 +83,14 @@ export class Entities {
     }
   }
 
-  /** The keys this instance owns now, as `type:key`. */
+  /**
+   * The keys this instance owns now, as `type:key`.
+   *
+   * @example
+   * ```ts
+   * console.log(entities.owned()); // ['drop:sku-1']
+   * ```
+   */
   owned(): string[] {
     return [...this.owners.keys()];
   }

@@ -23,7 +23,14 @@ export class NotOwnerError extends Error {
   override readonly name = 'NotOwnerError';
 }
 
-/** `SL_ERR_ENTITY_BUSY` with the seconds a client should wait. */
+/**
+ * `SL_ERR_ENTITY_BUSY` with the seconds a client should wait (sent as `Retry-After`).
+ *
+ * @example
+ * ```ts
+ * catch (err) { if (err instanceof EntityBusyError) res.setHeader('retry-after', String(err.retryAfter)); }
+ * ```
+ */
 export class EntityBusyError extends StatelineError {
   constructor(
     readonly retryAfter: number,

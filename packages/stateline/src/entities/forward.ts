@@ -2,7 +2,14 @@ import { StatelineError } from '../errors.js';
 import { REGISTRY } from '../internal/error-registry.js';
 import { EntityBusyError, EntityRejectedError } from './errors.js';
 
-/** The header carrying the fleet's shared secret on a forwarded call. */
+/**
+ * The header carrying the fleet's shared secret on a forwarded call.
+ *
+ * @example
+ * ```ts
+ * const forwarded = req.headers[FORWARD_HEADER] === process.env.ENTITY_SECRET;
+ * ```
+ */
 export const FORWARD_HEADER = 'x-stateline-entity-forward';
 
 /** The owner could not be reached at all: nothing was sent, so trying again is safe. */

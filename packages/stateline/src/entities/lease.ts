@@ -1,3 +1,4 @@
+import { StatelineError } from '../errors.js';
 import type { Store } from '../store/types.js';
 import type { LeaseRecord } from './types.js';
 
@@ -49,7 +50,7 @@ export class Leases {
     }
     const rec = await this.store.get(recordKey);
     if (rec) return { mine: false, lease: parse(rec.value) };
-    return this.claim(recordKey);
+    throw new StatelineError('SL_ERR_ENTITY_UNAVAILABLE', `the lease ${recordKey} kept changing`);
   }
 
   /** Extends a held term; null when the term was lost (another epoch took the record). */

@@ -63,14 +63,8 @@ export function runBusConformance(c: BusCase): void {
       await a.publish('y', '2');
       await eventually(() => x.got.length === 1 && y.got.length === 1, 3000);
       await sleep(100);
-      assert.deepEqual(
-        x.got.map((g) => g.message),
-        ['1'],
-      );
-      assert.deepEqual(
-        y.got.map((g) => g.message),
-        ['2'],
-      );
+      assert.deepEqual(x.got.map((g) => g.message), ['1']);
+      assert.deepEqual(y.got.map((g) => g.message), ['2']);
       assert.deepEqual(z.got, []);
     });
 
@@ -82,10 +76,7 @@ export function runBusConformance(c: BusCase): void {
       await b.subscribe('seq', got.handler);
       for (let i = 0; i < 200; i++) await a.publish('seq', String(i));
       await eventually(() => got.got.length === 200, 5000);
-      assert.deepEqual(
-        got.got.map((g) => Number(g.message)),
-        Array.from({ length: 200 }, (_, i) => i),
-      );
+      assert.deepEqual(got.got.map((g) => Number(g.message)), Array.from({ length: 200 }, (_, i) => i));
     });
 
     it(`[${c.backend}] unsubscribe removes only that handler`, async () => {

@@ -54,9 +54,7 @@ describe('compact JWE (dir + A256GCM)', () => {
       null,
       'an encrypted key',
     );
-    const gz = Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid, zip: 'GZ' })).toString(
-      'base64url',
-    );
+    const gz = Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid, zip: 'GZ' })).toString('base64url');
     assert.equal(jwe.decrypt(`${gz}..${parts[2]}.${parts[3]}.${parts[4]}`), null, 'a zip other than DEF');
     const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}..${parts[2]}.${parts[3]}.${parts[4]}`;
     assert.equal(jwe.decrypt(none), null, 'alg none');
@@ -110,19 +108,12 @@ describe('compact JWE (dir + A256GCM)', () => {
       i: 1_700_000_000_000,
       u: null,
       a: 'Mozilla/5.0',
-      d: {
-        cart: {
-          items: Array.from({ length: 100 }, (_, n) => ({ productId: `product-${n}`, qty: 1 + (n % 9) })),
-        },
-      },
+      d: { cart: { items: Array.from({ length: 100 }, (_, n) => ({ productId: `product-${n}`, qty: 1 + (n % 9) })) } },
     });
-    const header = (token: string) =>
-      JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as object;
+    const header = (token: string) => JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as object;
     /** Seals `data` under the test key with a `zip: DEF` header, as another JWE library might. */
     const sealZipped = (data: Buffer) => {
-      const h = Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid, zip: 'DEF' })).toString(
-        'base64url',
-      );
+      const h = Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid, zip: 'DEF' })).toString('base64url');
       const iv = randomBytes(12);
       const c = createCipheriv('aes-256-gcm', key, iv);
       c.setAAD(Buffer.from(h, 'ascii'));
@@ -166,14 +157,8 @@ describe('compact JWE (dir + A256GCM)', () => {
       assert.ok(bomb.length < 40_000, `bomb token ${bomb.length} bytes`);
       assert.equal(new CompactJwe(ring.encryptionKeys).decrypt(bomb), null, '20 MiB > 256 KiB default');
       const fine = sealZipped(deflateRawSync(Buffer.from(cart)));
-      assert.equal(
-        new CompactJwe(ring.encryptionKeys, { maxInflatedBytes: cart.length }).decrypt(fine),
-        cart,
-      );
-      assert.equal(
-        new CompactJwe(ring.encryptionKeys, { maxInflatedBytes: cart.length - 1 }).decrypt(fine),
-        null,
-      );
+      assert.equal(new CompactJwe(ring.encryptionKeys, { maxInflatedBytes: cart.length }).decrypt(fine), cart);
+      assert.equal(new CompactJwe(ring.encryptionKeys, { maxInflatedBytes: cart.length - 1 }).decrypt(fine), null);
     });
 
     it('tokens over 1 KB are cached too; the cache is bounded by bytes, oldest out', () => {

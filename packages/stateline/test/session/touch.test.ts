@@ -17,13 +17,7 @@ describe('sliding idle timeout without a write per request [server]', () => {
   it('[server] reads inside touchAfter write nothing; the first read after it writes once', async () => {
     const clock = new FakeClock();
     const store = new CountingStore({ now: clock.now });
-    const m = await createSessions({
-      keys: [KEY_A],
-      store,
-      now: clock.now,
-      idleTimeout: '30m',
-      touchAfter: '3m',
-    });
+    const m = await createSessions({ keys: [KEY_A], store, now: clock.now, idleTimeout: '30m', touchAfter: '3m' });
     const jar = new Jar();
     await request(m, jar, (s) => s.set('k', 1));
     store.updates = 0;

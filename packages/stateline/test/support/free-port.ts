@@ -26,8 +26,7 @@ export async function eventually<T>(check: () => T | Promise<T>, ms = 5000, ever
     } catch (err) {
       last = err;
     }
-    if (Date.now() > until)
-      throw last instanceof Error ? last : new Error(`condition not met within ${ms} ms`);
+    if (Date.now() > until) throw last instanceof Error ? last : new Error(`condition not met within ${ms} ms`);
     await sleep(every);
   }
 }
