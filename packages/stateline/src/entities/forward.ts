@@ -39,13 +39,16 @@ export async function forwardCall(
 ): Promise<unknown> {
   const url = `${base.replace(/\/+$/, '')}/${encodeURIComponent(call.type)}/${encodeURIComponent(call.key)}/${encodeURIComponent(call.method)}`;
   const headers: Record<string, string> = { 'content-type': 'application/json', [FORWARD_HEADER]: secret };
-  if (call.idempotencyKey !== undefined) headers['idempotency-key'] = call.idempotencyKey;
+  // As an RFC 8941 string, so a key with spaces or quotes arrives as it left.
+  if (call.idempotencyKey !== undefined)
+    headers['idempotency-key'] = `"${call.idempotencyKey.replace(/[\\"]/g, '\\$&')}"`;
   let res: Response;
   try {
     res = await doFetch(url, {
       method: 'POST',
       headers,
-      body: JSON.stringify(call.args ?? null),
+      // No body for no args: the owner's route reads an empty body as `undefined`, as a local call has it.
+      body: call.args === undefined ? '' : JSON.stringify(call.args),
       signal: AbortSignal.timeout(Math.max(1, timeout)),
     });
   } catch (err) {

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { StatelineError } from '../errors.js';
 import { SL_ERR_BAD_REQUEST, SL_ERR_METHOD_NOT_ALLOWED } from '../http/http-errors.js';
 import { problemFor, type ProblemResponse } from '../http/problem.js';
+import { parseIdempotencyKey } from '../idempotency/key-parse.js';
 import type { Entities } from './entities.js';
 import { EntityBusyError, EntityRejectedError } from './errors.js';
 import { FORWARD_HEADER, OwnerMovedError } from './forward.js';
@@ -84,7 +85,16 @@ export async function handleEntityCall(
     return problemFor(new SL_ERR_BAD_REQUEST('the path or the JSON body is malformed'));
   }
   const rawKey = header(req.headers, 'idempotency-key');
-  const idempotencyKey = rawKey === undefined ? undefined : rawKey.trim().replace(/^"(.*)"$/, '$1');
+  let idempotencyKey: string | undefined;
+  if (rawKey !== undefined) {
+    // The same reading as the idempotency middleware: bare, or an RFC 8941 string with its escapes.
+    const parsed = parseIdempotencyKey(rawKey);
+    if (!parsed.ok)
+      return problemFor(
+        new StatelineError('SL_ERR_IDEMPOTENCY_KEY_INVALID', `Idempotency-Key: ${parsed.reason}`),
+      );
+    idempotencyKey = parsed.key;
+  }
   const noForward = sameSecret(header(req.headers, FORWARD_HEADER), options.secret);
   try {
     const result = await entities.call(type, key, method, args, {

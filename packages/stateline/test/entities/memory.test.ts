@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { entityRoutes } from '../../src/adapters/node/entities.js';
-import { createEntities, type Entities } from '../../src/entities/index.js';
+import { createEntities, defineEntity, type Entities } from '../../src/entities/index.js';
 import { MemoryLog } from '../../src/log/memory-log.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { Drop } from './drop.js';
@@ -56,5 +56,61 @@ describe('entities over 3 instances in one process [memory]', () => {
     assert.equal(state.sold.length, 100);
     assert.deepEqual(new Set(state.sold), r.acked);
     assert.equal(fleet.filter((e) => e.owned().includes('drop:sku-m')).length, 1, 'one owner');
+  });
+});
+
+describe('a call forwarded to the owner arrives as it was made [memory]', () => {
+  const Probe = defineEntity('probe', {
+    initial: () => ({ calls: [] as string[] }),
+    handlers: {
+      hit(state, args: unknown) {
+        state.calls.push(args === undefined ? 'undefined' : JSON.stringify(args));
+        return state.calls.length;
+      },
+      calls: { read: true, run: (state) => state.calls },
+    },
+  });
+  const servers: http.Server[] = [];
+  const fleet: Entities[] = [];
+  after(async () => {
+    for (const e of fleet) await e.close();
+    for (const s of servers) s.close();
+  });
+
+  it('no args stay undefined, and a key with spaces and quotes is applied once on a retry', async () => {
+    const store = new MemoryStore();
+    const log = new MemoryLog();
+    for (let i = 1; i <= 2; i++) {
+      const app: { routes?: ReturnType<typeof entityRoutes> } = {};
+      const server = http.createServer((req, res) => void app.routes?.(req, res));
+      servers.push(server);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/entities`;
+      const e = await createEntities({
+        store,
+        log,
+        instanceId: `p${i}`,
+        entities: [Probe],
+        leaseTtl: '5s',
+        forward: { url, secret: 'probe-secret' },
+      });
+      fleet.push(e);
+      app.routes = entityRoutes(e, { secret: 'probe-secret' });
+    }
+    const [owner, other] = fleet as [Entities, Entities];
+    assert.equal(await owner.call('probe', 'k', 'hit', undefined), 1);
+    assert.deepEqual(owner.owned(), ['probe:k']);
+    assert.equal(await other.call('probe', 'k', 'hit', undefined), 2, 'forwarded');
+    const key = 'order "7" of ada\\lovelace';
+    assert.equal(await other.call('probe', 'k', 'hit', { n: 1 }, { idempotencyKey: key }), 3);
+    assert.equal(await other.call('probe', 'k', 'hit', { n: 1 }, { idempotencyKey: key }), 3, 'replayed');
+    assert.equal(await owner.call('probe', 'k', 'hit', null), 4);
+    assert.deepEqual(await other.call('probe', 'k', 'calls', undefined), [
+      'undefined',
+      'undefined',
+      '{"n":1}',
+      'null',
+    ]);
+    assert.equal(other.owned().length, 0);
   });
 });
