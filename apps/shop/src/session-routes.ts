@@ -7,7 +7,8 @@ import type { Params } from './router.js';
 import type { SessionRequest, ShopContext } from './context.js';
 
 /**
- * `GET /api/sessions` (the user's live sessions, `current` marking this one) and
+ * `GET /api/sessions` (the user's live cookie sessions and token families, `kind` telling them
+ * apart and `current` marking the one this request came with) and
  * `DELETE /api/sessions/:handle` (log that device out; 404 unless it is one of the user's).
  *
  * @example
@@ -23,6 +24,7 @@ export function sessionRoutes(ctx: ShopContext) {
       const mine = req.session.handle;
       const sessions = (await ctx.sessions.list(userId)).map((s) => ({
         handle: s.handle,
+        kind: s.kind,
         createdAt: s.createdAt,
         lastSeenAt: s.lastSeenAt,
         userAgent: s.userAgent,

@@ -1,4 +1,4 @@
-import { LAB_STORES } from './config.js';
+import { LAB_CREDENTIALS, LAB_STORES } from './config.js';
 import { FAULT_KINDS } from './options.js';
 import { REPORT_SCHEMA } from './report.js';
 
@@ -118,6 +118,7 @@ const MEASURES: Record<string, Check> = {
   }),
   orders: shape({ placed: count, missing: count, auditFailures: count }),
   cart: shape({ addsAcknowledged: count, checks: count }),
+  refresh: shape({ refreshed: count, familiesLost: count }),
 };
 
 /** Measures that may be null in a run that was not skipped (nothing to measure them from). */
@@ -139,6 +140,7 @@ const run: Check = (v, path, errors) => {
     store: oneOf(LAB_STORES),
     balance: oneOf(['round-robin', 'least-conn', 'sticky', 'hash']),
     replication: oneOf(['off', 'backup', 'all']),
+    credentials: oneOf(LAB_CREDENTIALS),
     skipped: nullable(nonEmpty),
     faults: arrayOf(fault),
     errorsByType: recordOf(count),

@@ -33,6 +33,8 @@ export interface RunReport {
   store: string;
   balance: string;
   replication: string;
+  /** What the virtual users authenticated with: `cookie` or `bearer`. */
+  credentials: string;
   /** Null, or why this config did not run. */
   skipped: string | null;
   requests: number | null;
@@ -86,6 +88,11 @@ export interface RunReport {
   } | null;
   /** Acknowledged cart adds and cart comparisons made. */
   cart: { addsAcknowledged: number; checks: number } | null;
+  /**
+   * Bearer credentials renewed, and refreshes the app refused for a token family its user never
+   * gave up (a family lost); both 0 with cookies.
+   */
+  refresh: { refreshed: number; familiesLost: number } | null;
   /** Faults asked for that do not apply to this config, with the reason. */
   faultsNotApplied: { kind: FaultKind; reason: string }[];
   /** One point per second of load. */
@@ -144,7 +151,14 @@ export function machineInfo(): LabReport['machine'] {
  * ```
  */
 export function skippedRun(
-  c: { name: string; strategy: string; store: string; balance: string; replication: string },
+  c: {
+    name: string;
+    strategy: string;
+    store: string;
+    balance: string;
+    replication: string;
+    credentials: string;
+  },
   reason: string,
 ): RunReport {
   return {
@@ -153,6 +167,7 @@ export function skippedRun(
     store: c.store,
     balance: c.balance,
     replication: c.replication,
+    credentials: c.credentials,
     skipped: reason,
     requests: null,
     throughput: null,
@@ -180,6 +195,7 @@ export function skippedRun(
     cache: null,
     orders: null,
     cart: null,
+    refresh: null,
     faultsNotApplied: [],
     timeline: [],
     switch: null,

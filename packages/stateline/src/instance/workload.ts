@@ -87,6 +87,12 @@ export interface WorkloadRandom {
 }
 
 /**
+ * What a user authenticates with: `cookie` (the app's session cookie, kept by the tool's cookie
+ * jar) or `bearer` (tokens the workload obtains, sends in `Authorization` and refreshes itself).
+ */
+export type WorkloadCredentials = 'cookie' | 'bearer';
+
+/**
  * How a user noticed that its session was gone without having ended it: the app said it is
  * signed out, the app answered 401, or the data the session held vanished.
  */
@@ -119,6 +125,13 @@ export interface WorkloadReport {
   checked(): void;
   /** The app answered an idempotent create of `key` with resource `id` (the audit counts duplicates against it). */
   created(key: string, id: string): void;
+  /** A bearer user's credentials were renewed (a refresh the app answered with new tokens). */
+  refreshed(): void;
+  /**
+   * A refresh the app refused for a token family the user never gave up (no logout, no revocation
+   * of its own): the user's credentials were lost and it had to sign in again.
+   */
+  refreshFamilyLost(): void;
 }
 
 /**
@@ -133,6 +146,8 @@ export interface WorkloadReport {
 export interface WorkloadUser {
   /** Its number, 1 to the number of users (an account to sign in as, for instance). */
   readonly n: number;
+  /** What this run's users authenticate with (one of the workload's {@link Workload.credentials}). */
+  readonly credentials: WorkloadCredentials;
   readonly http: WorkloadHttp;
   readonly random: WorkloadRandom;
   readonly report: WorkloadReport;
@@ -229,6 +244,11 @@ export interface WorkloadAudit {
  * ```
  */
 export interface Workload<S = unknown> {
+  /**
+   * The credentials the workload can drive users with (default `['cookie']`); a tool skips a run
+   * that asks for another kind.
+   */
+  readonly credentials?: readonly WorkloadCredentials[];
   /** Environment every instance needs for `users` virtual users (accounts to seed, for instance). */
   env?(users: number): Record<string, string>;
   /** Makes one user's memory, once, before its first action. */
