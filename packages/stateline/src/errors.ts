@@ -59,6 +59,15 @@ export const ERROR_CATALOGUE = {
     status: 500,
     message: 'A handler outlived its idempotency lock and another request took over the key',
   },
+  SL_ERR_TOKEN_INVALID: {
+    status: 401,
+    message: 'The bearer token is missing, malformed, expired, revoked or not ours',
+  },
+  SL_ERR_TOKEN_SCOPE: { status: 403, message: 'The bearer token lacks a scope this needs' },
+  SL_ERR_REFRESH_INVALID: {
+    status: 401,
+    message: 'The refresh token is unknown, expired, revoked or was already used',
+  },
   SL_ERR_CSRF: { status: 403, message: 'A cross-site request may not change anything here' },
   SL_ERR_REALTIME_BAD_FRAME: { status: 400, message: 'The realtime frame is not valid' },
   SL_ERR_REALTIME_UNAUTHENTICATED: {

@@ -1,8 +1,11 @@
+import type { Bus } from '../bus/types.js';
 import { isStatelineError } from '../errors.js';
 import type { Store } from '../store/types.js';
+import { HOST, type SessionFamilies, type SessionHost } from './host.js';
 import { Migration } from './migration.js';
-import { resolveOptions } from './options.js';
+import { resolveOptions, type ResolvedOptions } from './options.js';
 import { Resources } from './resources.js';
+import { Revocations } from './revocations.js';
 import { STRATEGIES } from './strategies/index.js';
 import type { SessionStrategy } from './strategy.js';
 import type {
@@ -61,6 +64,7 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
       resources,
     });
     const manager: Manager = new Manager(o.strategy, impl, metrics, o.onStoreError, resources);
+    manager[HOST] = new Host(impl, o, options.bus, resources, manager.families);
     if (o.migrate.length > 0) {
       const migration = new Migration(o.migrate, o, metrics, (err, request) =>
         manager.legacyOutage(err, request),
@@ -79,6 +83,9 @@ export async function createSessions(options: SessionOptions): Promise<SessionMa
 class Manager implements SessionManager {
   /** The `migrate` readers; null when none are configured. */
   migration: Migration | null = null;
+  /** Sessions kept beside the strategy's (token families), listed and revoked with its own. */
+  readonly families = new Set<SessionFamilies>();
+  [HOST]!: SessionHost;
 
   constructor(
     readonly strategy: SessionStrategyName,
@@ -121,19 +128,82 @@ class Manager implements SessionManager {
     throw err;
   }
 
-  list(userId: string) {
-    return this.impl.list(userId);
+  async list(userId: string) {
+    const lists = await Promise.all([
+      this.impl.list(userId),
+      ...[...this.families].map((f) => f.list(userId)),
+    ]);
+    return lists.flat().sort((a, b) => b.lastSeenAt - a.lastSeenAt);
   }
 
-  revoke(handle: string, options: { userId?: string } = {}) {
+  async revoke(handle: string, options: { userId?: string } = {}) {
+    // Families first: one Store read each, where `memory` may wait for its peers.
+    for (const f of this.families) if (await f.revoke(handle, options.userId)) return true;
     return this.impl.revoke(handle, options.userId);
   }
 
-  revokeAll(userId: string) {
-    return this.impl.revokeAll(userId);
+  async revokeAll(userId: string) {
+    const counts = await Promise.all([
+      this.impl.revokeAll(userId),
+      ...[...this.families].map((f) => f.revokeAll(userId)),
+    ]);
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   close(): Promise<void> {
     return this.resources.close();
+  }
+}
+
+/** What the manager lends to `stateline/tokens`: its Store, Bus and revocations, and its session list. */
+class Host implements SessionHost {
+  private shared: Promise<Revocations> | undefined;
+  private opened: Promise<Bus> | undefined;
+
+  constructor(
+    private readonly impl: SessionStrategy,
+    private readonly o: ResolvedOptions,
+    private readonly busOption: SessionOptions['bus'],
+    private readonly resources: Resources,
+    private readonly families: Set<SessionFamilies>,
+  ) {}
+
+  get store(): Store {
+    return this.impl.store;
+  }
+
+  get now(): () => number {
+    return this.o.now;
+  }
+
+  get revocationSync(): number {
+    return this.o.revocationSync;
+  }
+
+  bus(beside: Store): Promise<Bus> {
+    this.opened ??= this.resources.busBeside(beside, this.busOption, 'bearer tokens (revocation)');
+    return this.opened;
+  }
+
+  revocations(): Promise<Revocations> {
+    if (this.impl.revocations) return Promise.resolve(this.impl.revocations);
+    this.shared ??= (async () => {
+      const r = new Revocations(
+        this.store,
+        await this.bus(this.store),
+        this.o.now,
+        this.o.revocationSync,
+        this.o.absolute,
+      );
+      await r.start();
+      return this.resources.own(r);
+    })();
+    this.shared.catch(() => (this.shared = undefined));
+    return this.shared;
+  }
+
+  attach(families: SessionFamilies): () => void {
+    this.families.add(families);
+    return () => void this.families.delete(families);
   }
 }

@@ -114,7 +114,7 @@ export class MemoryFleet {
         await this.local.indexRemove(keys.user(userId), member);
         continue;
       }
-      out.push({ handle: rec.h, createdAt: rec.c, lastSeenAt: rec.s, userAgent: rec.a });
+      out.push({ handle: rec.h, kind: 'cookie', createdAt: rec.c, lastSeenAt: rec.s, userAgent: rec.a });
     }
     return out;
   }

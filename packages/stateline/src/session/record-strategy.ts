@@ -183,7 +183,7 @@ export class RecordStrategy implements SessionStrategy {
           await store.indexRemove(keys.user(userId), member);
           return;
         }
-        out.push({ handle: rec.h, createdAt: rec.c, lastSeenAt: rec.s, userAgent: rec.a });
+        out.push({ handle: rec.h, kind: 'cookie', createdAt: rec.c, lastSeenAt: rec.s, userAgent: rec.a });
       }),
     );
     return out.sort((a, b) => b.lastSeenAt - a.lastSeenAt);

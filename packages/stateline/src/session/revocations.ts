@@ -158,10 +158,14 @@ export class Revocations {
     await this.bus.publish(CHANNEL, JSON.stringify(['d', handle, expiresAt])).catch(() => {});
   }
 
-  /** Every session of `userId` created (bound to the user) at or before now is refused. */
-  async revokeUser(userId: string): Promise<void> {
+  /**
+   * Every session of `userId` created (bound to the user) at or before now is refused. The entry is
+   * kept for the revocations' lifetime, or `lifetime` ms when that is longer (credentials that
+   * outlive a session, such as bearer access tokens).
+   */
+  async revokeUser(userId: string, lifetime = 0): Promise<void> {
     const at = this.now();
-    await this.store.indexAdd(USERS, JSON.stringify([userId, at]), at + this.lifetime);
+    await this.store.indexAdd(USERS, JSON.stringify([userId, at]), at + Math.max(this.lifetime, lifetime));
     this.remember('v', userId, at);
     await this.bus.publish(CHANNEL, JSON.stringify(['v', userId, at])).catch(() => {});
   }

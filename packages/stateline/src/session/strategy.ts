@@ -2,6 +2,7 @@ import type { Store } from '../store/types.js';
 import type { ResolvedOptions } from './options.js';
 import type { SessionRecord } from './record.js';
 import type { Resources } from './resources.js';
+import type { Revocations } from './revocations.js';
 import type { RequestContext, Session, SessionInfo, SessionMetrics, SessionOptions } from './types.js';
 
 /**
@@ -21,6 +22,11 @@ export interface SessionStrategy {
    * `onStoreError: 'anonymous'`. Absent where loading reads no Store: the error then stands.
    */
   degraded?(request: RequestContext): Session;
+  /**
+   * The strategy's revocations (`token`, `memory`), shared with the token families of
+   * `stateline/tokens`; absent where the strategy revokes by deleting records.
+   */
+  readonly revocations?: Revocations;
   /** The live sessions of a user. */
   list(userId: string): Promise<SessionInfo[]>;
   /** Ends one session by its handle (with `userId`, only that user's); true when it was live. */

@@ -39,6 +39,10 @@ export class TokenStrategy implements SessionStrategy {
     return this.env.store;
   }
 
+  get revocations(): Revocations {
+    return this.env.revocations;
+  }
+
   static create(
     o: ResolvedOptions,
     store: Store,
@@ -108,7 +112,13 @@ export class TokenStrategy implements SessionStrategy {
           await store.indexRemove(keys.user(userId), member);
           return;
         }
-        out.push({ handle: member, createdAt: info.c, lastSeenAt: info.s, userAgent: info.a });
+        out.push({
+          handle: member,
+          kind: 'cookie',
+          createdAt: info.c,
+          lastSeenAt: info.s,
+          userAgent: info.a,
+        });
       }),
     );
     return out.sort((a, b) => b.lastSeenAt - a.lastSeenAt);

@@ -110,6 +110,8 @@ export interface SessionOptions {
 /** One of a user's sessions, as `list()` shows it. `handle` is opaque and is not the session id. */
 export interface SessionInfo {
   handle: string;
+  /** `'cookie'`: a browser session of the manager's strategy; `'token'`: a bearer-token family (`stateline/tokens`). */
+  kind: 'cookie' | 'token';
   createdAt: number;
   lastSeenAt: number;
   userAgent: string | null;
@@ -222,14 +224,17 @@ export interface SessionManager {
   readonly metrics: Readonly<SessionMetrics>;
   /** Reads the request's session; rejects with `SL_ERR_STORE_UNAVAILABLE` under `onStoreError: 'fail'`. */
   load(request: RequestContext): Promise<Session>;
-  /** The live sessions of a user (`memory`: gathered from every instance, waiting at most 500 ms). */
+  /**
+   * The live sessions of a user (`memory`: gathered from every instance, waiting at most 500 ms),
+   * cookie sessions and the token families of every `stateline/tokens` built on this manager.
+   */
   list(userId: string): Promise<SessionInfo[]>;
   /**
    * Ends one session by its handle; true when it was live. Every instance refuses it within a
    * second. With `userId`, only a session of that user is ended (for "log out that device" pages).
    */
   revoke(handle: string, options?: { userId?: string }): Promise<boolean>;
-  /** Ends every session of a user; returns how many were live. */
+  /** Ends every session of a user, token families included; returns how many were live. */
   revokeAll(userId: string): Promise<number>;
   close(): Promise<void>;
 }

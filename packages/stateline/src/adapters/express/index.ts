@@ -5,3 +5,5 @@
 export { session, problemHandler, type SessionRequest } from './session.js';
 export { csrf } from './csrf.js';
 export { idempotency, type ExpressIdempotency, type ExpressIdempotencyOptions } from './idempotency.js';
+export { bearer, type BearerOptions } from './bearer.js';
+export { jwksHandler as jwks } from '../../tokens/jwks-handler.js';

@@ -5,3 +5,4 @@
 export { csrfPlugin } from './csrf.js';
 export { sessionPlugin, type SessionFastifyRequest, type SessionPluginOptions } from './session.js';
 export { idempotency, type FastifyIdempotency, type FastifyIdempotencyOptions } from './idempotency.js';
+export { bearer, jwks, type BearerOptions } from './bearer.js';

@@ -12,3 +12,5 @@ export {
   type NodeIdempotency,
   type NodeIdempotencyOptions,
 } from './idempotency.js';
+export { bearer, type BearerOptions, type BearerIncomingMessage } from './bearer.js';
+export { jwksHandler as jwks } from '../../tokens/jwks-handler.js';

@@ -62,6 +62,7 @@ export const openMemory: StrategyFactory = async ({ o, store, bus, metrics, reso
   const sessions = new RecordStrategy({ o, metrics, store: records, revocations }, local);
   return {
     store: local,
+    revocations,
     load: (request) => sessions.load(request),
     degraded: (request) => sessions.degraded(request),
     list: (userId) => fleet.list(userId),
