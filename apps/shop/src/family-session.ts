@@ -98,7 +98,9 @@ export class FamilySession implements Session {
   }
 
   regenerate(): Promise<void> {
-    return Promise.reject(new Error('a token family has no id to renew: POST /api/tokens/refresh rotates it'));
+    return Promise.reject(
+      new Error('a token family has no id to renew: POST /api/tokens/refresh rotates it'),
+    );
   }
 
   async destroy(): Promise<void> {

@@ -10,7 +10,7 @@ import type { Hub } from 'stateline/realtime';
 import { fromStateline } from 'stateline/migrate';
 import { createSessions, type SessionManager, type SessionOptions } from 'stateline/session';
 import { createStore, NearCacheStore, type Store } from 'stateline/store';
-import { createTokens, jwksHandler, type Tokens } from 'stateline/tokens';
+import { bearerProblem, createTokens, jwksHandler, type Tokens } from 'stateline/tokens';
 import { authRoutes } from './auth-routes.js';
 import { checkDeclaredLength } from './body.js';
 import { cartRoutes } from './cart-routes.js';
@@ -24,7 +24,7 @@ import { SL_ERR_METHOD_NOT_ALLOWED, SL_ERR_NOT_FOUND } from 'stateline/http';
 import { instrumentBus } from './instrumented-bus.js';
 import { instrumentStore } from './instrumented-store.js';
 import { createLogger } from './logger.js';
-import { bearerToken, challenge } from './bearer.js';
+import { bearerToken } from './bearer.js';
 import { FamilySession } from './family-session.js';
 import { LoginLimit } from './login-limit.js';
 import { ShopMetrics, type SessionCounters } from './metrics.js';
@@ -58,7 +58,7 @@ interface Entry {
   run: (req: IncomingMessage, res: ServerResponse, params: Params) => unknown;
 }
 
- /** Access and refresh token lifetimes, and the audience the shop's tokens are for. */
+/** Access and refresh token lifetimes, and the audience the shop's tokens are for. */
 const TOKEN_ACCESS_TTL = '10m';
 const TOKEN_REFRESH_TTL = '30d';
 const TOKEN_REFRESH_TTL_MS = 30 * 24 * 3600_000;
@@ -197,7 +197,7 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
       refreshTtl: TOKEN_REFRESH_TTL,
       issuer: config.tokenIssuer,
       audience: TOKEN_AUDIENCE,
-      logger: log,
+      logger: { warn: (message, details) => log.warn(details ?? {}, message) },
     });
     closers.unshift(() => tokens.close());
 
@@ -253,7 +253,6 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
 
     /** A bearer request: the token verified (no Store round trip), its family's state as the session. */
     const asBearer = async (
-      entry: Entry,
       scope: ShopScope | null,
       token: string,
       run: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
@@ -264,7 +263,10 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
       try {
         auth = await tokens.verify(token, scope ? { scopes: [scope] } : {});
       } catch (err) {
-        return sendError(res, challenge(err));
+        const p = bearerProblem(err, { realm: 'shop', scopes: scope ? [scope] : undefined });
+        if (p.status >= 500) log.error({ err }, 'bearer check failed');
+        res.writeHead(p.status, { ...p.headers, 'content-length': String(Buffer.byteLength(p.body)) });
+        return void res.end(p.body);
       }
       const { userId, sid } = auth;
       const session = await FamilySession.open(store, {
@@ -314,7 +316,7 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
         // A bearer token is no ambient credential: no CSRF check, no cookie session.
         const token = m.entry.bearer ? bearerToken(req) : undefined;
         if (m.entry.bearer && token !== undefined)
-          return asBearer(m.entry, m.entry.bearer.scope, token, guarded(m.entry, m.params, reqId), req, res);
+          return asBearer(m.entry.bearer.scope, token, guarded(m.entry, m.params, reqId), req, res);
         const verdict = csrf?.check(csrfRequest(req));
         if (verdict && !verdict.ok) return sendError(res, csrfError(verdict.reason));
         const run = guarded(m.entry, m.params, reqId);

@@ -1,11 +1,5 @@
-import { createHash, createPrivateKey, type JsonWebKey } from 'node:crypto';
-
-/** A signing key as `createTokens({ keys })` takes it. */
-export interface ShopTokenKey {
-  kid: string;
-  alg: 'EdDSA';
-  privateJwk: JsonWebKey;
-}
+import { createHash, createPrivateKey } from 'node:crypto';
+import type { TokenJwk, TokenKey } from 'stateline/tokens';
 
 /** PKCS#8 wrapping of a raw 32-byte Ed25519 private key (RFC 8410). */
 const ED25519_PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -20,10 +14,10 @@ const ED25519_PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
  * key.alg; // 'EdDSA'
  * ```
  */
-export function tokenKeyFromSeed(seed: Buffer): ShopTokenKey {
+export function tokenKeyFromSeed(seed: Buffer): TokenKey & { privateJwk: TokenJwk } {
   if (seed.length !== 32) throw new RangeError('a token key seed has 32 bytes');
   const key = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8, seed]), format: 'der', type: 'pkcs8' });
-  const jwk = key.export({ format: 'jwk' }) as JsonWebKey;
+  const jwk = key.export({ format: 'jwk' }) as TokenJwk;
   const kid = createHash('sha256').update(String(jwk.x)).digest('base64url').slice(0, 16);
   return { kid, alg: 'EdDSA', privateJwk: { ...jwk, kid, alg: 'EdDSA' } };
 }

@@ -20,8 +20,11 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 function idempotencyKey(req: IncomingMessage): string | undefined {
   const raw = req.headers['idempotency-key'];
   if (raw === undefined) return undefined;
-  const key = String(raw).trim().replace(/^"(.*)"$/, '$1');
-  if (!IDEMPOTENCY_KEY.test(key)) fail(SL_ERR_BAD_REQUEST, 'Idempotency-Key must be 1 to 255 visible characters');
+  const key = String(raw)
+    .trim()
+    .replace(/^"(.*)"$/, '$1');
+  if (!IDEMPOTENCY_KEY.test(key))
+    fail(SL_ERR_BAD_REQUEST, 'Idempotency-Key must be 1 to 255 visible characters');
   return key;
 }
 
@@ -89,9 +92,11 @@ export function tokenRoutes(ctx: ShopContext, replay: TokenReplay) {
       const userId = requireUser(req);
       const handle = params.handle ?? '';
       const mine = (await ctx.sessions.list(userId)).find((s) => s.handle === handle);
-      if (handle.length > 200 || mine?.kind !== 'token') fail(SL_ERR_NOT_FOUND, 'no such token family of yours');
+      if (handle.length > 200 || mine?.kind !== 'token')
+        fail(SL_ERR_NOT_FOUND, 'no such token family of yours');
       if (handle === req.session.handle) await req.session.destroy();
-      else if (!(await ctx.sessions.revoke(handle, { userId }))) fail(SL_ERR_NOT_FOUND, 'no such token family of yours');
+      else if (!(await ctx.sessions.revoke(handle, { userId })))
+        fail(SL_ERR_NOT_FOUND, 'no such token family of yours');
       ctx.counters.revoked++;
       sendEmpty(res);
     },

@@ -1,10 +1,4 @@
-import type {
-  AuditRecord,
-  Workload,
-  WorkloadAction,
-  WorkloadAnswer,
-  WorkloadUser,
-} from 'stateline/instance';
+import type { AuditRecord, Workload, WorkloadAction, WorkloadAnswer, WorkloadUser } from 'stateline/instance';
 import { DEFAULT_DEMO_PASSWORD, SHOP_ENV } from './config.js';
 import { SL_ERR_CART_EMPTY } from './errors.js';
 import { bearerHttp, refreshTokens, tokenLogin, type BearerState } from './workload-bearer.js';

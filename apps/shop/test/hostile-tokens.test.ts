@@ -99,7 +99,15 @@ describe('10,000 hostile bearer tokens against a 3-instance shop', () => {
     assert.equal(corpus.length, CORPUS);
     // The corpus is deterministic in what it does to its inputs: the same seed draws the same kinds.
     const again = await hostileCorpus(
-      { seed: SEED, shopKey: { ...shopKey, kid: tokenKeyFromSeed(keySeed).kid }, issuer: DEFAULT_TOKEN_ISSUER, audience: 'shop-api', real: real.map((p) => p.accessToken), userId: claims.sub, sid: claims.sid },
+      {
+        seed: SEED,
+        shopKey: { ...shopKey, kid: tokenKeyFromSeed(keySeed).kid },
+        issuer: DEFAULT_TOKEN_ISSUER,
+        audience: 'shop-api',
+        real: real.map((p) => p.accessToken),
+        userId: claims.sub,
+        sid: claims.sid,
+      },
       200,
     );
     assert.deepEqual(
@@ -111,14 +119,17 @@ describe('10,000 hostile bearer tokens against a 3-instance shop', () => {
     const serverErrors: string[] = [];
     const badRefusals: string[] = [];
     const byKind = new Map<string, number>();
+    const byStatus = new Map<number, number>();
     let next = 0;
     const judge = (t: HostileToken, what: string, r: { status: number; headers: Headers; text: string }) => {
       byKind.set(t.kind, (byKind.get(t.kind) ?? 0) + 1);
+      byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
       const line = `${t.kind} → ${what}: ${r.status} ${r.text.slice(0, 120)} [${t.token.slice(0, 80)}]`;
       if (r.status >= 500) serverErrors.push(line);
       else if (r.status === 401) {
         const problem = /^application\/problem\+json/.test(r.headers.get('content-type') ?? '');
-        const challenge = what.startsWith('refresh') || /error="invalid_token"/.test(r.headers.get('www-authenticate') ?? '');
+        const challenge =
+          what.startsWith('refresh') || /error="invalid_token"/.test(r.headers.get('www-authenticate') ?? '');
         if (!problem || !challenge || /\n\s+at /.test(r.text)) badRefusals.push(line);
       } else if (!NOT_READ.has(r.status)) accepted.push(line);
     };
@@ -141,18 +152,27 @@ describe('10,000 hostile bearer tokens against a 3-instance shop', () => {
 
     assert.deepEqual(serverErrors.slice(0, 5), [], `${serverErrors.length} answers were 5xx`);
     assert.deepEqual(accepted.slice(0, 5), [], `${accepted.length} hostile tokens were accepted`);
-    assert.deepEqual(badRefusals.slice(0, 5), [], `${badRefusals.length} refusals lacked the challenge or problem`);
+    assert.deepEqual(
+      badRefusals.slice(0, 5),
+      [],
+      `${badRefusals.length} refusals lacked the challenge or problem`,
+    );
     const status = cluster.status().instances;
     assert.deepEqual(
       status.map((i) => `${i.id}:${i.pid}`),
       pidsBefore,
       'every instance is the process it was',
     );
-    assert.ok(status.every((i) => i.state === 'up' && i.restarts === 0), 'no instance died');
+    assert.ok(
+      status.every((i) => i.state === 'up' && i.restarts === 0),
+      'no instance died',
+    );
     // The real tokens still work: the corpus refused only itself.
     const me = await send('GET', '/api/whoami', { authorization: `Bearer ${real[1]!.accessToken}` });
     assert.equal(me.status, 200);
     assert.ok(byKind.size >= 30, `every kind was sent (${byKind.size})`);
+    // The tokens were read and judged: nearly all refusals are the token's, not the request's.
+    assert.ok((byStatus.get(401) ?? 0) >= CORPUS * 0.9, `statuses: ${JSON.stringify([...byStatus])}`);
     const seconds = (performance.now() - started) / 1000;
     assert.ok(seconds < 60, `took ${seconds.toFixed(1)} s`);
   });

@@ -31,10 +31,12 @@ interface Tally {
   checked: number;
   created: [string, string][];
   unexpected: string[];
+  refreshed: number;
+  familiesLost: number;
 }
 
 /** A user whose requests are answered by `routes` (`'GET /api/cart'` → a list of replies, last one repeats). */
-function scripted(routes: Record<string, Reply[] | Route>) {
+function scripted(routes: Record<string, Reply[] | Route>, credentials: 'cookie' | 'bearer' = 'cookie') {
   const tally: Tally = {
     sent: [],
     lost: [],
@@ -44,6 +46,8 @@ function scripted(routes: Record<string, Reply[] | Route>) {
     checked: 0,
     created: [],
     unexpected: [],
+    refreshed: 0,
+    familiesLost: 0,
   };
   const answer = (method: string, path: string, init: WorkloadRequestInit = {}): WorkloadAnswer | null => {
     const route = `${method} ${path}`;
@@ -63,6 +67,7 @@ function scripted(routes: Record<string, Reply[] | Route>) {
   };
   const user: WorkloadUser = {
     n: 7,
+    credentials,
     http: {
       request: async (method, path, init) => answer(method, path, init),
       idempotent: async (method, path, init): Promise<IdempotentAnswer> => ({
@@ -87,6 +92,8 @@ function scripted(routes: Record<string, Reply[] | Route>) {
       acknowledged: () => void tally.acknowledged++,
       checked: () => void tally.checked++,
       created: (key, id) => void tally.created.push([key, id]),
+      refreshed: () => void tally.refreshed++,
+      refreshFamilyLost: () => void tally.familiesLost++,
     },
     stopped: () => false,
     think: async () => {},
