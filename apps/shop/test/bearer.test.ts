@@ -64,7 +64,7 @@ async function refusedEverywhere(token: string): Promise<void> {
       const a = await api.req('GET', '/api/whoami', { ...bearer(token), base: url });
       return a.status === 401 ? a : undefined;
     });
-    expectInvalidToken(r);
+    expectInvalidToken(r!);
   }
 }
 

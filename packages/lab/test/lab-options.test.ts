@@ -33,6 +33,7 @@ describe('lab config names', () => {
       bus: 'ipc',
       balance: 'sticky',
       replication: 'backup',
+      credentials: 'cookie',
       switchTo: null,
     });
     assert.deepEqual(parseConfig('token'), {
@@ -42,6 +43,7 @@ describe('lab config names', () => {
       bus: 'ipc',
       balance: 'round-robin',
       replication: 'off',
+      credentials: 'cookie',
       switchTo: null,
     });
     assert.deepEqual(parseConfig('hybrid/redis'), {
@@ -51,8 +53,20 @@ describe('lab config names', () => {
       bus: 'ipc',
       balance: 'round-robin',
       replication: 'off',
+      credentials: 'cookie',
       switchTo: null,
     });
+    assert.equal(parseConfig('server/bearer').credentials, 'bearer');
+    assert.equal(parseConfig('hybrid/bearer/redis').credentials, 'bearer');
+    assert.throws(
+      () => parseConfig('server/bearer/cookie'),
+      /credentials \(cookie, bearer\), or is given twice/,
+    );
+    assert.equal(parseSwitch('server/bearer>hybrid').switchTo?.credentials, 'bearer');
+    assert.throws(
+      () => parseSwitch('server/bearer>hybrid/cookie'),
+      /switches the credentials \(bearer to cookie\)/,
+    );
     assert.equal(parseConfig('server/sticky/postgres').store, 'postgres');
     assert.equal(parseConfig('server/sticky/postgres').balance, 'sticky');
     assert.deepEqual(
@@ -74,6 +88,7 @@ describe('lab config names', () => {
       bus: 'ipc',
       balance: 'sticky',
       replication: 'off',
+      credentials: 'cookie',
       switchTo: null,
     });
     assert.equal(parseSwitch('server/nats>hybrid').switchTo?.bus, 'nats');
@@ -93,12 +108,12 @@ describe('lab config names', () => {
       assert.throws(() => parseConfigs(bad), OptionError);
     });
 
-  it('all = the eight documented configs, in order; a list keeps its order', () => {
+  it('all = the nine documented configs, in order; a list keeps its order', () => {
     assert.deepEqual(
       parseConfigs('all').map((c) => c.name),
       [...ALL_CONFIGS],
     );
-    assert.equal(ALL_CONFIGS.length, 8);
+    assert.equal(ALL_CONFIGS.length, 9);
     assert.deepEqual(
       parseConfigs('token, server/sqlite').map((c) => c.name),
       ['token', 'server/sqlite'],

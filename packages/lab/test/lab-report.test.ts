@@ -62,6 +62,7 @@ function ranRun(config: string, over: Partial<RunReport> = {}): RunReport {
     cache: { conditionalRequests: 4, notModified: 4, nearCacheHitRatio: null },
     orders: { placed: 3, missing: 0, auditFailures: 0 },
     cart: { addsAcknowledged: 5, checks: 6 },
+    refresh: { refreshed: 0, familiesLost: 0 },
     faultsNotApplied: [{ kind: 'store-restart', reason: 'SQLite is embedded' }],
     timeline: [
       { t: 0, requests: 10, errors: 0, sessionsLost: 0, p99: 2 },
