@@ -274,7 +274,7 @@ export async function hostileCorpus(o: CorpusInput, count: number): Promise<Host
               { sub: null },
               { scope: ['cart'] },
               { sid: {} },
-              { exp: 1e400 },
+              { exp: Number.MAX_VALUE },
             ]),
           ),
         ),
