@@ -120,6 +120,9 @@ export class AccessTokens {
     } catch {
       throw invalid('the token is malformed');
     }
+    // One encoding per signature: base64url's spare low bits would make altered text verify.
+    const sig = token.slice(token.lastIndexOf('.') + 1);
+    if (Buffer.from(sig, 'base64url').toString('base64url') !== sig) throw invalid('the token is malformed');
     // Pinned: `none`, HS*, or a known kid under another alg never reach a key.
     const key = ring.find(header.kid, header.alg);
     if (!key) throw invalid('the token names no key this issuer signs with');

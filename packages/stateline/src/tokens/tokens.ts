@@ -214,7 +214,7 @@ class TokenService implements Tokens {
     options: VerifyOptions = {},
   ): BearerAuth | Promise<BearerAuth> {
     this.live();
-    if (authorization === undefined || !/^bearer /i.test(authorization))
+    if (authorization === undefined || !/^bearer(?: |$)/i.test(authorization))
       throw markMissing(invalid('the request carries no bearer token'));
     const m = authorization.length <= MAX_TOKEN_LENGTH + 16 ? BEARER.exec(authorization) : null;
     if (!m) {
