@@ -5,6 +5,7 @@ import { readJson } from './body.js';
 import { fail } from './http-error.js';
 import { SL_ERR_BAD_REQUEST } from 'stateline/http';
 import { SL_ERR_BAD_CREDENTIALS, SL_ERR_RATE_LIMITED, SL_ERR_UNAUTHENTICATED } from './errors.js';
+import { forgetFamily } from './family-session.js';
 import { sendEmpty, sendJson } from './respond.js';
 import type { SessionRequest, ShopContext } from './context.js';
 
@@ -119,7 +120,9 @@ export function authRoutes(ctx: ShopContext) {
 
     async logoutAll(req: SessionRequest, res: ServerResponse): Promise<void> {
       const userId = requireUser(req);
+      const families = (await ctx.sessions.list(userId)).filter((s) => s.kind === 'token');
       ctx.counters.revoked += await ctx.sessions.revokeAll(userId);
+      await Promise.all(families.map((f) => forgetFamily(ctx.store, f.handle)));
       // This session went with the others; destroy() also clears its cookie.
       await req.session.destroy();
       sendEmpty(res);

@@ -6,6 +6,19 @@ const CAS_ATTEMPTS = 20;
 
 const familyKey = (sid: string) => `shop:family:${sid}`;
 
+/**
+ * Drops the state a token family kept (its cart): for families ended elsewhere than in their own
+ * request (revoked by handle, logout-all). A handle of a cookie session has none: nothing happens.
+ *
+ * @example
+ * ```ts
+ * if (await sessions.revoke(handle, { userId })) await forgetFamily(store, handle);
+ * ```
+ */
+export async function forgetFamily(store: Store, handle: string): Promise<void> {
+  await store.delete(familyKey(handle));
+}
+
 /** Who a verified bearer token speaks for, and how its family ends. */
 export interface FamilyOwner {
   userId: string;

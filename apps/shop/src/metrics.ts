@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { SessionMetrics } from 'stateline/session';
 import type { HubStats } from 'stateline/realtime';
+import type { TokenMetrics } from 'stateline/tokens';
 
 /** What the app itself counts about sessions (the library counts refusals; see {@link ShopMetrics}). */
 export interface SessionCounters {
@@ -17,6 +18,8 @@ export interface MetricSources {
   sessions: () => Readonly<SessionMetrics> | undefined;
   counters: Readonly<SessionCounters>;
   hub: () => Readonly<HubStats> | undefined;
+  /** Undefined until the tokens exist. */
+  tokens: () => Readonly<TokenMetrics> | undefined;
 }
 
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -145,6 +148,37 @@ export class ShopMetrics {
         this.inc({ reason: 'revoked' }, m?.revokedRefused ?? 0);
         this.inc({ reason: 'ended' }, c.ended);
         this.inc({ reason: 'store_unavailable' }, m?.storeErrors ?? 0);
+      },
+    });
+    mirror(
+      this.registry,
+      'stateline_tokens_issued_total',
+      'Token families started (POST /api/tokens)',
+      () => sources.tokens()?.issued ?? 0,
+    );
+    mirror(
+      this.registry,
+      'stateline_tokens_refreshed_total',
+      'Refresh tokens rotated',
+      () => sources.tokens()?.refreshed ?? 0,
+    );
+    mirror(
+      this.registry,
+      'stateline_tokens_reuse_detected_total',
+      'Spent refresh tokens presented again; each revoked its family (theft detection)',
+      () => sources.tokens()?.reuseDetected ?? 0,
+    );
+    new Counter({
+      name: 'stateline_tokens_rejected_total',
+      help: 'Tokens refused, by kind: access (malformed, bad signature, expired, revoked…), of which revoked, and refresh',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const m = sources.tokens();
+        this.reset();
+        this.inc({ kind: 'access' }, m?.refused ?? 0);
+        this.inc({ kind: 'access_revoked' }, m?.revokedRefused ?? 0);
+        this.inc({ kind: 'refresh' }, m?.refreshRefused ?? 0);
       },
     });
     new Gauge({

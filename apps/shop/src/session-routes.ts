@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { requireUser } from './auth-routes.js';
+import { forgetFamily } from './family-session.js';
 import { fail } from './http-error.js';
 import { SL_ERR_NOT_FOUND } from 'stateline/http';
 import { sendEmpty, sendJson } from './respond.js';
@@ -44,6 +45,7 @@ export function sessionRoutes(ctx: ShopContext) {
       }
       if (handle.length > 200 || !(await ctx.sessions.revoke(handle, { userId })))
         fail(SL_ERR_NOT_FOUND, 'no such session of yours');
+      await forgetFamily(ctx.store, handle);
       ctx.counters.revoked++;
       sendEmpty(res);
     },

@@ -121,10 +121,12 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
   const counters: SessionCounters = { created: 0, renewed: 0, revoked: 0, ended: 0 };
   let sessions: SessionManager | undefined;
   let hub: Hub | undefined;
+  let tokens: Tokens | undefined;
   const metrics = new ShopMetrics({
     sessions: () => sessions?.metrics,
     counters,
     hub: () => hub?.stats,
+    tokens: () => tokens?.metrics,
   });
 
   const { store, bus } = await open(config, metrics);
@@ -190,7 +192,7 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
       instance: config.instance,
     });
     closers.unshift(() => hub!.close());
-    const tokens: Tokens = await createTokens({
+    const bearerTokens = await createTokens({
       keys: config.tokenKeySeeds.map(tokenKeyFromSeed),
       sessions,
       accessTtl: TOKEN_ACCESS_TTL,
@@ -199,13 +201,14 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
       audience: TOKEN_AUDIENCE,
       logger: { warn: (message, details) => log.warn(details ?? {}, message) },
     });
-    closers.unshift(() => tokens.close());
+    tokens = bearerTokens;
+    closers.unshift(() => bearerTokens.close());
 
     const ctx: ShopContext = {
       config,
       store,
       sessions,
-      tokens,
+      tokens: bearerTokens,
       limit: new LoginLimit(store),
       counters,
       log,
@@ -220,7 +223,7 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     closers.unshift(() => cart.close());
     const mySessions = sessionRoutes(ctx);
     const apiTokens = tokenRoutes(ctx, new TokenReplay(store, config.tokenKeySeeds[0]!));
-    const jwks = jwksHandler(tokens);
+    const jwks = jwksHandler(bearerTokens);
     const orders = orderRoutes(ctx);
     closers.unshift(() => orders.close());
     const router = new Router<Entry>()
@@ -261,7 +264,7 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     ): Promise<void> => {
       let auth;
       try {
-        auth = await tokens.verify(token, scope ? { scopes: [scope] } : {});
+        auth = await bearerTokens.verify(token, scope ? { scopes: [scope] } : {});
       } catch (err) {
         const p = bearerProblem(err, { realm: 'shop', scopes: scope ? [scope] : undefined });
         if (p.status >= 500) log.error({ err }, 'bearer check failed');

@@ -6,6 +6,7 @@ import type { SessionRequest, ShopContext } from './context.js';
 import { fail } from './http-error.js';
 import { sendEmpty, sendJson } from './respond.js';
 import type { Params } from './router.js';
+import { forgetFamily } from './family-session.js';
 import type { TokenReplay } from './token-replay.js';
 
 /** What a token may be allowed to do; a token asked for without `scopes` gets them all. */
@@ -72,7 +73,6 @@ export function tokenRoutes(ctx: ShopContext, replay: TokenReplay) {
       const pair = key
         ? await replay.run(['issue', user.id, String(body.password), scopes.join(' '), key], issue)
         : await issue();
-      ctx.counters.created++;
       sendJson(res, 200, pair);
     },
 
@@ -84,19 +84,19 @@ export function tokenRoutes(ctx: ShopContext, replay: TokenReplay) {
         fail(SL_ERR_BAD_REQUEST, 'send {"refreshToken": "…"}');
       const refresh = () => tokens.refresh(token);
       const pair = key ? await replay.run(['refresh', token, key], refresh) : await refresh();
-      ctx.counters.renewed++;
       sendJson(res, 200, pair);
     },
 
     async revoke(req: SessionRequest, res: ServerResponse, params: Params): Promise<void> {
       const userId = requireUser(req);
       const handle = params.handle ?? '';
+      if (handle.length > 200) fail(SL_ERR_NOT_FOUND, 'no such token family of yours');
       const mine = (await ctx.sessions.list(userId)).find((s) => s.handle === handle);
-      if (handle.length > 200 || mine?.kind !== 'token')
-        fail(SL_ERR_NOT_FOUND, 'no such token family of yours');
+      if (mine?.kind !== 'token') fail(SL_ERR_NOT_FOUND, 'no such token family of yours');
       if (handle === req.session.handle) await req.session.destroy();
       else if (!(await ctx.sessions.revoke(handle, { userId })))
         fail(SL_ERR_NOT_FOUND, 'no such token family of yours');
+      else await forgetFamily(ctx.store, handle);
       ctx.counters.revoked++;
       sendEmpty(res);
     },

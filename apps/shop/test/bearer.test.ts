@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Cluster } from '@stateline/lab';
 import { createLocalJWKSet, jwtVerify } from 'jose';
+import { createStore } from 'stateline/store';
 import { DEFAULT_TOKEN_ISSUER } from '../src/config.js';
 import { Client, expectProblem, instanceUrls, startShop, within, type Answer } from './support.js';
 
@@ -169,6 +170,12 @@ describe('shop: bearer tokens beside cookies', () => {
     expectProblem(reuse, 401, 'SL_ERR_REFRESH_INVALID');
     await refusedEverywhere(second.body.accessToken);
     expectProblem(await refresh(second.body.refreshToken), 401, 'SL_ERR_REFRESH_INVALID');
+    let reuses = 0;
+    for (const { url } of await instanceUrls(cluster)) {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      reuses += Number(/^stateline_tokens_reuse_detected_total (\d+)/m.exec(text)?.[1] ?? NaN);
+    }
+    assert.ok(reuses >= 1, 'the theft detection shows in /metrics');
   });
 
   it('a refresh retried with its Idempotency-Key gets the same pair and the family lives; another key is a reuse', async () => {
@@ -201,6 +208,11 @@ describe('shop: bearer tokens beside cookies', () => {
     const browser = new Client(cluster.url, 'browser-ua');
     await browser.login('user3');
     const pair = await issue('user3');
+    const added = await api.req('POST', '/api/cart/items', {
+      body: { productId: 'cap', qty: 1 },
+      ...bearer(pair.accessToken),
+    });
+    assert.equal(added.status, 200);
     type Listed = { sessions: { handle: string; kind: string; current: boolean }[] };
     const viaCookie = await browser.req<Listed>('GET', '/api/sessions');
     const family = viaCookie.body.sessions.find((s) => s.handle === pair.handle);
@@ -212,6 +224,12 @@ describe('shop: bearer tokens beside cookies', () => {
     expectProblem(await browser.req('DELETE', `/api/tokens/${cookieHandle}`), 404, 'SL_ERR_NOT_FOUND');
     assert.equal((await browser.req('DELETE', `/api/tokens/${pair.handle}`)).status, 204);
     await refusedEverywhere(pair.accessToken);
+    const store = await createStore(`sqlite:${join(dir, 'shop.db')}`);
+    try {
+      assert.equal(await store.get(`shop:family:${pair.handle}`), null, "the family's cart went with it");
+    } finally {
+      await store.close();
+    }
     expectProblem(await refresh(pair.refreshToken), 401, 'SL_ERR_REFRESH_INVALID');
     assert.equal((await browser.req('GET', '/api/whoami')).status, 200, 'the cookie session stays');
   });
