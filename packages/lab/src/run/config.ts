@@ -23,7 +23,7 @@ export type LabBus = (typeof LAB_BUSES)[number];
 export const LAB_CREDENTIALS = ['cookie', 'bearer'] as const;
 export type LabCredentials = (typeof LAB_CREDENTIALS)[number];
 
-/** One configuration the lab measures: `strategy[/store][/bus][/balance][/replication][/bearer]`. */
+/** One configuration the lab measures: `strategy[/store][/bus][/balance][/replication][/credentials]`. */
 export interface LabConfig {
   /** The name as written, e.g. `memory/sticky/backup`. */
   name: string;
