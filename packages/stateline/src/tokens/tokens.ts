@@ -8,7 +8,7 @@ import { hostOf } from '../session/host.js';
 import { Resources } from '../session/resources.js';
 import { Revocations } from '../session/revocations.js';
 import { AccessTokens, invalid, MAX_TOKEN_LENGTH } from './access.js';
-import { Families } from './families.js';
+import { Families, type Rotated } from './families.js';
 import { TokenKeyRing } from './key-ring.js';
 import { markMissing } from './bearer-problem.js';
 import type {
@@ -175,13 +175,7 @@ class TokenService implements Tokens {
     if (this.closed) throw new StatelineError('SL_ERR_CLOSED', 'the tokens were closed');
   }
 
-  private async pair(f: {
-    handle: string;
-    userId: string;
-    scopes: string[];
-    since: number;
-    refreshToken: string;
-  }): Promise<TokenPair> {
+  private async pair(f: Rotated): Promise<TokenPair> {
     return {
       accessToken: await this.access.sign(f.userId, f.handle, f.scopes, f.since),
       refreshToken: f.refreshToken,

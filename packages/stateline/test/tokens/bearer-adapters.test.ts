@@ -155,6 +155,9 @@ for (const [name, start] of Object.entries(adapters)) {
       assert.deepEqual(body, r.tokens.jwks());
       assert.equal(body.keys.length, 1);
       assert.deepEqual(Object.keys(body.keys[0]!).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x']);
+      const head = await fetch(`${server.url}/.well-known/jwks.json`, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('cache-control'), 'public, max-age=300');
     });
   });
 }

@@ -60,12 +60,14 @@ describe('access tokens: refusals (401, never 500)', () => {
     const es = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
     bad.set(
       'ES256 under the EdDSA key’s kid',
-      await new jose.SignJWT(payload).setProtectedHeader({ ...header, alg: 'ES256' }).sign(es),
+      await new jose.SignJWT(payload)
+        .setProtectedHeader({ ...header, alg: 'ES256' } as jose.JWTHeaderParameters)
+        .sign(es),
     );
     bad.set(
       'typ JWT (not an access token)',
       await new jose.SignJWT(payload)
-        .setProtectedHeader({ ...header, typ: 'JWT' })
+        .setProtectedHeader({ ...header, typ: 'JWT' } as jose.JWTHeaderParameters)
         .sign(await jose.importJWK(key.privateJwk, 'EdDSA')),
     );
     bad.set('tampered payload (sub)', `${h}.${b64({ ...payload, sub: 'mallory' })}.${s}`);

@@ -158,6 +158,30 @@ describe('token families are sessions of the manager', () => {
     });
   }
 
+  it('with a store (and bus) of their own, families still show in list and end with revokeAll', async () => {
+    const own = await createStore('memory:');
+    const r = await rig({ tokens: { store: own, bus: new MemoryBus({ hub: {} }) } });
+    try {
+      const a = await r.tokens.issue('alice');
+      assert.ok(await own.get(`tfam:${a.handle}`));
+      assert.equal(await r.sessions.store.get(`tfam:${a.handle}`), null);
+      assert.deepEqual(
+        (await r.sessions.list('alice')).map((s) => s.handle),
+        [a.handle],
+      );
+      assert.equal(await r.sessions.revokeAll('alice'), 1);
+      await assert.rejects(r.tokens.verify(a.accessToken), refused('SL_ERR_TOKEN_INVALID', /revoked/));
+      // Closed tokens leave the manager's list.
+      const b = await r.tokens.issue('bob');
+      await r.tokens.close();
+      assert.deepEqual(await r.sessions.list('bob'), []);
+      await assert.rejects(r.tokens.verify(b.accessToken), { code: 'SL_ERR_CLOSED' });
+    } finally {
+      await r.close();
+      await own.close();
+    }
+  });
+
   it('revoke(handle) ends one family (only for its user when userId is given); the rest live on', async () => {
     const r = await rig();
     try {
@@ -211,7 +235,8 @@ describe('key rotation', () => {
   });
 
   it('a retired key may stay as its public part only; dropping it refuses its tokens (unknown kid)', async () => {
-    const old = (await generateTokenKey('EdDSA')) as TokenKey & { privateJwk: { d?: string } };
+    const old = await generateTokenKey('EdDSA');
+    assert.ok('privateJwk' in old);
     const before = await rig({ keys: [old] });
     const issued = await before.tokens.issue('alice');
     await before.close();
@@ -249,6 +274,14 @@ describe('key rotation', () => {
       });
     await assert.rejects(createTokens({ ...base, keys: [good], accessTtl: '10m', refreshTtl: '5m' }), {
       code: 'SL_ERR_INVALID_OPTION',
+    });
+    await assert.rejects(createTokens({ ...base, keys: [good], algorithms: ['none'] } as never), {
+      code: 'SL_ERR_INVALID_OPTION',
+      message: /unknown option "algorithms"/,
+    });
+    await assert.rejects(createTokens({ ...base, keys: [good], sessions: {} as never }), {
+      code: 'SL_ERR_INVALID_OPTION',
+      message: /createSessions/,
     });
     await sessions.close();
   });
