@@ -343,6 +343,18 @@ describe('what this run shows', () => {
     assert.match(reportMarkdown(a), /## What this run shows\n\n\*\*Scalability\.\*\*/);
   });
 
+  it('counts the token refreshes and lost refresh families of a bearer run, and says nothing of them for cookies', () => {
+    const r = sampleReport([
+      ranRun('server/sqlite'),
+      ranRun('server/bearer', { credentials: 'bearer', refresh: { refreshed: 120, familiesLost: 2 } }),
+    ]);
+    const tolerance = findings(r)
+      .find((f) => f.topic === 'Fault tolerance')!
+      .sentences.join(' ');
+    assert.match(tolerance, /`server\/bearer`[^`]*120 token refreshes and 2 refresh families lost\./);
+    assert.doesNotMatch(tolerance, /`server\/sqlite`[^`]*refresh/);
+  });
+
   it('says nothing when nothing ran', () => {
     assert.deepEqual(
       findings(
