@@ -50,8 +50,9 @@ function scopesOf(raw: unknown): ShopScope[] {
  *   presenting it again revokes the family);
  * - `DELETE /api/tokens/:handle` ends one of the user's token families (cookie or bearer).
  *
- * With an `Idempotency-Key`, a retry of the first two within a minute gets the same pair (see
- * {@link TokenReplay}); without one, every call issues, and a second refresh is a reuse.
+ * With an `Idempotency-Key`, a retry within a minute gets the same answer: the same family from a
+ * token login (see {@link TokenReplay}), the same refresh token from a refresh (the library's
+ * `retryKey`); without one, every login starts a family, and a second refresh is a reuse.
  *
  * @example
  * ```ts
@@ -82,8 +83,8 @@ export function tokenRoutes(ctx: ShopContext, replay: TokenReplay) {
       const token = body.refreshToken;
       if (typeof token !== 'string' || token === '' || token.length > MAX_REFRESH_TOKEN)
         fail(SL_ERR_BAD_REQUEST, 'send {"refreshToken": "…"}');
-      const refresh = () => tokens.refresh(token);
-      const pair = key ? await replay.run(['refresh', token, key], refresh) : await refresh();
+      // The key makes a retry of this refresh get the same refresh token (the library derives it).
+      const pair = await tokens.refresh(token, key ? { retryKey: key } : {});
       sendJson(res, 200, pair);
     },
 

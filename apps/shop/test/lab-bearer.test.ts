@@ -20,7 +20,7 @@ describe('stateline lab: the bearer config on the shop', () => {
     await runLab({
       configs: parseConfigs('server/bearer'),
       durationMs: 12_000,
-      users: 8,
+      users: 16,
       instances: 3,
       faults: ['kill'],
       seed: 15,
