@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { withIdempotency, type IdempotentRequest } from 'stateline/node';
 import { checkDeclaredLength, limitBody, parseJsonObject } from './body.js';
-import { addLine, CART, MAX_ADD, readCart, removeLine, type CartState } from './cart.js';
+import { addLine, addLineOnce, CART, MAX_ADD, readCart, removeLine, type CartState } from './cart.js';
 import { findProduct } from './catalog.js';
 import { fail } from './http-error.js';
 import { SL_ERR_BAD_REQUEST, SL_ERR_NOT_FOUND } from 'stateline/http';
@@ -39,7 +40,12 @@ export function cartRoutes(ctx: ShopContext) {
     const qty = body.qty;
     if (typeof qty !== 'number' || !Number.isInteger(qty) || qty < 1 || qty > MAX_ADD)
       fail(SL_ERR_BAD_REQUEST, `qty must be a whole number from 1 to ${MAX_ADD}`);
-    const cart = await change(req, (c) => addLine(c, productId, qty));
+    const key = req.headers['idempotency-key'];
+    const ref =
+      key === undefined ? null : createHash('sha256').update(String(key)).digest('base64url').slice(0, 16);
+    const cart = await change(req, (c) =>
+      ref === null ? addLine(c, productId, qty) : addLineOnce(c, ref, productId, qty),
+    );
     sendJson(res, 200, { items: cart.items });
   };
   const idempotentAdd = withIdempotency<SessionRequest>(

@@ -52,7 +52,7 @@ export async function tokenLogin(user: WorkloadUser, s: BearerState): Promise<bo
 
 /**
  * Rotates the tokens (`POST /api/tokens/refresh` with an Idempotency-Key: a retry of a refresh
- * whose answer was lost gets the same pair instead of spending the old token twice). A refusal
+ * whose answer was lost gets the same refresh token instead of counting as a reuse). A refusal
  * is a family lost: this client never gives a family up without forgetting its tokens. Returns
  * whether the client still holds tokens.
  *
