@@ -73,9 +73,9 @@ describe('stateline (main)', () => {
   });
 
   it('--version and -V print the package version alone, exit 0', async () => {
-    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-      version: string;
-    };
+    const { version } = JSON.parse(
+      readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
     for (const flag of ['--version', '-V']) {
       const r = await run(flag);
       assert.equal(r.code, 0);
