@@ -1,10 +1,11 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { redactSpec } from 'stateline/store';
 import { checkCredentials, normalizeUsername, type PublicUser } from './users.js';
 import { readJson } from './body.js';
 import { fail } from './http-error.js';
 import { SL_ERR_BAD_REQUEST } from 'stateline/http';
 import { SL_ERR_BAD_CREDENTIALS, SL_ERR_RATE_LIMITED, SL_ERR_UNAUTHENTICATED } from './errors.js';
+import { forgetFamily } from './family-session.js';
 import { sendEmpty, sendJson } from './respond.js';
 import type { SessionRequest, ShopContext } from './context.js';
 
@@ -34,8 +35,48 @@ export function currentUser(session: SessionRequest['session']): PublicUser | nu
  */
 export function requireUser(req: SessionRequest): string {
   const id = req.session.userId;
-  if (!id) fail(SL_ERR_UNAUTHENTICATED, 'log in first (POST /api/login)');
+  // RFC 9110: a 401 names the scheme that would work; cookies have none, bearer tokens do.
+  if (!id)
+    fail(SL_ERR_UNAUTHENTICATED, 'log in first (POST /api/login or POST /api/tokens)', {
+      'www-authenticate': 'Bearer realm="shop"',
+    });
   return id;
+}
+
+/**
+ * Checks a `{ username, password }` body under the login limits (failures counted per username as
+ * typed and client address, in the Store): the user, or 400, 401 `SL_ERR_BAD_CREDENTIALS`, 429
+ * `SL_ERR_RATE_LIMITED` with `Retry-After`. Cookie and token logins share it.
+ *
+ * @example
+ * ```ts
+ * const user = await authenticate(ctx, req, await readJson(req)); // { id: 'alice', name: 'alice' }
+ * ```
+ */
+export async function authenticate(
+  ctx: ShopContext,
+  req: IncomingMessage,
+  body: Record<string, unknown>,
+): Promise<PublicUser> {
+  if (typeof body.username !== 'string' || typeof body.password !== 'string')
+    fail(SL_ERR_BAD_REQUEST, 'send {"username": "…", "password": "…"}');
+  if (body.username.length > 256 || body.password.length > 1024)
+    fail(SL_ERR_BAD_REQUEST, 'username or password too long');
+  const username = normalizeUsername(body.username);
+  // Failures are counted per (username as typed, lower-cased) and client address.
+  const counted = username ?? body.username.trim().toLowerCase();
+  const address = ctx.client(req).address;
+  const wait = await ctx.limit.blockedFor(counted, address);
+  if (wait > 0)
+    fail(SL_ERR_RATE_LIMITED, `too many failed logins; retry in ${wait} s`, {
+      'retry-after': String(wait),
+    });
+  const user = username ? await checkCredentials(ctx.store, username, body.password) : null;
+  if (!user) {
+    await ctx.limit.recordFailure(counted, address);
+    fail(SL_ERR_BAD_CREDENTIALS);
+  }
+  return user;
 }
 
 /**
@@ -61,25 +102,7 @@ export function authRoutes(ctx: ShopContext) {
     },
 
     async login(req: SessionRequest, res: ServerResponse): Promise<void> {
-      const body = await readJson(req);
-      if (typeof body.username !== 'string' || typeof body.password !== 'string')
-        fail(SL_ERR_BAD_REQUEST, 'send {"username": "…", "password": "…"}');
-      if (body.username.length > 256 || body.password.length > 1024)
-        fail(SL_ERR_BAD_REQUEST, 'username or password too long');
-      const username = normalizeUsername(body.username);
-      // Failures are counted per (username as typed, lower-cased) and client address.
-      const counted = username ?? body.username.trim().toLowerCase();
-      const address = ctx.client(req).address;
-      const wait = await ctx.limit.blockedFor(counted, address);
-      if (wait > 0)
-        fail(SL_ERR_RATE_LIMITED, `too many failed logins; retry in ${wait} s`, {
-          'retry-after': String(wait),
-        });
-      const user = username ? await checkCredentials(ctx.store, username, body.password) : null;
-      if (!user) {
-        await ctx.limit.recordFailure(counted, address);
-        fail(SL_ERR_BAD_CREDENTIALS);
-      }
+      const user = await authenticate(ctx, req, await readJson(req));
       const s = req.session;
       s.set(NAME, user.name);
       // login() keeps the data (the anonymous cart) and replaces the id at once.
@@ -94,7 +117,9 @@ export function authRoutes(ctx: ShopContext) {
 
     async logoutAll(req: SessionRequest, res: ServerResponse): Promise<void> {
       const userId = requireUser(req);
+      const families = (await ctx.sessions.list(userId)).filter((s) => s.kind === 'token');
       await ctx.sessions.revokeAll(userId);
+      await Promise.all(families.map((f) => forgetFamily(ctx.store, f.handle)));
       // This session went with the others; destroy() also clears its cookie.
       await req.session.destroy();
       sendEmpty(res);

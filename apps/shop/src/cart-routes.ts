@@ -1,12 +1,14 @@
+import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { readJson } from './body.js';
-import { addLine, CART, MAX_ADD, readCart, removeLine, type CartState } from './cart.js';
+import { withIdempotency, type IdempotentRequest } from 'stateline/node';
+import { checkDeclaredLength, limitBody, parseJsonObject } from './body.js';
+import { addLine, addLineOnce, CART, MAX_ADD, readCart, removeLine, type CartState } from './cart.js';
 import { findProduct } from './catalog.js';
 import { fail } from './http-error.js';
 import { SL_ERR_BAD_REQUEST, SL_ERR_NOT_FOUND } from 'stateline/http';
 import { sendJson } from './respond.js';
 import type { Params } from './router.js';
-import type { SessionRequest } from './context.js';
+import type { SessionRequest, ShopContext } from './context.js';
 
 function knownProduct(id: unknown): string {
   if (typeof id !== 'string' || id === '') fail(SL_ERR_BAD_REQUEST, 'productId must be a product id string');
@@ -21,28 +23,57 @@ function change(req: SessionRequest, fn: (cart: CartState) => CartState): Promis
 
 /**
  * `GET /api/cart`, `POST /api/cart/items` (`{ productId, qty }` adds to the line),
- * `DELETE /api/cart/items/:productId`. The cart lives in the session.
+ * `DELETE /api/cart/items/:productId`. The cart lives in the session (a token family's state for
+ * a bearer client). An add sent with an `Idempotency-Key` is applied once: a retry with the same
+ * key (the client's, or the gateway's after a reset) gets the first answer again.
  *
  * @example
  * ```ts
- * const cart = cartRoutes();
+ * const cart = cartRoutes(ctx);
  * router.on('POST', '/api/cart/items', cart.add);
  * ```
  */
-export function cartRoutes() {
+export function cartRoutes(ctx: ShopContext) {
+  const addLineOf = async (req: IdempotentRequest<SessionRequest>, res: ServerResponse): Promise<void> => {
+    const body = parseJsonObject(req.body);
+    const productId = knownProduct(body.productId);
+    const qty = body.qty;
+    if (typeof qty !== 'number' || !Number.isInteger(qty) || qty < 1 || qty > MAX_ADD)
+      fail(SL_ERR_BAD_REQUEST, `qty must be a whole number from 1 to ${MAX_ADD}`);
+    const key = req.headers['idempotency-key'];
+    const ref =
+      key === undefined ? null : createHash('sha256').update(String(key)).digest('base64url').slice(0, 16);
+    const cart = await change(req, (c) =>
+      ref === null ? addLine(c, productId, qty) : addLineOnce(c, ref, productId, qty),
+    );
+    sendJson(res, 200, { items: cart.items });
+  };
+  const idempotentAdd = withIdempotency<SessionRequest>(
+    {
+      store: ctx.store,
+      required: false,
+      lockTimeout: '5s',
+      onError: (err) => ctx.log.error({ err }, 'cart add failed: its saved answer could not be written'),
+      // One cart's keys: the session's (or family's), else the user's, else the client address'.
+      scope: (req) =>
+        req.session.handle
+          ? `s:${req.session.handle}`
+          : req.session.userId
+            ? `u:${req.session.userId}`
+            : `a:${ctx.client(req).address}`,
+    },
+    addLineOf,
+  );
   return {
     get(req: SessionRequest, res: ServerResponse): void {
       sendJson(res, 200, { items: readCart(req.session.get(CART)).items });
     },
 
-    async add(req: SessionRequest, res: ServerResponse): Promise<void> {
-      const body = await readJson(req);
-      const productId = knownProduct(body.productId);
-      const qty = body.qty;
-      if (typeof qty !== 'number' || !Number.isInteger(qty) || qty < 1 || qty > MAX_ADD)
-        fail(SL_ERR_BAD_REQUEST, `qty must be a whole number from 1 to ${MAX_ADD}`);
-      const cart = await change(req, (c) => addLine(c, productId, qty));
-      sendJson(res, 200, { items: cart.items });
+    add(req: SessionRequest, res: ServerResponse): void {
+      checkDeclaredLength(req);
+      idempotentAdd(req, res);
+      // After the middleware began reading: a chunked body is counted as it arrives.
+      limitBody(req, res);
     },
 
     async remove(req: SessionRequest, res: ServerResponse, params: Params): Promise<void> {
@@ -50,5 +81,7 @@ export function cartRoutes() {
       const cart = await change(req, (c) => removeLine(c, productId));
       sendJson(res, 200, { items: cart.items });
     },
+
+    close: () => idempotentAdd.close(),
   };
 }

@@ -15,6 +15,8 @@ export interface CartLine {
 export interface CartState {
   items: CartLine[];
   settled?: string[];
+  /** Digests of the last Idempotency-Keys whose add this cart took (see {@link addLineOnce}). */
+  added?: string[];
 }
 
 /** Session key of the cart. */
@@ -45,6 +47,7 @@ export function readCart(raw: unknown): CartState {
         l.qty > 0,
     ),
     settled: Array.isArray(value?.settled) ? value.settled.filter((x) => typeof x === 'string') : [],
+    ...(Array.isArray(value?.added) ? { added: value.added.filter((x) => typeof x === 'string') } : {}),
   };
 }
 
@@ -93,5 +96,22 @@ export function settleOrder(cart: CartState, orderId: string, ordered: readonly 
   const items = cart.items
     .map((l) => ({ ...l, qty: l.qty - (ordered.find((o) => o.productId === l.productId)?.qty ?? 0) }))
     .filter((l) => l.qty > 0);
-  return { items, settled: [...settled, orderId].slice(-SETTLED_KEPT) };
+  return { ...cart, items, settled: [...settled, orderId].slice(-SETTLED_KEPT) };
+}
+
+/**
+ * {@link addLine} at most once per `ref` (a digest of the request's Idempotency-Key), inside the
+ * same compare-and-set: an add re-run after its instance died (the idempotency record never
+ * saved) finds its ref and changes nothing. The last {@link SETTLED_KEPT} refs are kept.
+ *
+ * @example
+ * ```ts
+ * const once = addLineOnce(cart, 'k1-digest', 'mug', 2);
+ * addLineOnce(once, 'k1-digest', 'mug', 2) === once; // true
+ * ```
+ */
+export function addLineOnce(cart: CartState, ref: string, productId: string, qty: number): CartState {
+  const added = cart.added ?? [];
+  if (added.includes(ref)) return cart;
+  return { ...addLine(cart, productId, qty), added: [...added, ref].slice(-SETTLED_KEPT) };
 }

@@ -10,7 +10,11 @@ export const SHOP_ENV = {
   trustedProxies: 'STATELINE_TRUSTED_PROXIES',
   allowedOrigins: 'STATELINE_ALLOWED_ORIGINS',
   csrf: 'STATELINE_CSRF',
+  tokenIssuer: 'STATELINE_TOKEN_ISSUER',
 } as const;
+
+/** The `iss` of the shop's access tokens unless `STATELINE_TOKEN_ISSUER` says otherwise. */
+export const DEFAULT_TOKEN_ISSUER = 'urn:stateline:shop';
 
 /** The password of every seeded user unless `STATELINE_DEMO_PASSWORD` says otherwise. */
 export const DEFAULT_DEMO_PASSWORD = 'stateline';
@@ -33,6 +37,10 @@ export interface ShopConfig {
   busSpec: string;
   replication: (typeof REPLICATIONS)[number];
   sessionKeys: string[];
+  /** Seeds of the token signing keys (32 bytes each, newest first; see ./token-keys.ts). */
+  tokenKeySeeds: Buffer[];
+  /** The `iss` of the access tokens this shop signs and accepts. */
+  tokenIssuer: string;
   demoPassword: string;
   /** How many `user<n>` accounts to seed besides alice, bob and carol. */
   extraUsers: number;
@@ -77,6 +85,17 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig {
   let sessionKeys = (env[INSTANCE_ENV.sessionKeys] ?? '').split(',').filter(Boolean);
   // Alone, a random key is fine; in a cluster the supervisor hands every instance the same one.
   if (sessionKeys.length === 0) sessionKeys = [randomBytes(32).toString('base64url')];
+  const tokenKeySeeds = (env[INSTANCE_ENV.tokenKeys] ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((raw) => {
+      const seed = Buffer.from(raw, 'base64url');
+      if (seed.length !== 32 || seed.toString('base64url') !== raw)
+        throw new Error(`${INSTANCE_ENV.tokenKeys} must hold base64url seeds of 32 bytes each`);
+      return seed;
+    });
+  // Alone, a random key is fine; in a cluster the supervisor hands every instance the same ones.
+  if (tokenKeySeeds.length === 0) tokenKeySeeds.push(randomBytes(32));
   const list = (v: string | undefined) =>
     (v ?? '')
       .split(',')
@@ -93,6 +112,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig {
     busSpec: env[INSTANCE_ENV.bus] || (process.connected ? 'ipc:' : 'memory:'),
     replication,
     sessionKeys,
+    tokenKeySeeds,
+    tokenIssuer: env[SHOP_ENV.tokenIssuer] || DEFAULT_TOKEN_ISSUER,
     demoPassword: env[SHOP_ENV.demoPassword] || DEFAULT_DEMO_PASSWORD,
     extraUsers,
     logLevel: env[SHOP_ENV.logLevel] || 'info',

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { requireUser } from './auth-routes.js';
+import { forgetFamily } from './family-session.js';
 import { fail } from './http-error.js';
 import { SL_ERR_NOT_FOUND } from 'stateline/http';
 import { sendEmpty, sendJson } from './respond.js';
@@ -7,7 +8,8 @@ import type { Params } from './router.js';
 import type { SessionRequest, ShopContext } from './context.js';
 
 /**
- * `GET /api/sessions` (the user's live sessions, `current` marking this one) and
+ * `GET /api/sessions` (the user's live cookie sessions and token families, `kind` telling them
+ * apart and `current` marking the one this request came with) and
  * `DELETE /api/sessions/:handle` (log that device out; 404 unless it is one of the user's).
  *
  * @example
@@ -23,6 +25,7 @@ export function sessionRoutes(ctx: ShopContext) {
       const mine = req.session.handle;
       const sessions = (await ctx.sessions.list(userId)).map((s) => ({
         handle: s.handle,
+        kind: s.kind,
         createdAt: s.createdAt,
         lastSeenAt: s.lastSeenAt,
         userAgent: s.userAgent,
@@ -41,6 +44,7 @@ export function sessionRoutes(ctx: ShopContext) {
       }
       if (handle.length > 200 || !(await ctx.sessions.revoke(handle, { userId })))
         fail(SL_ERR_NOT_FOUND, 'no such session of yours');
+      await forgetFamily(ctx.store, handle);
       sendEmpty(res);
     },
   };

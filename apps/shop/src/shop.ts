@@ -10,6 +10,7 @@ import type { Hub } from 'stateline/realtime';
 import { fromStateline } from 'stateline/migrate';
 import { createSessions, type SessionManager, type SessionOptions } from 'stateline/session';
 import { createStore, NearCacheStore, type Store } from 'stateline/store';
+import { bearerProblem, createTokens, jwksHandler } from 'stateline/tokens';
 import { authRoutes } from './auth-routes.js';
 import { checkDeclaredLength } from './body.js';
 import { cartRoutes } from './cart-routes.js';
@@ -24,12 +25,17 @@ import type { SessionRequest, ShopContext } from './context.js';
 import { sendError, ShopError } from './http-error.js';
 import { SL_ERR_METHOD_NOT_ALLOWED, SL_ERR_NOT_FOUND } from 'stateline/http';
 import { createLogger } from './logger.js';
+import { bearerToken } from './bearer.js';
+import { FamilySession } from './family-session.js';
 import { LoginLimit } from './login-limit.js';
 import { ShopMetrics } from './metrics.js';
 import { orderRoutes } from './orders.js';
 import { Router, type Params } from './router.js';
 import { sessionRoutes } from './session-routes.js';
 import { serveStatic } from './static-files.js';
+import { TokenReplay } from './token-replay.js';
+import { tokenKeyFromSeed } from './token-keys.js';
+import { tokenRoutes, type ShopScope } from './token-routes.js';
 import { seedUsers } from './users.js';
 
 /** One shop instance, ready to hand to `runInstance`. */
@@ -43,20 +49,35 @@ export interface Shop {
   close(): Promise<void>;
 }
 
-/** A route: plain (no session is loaded: stateless, cacheable) or run inside the session middleware. */
+/**
+ * A route: plain (no session is loaded: stateless, cacheable) or run inside the session
+ * middleware. `bearer`: the route also takes `Authorization: Bearer` (then with the token family's
+ * state as its session), needing this scope (null: any valid token).
+ */
 interface Entry {
   session: boolean;
+  bearer?: { scope: ShopScope | null };
   run: (req: IncomingMessage, res: ServerResponse, params: Params) => unknown;
 }
 
+/** Access and refresh token lifetimes, and the audience the shop's tokens are for. */
+const TOKEN_ACCESS_TTL = '10m';
+const TOKEN_REFRESH_TTL = '30d';
+const TOKEN_REFRESH_TTL_MS = 30 * 24 * 3600_000;
+const TOKEN_AUDIENCE = 'shop-api';
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
 const PROBLEM = 'application/problem+json';
 
 function plain(run: Entry['run']): Entry {
   return { session: false, run };
 }
-function withS(run: (req: SessionRequest, res: ServerResponse, params: Params) => unknown): Entry {
-  return { session: true, run: run as Entry['run'] };
+function withS(
+  run: (req: SessionRequest, res: ServerResponse, params: Params) => unknown,
+  scope?: ShopScope | null,
+): Entry {
+  const entry: Entry = { session: true, run: run as Entry['run'] };
+  if (scope !== undefined) entry.bearer = { scope };
+  return entry;
 }
 
 /** The problem code of a response body about to be sent, for logs and metrics. */
@@ -179,11 +200,23 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     });
     closers.unshift(() => hub!.close());
     metrics.stateline.watch({ realtime: hub });
+    const bearerTokens = await createTokens({
+      keys: config.tokenKeySeeds.map(tokenKeyFromSeed),
+      sessions,
+      accessTtl: TOKEN_ACCESS_TTL,
+      refreshTtl: TOKEN_REFRESH_TTL,
+      issuer: config.tokenIssuer,
+      audience: TOKEN_AUDIENCE,
+      logger: { warn: (message, details) => log.warn(details ?? {}, message) },
+    });
+    closers.unshift(() => bearerTokens.close());
+    metrics.stateline.watch({ tokens: bearerTokens });
 
     const ctx: ShopContext = {
       config,
       store,
       sessions,
+      tokens: bearerTokens,
       limit: new LoginLimit(store),
       log,
       client: clientReader(config.trustedProxies, config.gatewaySecret),
@@ -193,8 +226,11 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
       ? createCsrf({ trustedProxies: config.trustedProxies, allowedOrigins: config.allowedOrigins })
       : undefined;
     const auth = authRoutes(ctx);
-    const cart = cartRoutes();
+    const cart = cartRoutes(ctx);
+    closers.unshift(() => cart.close());
     const mySessions = sessionRoutes(ctx);
+    const apiTokens = tokenRoutes(ctx, new TokenReplay(store, config.tokenKeySeeds[0]!));
+    const jwks = jwksHandler(bearerTokens);
     const orders = orderRoutes(ctx);
     closers.unshift(() => orders.close());
     metrics.stateline.watch({ idempotency: orders });
@@ -210,26 +246,61 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
           res.end(text);
         }),
       )
+      .on('GET', '/.well-known/jwks.json', plain(jwks))
       .on('GET', '/api/products', plain(listProducts))
       .on('GET', '/api/products/:id', plain(getProduct))
-      .on('GET', '/api/whoami', withS(auth.whoami))
+      .on('GET', '/api/whoami', withS(auth.whoami, null))
       .on('POST', '/api/login', withS(auth.login))
-      .on('POST', '/api/logout', withS(auth.logout))
-      .on('POST', '/api/logout-all', withS(auth.logoutAll))
-      .on('GET', '/api/sessions', withS(mySessions.list))
-      .on('DELETE', '/api/sessions/:handle', withS(mySessions.revoke))
-      .on('GET', '/api/cart', withS(cart.get))
-      .on('POST', '/api/cart/items', withS(cart.add))
-      .on('DELETE', '/api/cart/items/:productId', withS(cart.remove))
-      .on('GET', '/api/orders', withS(orders.list))
-      .on('POST', '/api/orders', withS(orders.create))
+      .on('POST', '/api/logout', withS(auth.logout, null))
+      .on('POST', '/api/logout-all', withS(auth.logoutAll, 'sessions'))
+      .on('POST', '/api/tokens', plain(apiTokens.issue))
+      .on('POST', '/api/tokens/refresh', plain(apiTokens.refresh))
+      .on('DELETE', '/api/tokens/:handle', withS(apiTokens.revoke, 'sessions'))
+      .on('GET', '/api/sessions', withS(mySessions.list, 'sessions'))
+      .on('DELETE', '/api/sessions/:handle', withS(mySessions.revoke, 'sessions'))
+      .on('GET', '/api/cart', withS(cart.get, 'cart'))
+      .on('POST', '/api/cart/items', withS(cart.add, 'cart'))
+      .on('DELETE', '/api/cart/items/:productId', withS(cart.remove, 'cart'))
+      .on('GET', '/api/orders', withS(orders.list, 'orders:read'))
+      .on('POST', '/api/orders', withS(orders.create, 'orders:write'))
       .on('GET', '/api/drops', plain(drops.list))
       .on('GET', '/api/drop/:sku', plain(drops.get))
-      .on('POST', '/api/drop/:sku/buy', withS(drops.buy))
-      .on('GET', '/api/lists/:id', withS(lists.get))
-      .on('POST', '/api/lists/:id/items', withS(lists.add))
-      .on('POST', '/api/lists/:id/items/:itemId/toggle', withS(lists.toggle))
-      .on('DELETE', '/api/lists/:id/items/:itemId', withS(lists.remove));
+      .on('POST', '/api/drop/:sku/buy', withS(drops.buy, null))
+      .on('GET', '/api/lists/:id', withS(lists.get, null))
+      .on('POST', '/api/lists/:id/items', withS(lists.add, null))
+      .on('POST', '/api/lists/:id/items/:itemId/toggle', withS(lists.toggle, null))
+      .on('DELETE', '/api/lists/:id/items/:itemId', withS(lists.remove, null));
+
+    /** A bearer request: the token verified (no Store round trip), its family's state as the session. */
+    const asBearer = async (
+      scope: ShopScope | null,
+      token: string,
+      run: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+      req: IncomingMessage,
+      res: ServerResponse,
+    ): Promise<void> => {
+      let auth;
+      try {
+        auth = await bearerTokens.verify(token, scope ? { scopes: [scope] } : {});
+      } catch (err) {
+        const p = bearerProblem(err, { realm: 'shop', scopes: scope ? [scope] : undefined });
+        if (p.status >= 500) log.error({ err }, 'bearer check failed');
+        res.writeHead(p.status, { ...p.headers, 'content-length': String(Buffer.byteLength(p.body)) });
+        return void res.end(p.body);
+      }
+      const { userId, sid } = auth;
+      const session = await FamilySession.open(store, {
+        userId,
+        sid,
+        handle: sid,
+        ttl: TOKEN_REFRESH_TTL_MS,
+        revoke: async () => void (await sessions!.revoke(sid, { userId })),
+      });
+      (req as SessionRequest).session = session;
+      await run(req, res);
+      // Only set()/delete() wait for this; update() and destroy() wrote at once.
+      await session.commit();
+    };
 
     /** Runs a route and turns what it throws into a problem (a 500 is logged, never shown). */
     const guarded =
@@ -263,6 +334,10 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
         } catch (err) {
           return sendError(res, err);
         }
+        // A bearer token is no ambient credential: no CSRF check, no cookie session.
+        const token = m.entry.bearer ? bearerToken(req) : undefined;
+        if (m.entry.bearer && token !== undefined)
+          return asBearer(m.entry.bearer.scope, token, guarded(m.entry, m.params, reqId), req, res);
         const verdict = csrf?.check(csrfRequest(req));
         if (verdict && !verdict.ok) return sendError(res, csrfError(verdict.reason));
         const run = guarded(m.entry, m.params, reqId);

@@ -1,14 +1,15 @@
-import type { AuditRecord, Workload, WorkloadAnswer, WorkloadUser } from 'stateline/instance';
+import type { AuditRecord, Workload, WorkloadAction, WorkloadAnswer, WorkloadUser } from 'stateline/instance';
 import { DEFAULT_DEMO_PASSWORD, SHOP_ENV } from './config.js';
 import { SL_ERR_CART_EMPTY } from './errors.js';
+import { bearerHttp, refreshTokens, tokenLogin, type BearerState } from './workload-bearer.js';
 
 interface CartItem {
   productId: string;
   qty: number;
 }
 
-/** What one shopper remembers between its actions. */
-interface Shopper {
+/** What one shopper remembers between its actions (`tokens`: a bearer client's). */
+interface Shopper extends BearerState {
   /** `user<n>`, seeded by the shop from `STATELINE_SHOP_USERS`. */
   name: string;
   /** What it believes; 'unknown' after a logout whose answer never came. */
@@ -23,6 +24,9 @@ interface Shopper {
   /** Product ids from the last catalogue listing. */
   products: string[];
 }
+
+/** How often a bearer client rotates its tokens before an action. */
+const REFRESH_CHANCE = 0.15;
 
 /** Check out before a line gets near the shop's 999 limit. */
 const LINE_SOFT_LIMIT = 900;
@@ -103,6 +107,7 @@ async function login(user: WorkloadUser, s: Shopper): Promise<boolean> {
 async function whoami(user: WorkloadUser, s: Shopper): Promise<void> {
   const a = await user.http.request('GET', '/api/whoami');
   if (!a || a.status >= 500) return;
+  if (a.status === 401) return unauthenticated(user, s);
   if (a.status !== 200) return unexpected(user, a, 'whoami');
   const who = field(a.body, 'user');
   if (who === null || who === undefined) {
@@ -176,7 +181,12 @@ async function compare(user: WorkloadUser, s: Shopper, shown: CartItem[], writte
 }
 
 async function add(user: WorkloadUser, s: Shopper, productId: string, qty: number): Promise<void> {
-  const a = await user.http.request('POST', '/api/cart/items', { json: { productId, qty } });
+  const init = { json: { productId, qty } };
+  // An API client sends an Idempotency-Key, so a retry after a lost answer adds once.
+  const a =
+    user.credentials === 'bearer'
+      ? (await user.http.idempotent('POST', '/api/cart/items', init)).answer
+      : await user.http.request('POST', '/api/cart/items', init);
   if (!a || a.status >= 500) {
     s.exact = false; // may or may not have landed: nothing recorded
     return;
@@ -257,7 +267,20 @@ async function listOrders(user: WorkloadUser, s: Shopper): Promise<void> {
   if (a.status !== 200) unexpected(user, a, 'orders');
 }
 
+/** A bearer client gives its family up (`DELETE /api/tokens/<handle>`) and forgets its tokens. */
+async function endFamily(user: WorkloadUser, s: Shopper): Promise<void> {
+  const handle = s.tokens?.handle ?? '';
+  const a = await user.http.request('DELETE', `/api/tokens/${encodeURIComponent(handle)}`);
+  s.expected.clear();
+  s.tokens = null;
+  s.loggedIn = false;
+  // 404: an earlier attempt (retried by the gateway) already ended it.
+  s.exact = a?.status === 204 || a?.status === 404;
+  if (a && a.status < 500 && !s.exact) unexpected(user, a, 'end family');
+}
+
 async function logout(user: WorkloadUser, s: Shopper): Promise<void> {
+  if (user.credentials === 'bearer') return endFamily(user, s);
   const a = await user.http.request('POST', '/api/logout');
   s.expected.clear(); // the session and its cart end with a logout
   if (a && (a.status === 204 || a.status === 200)) {
@@ -282,6 +305,26 @@ async function buy(user: WorkloadUser, s: Shopper): Promise<void> {
   if (proceed(user, s)) await listOrders(user, s);
 }
 
+/** A bearer client's tokens were refused and could not be refreshed: its family (and cart) is gone. */
+function signedOut(s: Shopper): void {
+  s.tokens = null;
+  s.loggedIn = false;
+  s.expected.clear();
+  s.exact = false;
+}
+
+/** The actions, run by a bearer client with its tokens on every request. */
+function bearerToo(actions: WorkloadAction<Shopper>[]): WorkloadAction<Shopper>[] {
+  return actions.map((a) => ({
+    ...a,
+    run: (user, s) =>
+      a.run(
+        user.credentials === 'bearer' ? { ...user, http: bearerHttp(user, s, () => signedOut(s)) } : user,
+        s,
+      ),
+  }));
+}
+
 /**
  * The shop's workload for `stateline lab`: shoppers `user1…userN` (the shop seeds them from
  * `STATELINE_SHOP_USERS`, password `stateline`) who browse the catalogue with ETag revalidation,
@@ -295,6 +338,12 @@ async function buy(user: WorkloadUser, s: Shopper): Promise<void> {
  * with the acknowledged writes and a view right after agreed again. After the load each
  * shopper's orders are listed for the lab to count duplicates.
  *
+ * With `bearer` credentials the same shoppers are API clients: they sign in with
+ * `POST /api/tokens`, send `Authorization: Bearer` on every request (their cart lives with their
+ * token family), add to the cart with an Idempotency-Key, rotate their tokens before about one
+ * action in seven (`POST /api/tokens/refresh`, with an Idempotency-Key), and log out by ending
+ * their family. A refresh refused while they still held the family is a refresh family lost.
+ *
  * @example
  * ```ts
  * import { workload } from '@stateline/shop/server';
@@ -302,6 +351,7 @@ async function buy(user: WorkloadUser, s: Shopper): Promise<void> {
  * ```
  */
 export const workload: Workload<Shopper> = {
+  credentials: ['cookie', 'bearer'],
   env: (users) => ({ [SHOP_ENV.users]: String(users), [SHOP_ENV.demoPassword]: DEFAULT_DEMO_PASSWORD }),
   init: (user) => ({
     name: `user${user.n}`,
@@ -309,9 +359,19 @@ export const workload: Workload<Shopper> = {
     expected: new Map(),
     exact: true,
     products: [],
+    tokens: null,
   }),
-  prepare: async (user, s) => s.loggedIn === true || (await login(user, s)),
-  actions: [
+  prepare: async (user, s) => {
+    if (user.credentials === 'cookie') return s.loggedIn === true || (await login(user, s));
+    if (s.tokens && user.random.chance(REFRESH_CHANCE)) await refreshTokens(user, s);
+    if (!s.tokens) {
+      s.expected.clear();
+      s.exact = true;
+      s.loggedIn = await tokenLogin(user, s);
+    }
+    return s.loggedIn === true;
+  },
+  actions: bearerToo([
     { name: 'whoami', weight: 3, run: whoami },
     {
       name: 'browse',
@@ -355,7 +415,7 @@ export const workload: Workload<Shopper> = {
     },
     { name: 'buy', weight: 4, run: buy },
     { name: 'logout', weight: 0.5, run: logout },
-  ],
+  ]),
   async audit({ http, n, signIn }) {
     if (signIn) {
       const login = await http.request('POST', '/api/login', {

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { startCluster, type Cluster, type ClusterStatus } from '@stateline/lab';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumSkip, launchChromium } from '../../../packages/stateline/test/support/browser.js';
+import { within } from './support.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const APP = join(ROOT, 'apps/shop/dist/server.js');
@@ -247,26 +248,41 @@ describe('the shop in a browser', () => {
       await page.unroute('**/api/orders');
       errors.length = 0; // the aborted request is logged by the browser
 
-      // My sessions: two devices; revoke the other one, then log out everywhere.
+      // My sessions: two devices and an API client; revoke the phone, then log out everywhere.
+      const cli = await fetch(`${cluster!.url}/api/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'carol-cli' },
+        body: JSON.stringify({ username: 'carol', password: 'stateline' }),
+      });
+      const { accessToken } = (await cli.json()) as { accessToken: string };
       const phone = await browser!.newContext({ userAgent: 'carol-phone' });
       phone.setDefaultTimeout(10_000);
       const phonePage = await phone.newPage();
       watch(phonePage, errors);
       await logIn(phonePage, 'carol');
       await page.getByTestId('nav-sessions').click();
-      await page.getByTestId('session').nth(1).waitFor();
-      assert.equal(await page.getByTestId('session').count(), 2);
+      await page.getByTestId('session').nth(2).waitFor();
+      assert.equal(await page.getByTestId('session').count(), 3);
+      const token = page.getByTestId('session').filter({ hasText: 'carol-cli' });
+      assert.equal(await token.getByTestId('session-token').count(), 1, 'the token family is marked');
       const other = page.getByTestId('session').filter({ hasText: 'carol-phone' });
       assert.equal(await other.getAttribute('data-current'), 'false');
       await other.getByTestId('session-revoke').click();
       await page.getByTestId('session').filter({ hasText: 'carol-phone' }).waitFor({ state: 'detached' });
-      assert.equal(await page.getByTestId('session').count(), 1);
+      assert.equal(await page.getByTestId('session').count(), 2);
       await phonePage.reload();
       await phonePage.getByTestId('nav-login').waitFor();
       await page.screenshot({ path: join(RESULTS, 'shop-sessions.png'), fullPage: true });
       await page.getByTestId('logout-all').click();
       await page.getByTestId('login-form').waitFor();
       await page.getByTestId('nav-login').waitFor();
+      // Every instance refuses the API client's token within a second of "log out everywhere".
+      await within(1000, async () => {
+        const r = await fetch(`${cluster!.url}/api/whoami`, {
+          headers: { authorization: `Bearer ${accessToken}` },
+        });
+        return r.status === 401;
+      });
       assert.deepEqual(errors, [], 'no script error in any page');
       await phone.close();
       await laptop.close();

@@ -36,6 +36,7 @@ function user(h: WorkloadHttp) {
   };
   const u: WorkloadUser = {
     n: 1,
+    credentials: 'cookie',
     http: h,
     random: {
       next: () => 0,
@@ -55,6 +56,8 @@ function user(h: WorkloadHttp) {
       created: () => {},
       count: (name, n = 1) => void (seen.counted[name] = (seen.counted[name] ?? 0) + n),
       timing: (name, ms) => void seen.timed.push([name, ms]),
+      refreshed: () => {},
+      refreshFamilyLost: () => {},
     },
     stopped: () => false,
     think: async () => {},

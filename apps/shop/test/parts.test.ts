@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
-import { addLine, readCart, removeLine, settleOrder } from '../src/cart.js';
+import { addLine, addLineOnce, readCart, removeLine, settleOrder } from '../src/cart.js';
 import { clientReader } from '../src/client-address.js';
 import { readConfig } from '../src/config.js';
 import { hashPassword, verifyPassword } from '../src/passwords.js';
@@ -41,6 +41,18 @@ describe('router', () => {
 });
 
 describe('cart', () => {
+  it('an add with an Idempotency-Key digest is taken once, survives reads and checkouts, the last 20 kept', () => {
+    let cart = addLineOnce(readCart(undefined), 'k1', 'mug', 2);
+    assert.equal(addLineOnce(cart, 'k1', 'mug', 2), cart);
+    cart = readCart(JSON.parse(JSON.stringify(cart)));
+    assert.deepEqual(addLineOnce(cart, 'k1', 'mug', 2).items, [{ productId: 'mug', qty: 2 }]);
+    cart = settleOrder(cart, 'o1', [{ productId: 'mug', qty: 2 }]);
+    assert.deepEqual(addLineOnce(cart, 'k1', 'mug', 2).items, [], 'still taken after the checkout');
+    for (let i = 2; i <= 21; i++) cart = addLineOnce(cart, `k${i}`, 'tee', 1);
+    assert.equal(cart.added?.length, 20);
+    assert.equal(addLineOnce(cart, 'k1', 'tee', 1).items[0]?.qty, 21, 'the oldest ref was dropped');
+  });
+
   it('adds to a line, refuses past 999, removes a line', () => {
     let c = readCart(undefined);
     c = addLine(c, 'mug', 2);

@@ -33,10 +33,12 @@ interface Tally {
   unexpected: string[];
   counted: Record<string, number>;
   timed: [string, number][];
+  refreshed: number;
+  familiesLost: number;
 }
 
 /** A user whose requests are answered by `routes` (`'GET /api/cart'` → a list of replies, last one repeats). */
-function scripted(routes: Record<string, Reply[] | Route>) {
+function scripted(routes: Record<string, Reply[] | Route>, credentials: 'cookie' | 'bearer' = 'cookie') {
   const tally: Tally = {
     sent: [],
     lost: [],
@@ -48,6 +50,8 @@ function scripted(routes: Record<string, Reply[] | Route>) {
     unexpected: [],
     counted: {},
     timed: [],
+    refreshed: 0,
+    familiesLost: 0,
   };
   const answer = (method: string, path: string, init: WorkloadRequestInit = {}): WorkloadAnswer | null => {
     const route = `${method} ${path}`;
@@ -67,6 +71,7 @@ function scripted(routes: Record<string, Reply[] | Route>) {
   };
   const user: WorkloadUser = {
     n: 7,
+    credentials,
     http: {
       request: async (method, path, init) => answer(method, path, init),
       idempotent: async (method, path, init): Promise<IdempotentAnswer> => ({
@@ -93,6 +98,8 @@ function scripted(routes: Record<string, Reply[] | Route>) {
       created: (key, id) => void tally.created.push([key, id]),
       count: (name, n = 1) => void (tally.counted[name] = (tally.counted[name] ?? 0) + n),
       timing: (name, ms) => void tally.timed.push([name, ms]),
+      refreshed: () => void tally.refreshed++,
+      refreshFamilyLost: () => void tally.familiesLost++,
     },
     stopped: () => false,
     think: async () => {},
@@ -214,6 +221,75 @@ describe('the shop workload, judged answer by answer', () => {
     assert.deepEqual(password, { username: 'user7', password: 'stateline' });
     const refused = scripted({ 'GET /api/orders': [{ status: 401 }] });
     assert.equal(await workload.audit!({ http: refused.user.http, n: 7, signIn: false }), null);
+  });
+});
+
+describe('the workload with bearer credentials', () => {
+  const pair = (n: number): Reply => ({
+    status: 200,
+    body: { accessToken: `a${n}`, refreshToken: `r${n}`, tokenType: 'Bearer', expiresIn: 600, handle: 'f1' },
+  });
+  const seenAuth: string[] = [];
+  const whoami: Route = (init) => {
+    const auth = init.headers?.authorization ?? '';
+    seenAuth.push(auth);
+    return auth === 'Bearer a2'
+      ? { status: 200, body: { user: { id: 'user7' } } }
+      : { status: 401, headers: { 'www-authenticate': 'Bearer realm="shop", error="invalid_token"' } };
+  };
+
+  it('signs in for tokens, sends them, and refreshes a refused access token once before asking again', async () => {
+    seenAuth.length = 0;
+    const { user, tally } = scripted(
+      {
+        'POST /api/tokens': [pair(1)],
+        'POST /api/tokens/refresh': [pair(2)],
+        'GET /api/whoami': whoami,
+      },
+      'bearer',
+    );
+    const state = workload.init(user);
+    assert.equal(await workload.prepare!(user, state), true);
+    await action('whoami').run(user, state);
+    assert.deepEqual(seenAuth, ['Bearer a1', 'Bearer a2']);
+    assert.deepEqual(tally.sent, [
+      'POST /api/tokens',
+      'GET /api/whoami',
+      'POST /api/tokens/refresh',
+      'GET /api/whoami',
+    ]);
+    assert.deepEqual([tally.refreshed, tally.familiesLost, tally.lost, tally.unexpected], [1, 0, [], []]);
+  });
+
+  it('a refused refresh is a family lost (not also a lost session); the user signs in again', async () => {
+    const { user, tally } = scripted(
+      {
+        'POST /api/tokens': [pair(1), pair(3)],
+        'POST /api/tokens/refresh': [{ status: 401, body: { code: 'SL_ERR_REFRESH_INVALID' } }],
+        'GET /api/whoami': whoami,
+      },
+      'bearer',
+    );
+    const state = workload.init(user);
+    assert.equal(await workload.prepare!(user, state), true);
+    await action('whoami').run(user, state);
+    assert.deepEqual([tally.refreshed, tally.familiesLost, tally.lost, tally.unexpected], [0, 1, [], []]);
+    assert.equal(state.loggedIn, false);
+    assert.equal(await workload.prepare!(user, state), true);
+    assert.equal(state.tokens?.access, 'a3');
+  });
+
+  it('logging out ends the family (DELETE /api/tokens/<handle>) and forgets the tokens', async () => {
+    const { user, tally } = scripted(
+      { 'POST /api/tokens': [pair(1)], 'DELETE /api/tokens/f1': [{ status: 204 }] },
+      'bearer',
+    );
+    const state = workload.init(user);
+    await workload.prepare!(user, state);
+    await action('logout').run(user, state);
+    assert.equal(state.tokens, null);
+    assert.deepEqual(tally.sent, ['POST /api/tokens', 'DELETE /api/tokens/f1']);
+    assert.deepEqual(tally.unexpected, []);
   });
 });
 

@@ -257,7 +257,7 @@ function program(io: CliIo, done: (code: number) => void): Command {
     .addOption(
       new Option(
         '--configs <list>',
-        'comma-separated configs (strategy[/store][/balance][/replication]) or all; first>second ' +
+        'comma-separated configs (strategy[/store][/bus][/balance][/replication][/bearer]) or all; first>second ' +
           '(e.g. token>server) switches every instance from first to second by a rolling restart under load; ' +
           "entities[/store] runs the app's workloads.entities and kills the owner its victim names",
       )

@@ -34,6 +34,8 @@ export interface ClusterOptions {
   adminToken?: string | undefined;
   /** Session keys for every instance (default `STATELINE_SESSION_KEYS`, else one generated per run). */
   sessionKeys?: string[];
+  /** Token key seeds for every instance (default `STATELINE_TOKEN_KEYS`, else one generated per run). */
+  tokenKeys?: string[];
   /** What the instances' output does (default `'inherit'`). */
   stdio?: 'inherit' | 'ignore';
   /** Extra environment for every instance (e.g. an app's own settings); the cluster's settings win. */

@@ -64,6 +64,11 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
     (process.env[INSTANCE_ENV.sessionKeys]?.split(',').filter(Boolean) || [
       randomBytes(32).toString('base64url'),
     ]);
+  const tokenKeys =
+    o.tokenKeys ??
+    (process.env[INSTANCE_ENV.tokenKeys]?.split(',').filter(Boolean) || [
+      randomBytes(32).toString('base64url'),
+    ]);
   // Instances believe X-Forwarded-For only on requests that carry this (a client on the same host
   // sending straight to an instance port cannot forge its address).
   const gatewaySecret = randomBytes(24).toString('base64url');
@@ -97,6 +102,7 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
       [INSTANCE_ENV.bus]: o.bus,
       [INSTANCE_ENV.replication]: o.replication,
       [INSTANCE_ENV.sessionKeys]: keys.join(','),
+      [INSTANCE_ENV.tokenKeys]: tokenKeys.join(','),
       [INSTANCE_ENV.gatewaySecret]: gatewaySecret,
     },
   });

@@ -35,6 +35,7 @@ describe('lab config names', () => {
       balance: 'sticky',
       replication: 'backup',
       workload: null,
+      credentials: 'cookie',
       switchTo: null,
     });
     assert.deepEqual(parseConfig('token'), {
@@ -45,6 +46,7 @@ describe('lab config names', () => {
       balance: 'round-robin',
       replication: 'off',
       workload: null,
+      credentials: 'cookie',
       switchTo: null,
     });
     assert.deepEqual(parseConfig('hybrid/redis'), {
@@ -55,8 +57,20 @@ describe('lab config names', () => {
       balance: 'round-robin',
       replication: 'off',
       workload: null,
+      credentials: 'cookie',
       switchTo: null,
     });
+    assert.equal(parseConfig('server/bearer').credentials, 'bearer');
+    assert.equal(parseConfig('hybrid/bearer/redis').credentials, 'bearer');
+    assert.throws(
+      () => parseConfig('server/bearer/cookie'),
+      /credentials \(cookie, bearer\), or is given twice/,
+    );
+    assert.equal(parseSwitch('server/bearer>hybrid').switchTo?.credentials, 'bearer');
+    assert.throws(
+      () => parseSwitch('server/bearer>hybrid/cookie'),
+      /switches the credentials \(bearer to cookie\)/,
+    );
     assert.equal(parseConfig('server/sticky/postgres').store, 'postgres');
     assert.equal(parseConfig('server/sticky/postgres').balance, 'sticky');
     assert.deepEqual(
@@ -79,6 +93,7 @@ describe('lab config names', () => {
       balance: 'sticky',
       replication: 'off',
       workload: null,
+      credentials: 'cookie',
       switchTo: null,
     });
     assert.equal(parseSwitch('server/nats>hybrid').switchTo?.bus, 'nats');
@@ -115,12 +130,12 @@ describe('lab config names', () => {
       assert.throws(() => parseConfigs(bad), OptionError);
     });
 
-  it('all = the eight documented configs, in order; a list keeps its order', () => {
+  it('all = the nine documented configs, in order; a list keeps its order', () => {
     assert.deepEqual(
       parseConfigs('all').map((c) => c.name),
       [...ALL_CONFIGS],
     );
-    assert.equal(ALL_CONFIGS.length, 8);
+    assert.equal(ALL_CONFIGS.length, 9);
     assert.deepEqual(
       parseConfigs('token, server/sqlite').map((c) => c.name),
       ['token', 'server/sqlite'],

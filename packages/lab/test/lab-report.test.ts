@@ -31,6 +31,7 @@ function ranRun(config: string, over: Partial<RunReport> = {}): RunReport {
         store: second === 'redis' ? 'redis' : 'sqlite',
         balance: second === 'sticky' ? 'sticky' : 'round-robin',
         replication: 'off',
+        credentials: 'cookie',
       },
       'x',
     ),
@@ -61,6 +62,7 @@ function ranRun(config: string, over: Partial<RunReport> = {}): RunReport {
     cache: { conditionalRequests: 4, notModified: 4, nearCacheHitRatio: null },
     orders: { placed: 3, missing: 0, auditFailures: 0 },
     cart: { addsAcknowledged: 5, checks: 6 },
+    refresh: { refreshed: 0, familiesLost: 0 },
     faultsNotApplied: [{ kind: 'store-restart', reason: 'SQLite is embedded' }],
     timeline: [
       { t: 0, requests: 10, errors: 0, sessionsLost: 0, p99: 2 },
@@ -83,6 +85,7 @@ function sampleReport(
         store: 'redis',
         balance: 'round-robin',
         replication: 'off',
+        credentials: 'cookie',
       },
       'no redis-server on PATH',
     ),
@@ -390,6 +393,18 @@ describe('what this run shows', () => {
     assert.match(reportMarkdown(a), /## What this run shows\n\n\*\*Scalability\.\*\*/);
   });
 
+  it('counts the token refreshes and lost refresh families of a bearer run, and says nothing of them for cookies', () => {
+    const r = sampleReport([
+      ranRun('server/sqlite'),
+      ranRun('server/bearer', { credentials: 'bearer', refresh: { refreshed: 120, familiesLost: 2 } }),
+    ]);
+    const tolerance = findings(r)
+      .find((f) => f.topic === 'Fault tolerance')!
+      .sentences.join(' ');
+    assert.match(tolerance, /`server\/bearer`[^`]*120 token refreshes and 2 refresh families lost\./);
+    assert.doesNotMatch(tolerance, /`server\/sqlite`[^`]*refresh/);
+  });
+
   it('says nothing when nothing ran', () => {
     assert.deepEqual(
       findings(
@@ -401,6 +416,7 @@ describe('what this run shows', () => {
               store: 'redis',
               balance: 'round-robin',
               replication: 'off',
+              credentials: 'cookie',
             },
             'no redis',
           ),

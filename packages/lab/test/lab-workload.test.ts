@@ -11,9 +11,11 @@ import { after, before, describe, it } from 'node:test';
 import type { Workload, WorkloadUser } from 'stateline/instance';
 import { Agent } from 'undici';
 import { auditCreates } from '../src/run/audit.js';
+import { parseConfig } from '../src/run/config.js';
 import { HttpClient } from '../src/run/http-client.js';
 import { mulberry32 } from '../src/run/prng.js';
 import { Recorder } from '../src/run/recorder.js';
+import { runConfig } from '../src/run/run-config.js';
 import { VirtualUser } from '../src/run/virtual-user.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -200,6 +202,63 @@ describe('the generic virtual user', () => {
     assert.equal(types['400 form'], 1);
     assert.ok((types['judge threw'] ?? 0) >= 1, JSON.stringify(types));
     rec.destroy();
+  });
+});
+
+describe('bearer credentials', () => {
+  it('the user learns its credentials; refreshes and lost families are counted, a lost family as a bad time', async () => {
+    const rec = new Recorder();
+    const seen: string[] = [];
+    const until = performance.now() + 200;
+    const w: Workload<{ done: boolean }> = {
+      credentials: ['cookie', 'bearer'],
+      init: (user) => (seen.push(user.credentials), { done: false }),
+      actions: [
+        {
+          name: 'refresh',
+          weight: 1,
+          async run(user, s) {
+            if (s.done) return;
+            s.done = true;
+            user.report.refreshed();
+            user.report.refreshed();
+            user.report.refreshFamilyLost();
+          },
+        },
+      ],
+    };
+    const vu = new VirtualUser({
+      n: 1,
+      workload: w as Workload<unknown>,
+      credentials: 'bearer',
+      base,
+      dispatcher,
+      rec,
+      rnd: mulberry32(5),
+      stopped: () => performance.now() > until,
+    });
+    await vu.run();
+    assert.deepEqual(seen, ['bearer']);
+    assert.deepEqual([rec.refreshed, rec.refreshFamiliesLost, rec.errors], [2, 1, 0]);
+    assert.equal(rec.badTimes.length, 1, 'a lost family keeps recoveryMs from calling the seconds clean');
+    rec.destroy();
+  });
+
+  it('a bearer config of a workload that drives cookies only is skipped, with the reason', async () => {
+    const run = await runConfig({
+      config: parseConfig('server/bearer'),
+      app: '/nonexistent/app.js',
+      workload: { init: () => ({}), actions: [{ name: 'a', weight: 1, run: async () => {} }] },
+      durationMs: 2000,
+      users: 1,
+      instances: 1,
+      faults: [],
+      seed: 1,
+      postgres: 'postgres://127.0.0.1/none',
+    });
+    assert.equal(run.credentials, 'bearer');
+    assert.match(run.skipped ?? '', /drives cookie users, not bearer/);
+    assert.equal(run.refresh, null);
   });
 });
 

@@ -40,6 +40,8 @@ export interface Order {
 
 export interface SessionInfo {
   handle: string;
+  /** A browser's cookie session, or an API client's token family. */
+  kind: 'cookie' | 'token';
   createdAt: number;
   lastSeenAt: number;
   userAgent: string | null;

@@ -27,7 +27,11 @@ export type LabBus = (typeof LAB_BUSES)[number];
 export const LAB_WORKLOADS = ['entities'] as const;
 export type LabWorkload = (typeof LAB_WORKLOADS)[number];
 
-/** One configuration the lab measures: `strategy[/store][/bus][/balance][/replication]`. */
+/** What the virtual users authenticate with: the session cookie (default) or bearer tokens. */
+export const LAB_CREDENTIALS = ['cookie', 'bearer'] as const;
+export type LabCredentials = (typeof LAB_CREDENTIALS)[number];
+
+/** One configuration the lab measures: `strategy[/store][/bus][/balance][/replication][/credentials]`. */
 export interface LabConfig {
   /** The name as written, e.g. `memory/sticky/backup`. */
   name: string;
@@ -39,6 +43,8 @@ export interface LabConfig {
   replication: Replication;
   /** The app's `workloads[name]` the users run (an `entities` config), or null for its `workload`. */
   workload: LabWorkload | null;
+  /** `bearer`: the users call the app with tokens they log in for and refresh (the workload's part). */
+  credentials: LabCredentials;
   /**
    * `first>second`: the configuration a rolling restart switches every instance to under load
    * (the run's own fields are the first one's); null for an ordinary config.
@@ -56,6 +62,7 @@ export const ALL_CONFIGS = [
   'server/postgres',
   'token',
   'hybrid/redis',
+  'server/bearer',
 ] as const;
 
 const has = <T extends string>(list: readonly T[], v: string): v is T =>
@@ -67,15 +74,16 @@ const has = <T extends string>(list: readonly T[], v: string): v is T =>
  * `postgres`, `memcached`; on `redis-cluster` the Bus and the shop's chat Log are on the cluster
  * too, unless a bus segment says otherwise), a bus (`ipc`, `nats`), a balance policy
  * (`round-robin`, `least-conn`, `sticky`, `hash`) or a replication mode (`backup`,
- * `all`). Defaults: store `sqlite` (every strategy needs a durable Store for users and orders),
- * bus `ipc`, balance `round-robin`, replication `off`. Replication needs the `memory` strategy.
- * A workload name ({@link LAB_WORKLOADS}) may stand in place of the strategy: `entities/redis`
- * runs the app's `workloads.entities` on the `server` strategy.
+ * `all`) or the credentials (`cookie`, `bearer`: users get tokens from the app, call its API
+ * with them and refresh them). Defaults: store `sqlite` (every strategy needs a durable Store for
+ * users and orders), bus `ipc`, balance `round-robin`, replication `off`, credentials `cookie`.
+ * Replication needs the `memory` strategy. A workload name ({@link LAB_WORKLOADS}) may stand in
+ * place of the strategy: `entities/redis` runs the app's `workloads.entities` on the `server` strategy.
  *
  * @example
  * ```ts
  * parseConfig('memory/sticky/backup');
- * // { name: 'memory/sticky/backup', strategy: 'memory', store: 'sqlite', bus: 'ipc', balance: 'sticky', replication: 'backup' }
+ * // { name: 'memory/sticky/backup', strategy: 'memory', store: 'sqlite', bus: 'ipc', balance: 'sticky', replication: 'backup', credentials: 'cookie' }
  * ```
  */
 export function parseConfig(name: string): LabConfig {
@@ -91,14 +99,16 @@ export function parseConfig(name: string): LabConfig {
   let bus: LabBus | undefined;
   let balance: BalancePolicy | undefined;
   let replication: Replication | undefined;
+  let credentials: LabCredentials | undefined;
   for (const part of rest) {
     if (has(LAB_STORES, part) && store === undefined) store = part;
     else if (has(LAB_BUSES, part) && bus === undefined) bus = part;
     else if (has(BALANCES, part) && balance === undefined) balance = part;
     else if (has(REPLICATIONS, part) && part !== 'off' && replication === undefined) replication = part;
+    else if (has(LAB_CREDENTIALS, part) && credentials === undefined) credentials = part;
     else
       throw new OptionError(
-        `--configs: "${part}" in "${name}" is not a store (${LAB_STORES.join(', ')}), bus (${LAB_BUSES.join(', ')}), balance (${BALANCES.join(', ')}) or replication (backup, all), or is given twice`,
+        `--configs: "${part}" in "${name}" is not a store (${LAB_STORES.join(', ')}), bus (${LAB_BUSES.join(', ')}), balance (${BALANCES.join(', ')}), replication (backup, all) or credentials (${LAB_CREDENTIALS.join(', ')}), or is given twice`,
       );
   }
   if (replication && strategy !== 'memory')
@@ -111,6 +121,7 @@ export function parseConfig(name: string): LabConfig {
     bus: bus ?? 'ipc',
     balance: balance ?? 'round-robin',
     replication: replication ?? 'off',
+    credentials: credentials ?? 'cookie',
     switchTo: null,
   };
 }
@@ -119,7 +130,7 @@ export function parseConfig(name: string): LabConfig {
  * Parses a config name or a strategy switch `first>second` (e.g. `token>server`,
  * `memory/sticky/backup>server`): the cluster starts with the first configuration and a rolling
  * restart moves each instance to the second. Both keep the cluster's Store and gateway, so the
- * second may not name another store, bus or balance policy than the first (it inherits them).
+ * second may not name another store, bus, balance policy or credentials than the first (it inherits them).
  *
  * @example
  * ```ts
@@ -146,12 +157,22 @@ export function parseSwitch(name: string): LabConfig {
   ] as const) {
     if (segments.includes(value) && value !== from[field])
       throw new OptionError(
-        `--configs: "${name}" switches the ${field} (${from[field]} to ${value}); a switch keeps the first config's store, bus and balance`,
+        `--configs: "${name}" switches the ${field} (${from[field]} to ${value}); a switch keeps the first config's store, bus, balance and credentials`,
       );
   }
   if (raw.strategy === from.strategy && raw.replication === from.replication)
     throw new OptionError(`--configs: "${name}" switches to the same strategy and replication`);
-  const to: LabConfig = { ...raw, store: from.store, bus: from.bus, balance: from.balance };
+  if (segments.includes(raw.credentials) && raw.credentials !== from.credentials)
+    throw new OptionError(
+      `--configs: "${name}" switches the credentials (${from.credentials} to ${raw.credentials}); a switch keeps the first config's`,
+    );
+  const to: LabConfig = {
+    ...raw,
+    store: from.store,
+    bus: from.bus,
+    balance: from.balance,
+    credentials: from.credentials,
+  };
   return { ...from, name: `${from.name}>${to.name}`, switchTo: to };
 }
 

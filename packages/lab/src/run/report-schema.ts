@@ -1,4 +1,4 @@
-import { LAB_STORES, LAB_WORKLOADS } from './config.js';
+import { LAB_CREDENTIALS, LAB_STORES, LAB_WORKLOADS } from './config.js';
 import { FAULT_KINDS } from './options.js';
 import { REPORT_SCHEMA } from './report.js';
 
@@ -122,6 +122,7 @@ const MEASURES: Record<string, Check> = {
   timings: recordOf(
     shape({ count: count, p50: nonNegative, p95: nonNegative, p99: nonNegative, max: nonNegative }),
   ),
+  refresh: shape({ refreshed: count, familiesLost: count }),
 };
 
 /** Measures that may be null in a run that was not skipped (nothing to measure them from). */
@@ -144,6 +145,7 @@ const run: Check = (v, path, errors) => {
     balance: oneOf(['round-robin', 'least-conn', 'sticky', 'hash']),
     replication: oneOf(['off', 'backup', 'all']),
     workload: nullable(oneOf(LAB_WORKLOADS)),
+    credentials: oneOf(LAB_CREDENTIALS),
     skipped: nullable(nonEmpty),
     faults: arrayOf(fault),
     errorsByType: recordOf(count),

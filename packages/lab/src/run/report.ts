@@ -35,6 +35,8 @@ export interface RunReport {
   replication: string;
   /** The app's named workload the users ran (`entities`), or null for its default `workload`. */
   workload: string | null;
+  /** What the virtual users authenticated with: `cookie` or `bearer`. */
+  credentials: string;
   /** Null, or why this config did not run. */
   skipped: string | null;
   requests: number | null;
@@ -88,6 +90,11 @@ export interface RunReport {
   } | null;
   /** Acknowledged cart adds and cart comparisons made. */
   cart: { addsAcknowledged: number; checks: number } | null;
+  /**
+   * Bearer credentials renewed, and refreshes the app refused for a token family its user never
+   * gave up (a family lost); both 0 with cookies.
+   */
+  refresh: { refreshed: number; familiesLost: number } | null;
   /** Faults asked for that do not apply to this config, with the reason. */
   faultsNotApplied: { kind: FaultKind; reason: string }[];
   /** One point per second of load. */
@@ -157,6 +164,7 @@ export function skippedRun(
     balance: string;
     replication: string;
     workload?: string | null;
+    credentials: string;
   },
   reason: string,
 ): RunReport {
@@ -167,6 +175,7 @@ export function skippedRun(
     balance: c.balance,
     replication: c.replication,
     workload: c.workload ?? null,
+    credentials: c.credentials,
     skipped: reason,
     requests: null,
     throughput: null,
@@ -194,6 +203,7 @@ export function skippedRun(
     cache: null,
     orders: null,
     cart: null,
+    refresh: null,
     faultsNotApplied: [],
     timeline: [],
     switch: null,

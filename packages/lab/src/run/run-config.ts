@@ -88,6 +88,12 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     });
   progress('starting');
   const workload = o.workload ?? (await loadWorkload(o.app, config.workload ?? undefined));
+  const kinds = workload.credentials ?? ['cookie'];
+  if (!kinds.includes(config.credentials))
+    return skippedRun(
+      config,
+      `the app's workload drives ${kinds.join(' and ')} users, not ${config.credentials} (its credentials export)`,
+    );
   const bus = await prepareBus(config.bus);
   if ('skipped' in bus) return skippedRun(config, bus.skipped);
   const store = await prepareStore(config.store, { postgres: o.postgres });
@@ -165,6 +171,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
         new VirtualUser({
           n: i + 1,
           workload,
+          credentials: config.credentials,
           base: c.url,
           dispatcher,
           rec,
@@ -251,6 +258,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       },
       orders: { placed: rec.created, missing, auditFailures },
       cart: { addsAcknowledged: rec.acknowledged, checks: rec.checks },
+      refresh: { refreshed: rec.refreshed, familiesLost: rec.refreshFamiliesLost },
       faultsNotApplied: notApplied,
       timeline: rec.timeline(loadMs),
       switch: config.switchTo

@@ -1,4 +1,10 @@
-import type { Workload, WorkloadAction, WorkloadReport, WorkloadUser } from 'stateline/instance';
+import type {
+  Workload,
+  WorkloadAction,
+  WorkloadCredentials,
+  WorkloadReport,
+  WorkloadUser,
+} from 'stateline/instance';
 import type { Dispatcher } from 'undici';
 import { HttpClient } from './http-client.js';
 import type { Random } from './prng.js';
@@ -10,6 +16,8 @@ export interface VirtualUserOptions {
   n: number;
   /** What it does: the app module's `workload`. */
   workload: Workload<unknown>;
+  /** What it authenticates with (default `cookie`). */
+  credentials?: WorkloadCredentials;
   /** The gateway, e.g. `http://127.0.0.1:40123`. */
   base: string;
   dispatcher: Dispatcher;
@@ -74,6 +82,7 @@ export class VirtualUser {
     });
     this.user = {
       n: o.n,
+      credentials: o.credentials ?? 'cookie',
       http: this.http,
       random: o.rnd,
       report: this.reporter(),
@@ -134,6 +143,8 @@ export class VirtualUser {
       staleRead: () => rec.staleRead(),
       acknowledged: () => void rec.acknowledged++,
       checked: () => void rec.checks++,
+      refreshed: () => void rec.refreshed++,
+      refreshFamilyLost: () => rec.refreshFamilyLost(),
       created: (key, id) => {
         rec.created++;
         const ids = this.created.get(key) ?? new Set<string>();

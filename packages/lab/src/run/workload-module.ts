@@ -43,6 +43,14 @@ function workloadProblem(v: unknown): string | null {
   if (!('init' in v) || typeof v.init !== 'function') return 'has no init(user)';
   if (!('actions' in v) || !Array.isArray(v.actions) || v.actions.length === 0) return 'has no actions';
   if (!v.actions.every(isAction)) return 'has an action without a name, a weight above 0 or run()';
+  if (
+    'credentials' in v &&
+    v.credentials !== undefined &&
+    (!Array.isArray(v.credentials) ||
+      v.credentials.length === 0 ||
+      !v.credentials.every((c) => c === 'cookie' || c === 'bearer'))
+  )
+    return 'has credentials that are not a non-empty list of cookie, bearer';
   if ('env' in v && v.env !== undefined && typeof v.env !== 'function')
     return 'has an env that is not a function';
   if ('prepare' in v && v.prepare !== undefined && typeof v.prepare !== 'function')

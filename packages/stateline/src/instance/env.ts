@@ -20,6 +20,11 @@ export const INSTANCE_ENV = {
   bus: 'STATELINE_BUS',
   replication: 'STATELINE_REPLICATION',
   sessionKeys: 'STATELINE_SESSION_KEYS',
+  /**
+   * Seeds of the bearer-token signing keys, comma-separated base64url (32 bytes each, newest
+   * first): every instance gets the same ones, so any of them verifies what another signed.
+   */
+  tokenKeys: 'STATELINE_TOKEN_KEYS',
   /** The value of the gateway's {@link GATEWAY_PROOF_HEADER}: only requests with it are the gateway's. */
   gatewaySecret: 'STATELINE_GATEWAY_SECRET',
   /**

@@ -87,6 +87,12 @@ export interface WorkloadRandom {
 }
 
 /**
+ * What a user authenticates with: `cookie` (the app's session cookie, kept by the tool's cookie
+ * jar) or `bearer` (tokens the workload obtains, sends in `Authorization` and refreshes itself).
+ */
+export type WorkloadCredentials = 'cookie' | 'bearer';
+
+/**
  * How a user noticed that its session was gone without having ended it: the app said it is
  * signed out, the app answered 401, or the data the session held vanished.
  */
@@ -129,6 +135,13 @@ export interface WorkloadReport {
    * name's count, p50, p95, p99 and max.
    */
   timing(name: string, ms: number): void;
+  /** A bearer user's credentials were renewed (a refresh the app answered with new tokens). */
+  refreshed(): void;
+  /**
+   * A refresh the app refused for a token family the user never gave up (no logout, no revocation
+   * of its own): the user's credentials were lost and it had to sign in again.
+   */
+  refreshFamilyLost(): void;
 }
 
 /**
@@ -143,6 +156,8 @@ export interface WorkloadReport {
 export interface WorkloadUser {
   /** Its number, 1 to the number of users (an account to sign in as, for instance). */
   readonly n: number;
+  /** What this run's users authenticate with (one of the workload's {@link Workload.credentials}). */
+  readonly credentials: WorkloadCredentials;
   readonly http: WorkloadHttp;
   readonly random: WorkloadRandom;
   readonly report: WorkloadReport;
@@ -276,6 +291,11 @@ export interface WorkloadCheck<S> {
  * ```
  */
 export interface Workload<S = unknown> {
+  /**
+   * The credentials the workload can drive users with (default `['cookie']`); a tool skips a run
+   * that asks for another kind.
+   */
+  readonly credentials?: readonly WorkloadCredentials[];
   /** Environment every instance needs for `users` virtual users (accounts to seed, for instance). */
   env?(users: number): Record<string, string>;
   /** Makes one user's memory, once, before its first action. */

@@ -6,6 +6,7 @@ import { rejectUnknown } from '../internal/spec.js';
 import type { HubStats } from '../realtime/types.js';
 import type { SessionManager, SessionMetrics } from '../session/types.js';
 import type { Store } from '../store/types.js';
+import type { TokenMetrics } from '../tokens/types.js';
 import type * as PromClient from 'prom-client';
 import type { Registry } from 'prom-client';
 import { instrumentBus } from './instrument-bus.js';
@@ -30,6 +31,7 @@ export interface MetricsOptions {
   sessions?: SessionManager;
   idempotency?: { readonly stats: Readonly<IdempotencyStats> };
   realtime?: { readonly stats: Readonly<HubStats> };
+  tokens?: { readonly metrics: Readonly<TokenMetrics> };
 }
 
 /**
@@ -45,6 +47,8 @@ export interface MetricSources {
   sessions?: { readonly metrics: Readonly<SessionMetrics> };
   idempotency?: { readonly stats: Readonly<IdempotencyStats> };
   realtime?: { readonly stats: Readonly<HubStats> };
+  /** A `createTokens` instance (`stateline/tokens`). */
+  tokens?: { readonly metrics: Readonly<TokenMetrics> };
 }
 
 /**
@@ -65,7 +69,7 @@ export interface StatelineMetrics {
   store(store: Store): Store;
   /** The Bus, counting publishes, failed publishes and deliveries to this process's subscribers. */
   bus(bus: Bus): Bus;
-  /** Adds a session manager, an idempotency middleware or a realtime hub; their counters are read at each scrape. */
+  /** Adds a session manager, an idempotency middleware, a realtime hub or bearer tokens; their counters are read at each scrape. */
   watch(sources: MetricSources): void;
 }
 
@@ -93,7 +97,7 @@ export async function collectMetrics(options: MetricsOptions = {}): Promise<Stat
   if (!options || typeof options !== 'object') throw bad('options must be an object');
   rejectUnknown(
     options,
-    ['registry', 'prefix', 'buckets', 'sessions', 'idempotency', 'realtime'],
+    ['registry', 'prefix', 'buckets', 'sessions', 'idempotency', 'realtime', 'tokens'],
     'collectMetrics',
   );
   const prefix = options.prefix ?? 'stateline_';
@@ -107,6 +111,7 @@ export async function collectMetrics(options: MetricsOptions = {}): Promise<Stat
   const sessions: { readonly metrics: Readonly<SessionMetrics> }[] = [];
   const idempotency: { readonly stats: Readonly<IdempotencyStats> }[] = [];
   const hubs: { readonly stats: Readonly<HubStats> }[] = [];
+  const tokens: { readonly metrics: Readonly<TokenMetrics> }[] = [];
   const sum = <T>(list: readonly T[], read: (x: T) => number) => list.reduce((n, x) => n + read(x), 0);
 
   /** A counter whose value is read from the watched components when Prometheus scrapes. */
@@ -122,6 +127,7 @@ export async function collectMetrics(options: MetricsOptions = {}): Promise<Stat
     });
   const s = (read: (m: Readonly<SessionMetrics>) => number) => () => sum(sessions, (x) => read(x.metrics));
   const hub = (read: (h: Readonly<HubStats>) => number) => () => sum(hubs, (x) => read(x.stats));
+  const t = (read: (m: Readonly<TokenMetrics>) => number) => () => sum(tokens, (x) => read(x.metrics));
 
   const storeInstruments = {
     operations: new prom.Counter({
@@ -252,6 +258,26 @@ export async function collectMetrics(options: MetricsOptions = {}): Promise<Stat
     hub((h) => h.dropped + h.slowConsumers),
   );
 
+  mirror('tokens_issued_total', 'Token families started (issue)', t((m) => m.issued));
+  mirror('tokens_refreshed_total', 'Refresh tokens rotated', t((m) => m.refreshed));
+  mirror(
+    'tokens_reuse_detected_total',
+    'Rotated refresh tokens presented again; each revoked its family (theft detection)',
+    t((m) => m.reuseDetected),
+  );
+  new prom.Counter({
+    name: `${prefix}tokens_rejected_total`,
+    help: 'Tokens refused, by kind: access (malformed, bad signature, expired, revoked…), access_revoked (of those, revoked), refresh',
+    labelNames: ['kind'] as const,
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ kind: 'access' }, t((m) => m.refused)());
+      this.inc({ kind: 'access_revoked' }, t((m) => m.revokedRefused)());
+      this.inc({ kind: 'refresh' }, t((m) => m.refreshRefused)());
+    },
+  });
+
   const metrics: StatelineMetrics = {
     registry,
     store: (store) => instrumentStore(store, storeInstruments),
@@ -260,6 +286,7 @@ export async function collectMetrics(options: MetricsOptions = {}): Promise<Stat
       if (sources.sessions) sessions.push(sources.sessions);
       if (sources.idempotency) idempotency.push(sources.idempotency);
       if (sources.realtime) hubs.push(sources.realtime);
+      if (sources.tokens) tokens.push(sources.tokens);
     },
   };
   metrics.watch(options);

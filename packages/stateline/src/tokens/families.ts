@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { StatelineError } from '../errors.js';
 import { randomId } from '../session/key-ring.js';
 import type { SessionFamilies } from '../session/host.js';
@@ -40,6 +40,8 @@ const MAX_UA = 200;
 /** `<handle>.<lineage>.<secret>`, each 128 random bits in base64url. */
 const REFRESH_RE = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})$/;
 const MAX_ATTEMPTS = 8;
+/** How long after a rotation its retry (same token, same retry key) is answered again. */
+const RETRY_WINDOW_MS = 60_000;
 
 const key = (handle: string) => `tfam:${handle}`;
 const index = (userId: string) => `tfams:${userId}`;
@@ -69,6 +71,8 @@ export interface FamiliesOptions {
   /** ms an access token can still be used after its family ends (its lifetime plus clock tolerance). */
   accessWindow: number;
   logger: TokensLogger | undefined;
+  /** The same on every instance (from the signing key): derives the successor of a retried refresh. */
+  retrySecret: Buffer;
 }
 
 /**
@@ -105,13 +109,25 @@ export class Families implements SessionFamilies {
   }
 
   /** Spends `token` for a new one of the same family; reuse revokes the family. */
-  async rotate(token: string): Promise<Rotated> {
+  /**
+   * With `retryKey` the successor secret is derived (HMAC of the server's retry secret over the
+   * presented token and the key) rather than drawn: the rotation it made can then be recognised
+   * and answered again, atomically with the rotation itself and with nothing more stored.
+   */
+  async rotate(token: string, retryKey?: string): Promise<Rotated> {
     const { store, now, refreshTtl, metrics, revocations } = this.o;
     const m = typeof token === 'string' ? REFRESH_RE.exec(token) : null;
     if (!m) throw this.refused('the refresh token is malformed');
     const [, handle, lineage, secret] = m as unknown as [string, string, string, string];
     const presented = digest(secret);
-    const next = randomId();
+    const next =
+      retryKey === undefined
+        ? randomId()
+        : createHmac('sha256', this.o.retrySecret)
+            .update(`${handle}.${lineage}.${secret}\0${retryKey}`)
+            .digest()
+            .subarray(0, 16)
+            .toString('base64url');
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const found = await store.get(key(handle));
       const rec = found && parse(found.value);
@@ -119,6 +135,18 @@ export class Families implements SessionFamilies {
         throw this.refused('the refresh token is unknown, expired or revoked');
       const at = now();
       if (!same(rec.r, presented)) {
+        // A retry of the rotation this token and key made: the same successor, nothing written.
+        if (retryKey !== undefined && same(rec.r, digest(next)) && at - rec.s <= RETRY_WINDOW_MS) {
+          if (at >= rec.x || revocations.isRevoked({ h: handle, u: rec.u, c: rec.c }))
+            throw this.refused('the refresh token was revoked');
+          return {
+            handle,
+            userId: rec.u,
+            scopes: rec.sc,
+            since: rec.c,
+            refreshToken: `${handle}.${lineage}.${next}`,
+          };
+        }
         await this.theft(handle, rec);
         throw this.refused('the refresh token was already used; its family is revoked');
       }

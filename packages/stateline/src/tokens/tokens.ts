@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type * as Jose from 'jose';
 import type { Bus } from '../bus/types.js';
 import { StatelineError } from '../errors.js';
@@ -15,6 +16,7 @@ import type {
   BearerAuth,
   IssueOptions,
   JwksDocument,
+  RefreshOptions,
   TokenMetrics,
   TokenPair,
   Tokens,
@@ -144,6 +146,7 @@ export async function createTokens(options: TokensOptions): Promise<Tokens> {
       refreshTtl,
       accessWindow,
       logger: options.logger,
+      retrySecret: retrySecret(options.keys),
     });
     const detach = host.attach(families);
     return new TokenService(options.issuer, accessMs / 1000, metrics, access, families, ring, async () => {
@@ -154,6 +157,13 @@ export async function createTokens(options: TokensOptions): Promise<Tokens> {
     await own.close();
     throw err;
   }
+}
+
+/** What retried refreshes derive their successor with: the signing key's private part, hashed. */
+function retrySecret(keys: TokensOptions['keys']): Buffer {
+  const signer = keys[0];
+  const d = signer && 'privateJwk' in signer ? String(signer.privateJwk.d ?? '') : '';
+  return createHash('sha256').update('stateline/tokens retried refresh\0').update(d).digest();
 }
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -193,9 +203,12 @@ class TokenService implements Tokens {
     return this.pair(f);
   }
 
-  async refresh(refreshToken: string): Promise<TokenPair> {
+  async refresh(refreshToken: string, options: RefreshOptions = {}): Promise<TokenPair> {
     this.live();
-    return this.pair(await this.families.rotate(refreshToken));
+    const { retryKey } = options;
+    if (retryKey !== undefined && (typeof retryKey !== 'string' || retryKey === '' || retryKey.length > 255))
+      throw bad('retryKey must be a string of 1 to 255 characters');
+    return this.pair(await this.families.rotate(refreshToken, retryKey));
   }
 
   async verify(accessToken: string, options: VerifyOptions = {}): Promise<BearerAuth> {

@@ -85,6 +85,16 @@ export interface IssueOptions {
   userAgent?: string | undefined;
 }
 
+export interface RefreshOptions {
+  /**
+   * A key the client sends with one refresh and its retries (an `Idempotency-Key`): the successor
+   * is derived from the presented token, this key and the signing key, so every instance answers a
+   * retry with the same refresh token, with nothing stored. A retry within a minute of the rotation
+   * it made is answered; any other second use still revokes the family.
+   */
+  retryKey?: string;
+}
+
 export interface VerifyOptions {
   /** Every one of these must be granted, else `SL_ERR_TOKEN_SCOPE` (403). */
   scopes?: readonly string[];
@@ -133,9 +143,12 @@ export interface Tokens {
   issue(userId: string, options?: IssueOptions): Promise<TokenPair>;
   /**
    * Rotates a refresh token: a new pair, the presented token spent. A spent token presented again
-   * revokes its whole family (theft detection); both answer `SL_ERR_REFRESH_INVALID`.
+   * revokes its whole family (theft detection); both answer `SL_ERR_REFRESH_INVALID`. With
+   * `retryKey`, the same token and key presented again within a minute of the rotation they made
+   * get the same refresh token (and a new access token) instead: a client's retry of a refresh
+   * whose answer was lost is not taken for theft.
    */
-  refresh(refreshToken: string): Promise<TokenPair>;
+  refresh(refreshToken: string, options?: RefreshOptions): Promise<TokenPair>;
   /** Checks an access token with no Store round trip; rejects with `SL_ERR_TOKEN_INVALID` or `SL_ERR_TOKEN_SCOPE`. */
   verify(accessToken: string, options?: VerifyOptions): Promise<BearerAuth>;
   /**

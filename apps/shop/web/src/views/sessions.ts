@@ -7,7 +7,8 @@ import { getState } from '../state.js';
 import type { SessionInfo } from '../types.js';
 
 /**
- * "My sessions": every device the user is logged in on, each with a revoke button, and a
+ * "My sessions": every device the user is logged in on (browsers, and API clients by their token
+ * family), each with a revoke button, and a
  * "log out everywhere" button.
  *
  * @example
@@ -69,6 +70,7 @@ export function renderSessions(root: HTMLElement): void {
                 'td',
                 { class: 'agent' },
                 s.userAgent ?? 'unknown device',
+                s.kind === 'token' && h('span', { class: 'badge', testid: 'session-token' }, 'API token'),
                 s.current && h('span', { class: 'badge', testid: 'session-current' }, 'this one'),
               ),
               h('td', {}, when(s.createdAt)),
