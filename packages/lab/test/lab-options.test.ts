@@ -110,6 +110,7 @@ describe('lab config names', () => {
       balance: 'round-robin',
       replication: 'off',
       workload: 'entities',
+      credentials: 'cookie',
       switchTo: null,
     });
     assert.equal(parseConfig('entities').store, 'sqlite');
