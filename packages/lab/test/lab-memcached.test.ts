@@ -42,6 +42,8 @@ describe('lab server/memcached', { skip: missing || undefined }, () => {
       balance: 'round-robin',
       replication: 'off',
       switchTo: null,
+      workload: null,
+      credentials: 'cookie',
     });
     assert.equal(parseConfig('hybrid/memcached/sticky').store, 'memcached');
   });

@@ -220,6 +220,7 @@ describe('postgres store: rows and expiry [postgres]', { skip }, () => {
         assert.deepEqual(await tables(), [
           'stateline_index',
           'stateline_log',
+          'stateline_log_fence',
           'stateline_log_key',
           'stateline_log_meta',
           'stateline_store',
