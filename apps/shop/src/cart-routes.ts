@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { withIdempotency, type IdempotentRequest } from 'stateline/node';
 import { checkDeclaredLength, limitBody, parseJsonObject } from './body.js';
-import { addLine, addLineOnce, CART, MAX_ADD, readCart, removeLine, type CartState } from './cart.js';
+import { addLine, addLineOnce, MAX_ADD, removeLine } from './cart.js';
 import { findProduct } from './catalog.js';
 import { fail } from './http-error.js';
 import { SL_ERR_BAD_REQUEST, SL_ERR_NOT_FOUND } from 'stateline/http';
 import { sendJson } from './respond.js';
 import type { Params } from './router.js';
+import { changeRequestCart, requestCart } from './request-cart.js';
 import type { SessionRequest, ShopContext } from './context.js';
 
 function knownProduct(id: unknown): string {
@@ -16,16 +17,12 @@ function knownProduct(id: unknown): string {
   return id;
 }
 
-/** Read-modify-write of the cart with the session's compare-and-set (`update`): concurrent changes all land. */
-function change(req: SessionRequest, fn: (cart: CartState) => CartState): Promise<CartState> {
-  return req.session.update<CartState>(CART, (raw) => fn(readCart(raw)));
-}
-
 /**
  * `GET /api/cart`, `POST /api/cart/items` (`{ productId, qty }` adds to the line),
- * `DELETE /api/cart/items/:productId`. The cart lives in the session (a token family's state for
- * a bearer client). An add sent with an `Idempotency-Key` is applied once: a retry with the same
- * key (the client's, or the gateway's after a reset) gets the first answer again.
+ * `DELETE /api/cart/items/:productId`. A logged-in user's cart lives with the account (one Store
+ * record shared by all the user's sessions, devices and token families); an anonymous visitor's
+ * lives in the session. An add sent with an `Idempotency-Key` is applied once: a retry with the
+ * same key (the client's, or the gateway's after a reset) gets the first answer again.
  *
  * @example
  * ```ts
@@ -34,6 +31,7 @@ function change(req: SessionRequest, fn: (cart: CartState) => CartState): Promis
  * ```
  */
 export function cartRoutes(ctx: ShopContext) {
+  const { store } = ctx;
   const addLineOf = async (req: IdempotentRequest<SessionRequest>, res: ServerResponse): Promise<void> => {
     const body = parseJsonObject(req.body);
     const productId = knownProduct(body.productId);
@@ -43,7 +41,7 @@ export function cartRoutes(ctx: ShopContext) {
     const key = req.headers['idempotency-key'];
     const ref =
       key === undefined ? null : createHash('sha256').update(String(key)).digest('base64url').slice(0, 16);
-    const cart = await change(req, (c) =>
+    const cart = await changeRequestCart(store, req, (c) =>
       ref === null ? addLine(c, productId, qty) : addLineOnce(c, ref, productId, qty),
     );
     sendJson(res, 200, { items: cart.items });
@@ -65,8 +63,8 @@ export function cartRoutes(ctx: ShopContext) {
     addLineOf,
   );
   return {
-    get(req: SessionRequest, res: ServerResponse): void {
-      sendJson(res, 200, { items: readCart(req.session.get(CART)).items });
+    async get(req: SessionRequest, res: ServerResponse): Promise<void> {
+      sendJson(res, 200, { items: (await requestCart(store, req)).items });
     },
 
     add(req: SessionRequest, res: ServerResponse): void {
@@ -78,7 +76,7 @@ export function cartRoutes(ctx: ShopContext) {
 
     async remove(req: SessionRequest, res: ServerResponse, params: Params): Promise<void> {
       const productId = knownProduct(params.productId);
-      const cart = await change(req, (c) => removeLine(c, productId));
+      const cart = await changeRequestCart(store, req, (c) => removeLine(c, productId));
       sendJson(res, 200, { items: cart.items });
     },
 
