@@ -110,7 +110,7 @@ describe('shop: bearer tokens beside cookies', () => {
     expectProblem(viaCookie, 403, 'SL_ERR_CSRF');
   });
 
-  it('a token family has its own cart; checkout with a token places an order the cookie session lists', async () => {
+  it("a token client shares the account's cart with the user's browsers; checkout with a token places an order the cookie session lists", async () => {
     const pair = await issue('carol');
     const add = await api.req<{ items: unknown[] }>('POST', '/api/cart/items', {
       body: { productId: 'tee', qty: 2 },
@@ -119,7 +119,9 @@ describe('shop: bearer tokens beside cookies', () => {
     assert.deepEqual(add.body.items, [{ productId: 'tee', qty: 2 }]);
     const browser = new Client(cluster.url);
     await browser.login('carol');
-    assert.deepEqual((await browser.req<{ items: unknown[] }>('GET', '/api/cart')).body.items, []);
+    assert.deepEqual((await browser.req<{ items: unknown[] }>('GET', '/api/cart')).body.items, [
+      { productId: 'tee', qty: 2 },
+    ]);
     const order = await api.req<{ order: { id: string } }>('POST', '/api/orders', {
       body: {},
       ...bearer(pair.accessToken, { 'idempotency-key': 'bearer-order-1' }),
@@ -129,6 +131,7 @@ describe('shop: bearer tokens beside cookies', () => {
     assert.ok(listed.body.orders.some((o) => o.id === order.body.order.id));
     const empty = await api.req<{ items: unknown[] }>('GET', '/api/cart', bearer(pair.accessToken));
     assert.deepEqual(empty.body.items, []);
+    assert.deepEqual((await browser.req<{ items: unknown[] }>('GET', '/api/cart')).body.items, []);
   });
 
   it('a cart add with an Idempotency-Key is applied once however often it is sent', async () => {
