@@ -23,10 +23,12 @@ import {
   LAB_DEFAULTS,
   parseDuration,
   parseFaults,
+  parseNetwork,
   parsePostgresUrl,
   parseSeed,
   parseUsers,
   type FaultKind,
+  type LabNetwork,
 } from './run/options.js';
 
 /** Where the CLI writes; tests pass their own. */
@@ -121,6 +123,7 @@ interface LabFlags {
   seed?: number;
   app?: string;
   postgres: string;
+  network: LabNetwork;
 }
 
 /**
@@ -128,6 +131,10 @@ interface LabFlags {
  * switch lost a session or an update, 130 when interrupted.
  */
 async function lab(flags: LabFlags, io: CliIo): Promise<number> {
+  const { labTopology, runLabInNetns } = await import('./netns/lab-network.js');
+  const net = flags.network === 'netns' ? labTopology() : null;
+  // Outside the namespaces: make them, run this command again inside, remove them.
+  if (flags.network === 'netns' && net === null) return runLabInNetns(flags.instances);
   const { runLab } = await import('./run/run-lab.js');
   const { resolveApp } = await import('./run/app-module.js');
   const { textTable } = await import('./run/table.js');
@@ -152,6 +159,7 @@ async function lab(flags: LabFlags, io: CliIo): Promise<number> {
       out: flags.out,
       app,
       postgres: flags.postgres,
+      ...(net ? { net } : {}),
       ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
       signal: controller.signal,
       progress: { write: (t) => io.err(t), isTTY: io === processIo && process.stderr.isTTY === true },
@@ -280,7 +288,7 @@ function program(io: CliIo, done: (code: number) => void): Command {
         .argParser(parseInstances),
     )
     .addOption(
-      new Option('--faults <list>', 'kill, restart, store-restart (comma-separated), or none')
+      new Option('--faults <list>', 'kill, restart, store-restart, partition, latency (comma-separated), or none')
         .default(parseFaults(LAB_DEFAULTS.faults), LAB_DEFAULTS.faults)
         .argParser(parseFaults),
     )
@@ -300,6 +308,14 @@ function program(io: CliIo, done: (code: number) => void): Command {
       new Option('--postgres <url>', 'PostgreSQL for the postgres configs')
         .default(LAB_DEFAULTS.postgres)
         .argParser(parsePostgresUrl),
+    )
+    .addOption(
+      new Option(
+        '--network <kind>',
+        'loopback, or netns: a Linux network namespace per instance, store and gateway (root; enables the partition and latency faults)',
+      )
+        .default('loopback')
+        .argParser(parseNetwork),
     )
     .action(async (flags: LabFlags) => done(await lab(flags, io)));
 

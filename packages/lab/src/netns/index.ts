@@ -8,3 +8,4 @@ export {
 export { NetFaults, netemUnavailable, type Impairment } from './net-faults.js';
 export { netnsUnavailable } from './privilege.js';
 export { run as runCommand, runIn as runInNamespace } from './ip-command.js';
+export { LAB_NETNS_ENV, labTopology, runLabInNetns } from './lab-network.js';

@@ -96,6 +96,8 @@ export class NetTopology {
     /** The namespace holding the bridge. */
     readonly bridgeNs: string,
     hosts: NetHost[],
+    /** False for a view made by {@link NetTopology.attach}: its close removes nothing. */
+    private readonly owned = true,
   ) {
     for (const h of hosts) this.byName.set(h.name, h);
   }
@@ -153,6 +155,45 @@ export class NetTopology {
     return net;
   }
 
+  /**
+   * A view of a topology another process made (from its {@link NetTopology.describe}), e.g. in a
+   * child started inside one of its hosts; closing the view leaves the namespaces alone.
+   *
+   * @example
+   * ```ts
+   * const net = NetTopology.attach(process.env.STATELINE_LAB_NETNS!);
+   * ```
+   */
+  static attach(description: string): NetTopology {
+    const d = JSON.parse(description) as { bridgeNs?: unknown; hosts?: unknown };
+    const hosts = Array.isArray(d.hosts) ? (d.hosts as NetHost[]) : [];
+    const valid = (h: NetHost) =>
+      typeof h.name === 'string' && typeof h.ns === 'string' && h.ns.startsWith(NETNS_PREFIX) && typeof h.address === 'string';
+    if (typeof d.bridgeNs !== 'string' || hosts.length === 0 || !hosts.every(valid))
+      throw new StatelineError('SL_ERR_INVALID_OPTION', 'not a network topology description');
+    return new NetTopology(d.bridgeNs, hosts, false);
+  }
+
+  /** This topology as JSON, for {@link NetTopology.attach}. */
+  describe(): string {
+    return JSON.stringify({ bridgeNs: this.bridgeNs, hosts: this.hosts });
+  }
+
+  /**
+   * The cluster placement that runs instance `iN` in host `iN` (see `startCluster`'s `placement`).
+   *
+   * @example
+   * ```ts
+   * await startCluster({ instances: 3, placement: net.placement() });
+   * ```
+   */
+  placement(): { wrap(id: string): string[]; hostOf(id: string): string } {
+    return {
+      wrap: (id) => ['ip', 'netns', 'exec', this.host(id).ns],
+      hostOf: (id) => this.host(id).address,
+    };
+  }
+
   /** The hosts, in the order given. */
   get hosts(): NetHost[] {
     return [...this.byName.values()];
@@ -182,6 +223,7 @@ export class NetTopology {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (!this.owned) return;
     for (const h of this.byName.values()) await removeNamespace(h.ns);
     await removeNamespace(this.bridgeNs);
   }
