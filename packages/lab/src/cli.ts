@@ -288,7 +288,10 @@ function program(io: CliIo, done: (code: number) => void): Command {
         .argParser(parseInstances),
     )
     .addOption(
-      new Option('--faults <list>', 'kill, restart, store-restart, partition, latency (comma-separated), or none')
+      new Option(
+        '--faults <list>',
+        'kill, restart, store-restart, partition, latency (comma-separated), or none',
+      )
         .default(parseFaults(LAB_DEFAULTS.faults), LAB_DEFAULTS.faults)
         .argParser(parseFaults),
     )

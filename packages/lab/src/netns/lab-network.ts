@@ -39,7 +39,10 @@ export async function runLabInNetns(instances: number): Promise<number> {
   const net = await NetTopology.create({ hosts });
   try {
     const [cmd, args] = net.command('gw', process.execPath, [...process.execArgv, ...process.argv.slice(1)]);
-    const child = spawn(cmd, args, { stdio: 'inherit', env: { ...process.env, [LAB_NETNS_ENV]: net.describe() } });
+    const child = spawn(cmd, args, {
+      stdio: 'inherit',
+      env: { ...process.env, [LAB_NETNS_ENV]: net.describe() },
+    });
     const pass = (s: NodeJS.Signals) => child.kill(s);
     process.on('SIGINT', pass);
     process.on('SIGTERM', pass);

@@ -168,7 +168,10 @@ export class NetTopology {
     const d = JSON.parse(description) as { bridgeNs?: unknown; hosts?: unknown };
     const hosts = Array.isArray(d.hosts) ? (d.hosts as NetHost[]) : [];
     const valid = (h: NetHost) =>
-      typeof h.name === 'string' && typeof h.ns === 'string' && h.ns.startsWith(NETNS_PREFIX) && typeof h.address === 'string';
+      typeof h.name === 'string' &&
+      typeof h.ns === 'string' &&
+      h.ns.startsWith(NETNS_PREFIX) &&
+      typeof h.address === 'string';
     if (typeof d.bridgeNs !== 'string' || hosts.length === 0 || !hosts.every(valid))
       throw new StatelineError('SL_ERR_INVALID_OPTION', 'not a network topology description');
     return new NetTopology(d.bridgeNs, hosts, false);

@@ -103,7 +103,10 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
   const storeHost = o.net
     ? { address: o.net.host('store').address, wrap: ['ip', 'netns', 'exec', o.net.host('store').ns] }
     : undefined;
-  const store = await prepareStore(config.store, { postgres: o.postgres, ...(storeHost ? { storeHost } : {}) });
+  const store = await prepareStore(config.store, {
+    postgres: o.postgres,
+    ...(storeHost ? { storeHost } : {}),
+  });
   if ('skipped' in store) return skippedRun(config, store.skipped);
 
   let cluster: Cluster | undefined;
@@ -153,7 +156,9 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     // Cut from the store when it has a host of its own, else from the other instances (a memory
     // strategy's backups live there).
     const peersOf = (id: string) =>
-      storeOnHost ? ['store'] : Array.from({ length: o.instances }, (_, k) => `i${k + 1}`).filter((x) => x !== id);
+      storeOnHost
+        ? ['store']
+        : Array.from({ length: o.instances }, (_, k) => `i${k + 1}`).filter((x) => x !== id);
     const rnd = mulberry32(deriveSeed(o.seed, 0xfa17));
     const victim = `i${rnd.int(1, o.instances)}`;
     const up = () => c.status().instances.filter((i) => i.state === 'up');
