@@ -10,8 +10,8 @@ import { HeaderMeter } from './header-meter.js';
 import { httpText, InstanceSampler } from './instance-sampler.js';
 import type { FaultKind } from './options.js';
 import { deriveSeed, mulberry32 } from './prng.js';
-import { Recorder, recoveryMs } from './recorder.js';
-import { round, skippedRun, type RunReport } from './report.js';
+import { Recorder, recoveryMs, type TimelinePoint } from './recorder.js';
+import { round, skippedRun, type FaultImpact, type RunReport } from './report.js';
 import { prepareBus } from './lab-bus.js';
 import { rollingSwitch, switchEnv } from './rolling-switch.js';
 import { prepareStore } from './store-server.js';
@@ -59,6 +59,27 @@ export interface RunConfigOptions {
 
 /** The impairment of the `latency` fault: 50 ± 10 ms and 1 % loss between an instance and the store. */
 export const LATENCY_FAULT = { delayMs: 50, jitterMs: 10, lossPct: 1 } as const;
+
+/**
+ * The highest per-second p99 within `holdMs` from `at`, and within as long just before it, and the
+ * errors within the fault's seconds.
+ */
+function faultImpact(timeline: readonly TimelinePoint[], at: number, holdMs: number): FaultImpact {
+  const from = Math.floor(at / 1000);
+  const to = Math.ceil((at + holdMs) / 1000);
+  const span = to - from;
+  const worst = (pts: TimelinePoint[]) => {
+    const v = pts.map((p) => p.p99).filter((x): x is number => x !== null);
+    return v.length === 0 ? null : Math.round(Math.max(...v));
+  };
+  const during = timeline.filter((p) => p.t >= from && p.t < to);
+  return {
+    windowMs: holdMs,
+    p99MsBefore: worst(timeline.filter((p) => p.t >= from - span && p.t < from)),
+    p99MsDuring: worst(during),
+    errorsDuring: during.reduce((n, p) => n + p.errors, 0),
+  };
+}
 
 /** The counter set when the workload's `verify` could not run on any live instance. */
 const VERIFY_FAILED = 'verify.failed';
@@ -244,6 +265,10 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     }
     progress('closing', rec);
 
+    const timeline = rec.timeline(loadMs);
+    for (const f of recorded)
+      if (f.kind === 'partition' || f.kind === 'latency')
+        f.impact = faultImpact(timeline, f.at, faultHoldMs(f.kind, o.durationMs));
     const t = meter.totals();
     const perRequest = (n: number | null, digits = 2) =>
       n === null || rec.requests === 0 ? null : round(n / rec.requests, digits);
@@ -291,7 +316,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       orders: { placed: rec.created, missing, auditFailures },
       cart: { addsAcknowledged: rec.acknowledged, checks: rec.checks },
       faultsNotApplied: notApplied,
-      timeline: rec.timeline(loadMs),
+      timeline,
       switch: config.switchTo
         ? {
             from: config.name.split('>')[0]!,
