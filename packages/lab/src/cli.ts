@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import {
   BALANCES,
@@ -130,11 +131,15 @@ interface LabFlags {
  * `stateline lab`: 0 when every config ran or was skipped with its reason, 1 when a strategy
  * switch lost a session or an update, 130 when interrupted.
  */
-async function lab(flags: LabFlags, io: CliIo): Promise<number> {
+async function lab(flags: LabFlags, io: CliIo, argv: readonly string[]): Promise<number> {
   const { labTopology, runLabInNetns } = await import('./netns/lab-network.js');
   const net = flags.network === 'netns' ? labTopology() : null;
   // Outside the namespaces: make them, run this command again inside, remove them.
-  if (flags.network === 'netns' && net === null) return runLabInNetns(flags.instances);
+  if (flags.network === 'netns' && net === null)
+    return runLabInNetns(flags.instances, [
+      fileURLToPath(new URL('../bin/stateline.js', import.meta.url)),
+      ...argv,
+    ]);
   const { runLab } = await import('./run/run-lab.js');
   const { resolveApp } = await import('./run/app-module.js');
   const { textTable } = await import('./run/table.js');
@@ -187,7 +192,7 @@ function version(): string {
     : 'unknown';
 }
 
-function program(io: CliIo, done: (code: number) => void): Command {
+function program(io: CliIo, done: (code: number) => void, argv: readonly string[]): Command {
   const cmd = new Command('stateline')
     .description('Stateline: run and inspect horizontally scaled Node services locally.')
     .version(version(), '-V, --version', 'print the version of @stateline/lab and exit')
@@ -320,7 +325,7 @@ function program(io: CliIo, done: (code: number) => void): Command {
         .default('loopback')
         .argParser(parseNetwork),
     )
-    .action(async (flags: LabFlags) => done(await lab(flags, io)));
+    .action(async (flags: LabFlags) => done(await lab(flags, io, argv)));
 
   cmd
     .command('export')
@@ -378,7 +383,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   }
   let code = 0;
   try {
-    await program(io, (c) => (code = c)).parseAsync([...argv], { from: 'user' });
+    await program(io, (c) => (code = c), argv).parseAsync([...argv], { from: 'user' });
     return code;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -53,7 +53,7 @@ async function lab(faults: string): Promise<{ code: number | null; report: LabRe
         '--out',
         out,
       ],
-      { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CI: '' } },
+      { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
     );
     const [code] = (await once(child, 'exit')) as [number | null];
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as LabReport;

@@ -21,24 +21,24 @@ export function labTopology(): NetTopology | null {
 }
 
 /**
- * `stateline lab --network netns`: makes hosts `gw`, `i1…iN` and `store`, runs this same command
- * again inside `gw` (the gateway and the virtual users live there; each instance and the lab's
+ * `stateline lab --network netns`: makes hosts `gw`, `i1…iN` and `store`, runs `command` (the
+ * same `stateline lab …`: script and arguments, for node) again inside `gw` (the gateway and the virtual users live there; each instance and the lab's
  * store server are started in their own host), passes SIGINT/SIGTERM on, and removes every
  * namespace when it ends, whatever its outcome. Resolves with the inner command's exit code.
  * Without the privilege it rejects with one line (`SL_ERR_INVALID_OPTION`).
  *
  * @example
  * ```ts
- * process.exitCode = await runLabInNetns(3);
+ * process.exitCode = await runLabInNetns(3, process.argv.slice(1));
  * ```
  */
-export async function runLabInNetns(instances: number): Promise<number> {
+export async function runLabInNetns(instances: number, command: readonly string[]): Promise<number> {
   const why = await netnsUnavailable();
   if (why !== null) throw new StatelineError('SL_ERR_INVALID_OPTION', `--network netns: ${why}`);
   const hosts = ['gw', ...Array.from({ length: instances }, (_, k) => `i${k + 1}`), 'store'];
   const net = await NetTopology.create({ hosts });
   try {
-    const [cmd, args] = net.command('gw', process.execPath, [...process.execArgv, ...process.argv.slice(1)]);
+    const [cmd, args] = net.command('gw', process.execPath, [...process.execArgv, ...command]);
     const child = spawn(cmd, args, {
       stdio: 'inherit',
       env: { ...process.env, [LAB_NETNS_ENV]: net.describe() },
