@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import {
   BALANCES,
@@ -23,10 +24,12 @@ import {
   LAB_DEFAULTS,
   parseDuration,
   parseFaults,
+  parseNetwork,
   parsePostgresUrl,
   parseSeed,
   parseUsers,
   type FaultKind,
+  type LabNetwork,
 } from './run/options.js';
 
 /** Where the CLI writes; tests pass their own. */
@@ -121,13 +124,22 @@ interface LabFlags {
   seed?: number;
   app?: string;
   postgres: string;
+  network: LabNetwork;
 }
 
 /**
  * `stateline lab`: 0 when every config ran or was skipped with its reason, 1 when a strategy
  * switch lost a session or an update, 130 when interrupted.
  */
-async function lab(flags: LabFlags, io: CliIo): Promise<number> {
+async function lab(flags: LabFlags, io: CliIo, argv: readonly string[]): Promise<number> {
+  const { labTopology, runLabInNetns } = await import('./netns/lab-network.js');
+  const net = flags.network === 'netns' ? labTopology() : null;
+  // Outside the namespaces: make them, run this command again inside, remove them.
+  if (flags.network === 'netns' && net === null)
+    return runLabInNetns(flags.instances, [
+      fileURLToPath(new URL('../bin/stateline.js', import.meta.url)),
+      ...argv,
+    ]);
   const { runLab } = await import('./run/run-lab.js');
   const { resolveApp } = await import('./run/app-module.js');
   const { textTable } = await import('./run/table.js');
@@ -152,6 +164,7 @@ async function lab(flags: LabFlags, io: CliIo): Promise<number> {
       out: flags.out,
       app,
       postgres: flags.postgres,
+      ...(net ? { net } : {}),
       ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
       signal: controller.signal,
       progress: { write: (t) => io.err(t), isTTY: io === processIo && process.stderr.isTTY === true },
@@ -179,7 +192,7 @@ function version(): string {
     : 'unknown';
 }
 
-function program(io: CliIo, done: (code: number) => void): Command {
+function program(io: CliIo, done: (code: number) => void, argv: readonly string[]): Command {
   const cmd = new Command('stateline')
     .description('Stateline: run and inspect horizontally scaled Node services locally.')
     .version(version(), '-V, --version', 'print the version of @stateline/lab and exit')
@@ -280,7 +293,10 @@ function program(io: CliIo, done: (code: number) => void): Command {
         .argParser(parseInstances),
     )
     .addOption(
-      new Option('--faults <list>', 'kill, restart, store-restart (comma-separated), or none')
+      new Option(
+        '--faults <list>',
+        'kill, restart, store-restart, partition, latency (comma-separated), or none',
+      )
         .default(parseFaults(LAB_DEFAULTS.faults), LAB_DEFAULTS.faults)
         .argParser(parseFaults),
     )
@@ -301,7 +317,15 @@ function program(io: CliIo, done: (code: number) => void): Command {
         .default(LAB_DEFAULTS.postgres)
         .argParser(parsePostgresUrl),
     )
-    .action(async (flags: LabFlags) => done(await lab(flags, io)));
+    .addOption(
+      new Option(
+        '--network <kind>',
+        'loopback, or netns: a Linux network namespace per instance, store and gateway (root; enables the partition and latency faults)',
+      )
+        .default('loopback')
+        .argParser(parseNetwork),
+    )
+    .action(async (flags: LabFlags) => done(await lab(flags, io, argv)));
 
   cmd
     .command('export')
@@ -359,7 +383,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   }
   let code = 0;
   try {
-    await program(io, (c) => (code = c)).parseAsync([...argv], { from: 'user' });
+    await program(io, (c) => (code = c), argv).parseAsync([...argv], { from: 'user' });
     return code;
   } catch (err) {
     if (err instanceof CommanderError) {

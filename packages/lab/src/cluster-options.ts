@@ -14,6 +14,12 @@ export type StrategyName = (typeof STRATEGIES)[number];
 export type Replication = (typeof REPLICATIONS)[number];
 
 /** `stateline up`'s options with defaults applied (see docs/lab.md). */
+/** Where the instances of a cluster run: see {@link ClusterOptions.placement}. */
+export interface InstancePlacement {
+  wrap(id: string): readonly string[];
+  hostOf(id: string): string;
+}
+
 export interface ClusterOptions {
   /** App module path (default: `STATELINE_APP`, else `stateline.app` in ./package.json: see resolveApp). */
   app?: string;
@@ -38,6 +44,11 @@ export interface ClusterOptions {
   tokenKeys?: string[];
   /** What the instances' output does (default `'inherit'`). */
   stdio?: 'inherit' | 'ignore';
+  /**
+   * Where each instance runs (default: this host's loopback): a command prefix to start it under
+   * (`ip netns exec <ns>`) and the address it listens on. The lab's `--network netns` sets it.
+   */
+  placement?: InstancePlacement;
   /** Extra environment for every instance (e.g. an app's own settings); the cluster's settings win. */
   env?: Record<string, string | undefined>;
 }

@@ -95,6 +95,9 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
     relay: o.bus.startsWith('ipc:'),
     handleSignals: false,
     stdio: o.stdio ?? 'inherit',
+    ...(o.placement
+      ? { wrap: (id: string) => o.placement!.wrap(id), hostOf: (id: string) => o.placement!.hostOf(id) }
+      : {}),
     env: {
       ...o.env,
       [INSTANCE_ENV.strategy]: o.strategy,

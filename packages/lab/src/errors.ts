@@ -50,12 +50,32 @@ export const SL_ERR_INSTANCE_FAILED = defineError(
 );
 
 /**
+ * 500: a network-namespace harness command (`ip netns …`, `ip link …`, `tc …`) failed; the message
+ * names the command and its error.
+ *
+ * @example
+ * ```ts
+ * reject(new SL_ERR_NETNS_FAILED('ip netns add sln-1-1-i1: Operation not permitted'));
+ * ```
+ */
+export const SL_ERR_NETNS_FAILED = defineError(
+  'SL_ERR_NETNS_FAILED',
+  500,
+  'A network namespace or traffic control command failed',
+);
+
+/**
  * Every code the lab defines (docs/ERRORS.md, section @stateline/lab).
  *
  * @example
  * ```ts
  * import { LAB_ERRORS } from '@stateline/lab';
- * LAB_ERRORS.map((e) => e.code); // ['SL_ERR_UNAUTHORIZED', 'SL_ERR_FORBIDDEN', 'SL_ERR_INSTANCE_FAILED']
+ * LAB_ERRORS.map((e) => e.code); // ['SL_ERR_UNAUTHORIZED', 'SL_ERR_FORBIDDEN', 'SL_ERR_INSTANCE_FAILED', 'SL_ERR_NETNS_FAILED']
  * ```
  */
-export const LAB_ERRORS = [SL_ERR_UNAUTHORIZED, SL_ERR_FORBIDDEN, SL_ERR_INSTANCE_FAILED] as const;
+export const LAB_ERRORS = [
+  SL_ERR_UNAUTHORIZED,
+  SL_ERR_FORBIDDEN,
+  SL_ERR_INSTANCE_FAILED,
+  SL_ERR_NETNS_FAILED,
+] as const;

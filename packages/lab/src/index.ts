@@ -38,7 +38,14 @@ export {
   type Replication,
   type StrategyName,
 } from './cluster-options.js';
-export { LAB_ERRORS, SL_ERR_FORBIDDEN, SL_ERR_INSTANCE_FAILED, SL_ERR_UNAUTHORIZED } from './errors.js';
+export {
+  LAB_ERRORS,
+  SL_ERR_FORBIDDEN,
+  SL_ERR_INSTANCE_FAILED,
+  SL_ERR_NETNS_FAILED,
+  SL_ERR_UNAUTHORIZED,
+} from './errors.js';
+export * from './netns/index.js';
 export {
   createControl,
   clusterStatus,

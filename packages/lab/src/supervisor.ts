@@ -44,6 +44,13 @@ export interface SupervisorOptions {
    * when the caller handles signals itself; children are SIGKILLed on process exit either way.
    */
   handleSignals?: boolean;
+  /**
+   * A command prefix each instance runs under, e.g. `['ip', 'netns', 'exec', ns]` to start it in
+   * a network namespace (default: none, node runs directly). The IPC channel passes through it.
+   */
+  wrap?: (id: string) => readonly string[];
+  /** The address instance `id` listens on and is reached at (default: {@link host}). */
+  hostOf?: (id: string) => string;
   /** What the instances' stdout/stderr do (default `'inherit'`). */
   stdio?: 'inherit' | 'ignore';
 }
@@ -252,13 +259,18 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       state: s.state,
       pid: s.child?.pid ?? null,
       port: s.port,
-      url: s.port === null ? null : this.urlOf(s.port),
+      url: s.port === null ? null : this.urlOf(s.id, s.port),
       restarts: Math.max(0, s.restarts),
     };
   }
 
-  private urlOf(port: number): string {
-    return `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${port}`;
+  private hostOf(id: string): string {
+    return this.options.hostOf?.(id) ?? this.host;
+  }
+
+  private urlOf(id: string, port: number): string {
+    const h = this.hostOf(id);
+    return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
   }
 
   private setState(s: Slot, state: InstanceState): void {
@@ -292,12 +304,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       ...s.env,
       [INSTANCE_ENV.id]: s.id,
       PORT: '0',
-      HOST: this.host,
+      HOST: this.hostOf(s.id),
     };
     const stdio = o.stdio ?? 'inherit';
+    const wrap = o.wrap?.(s.id) ?? [];
     const child = fork(this.modulePath, [], {
       env,
-      execArgv: this.execArgv,
+      // Under a wrapper, the wrapper is the executable and node comes after its arguments.
+      ...(wrap.length > 0
+        ? { execPath: wrap[0]!, execArgv: [...wrap.slice(1), process.execPath, ...this.execArgv] }
+        : { execArgv: this.execArgv }),
       stdio: ['ignore', stdio, stdio, 'ipc'],
     });
     // Same tick as fork: the instance's bus says hello before anything else can run here.
@@ -335,7 +351,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         cleanup();
         s.port = m.port;
         this.setState(s, 'up');
-        o.registry?.add({ id: s.id, url: this.urlOf(m.port) });
+        o.registry?.add({ id: s.id, url: this.urlOf(s.id, m.port) });
         s.registered = true;
         resolve();
       };

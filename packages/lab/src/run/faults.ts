@@ -8,12 +8,24 @@ export interface PlannedFault {
 }
 
 /** When each fault happens, as a fraction of the load's duration. */
-export const FAULT_AT: Record<FaultKind, number> = { kill: 1 / 3, 'store-restart': 1 / 2, restart: 2 / 3 };
+export const FAULT_AT: Record<FaultKind, number> = {
+  partition: 1 / 6,
+  kill: 1 / 3,
+  'store-restart': 1 / 2,
+  restart: 2 / 3,
+  latency: 3 / 4,
+};
+
+/** How long a network fault lasts before it is healed: a partition 5 s, latency a fifth of the run (both at most that share). */
+export function faultHoldMs(kind: 'partition' | 'latency', durationMs: number): number {
+  return kind === 'partition' ? Math.min(5000, Math.round(durationMs / 6)) : Math.round(durationMs / 5);
+}
 
 /**
- * The schedule of one config: `kill` at ⅓ of the duration, `store-restart` at ½ (only when the
- * lab owns the store server; otherwise it is listed as not applied, with `noStoreRestart` as the
- * reason), `restart` at ⅔.
+ * The schedule of one config: `partition` at ⅙ of the duration, `kill` at ⅓, `store-restart` at ½
+ * (only when the lab owns the store server; otherwise it is listed as not applied, with
+ * `noStoreRestart` as the reason), `restart` at ⅔, `latency` at ¾. A network fault whose reason
+ * in `noNetwork` is set is listed as not applied with it.
  *
  * @example
  * ```ts
@@ -24,12 +36,15 @@ export function planFaults(
   kinds: readonly FaultKind[],
   durationMs: number,
   noStoreRestart: string | null,
+  noNetwork: Partial<Record<'partition' | 'latency', string | null>> = {},
 ): { plan: PlannedFault[]; notApplied: { kind: FaultKind; reason: string }[] } {
   const plan: PlannedFault[] = [];
   const notApplied: { kind: FaultKind; reason: string }[] = [];
   for (const kind of kinds) {
+    const netReason = kind === 'partition' || kind === 'latency' ? (noNetwork[kind] ?? null) : null;
     if (kind === 'store-restart' && noStoreRestart !== null)
       notApplied.push({ kind, reason: noStoreRestart });
+    else if (netReason !== null) notApplied.push({ kind, reason: netReason });
     else plan.push({ at: Math.round(durationMs * FAULT_AT[kind]), kind });
   }
   plan.sort((a, b) => a.at - b.at);
@@ -46,6 +61,16 @@ export interface FaultActions {
   start(id: string): Promise<void>;
   restartStore?: () => Promise<void>;
   storeTarget?: string;
+  /** What a network fault cuts the victim from, when not the store (e.g. `the other instances`). */
+  peersTarget?: string;
+  /** Cuts instance `id` from the store, or from {@link peersTarget} (`partition`); healed by {@link heal}. */
+  partition?: (id: string) => Promise<void>;
+  /** Slows and thins the packets between instance `id` and the store (`latency`). */
+  impair?: (id: string) => Promise<void>;
+  /** Ends every network fault of instance `id`. */
+  heal?: (id: string) => Promise<void>;
+  /** How long a network fault lasts, in ms. */
+  holdMs?: (kind: 'partition' | 'latency') => number;
   /** ms since the load began. */
   now(): number;
 }
@@ -79,13 +104,29 @@ export async function runFaults(
     if (stopped()) return out;
     if (f.kind === 'kill' && a.chooseVictim) victim = (await a.chooseVictim().catch(() => null)) ?? victim;
     const at = Math.round(a.now());
-    const target = f.kind === 'store-restart' ? (a.storeTarget ?? 'store') : victim;
+    const net = f.kind === 'partition' || f.kind === 'latency' ? f.kind : null;
+    const hold = net ? (a.holdMs?.(net) ?? 5000) : 0;
+    const target =
+      f.kind === 'store-restart'
+        ? (a.storeTarget ?? 'store')
+        : net
+          ? `${victim} from ${a.peersTarget ?? a.storeTarget ?? 'store'} for ${hold} ms`
+          : victim;
     const record: FaultRecord = { at, kind: f.kind, target };
     out.push(record);
     try {
       if (f.kind === 'kill') await a.kill(victim);
       else if (f.kind === 'restart') await a.start(victim);
-      else await a.restartStore?.();
+      else if (f.kind === 'store-restart') await a.restartStore?.();
+      else {
+        try {
+          await (net === 'partition' ? a.partition : a.impair)?.(victim);
+          // Held for its time even when the load ends first: a fault is always healed.
+          await new Promise((r) => setTimeout(r, hold));
+        } finally {
+          await a.heal?.(victim);
+        }
+      }
     } catch (err) {
       record.target = `${target} (failed: ${(err as Error).message})`;
     }

@@ -111,7 +111,10 @@ export class HttpClient implements WorkloadHttp {
       this.jar.store(res.headers.getSetCookie());
       let parsed = parse(text);
       const code = problemCode(parsed);
-      if (res.status >= 500) rec?.error(`${res.status} ${code}`.trim());
+      // A 503 must say when to come back; one that does not is its own error type in the report.
+      const noRetryAfter =
+        res.status === 503 && res.headers.get('retry-after') === null ? ' (no Retry-After)' : '';
+      if (res.status >= 500) rec?.error(`${res.status} ${code}${noRetryAfter}`.trim());
       if (res.status === 304 && cached) {
         if (rec) rec.notModified++;
         parsed = cached.body;

@@ -21,15 +21,18 @@ export {
   FAULT_KINDS,
   LAB_DEFAULTS,
   parseDuration,
+  LAB_NETWORKS,
   parseFaults,
+  parseNetwork,
   parsePostgresUrl,
   parseSeed,
   parseUsers,
   type FaultKind,
+  type LabNetwork,
   type LabOptions,
 } from './options.js';
 export { runLab, writeReport, type RunLabOptions } from './run-lab.js';
-export { runConfig, type RunConfigOptions, type RunProgress } from './run-config.js';
+export { LATENCY_FAULT, runConfig, type RunConfigOptions, type RunProgress } from './run-config.js';
 export { REPORT_SCHEMA, type FaultRecord, type LabReport, type RunReport } from './report.js';
 export { validateReport } from './report-schema.js';
 export { findings, type Finding } from './findings.js';

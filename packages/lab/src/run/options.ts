@@ -2,7 +2,7 @@ import { OptionError } from '../cluster-options.js';
 import type { LabConfig } from './config.js';
 
 /** The faults the lab can inject (see docs/lab.md, "Faults"). */
-export const FAULT_KINDS = ['kill', 'restart', 'store-restart'] as const;
+export const FAULT_KINDS = ['kill', 'restart', 'store-restart', 'partition', 'latency'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** `stateline lab`'s options, parsed, with defaults applied. */
@@ -20,6 +20,27 @@ export interface LabOptions {
   app?: string | undefined;
   /** PostgreSQL for the `postgres` configs. */
   postgres: string;
+  /** `loopback` (default): every process on 127.0.0.1; `netns`: a network namespace per host. */
+  network?: LabNetwork;
+}
+
+/** `--network`: where the cluster's processes live. */
+export const LAB_NETWORKS = ['loopback', 'netns'] as const;
+export type LabNetwork = (typeof LAB_NETWORKS)[number];
+
+/**
+ * `--network`: `loopback` or `netns`.
+ *
+ * @example
+ * ```ts
+ * parseNetwork('netns'); // 'netns'
+ * ```
+ */
+export function parseNetwork(raw: string): LabNetwork {
+  const v = raw.trim();
+  if (!(LAB_NETWORKS as readonly string[]).includes(v))
+    throw new OptionError(`--network must be ${LAB_NETWORKS.join(' or ')} (got "${raw}")`);
+  return v as LabNetwork;
 }
 
 export const LAB_DEFAULTS = {
@@ -84,8 +105,9 @@ export function parseSeed(raw: string): number {
 }
 
 /**
- * `--faults`: `none`, or a comma-separated list of `kill`, `restart`, `store-restart`
- * (`restart` needs `kill`: it starts the killed instance again).
+ * `--faults`: `none`, or a comma-separated list of `kill`, `restart`, `store-restart`,
+ * `partition`, `latency` (`restart` needs `kill`: it starts the killed instance again; the network
+ * faults apply under `--network netns` only).
  *
  * @example
  * ```ts

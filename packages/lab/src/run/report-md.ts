@@ -26,7 +26,11 @@ export function reportMarkdown(report: LabReport): string {
     '',
   ];
   for (const r of report.runs.filter((x) => x.skipped === null)) {
-    const done = r.faults.map((f) => `${f.kind} ${f.target} at ${(f.at / 1000).toFixed(1)} s`);
+    const cost = (i: (typeof r.faults)[number]['impact']) =>
+      i ? ` (p99 ${i.p99MsBefore ?? '–'} → ${i.p99MsDuring ?? '–'} ms, ${i.errorsDuring} errors)` : '';
+    const done = r.faults.map(
+      (f) => `${f.kind} ${f.target} at ${(f.at / 1000).toFixed(1)} s${cost(f.impact)}`,
+    );
     const not = r.faultsNotApplied.map((f) => `${f.kind} not applied (${f.reason})`);
     lines.push(`- \`${r.config}\`: ${[...done, ...switchSteps(r), ...not].join('; ') || 'none'}`);
   }

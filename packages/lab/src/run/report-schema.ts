@@ -61,12 +61,22 @@ function arrayOf(item: Check): Check {
 }
 
 /** An object with exactly these fields (every one required, no others). */
+/** Checks made by {@link optional}: their field may be absent. */
+const optionalChecks = new WeakSet<Check>();
+
+function optional(check: Check): Check {
+  const c: Check = (v, path, errors) => check(v, path, errors);
+  optionalChecks.add(c);
+  return c;
+}
+
 function shape(fields: Record<string, Check>): Check {
   return (v, path, errors) => {
     if (!isObject(v)) return void errors.push(`${path}: expected an object, got ${JSON.stringify(v)}`);
     for (const [k, check] of Object.entries(fields)) {
-      if (!(k in v)) errors.push(`${path}.${k}: missing`);
-      else check(v[k], `${path}.${k}`, errors);
+      if (!(k in v)) {
+        if (!optionalChecks.has(check)) errors.push(`${path}.${k}: missing`);
+      } else check(v[k], `${path}.${k}`, errors);
     }
     for (const k of Object.keys(v)) if (!(k in fields)) errors.push(`${path}.${k}: unknown field`);
   };
@@ -79,7 +89,19 @@ function recordOf(value: Check): Check {
   };
 }
 
-const fault = shape({ at: count, kind: oneOf(FAULT_KINDS), target: nonEmpty });
+const fault = shape({
+  at: count,
+  kind: oneOf(FAULT_KINDS),
+  target: nonEmpty,
+  impact: optional(
+    shape({
+      windowMs: count,
+      p99MsBefore: nullable(count),
+      p99MsDuring: nullable(count),
+      errorsDuring: count,
+    }),
+  ),
+});
 
 const timelinePoint = shape({
   t: count,

@@ -12,6 +12,19 @@ export interface FaultRecord {
   kind: FaultKind;
   /** An instance id (`i2`) or the store server (`redis-server:43121`). */
   target: string;
+  /**
+   * A network fault's cost: the highest per-second p99 in the fault's window and in as long a
+   * window just before it, and the errors during it (the latency cost per config).
+   */
+  impact?: FaultImpact;
+}
+
+/** See {@link FaultRecord.impact}. */
+export interface FaultImpact {
+  windowMs: number;
+  p99MsBefore: number | null;
+  p99MsDuring: number | null;
+  errorsDuring: number;
 }
 
 /** A strategy switch `first>second`: the rolling restart and its verdict. */

@@ -3,13 +3,15 @@ import { Agent } from 'undici';
 import { startCluster, type Cluster } from '../cluster.js';
 import { auditCreates } from './audit.js';
 import type { LabConfig } from './config.js';
-import { planFaults, runFaults } from './faults.js';
+import { faultHoldMs, planFaults, runFaults } from './faults.js';
+import { NetFaults, netemUnavailable } from '../netns/net-faults.js';
+import type { NetTopology } from '../netns/topology.js';
 import { HeaderMeter } from './header-meter.js';
 import { httpText, InstanceSampler } from './instance-sampler.js';
 import type { FaultKind } from './options.js';
 import { deriveSeed, mulberry32 } from './prng.js';
-import { Recorder, recoveryMs } from './recorder.js';
-import { round, skippedRun, type RunReport } from './report.js';
+import { Recorder, recoveryMs, type TimelinePoint } from './recorder.js';
+import { round, skippedRun, type FaultImpact, type RunReport } from './report.js';
 import { prepareBus } from './lab-bus.js';
 import { rollingSwitch, switchEnv } from './rolling-switch.js';
 import { prepareStore } from './store-server.js';
@@ -48,6 +50,35 @@ export interface RunConfigOptions {
   onProgress?: (p: RunProgress) => void;
   /** The instances' output (default `'ignore'`; `STATELINE_LAB_STDIO=inherit` shows it). */
   stdio?: 'ignore' | 'inherit';
+  /**
+   * `--network netns`: the hosts `i1…iN` and `store` the instances and the lab's store server run
+   * in (this process runs in another host of it); enables the `partition` and `latency` faults.
+   */
+  net?: NetTopology;
+}
+
+/** The impairment of the `latency` fault: 50 ± 10 ms and 1 % loss between an instance and the store. */
+export const LATENCY_FAULT = { delayMs: 50, jitterMs: 10, lossPct: 1 } as const;
+
+/**
+ * The highest per-second p99 within `holdMs` from `at`, and within as long just before it, and the
+ * errors within the fault's seconds.
+ */
+function faultImpact(timeline: readonly TimelinePoint[], at: number, holdMs: number): FaultImpact {
+  const from = Math.floor(at / 1000);
+  const to = Math.ceil((at + holdMs) / 1000);
+  const span = to - from;
+  const worst = (pts: TimelinePoint[]) => {
+    const v = pts.map((p) => p.p99).filter((x): x is number => x !== null);
+    return v.length === 0 ? null : Math.round(Math.max(...v));
+  };
+  const during = timeline.filter((p) => p.t >= from && p.t < to);
+  return {
+    windowMs: holdMs,
+    p99MsBefore: worst(timeline.filter((p) => p.t >= from - span && p.t < from)),
+    p99MsDuring: worst(during),
+    errorsDuring: during.reduce((n, p) => n + p.errors, 0),
+  };
 }
 
 /** The counter set when the workload's `verify` could not run on any live instance. */
@@ -96,7 +127,13 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     );
   const bus = await prepareBus(config.bus);
   if ('skipped' in bus) return skippedRun(config, bus.skipped);
-  const store = await prepareStore(config.store, { postgres: o.postgres });
+  const storeHost = o.net
+    ? { address: o.net.host('store').address, wrap: ['ip', 'netns', 'exec', o.net.host('store').ns] }
+    : undefined;
+  const store = await prepareStore(config.store, {
+    postgres: o.postgres,
+    ...(storeHost ? { storeHost } : {}),
+  });
   if ('skipped' in store) return skippedRun(config, store.skipped);
 
   let cluster: Cluster | undefined;
@@ -116,6 +153,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
         balance: config.balance,
         replication: config.replication,
         stdio: o.stdio ?? 'ignore',
+        ...(o.net ? { placement: o.net.placement() } : {}),
         env: {
           ...workload.env?.(o.users),
           ...(store.sessionSpec ? { [INSTANCE_ENV.sessionStore]: store.sessionSpec } : {}),
@@ -138,13 +176,26 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     const stopped = () => rec.now() >= o.durationMs || o.signal?.aborted === true;
     const tick = setInterval(() => progress('load', rec), 250);
 
+    // A network fault needs hosts of their own, and a store server on one of them.
+    const storeOnHost = storeHost !== undefined && store.spec.includes(storeHost.address);
+    const netReason = !o.net ? 'network faults need --network netns' : null;
+    const netFaults = o.net ? new NetFaults(o.net) : null;
+    // Cut from the store when it has a host of its own, else from the other instances (a memory
+    // strategy's backups live there).
+    const peersOf = (id: string) =>
+      storeOnHost
+        ? ['store']
+        : Array.from({ length: o.instances }, (_, k) => `i${k + 1}`).filter((x) => x !== id);
     const rnd = mulberry32(deriveSeed(o.seed, 0xfa17));
     const victim = `i${rnd.int(1, o.instances)}`;
     const up = () => c.status().instances.filter((i) => i.state === 'up');
     // A switch run's fault is its rolling restart: the others would blur what it costs.
     const { plan, notApplied } = config.switchTo
       ? { plan: [], notApplied: o.faults.map((kind) => ({ kind, reason: SWITCH_ONLY })) }
-      : planFaults(o.faults, o.durationMs, store.restart ? null : (store.noRestart ?? 'no store server'));
+      : planFaults(o.faults, o.durationMs, store.restart ? null : (store.noRestart ?? 'no store server'), {
+          partition: netReason,
+          latency: netReason ?? (o.net ? await netemUnavailable(o.net) : null),
+        });
     const switching = config.switchTo
       ? rollingSwitch(c, config, o.durationMs, () => rec.now(), stopped)
       : Promise.resolve([]);
@@ -158,6 +209,15 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
         start: (id) => postControl(c, `instances/${id}/start`),
         ...(store.restart ? { restartStore: store.restart } : {}),
         ...(store.target ? { storeTarget: store.target } : {}),
+        ...(netFaults && !storeOnHost ? { peersTarget: 'the other instances' } : {}),
+        ...(netFaults
+          ? {
+              partition: (id: string) => netFaults.partition(id, peersOf(id)),
+              impair: (id: string) => netFaults.impair(id, peersOf(id), LATENCY_FAULT),
+              heal: (id: string) => netFaults.heal(id),
+              holdMs: (kind: 'partition' | 'latency') => faultHoldMs(kind, o.durationMs),
+            }
+          : {}),
         now: () => rec.now(),
       },
       stopped,
@@ -212,6 +272,10 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     }
     progress('closing', rec);
 
+    const timeline = rec.timeline(loadMs);
+    for (const f of recorded)
+      if (f.kind === 'partition' || f.kind === 'latency')
+        f.impact = faultImpact(timeline, f.at, faultHoldMs(f.kind, o.durationMs));
     const t = meter.totals();
     const perRequest = (n: number | null, digits = 2) =>
       n === null || rec.requests === 0 ? null : round(n / rec.requests, digits);
@@ -260,7 +324,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       cart: { addsAcknowledged: rec.acknowledged, checks: rec.checks },
       refresh: { refreshed: rec.refreshed, familiesLost: rec.refreshFamiliesLost },
       faultsNotApplied: notApplied,
-      timeline: rec.timeline(loadMs),
+      timeline,
       switch: config.switchTo
         ? {
             from: config.name.split('>')[0]!,

@@ -7,6 +7,7 @@ import { machineInfo, REPORT_SCHEMA, type LabReport, type RunReport } from './re
 import { reportHtml } from './report-html.js';
 import { reportMarkdown } from './report-md.js';
 import { runConfig } from './run-config.js';
+import type { NetTopology } from '../netns/topology.js';
 import type { Workload } from 'stateline/instance';
 import { loadWorkload } from './workload-module.js';
 
@@ -21,6 +22,8 @@ export interface RunLabOptions extends Partial<Omit<LabOptions, 'configs'>> {
   progress?: ProgressSink;
   /** Write report.json/md/html into `out` (default true). */
   write?: boolean;
+  /** `--network netns`: the topology the clusters run in (see `runConfig`'s `net`). */
+  net?: NetTopology;
 }
 
 /**
@@ -91,6 +94,7 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
         stdio,
         ...(o.env ? { env: o.env } : {}),
         ...(o.signal ? { signal: o.signal } : {}),
+        ...(o.net ? { net: o.net } : {}),
         ...(progress ? { onProgress: (p) => progress.update(p) } : {}),
       });
       runs.push(run);

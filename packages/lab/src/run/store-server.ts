@@ -75,9 +75,9 @@ export function freePort(): Promise<number> {
 }
 
 /** Whether a text-protocol server on 127.0.0.1:`port` answers `command` with a line starting `reply`. */
-function answers(port: number, command: string, reply: string): Promise<boolean> {
+function answers(port: number, command: string, reply: string, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
+    const s = net.connect({ port, host });
     const done = (ok: boolean) => {
       s.destroy();
       resolve(ok);
@@ -98,17 +98,24 @@ process.on('exit', () => {
 /**
  * The lab's own `redis-server` on a free port, with an append-only file in a temporary directory
  * so a restart keeps the data (a restart, not a wipe). Never the machine's shared Redis. `extra`
- * arguments go to redis-server (a cluster node's settings).
+ * arguments go to redis-server (a cluster node's settings). With `host`, it runs inside that
+ * network-namespace host and listens on its address only.
  */
-async function startRedis(binary: string, extra: readonly string[] = []): Promise<LabStoreHandle> {
+async function startRedis(
+  binary: string,
+  extra: readonly string[] = [],
+  host?: { address: string; wrap: readonly string[] },
+): Promise<LabStoreHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'stateline-lab-redis-'));
-  const port = await freePort();
+  // A host of its own has every port free.
+  const port = host ? 6379 : await freePort();
+  const bind = host?.address ?? '127.0.0.1';
   let child: ChildProcess | null = null;
   const args = [
     '--port',
     String(port),
     '--bind',
-    '127.0.0.1',
+    bind,
     '--dir',
     dir,
     '--save',
@@ -122,13 +129,14 @@ async function startRedis(binary: string, extra: readonly string[] = []): Promis
     ...extra,
   ];
   const up = async () => {
-    const c = spawn(binary, args, { stdio: 'ignore' });
+    const [cmd, argv] = host ? [host.wrap[0]!, [...host.wrap.slice(1), binary, ...args]] : [binary, args];
+    const c = spawn(cmd, argv, { stdio: 'ignore' });
     c.on('error', () => {});
     owned.add(c);
     c.once('exit', () => owned.delete(c));
     child = c;
     const until = Date.now() + 10_000;
-    while (!(await answers(port, 'PING', '+PONG'))) {
+    while (!(await answers(port, 'PING', '+PONG', bind))) {
       if (c.exitCode !== null || Date.now() > until) {
         c.kill('SIGKILL');
         throw new Error(`redis-server on port ${port} did not start`);
@@ -152,8 +160,8 @@ async function startRedis(binary: string, extra: readonly string[] = []): Promis
     throw err;
   }
   return {
-    spec: `redis://127.0.0.1:${port}`,
-    target: `redis-server:${port}`,
+    spec: `redis://${bind}:${port}`,
+    target: host ? `redis-server@${bind}:${port}` : `redis-server:${port}`,
     restart: async () => {
       await down('SIGTERM');
       await up();
@@ -264,7 +272,7 @@ function withPrefix(url: string, prefix: string): string {
  * lab's own `redis-server` on a free port (skipped when there is no `redis-server` on PATH);
  * `redis-cluster` the lab's own 3-master cluster, whose spec is the Bus's too (`bus`);
  * `memcached` the lab's own `memcached` for sessions beside a fresh SQLite file (skipped without
- * a `memcached` binary);
+ * a `memcached` binary; with `storeHost`, the lab's Redis runs in that network-namespace host);
  * `postgres` the given server with a key prefix unique to this run, whose rows are deleted again
  * afterwards (skipped when it cannot be reached). Only the lab's Redis and memcached can be restarted.
  *
@@ -276,7 +284,7 @@ function withPrefix(url: string, prefix: string): string {
  */
 export async function prepareStore(
   kind: LabStore,
-  o: { postgres: string },
+  o: { postgres: string; storeHost?: { address: string; wrap: readonly string[] } },
 ): Promise<LabStoreHandle | StoreUnavailable> {
   if (kind === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'stateline-lab-sqlite-'));
@@ -310,7 +318,7 @@ export async function prepareStore(
     const binary = findOnPath('redis-server');
     if (!binary) return { skipped: 'no redis-server on PATH (the lab starts its own Redis)' };
     try {
-      return await startRedis(binary);
+      return await startRedis(binary, [], o.storeHost);
     } catch (err) {
       return { skipped: `could not start redis-server: ${(err as Error).message}` };
     }
