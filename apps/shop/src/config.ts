@@ -10,6 +10,8 @@ export const SHOP_ENV = {
   trustedProxies: 'STATELINE_TRUSTED_PROXIES',
   allowedOrigins: 'STATELINE_ALLOWED_ORIGINS',
   csrf: 'STATELINE_CSRF',
+  /** The gateway's balancing policy, set by `stateline up` (shown in the banner). */
+  balance: 'STATELINE_BALANCE',
 } as const;
 
 /** The password of every seeded user unless `STATELINE_DEMO_PASSWORD` says otherwise. */
@@ -32,6 +34,8 @@ export interface ShopConfig {
   sessionStoreSpec: string | undefined;
   busSpec: string;
   replication: (typeof REPLICATIONS)[number];
+  /** The gateway's balancing policy in front of this instance, when known. */
+  balance: string | null;
   sessionKeys: string[];
   demoPassword: string;
   /** How many `user<n>` accounts to seed besides alice, bob and carol. */
@@ -92,6 +96,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig {
     sessionStoreSpec: env[INSTANCE_ENV.sessionStore] || undefined,
     busSpec: env[INSTANCE_ENV.bus] || (process.connected ? 'ipc:' : 'memory:'),
     replication,
+    balance: env[SHOP_ENV.balance] || null,
     sessionKeys,
     demoPassword: env[SHOP_ENV.demoPassword] || DEFAULT_DEMO_PASSWORD,
     extraUsers,

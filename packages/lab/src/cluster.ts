@@ -96,6 +96,7 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
       [INSTANCE_ENV.store]: o.store,
       [INSTANCE_ENV.bus]: o.bus,
       [INSTANCE_ENV.replication]: o.replication,
+      STATELINE_BALANCE: o.balance,
       [INSTANCE_ENV.sessionKeys]: keys.join(','),
       [INSTANCE_ENV.gatewaySecret]: gatewaySecret,
     },

@@ -1,4 +1,5 @@
-import type { Problem } from './types.js';
+import { announceFailover } from './failover.js';
+import type { FailoverNotice, Problem } from './types.js';
 
 /**
  * A failed API call, from the problem+json answer: `title` and `detail` are what the user sees.
@@ -98,6 +99,8 @@ export async function api<T>(path: string, o: RequestOptions = {}): Promise<T> {
   } catch (err) {
     throw new ApiError(0, 'NETWORK', 'The shop cannot be reached', err instanceof Error ? err.message : '');
   }
+  const failover = res.headers.get('x-stateline-failover');
+  if (failover) announceFailover(JSON.parse(decodeURIComponent(failover)) as FailoverNotice);
   const instance = res.headers.get('x-stateline-instance');
   if (instance) for (const fn of instanceListeners) fn(instance);
   if (!res.ok) throw await problemOf(res);
