@@ -7,6 +7,7 @@ import { fail } from './http-error.js';
 import { SL_ERR_BAD_REQUEST } from 'stateline/http';
 import { SL_ERR_BAD_CREDENTIALS, SL_ERR_RATE_LIMITED, SL_ERR_UNAUTHENTICATED } from './errors.js';
 import { sendEmpty, sendJson } from './respond.js';
+import { mergeAnonymousCart } from './request-cart.js';
 import type { SessionRequest, ShopContext } from './context.js';
 
 /** Session key of the logged-in user's display name. */
@@ -86,8 +87,10 @@ export function authRoutes(ctx: ShopContext) {
         fail(SL_ERR_BAD_CREDENTIALS);
       }
       const s = req.session;
+      // The anonymous cart joins the account's (once, even when this login is retried).
+      await mergeAnonymousCart(ctx.store, s, user.id);
       s.set(NAME, user.name);
-      // login() keeps the data (the anonymous cart) and replaces the id at once.
+      // login() keeps the rest of the session's data and replaces the id at once.
       await s.login(user.id);
       sendJson(res, 200, { user });
     },

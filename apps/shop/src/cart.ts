@@ -15,6 +15,10 @@ export interface CartLine {
 export interface CartState {
   items: CartLine[];
   settled?: string[];
+  /** An anonymous cart's own id, made on its first write: what a merge at login is keyed by. */
+  id?: string;
+  /** An account cart's record of the anonymous carts already merged into it (the latest few). */
+  merged?: string[];
 }
 
 /** Session key of the cart. */
@@ -23,6 +27,10 @@ export const CART = 'cart';
 export const MAX_ADD = 99;
 export const MAX_LINE = 999;
 const SETTLED_KEPT = 20;
+const MERGED_KEPT = 20;
+
+const strings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 
 /**
  * A cart read from the session, cleaned of anything that is not a valid line of a known product.
@@ -35,7 +43,7 @@ const SETTLED_KEPT = 20;
 export function readCart(raw: unknown): CartState {
   const value = raw as Partial<CartState> | undefined;
   const items = Array.isArray(value?.items) ? value.items : [];
-  return {
+  const cart: CartState = {
     items: items.filter(
       (l): l is CartLine =>
         !!l &&
@@ -44,8 +52,11 @@ export function readCart(raw: unknown): CartState {
         Number.isInteger(l.qty) &&
         l.qty > 0,
     ),
-    settled: Array.isArray(value?.settled) ? value.settled.filter((x) => typeof x === 'string') : [],
+    settled: strings(value?.settled),
   };
+  if (typeof value?.id === 'string') cart.id = value.id;
+  if (value?.merged !== undefined) cart.merged = strings(value.merged);
+  return cart;
 }
 
 /**
@@ -93,5 +104,26 @@ export function settleOrder(cart: CartState, orderId: string, ordered: readonly 
   const items = cart.items
     .map((l) => ({ ...l, qty: l.qty - (ordered.find((o) => o.productId === l.productId)?.qty ?? 0) }))
     .filter((l) => l.qty > 0);
-  return { items, settled: [...settled, orderId].slice(-SETTLED_KEPT) };
+  return { ...cart, items, settled: [...settled, orderId].slice(-SETTLED_KEPT) };
+}
+
+/**
+ * Adds an anonymous cart's lines to an account's cart, once per anonymous cart id: a merge whose id
+ * the account cart already records changes nothing (a retried login). A line stops at {@link MAX_LINE}.
+ *
+ * @example
+ * ```ts
+ * const merged = mergeCart(account, anonymous, anonymous.id!);
+ * ```
+ */
+export function mergeCart(account: CartState, anonymous: CartState, anonymousId: string): CartState {
+  const merged = account.merged ?? [];
+  if (merged.includes(anonymousId)) return account;
+  const items = account.items.map((l) => ({ ...l }));
+  for (const add of anonymous.items) {
+    const line = items.find((l) => l.productId === add.productId);
+    if (line) line.qty = Math.min(MAX_LINE, line.qty + add.qty);
+    else items.push({ productId: add.productId, qty: Math.min(MAX_LINE, add.qty) });
+  }
+  return { ...account, items, merged: [...merged, anonymousId].slice(-MERGED_KEPT) };
 }

@@ -93,6 +93,20 @@ export const SL_ERR_SOLD_OUT = defineError('SL_ERR_SOLD_OUT', 409, 'The drop is 
 export const SL_ERR_LIST_FULL = defineError('SL_ERR_LIST_FULL', 409, 'The list is full');
 
 /**
+ * 503: the account's cart kept changing under this write (a great many writes to it at once); nothing was changed.
+ *
+ * @example
+ * ```ts
+ * fail(SL_ERR_CART_CONTENDED, 'gave up after 1000 conflicting writes');
+ * ```
+ */
+export const SL_ERR_CART_CONTENDED = defineError(
+  'SL_ERR_CART_CONTENDED',
+  503,
+  'The cart is being changed by too many requests at once',
+);
+
+/**
  * Every code the shop defines (docs/ERRORS.md, section @stateline/shop).
  *
  * @example
@@ -108,4 +122,5 @@ export const SHOP_ERRORS = [
   SL_ERR_CART_LIMIT,
   SL_ERR_SOLD_OUT,
   SL_ERR_LIST_FULL,
+  SL_ERR_CART_CONTENDED,
 ] as const;

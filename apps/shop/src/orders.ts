@@ -4,7 +4,8 @@ import type { IdempotencyStats } from 'stateline/idempotency';
 import { withIdempotency, type IdempotentRequest, type NodeIdempotency } from 'stateline/node';
 import type { Store } from 'stateline/store';
 import { requireUser } from './auth-routes.js';
-import { CART, readCart, settleOrder, type CartState } from './cart.js';
+import { settleOrder } from './cart.js';
+import { changeRequestCart, requestCart } from './request-cart.js';
 import { findProduct } from './catalog.js';
 import { checkDeclaredLength, limitBody } from './body.js';
 import { fail } from './http-error.js';
@@ -104,15 +105,15 @@ export function orderRoutes(ctx: ShopContext) {
   const { store } = ctx;
 
   const place = async (req: IdempotentRequest & SessionRequest, res: ServerResponse): Promise<void> => {
-    const s = req.session;
     const userId = requireUser(req);
     const key = String(req.headers['idempotency-key']);
+    // The account's cart: the same from every device of the user.
+    const cart = await requestCart(store, req);
     const order = await recordOrder(store, userId, key, () => {
-      const cart = readCart(s.get(CART));
       if (cart.items.length === 0) fail(SL_ERR_CART_EMPTY, 'add something to the cart first');
       return cart.items.map((l) => ({ ...l, price: findProduct(l.productId)!.price }));
     });
-    await s.update<CartState>(CART, (raw) => settleOrder(readCart(raw), order.id, order.items));
+    await changeRequestCart(store, req, (c) => settleOrder(c, order.id, order.items));
     sendJson(res, 201, { order });
   };
 

@@ -194,7 +194,7 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
       ? createCsrf({ trustedProxies: config.trustedProxies, allowedOrigins: config.allowedOrigins })
       : undefined;
     const auth = authRoutes(ctx);
-    const cart = cartRoutes();
+    const cart = cartRoutes(ctx);
     const mySessions = sessionRoutes(ctx);
     const orders = orderRoutes(ctx);
     closers.unshift(() => orders.close());

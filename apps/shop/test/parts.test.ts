@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
-import { addLine, readCart, removeLine, settleOrder } from '../src/cart.js';
+import { addLine, mergeCart, readCart, removeLine, settleOrder } from '../src/cart.js';
 import { clientReader } from '../src/client-address.js';
 import { readConfig } from '../src/config.js';
 import { hashPassword, verifyPassword } from '../src/passwords.js';
@@ -69,6 +69,30 @@ describe('cart', () => {
       }).items,
       [{ productId: 'mug', qty: 1 }],
     );
+  });
+
+  it('merges an anonymous cart once per id, a line stopping at 999; keeps ids through a read', () => {
+    const account = readCart({ items: [{ productId: 'mug', qty: 995 }] });
+    const anonymous = readCart({
+      id: 'a1',
+      items: [
+        { productId: 'mug', qty: 9 },
+        { productId: 'tee', qty: 2 },
+      ],
+    });
+    assert.equal(anonymous.id, 'a1');
+    const once = mergeCart(account, anonymous, 'a1');
+    assert.deepEqual(once.items, [
+      { productId: 'mug', qty: 999 },
+      { productId: 'tee', qty: 2 },
+    ]);
+    const stored = readCart(JSON.parse(JSON.stringify(once)));
+    assert.deepEqual(stored.merged, ['a1']);
+    assert.equal(mergeCart(stored, anonymous, 'a1'), stored, 'the same anonymous cart again: no change');
+    assert.deepEqual(mergeCart(stored, anonymous, 'a2').items, [
+      { productId: 'mug', qty: 999 },
+      { productId: 'tee', qty: 4 },
+    ]);
   });
 
   it('settles an order once: items added meanwhile stay, a second settle changes nothing', () => {

@@ -1,9 +1,9 @@
 /**
  * The shop's workload (what `stateline lab` drives): first its judgement, action by action, with
  * scripted answers and no server (an add and its cart, a cart short of an acknowledged add, an
- * old copy a second look corrects, a vanished cart, a logged-out session, a checkout's order and
- * its audit); then the real shop under the lab for a few seconds: the workload's users find
- * nothing lost, nothing stale and nothing made twice.
+ * old copy a second look corrects, a vanished cart, the account's cart kept across a logout, a
+ * logged-out session, a checkout's order and its audit); then the real shop under the lab for a
+ * few seconds: the workload's users find nothing lost, nothing stale and nothing made twice.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -169,6 +169,26 @@ describe('the shop workload, judged answer by answer', () => {
     assert.equal(tally.lostUpdates, 0);
     assert.equal(await workload.prepare!(user, state), true);
     assert.equal(tally.sent.filter((r) => r === 'POST /api/login').length, 2);
+  });
+
+  it("the cart is the account's: the same lines after logout and login again, an empty one is lost", async () => {
+    const kept = await withMugs({
+      'POST /api/logout': [{ status: 204 }],
+      'GET /api/cart': [cart([['mug', 3]])],
+    });
+    await action('logout').run(kept.user, kept.state);
+    assert.equal(await workload.prepare!(kept.user, kept.state), true);
+    await action('view-cart').run(kept.user, kept.state);
+    assert.deepEqual([kept.tally.lost.length, kept.tally.lostUpdates, kept.tally.staleReads], [0, 0, 0]);
+
+    const emptied = await withMugs({
+      'POST /api/logout': [{ status: 204 }],
+      'GET /api/cart': [cart([])],
+    });
+    await action('logout').run(emptied.user, emptied.state);
+    assert.equal(await workload.prepare!(emptied.user, emptied.state), true);
+    await action('view-cart').run(emptied.user, emptied.state);
+    assert.deepEqual(emptied.tally.lost, ['data-lost'], 'the account cart vanished');
   });
 
   it('whoami says nobody while the shopper never logged out: a lost session', async () => {
