@@ -55,7 +55,8 @@ export async function whoami(): Promise<WhoAmI> {
 }
 
 /**
- * Logs in; the server renews the session id and keeps the anonymous cart.
+ * Logs in; the server renews the session id and merges the anonymous cart into the account's,
+ * whose lines (the badge) are read again.
  *
  * @example
  * ```ts
@@ -65,6 +66,7 @@ export async function whoami(): Promise<WhoAmI> {
 export async function login(username: string, password: string): Promise<User> {
   const { user } = await api<{ user: User }>('/api/login', { method: 'POST', body: { username, password } });
   setState({ user });
+  await getCart();
   return user;
 }
 
@@ -78,7 +80,8 @@ export async function login(username: string, password: string): Promise<User> {
  */
 export async function logout(everywhere = false): Promise<void> {
   await api(everywhere ? '/api/logout-all' : '/api/logout', { method: 'POST' });
-  setState({ user: null });
+  // The account keeps its cart; the new anonymous session starts with none.
+  setState({ user: null, cartCount: 0 });
 }
 
 /**
