@@ -331,7 +331,7 @@ describe('dashboard in Chromium', () => {
       assert.equal(await page.getByTestId('strategy').textContent(), 'server');
 
       // The instance the shop page of this browser noted last is marked.
-      await page.evaluate(() => localStorage.setItem('stateline.servedBy', 'i2'));
+      await page.evaluate("localStorage.setItem('stateline.servedBy', 'i2')");
       await page.getByTestId('you-i2').waitFor({ timeout: 5000 });
       assert.equal(await page.getByTestId('you-i1').count(), 0);
 
