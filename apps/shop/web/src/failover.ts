@@ -2,6 +2,20 @@ import type { FailoverNotice } from './types.js';
 
 const box = () => document.querySelector<HTMLElement>('#failover')!;
 let shown = '';
+const listeners = new Set<(notice: FailoverNotice) => void>();
+
+/**
+ * Calls `fn` after each new failover notice (the banner re-reads where the session now lives).
+ *
+ * @example
+ * ```ts
+ * onFailover(() => void whoami());
+ * ```
+ */
+export function onFailover(fn: (notice: FailoverNotice) => void): () => void {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
 
 /**
  * Shows what the server said became of the session after the instance it was pinned to stopped
@@ -36,4 +50,5 @@ export function announceFailover(notice: FailoverNotice): void {
   el.dataset.outcome = notice.outcome;
   el.setAttribute('role', notice.outcome === 'lost' ? 'alert' : 'status');
   el.hidden = false;
+  for (const fn of listeners) fn(notice);
 }
