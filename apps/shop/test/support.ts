@@ -105,10 +105,11 @@ export async function instanceUrls(cluster: Cluster): Promise<{ id: string; url:
   return status.instances.filter((i) => i.url && i.state === 'up').map((i) => ({ id: i.id, url: i.url! }));
 }
 
-/** Starts the shop as a cluster of 3 behind the gateway, quietly. */
+/** Starts the shop as a cluster of 3 behind the gateway, quietly, with `user1`…`user<users>` seeded. */
 export function startShop(
   strategy: 'server' | 'token' | 'hybrid' | 'memory',
   store: string,
+  users = 3,
 ): Promise<Cluster> {
   return startCluster({
     app: SHOP_APP,
@@ -117,7 +118,7 @@ export function startShop(
     stdio: 'ignore',
     strategy,
     store,
-    env: { LOG_LEVEL: 'silent', STATELINE_SHOP_USERS: '3' },
+    env: { LOG_LEVEL: 'silent', STATELINE_SHOP_USERS: String(users) },
   });
 }
 

@@ -56,7 +56,7 @@ export async function whoami(): Promise<WhoAmI> {
 
 /**
  * Logs in; the server renews the session id and merges the anonymous cart into the account's,
- * whose lines (the badge) are read again.
+ * which may already hold lines from another device: the badge is refreshed.
  *
  * @example
  * ```ts
@@ -66,7 +66,8 @@ export async function whoami(): Promise<WhoAmI> {
 export async function login(username: string, password: string): Promise<User> {
   const { user } = await api<{ user: User }>('/api/login', { method: 'POST', body: { username, password } });
   setState({ user });
-  await getCart();
+  // Only the badge: a cart answer that fails here is not a failed login (the cart page reads again).
+  await getCart().catch(() => undefined);
   return user;
 }
 
@@ -80,7 +81,7 @@ export async function login(username: string, password: string): Promise<User> {
  */
 export async function logout(everywhere = false): Promise<void> {
   await api(everywhere ? '/api/logout-all' : '/api/logout', { method: 'POST' });
-  // The account keeps its cart; the new anonymous session starts with none.
+  // The cart stays with the account; the visitor starts with an empty one.
   setState({ user: null, cartCount: 0 });
 }
 
