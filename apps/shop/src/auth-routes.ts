@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { redactSpec } from 'stateline/store';
 import { checkCredentials, normalizeUsername, type PublicUser } from './users.js';
 import { readJson } from './body.js';
+import { noticeOf, whereSessionsLive } from './failover.js';
 import { fail } from './http-error.js';
 import { SL_ERR_BAD_REQUEST } from 'stateline/http';
 import { SL_ERR_BAD_CREDENTIALS, SL_ERR_RATE_LIMITED, SL_ERR_UNAUTHENTICATED } from './errors.js';
@@ -98,7 +99,11 @@ export function authRoutes(ctx: ShopContext) {
         instance: config.instance,
         strategy: config.strategy,
         store,
+        where: whereSessionsLive(config),
+        balance: config.balance,
+        replication: config.replication,
         user: currentUser(req.session),
+        failover: noticeOf(req) ?? null,
       });
     },
 

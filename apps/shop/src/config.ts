@@ -11,6 +11,8 @@ export const SHOP_ENV = {
   allowedOrigins: 'STATELINE_ALLOWED_ORIGINS',
   csrf: 'STATELINE_CSRF',
   tokenIssuer: 'STATELINE_TOKEN_ISSUER',
+  /** The gateway's balancing policy, set by `stateline up` (shown in the banner). */
+  balance: 'STATELINE_BALANCE',
 } as const;
 
 /** The `iss` of the shop's access tokens unless `STATELINE_TOKEN_ISSUER` says otherwise. */
@@ -36,6 +38,8 @@ export interface ShopConfig {
   sessionStoreSpec: string | undefined;
   busSpec: string;
   replication: (typeof REPLICATIONS)[number];
+  /** The gateway's balancing policy in front of this instance, when known. */
+  balance: string | null;
   sessionKeys: string[];
   /** Seeds of the token signing keys (32 bytes each, newest first; see ./token-keys.ts). */
   tokenKeySeeds: Buffer[];
@@ -111,6 +115,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig {
     sessionStoreSpec: env[INSTANCE_ENV.sessionStore] || undefined,
     busSpec: env[INSTANCE_ENV.bus] || (process.connected ? 'ipc:' : 'memory:'),
     replication,
+    balance: env[SHOP_ENV.balance] || null,
     sessionKeys,
     tokenKeySeeds,
     tokenIssuer: env[SHOP_ENV.tokenIssuer] || DEFAULT_TOKEN_ISSUER,

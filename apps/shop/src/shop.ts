@@ -29,6 +29,7 @@ import { bearerToken } from './bearer.js';
 import { FamilySession } from './family-session.js';
 import { LoginLimit } from './login-limit.js';
 import { ShopMetrics } from './metrics.js';
+import { failoverNotice, hasSessionCookie, rememberReroute, reroutedFrom, tell } from './failover.js';
 import { orderRoutes } from './orders.js';
 import { Router, type Params } from './router.js';
 import { sessionRoutes } from './session-routes.js';
@@ -342,8 +343,24 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
         if (verdict && !verdict.ok) return sendError(res, csrfError(verdict.reason));
         const run = guarded(m.entry, m.params, reqId);
         if (m.entry.session) {
+          const rerouted = reroutedFrom(req.headers, config.instance);
+          const hadCookie = rerouted !== undefined && hasSessionCookie(req.headers);
+          const fetchedBefore = sessions!.metrics.replicasFetched;
           // The session is committed before the response leaves (its Set-Cookie on it).
-          await withSession(sessions!, (r: SessionRequest, s: ServerResponse) => run(r, s))(req, res);
+          await withSession(sessions!, (r: SessionRequest, s: ServerResponse) => {
+            if (rerouted) {
+              const notice = failoverNotice({
+                from: rerouted.from,
+                config,
+                session: r.session,
+                hadCookie,
+                fetchedBefore,
+                metrics: sessions!.metrics,
+              });
+              tell(r, s, notice, rerouted.viaCookie);
+            }
+            return run(r, s);
+          })(req, res);
         } else await run(req, res);
         return;
       }
@@ -362,6 +379,7 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
         );
       }
       label(path.startsWith('/assets/') ? '/assets/*' : path === '/' || path === '/index.html' ? '/' : '/*');
+      rememberReroute(req, res, config.instance);
       try {
         await serveStatic(req, res, path);
       } catch (err) {

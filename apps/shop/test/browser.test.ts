@@ -109,6 +109,9 @@ describe('the shop in a browser', () => {
       watch(dashboard, errors);
       await dashboard.goto(`${cluster!.url}/_stateline/`);
       await dashboard.getByTestId(`state-${victim}`).filter({ hasText: 'up' }).waitFor();
+      // The dashboard marks the instance that served this browser's shop page last, and asks before a kill.
+      await dashboard.getByTestId(`you-${victim}`).waitFor();
+      dashboard.once('dialog', (d) => void d.accept());
       await dashboard.getByTestId(`kill-${victim}`).click();
       await dashboard.getByTestId(`state-${victim}`).filter({ hasText: 'down' }).waitFor();
       assert.equal((await status()).instances.find((i) => i.id === victim)!.pid, null, 'the process is gone');

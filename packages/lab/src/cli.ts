@@ -96,7 +96,13 @@ async function up(flags: UpFlags, io: CliIo): Promise<number> {
   try {
     let cluster;
     try {
-      cluster = await startCluster({ ...flags, app, stdio: 'inherit' });
+      // One console line per instance killed, stopped, crashed or restarted.
+      cluster = await startCluster({
+        ...flags,
+        app,
+        stdio: 'inherit',
+        onEvent: (e) => io.err(`stateline: ${new Date(e.t).toISOString().slice(11, 19)} ${e.text}\n`),
+      });
     } catch (err) {
       io.err(`stateline: ${describeStartFailure(err, flags)}\n`);
       return 1;

@@ -3,6 +3,8 @@ import { createGateway, type Gateway } from '@stateline/gateway';
 import { GATEWAY_PROOF_HEADER, INSTANCE_ENV } from 'stateline/instance';
 import { redactSpec } from 'stateline/store';
 import { checkCombination, CLUSTER_DEFAULTS, type ClusterOptions } from './cluster-options.js';
+import { ClusterHistory } from './cluster-history.js';
+import type { ClusterEvent } from './cluster-status.js';
 import { clusterStatus, createControl, type ClusterStatus, type ControlOptions } from './control.js';
 import { gatewayFront } from './gateway-front.js';
 import { createGatewayMetrics } from './gateway-metrics.js';
@@ -18,6 +20,8 @@ export interface Cluster {
   readonly supervisor: Supervisor;
   readonly gateway: Gateway;
   status(): ClusterStatus;
+  /** The last 60 s of counts and process events (what the dashboard shows when opened late). */
+  readonly history: ClusterHistory;
   /** Drains and stops every instance, then closes the gateway; the same promise on every call. */
   close(): Promise<void>;
 }
@@ -56,8 +60,14 @@ async function allRouted(gw: Gateway, n: number): Promise<void> {
  * await cluster.close();
  * ```
  */
-export async function startCluster(options: Partial<ClusterOptions> = {}): Promise<Cluster> {
-  const o: ClusterOptions = { ...CLUSTER_DEFAULTS, ...options };
+export async function startCluster(
+  options: Partial<ClusterOptions> & {
+    /** Called with each instance process event (killed, exited, restarted). */
+    onEvent?: (e: ClusterEvent) => void;
+  } = {},
+): Promise<Cluster> {
+  const { onEvent, ...rest } = options;
+  const o: ClusterOptions = { ...CLUSTER_DEFAULTS, ...rest };
   checkCombination(o);
   const keys =
     o.sessionKeys ??
@@ -104,6 +114,7 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
       [INSTANCE_ENV.store]: o.store,
       [INSTANCE_ENV.bus]: o.bus,
       [INSTANCE_ENV.replication]: o.replication,
+      STATELINE_BALANCE: o.balance,
       [INSTANCE_ENV.sessionKeys]: keys.join(','),
       [INSTANCE_ENV.tokenKeys]: tokenKeys.join(','),
       [INSTANCE_ENV.gatewaySecret]: gatewaySecret,
@@ -118,6 +129,12 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
     store: redactSpec(o.store),
     adminToken: o.adminToken,
   };
+  const history = new ClusterHistory(
+    sup,
+    () => clusterStatus(control).instances,
+    (e) => onEvent?.(e),
+  );
+  control.history = history;
   const metrics = createGatewayMetrics(() =>
     totals.ids().map((id) => ({ id, retries: totals.of(id).retries })),
   );
@@ -139,6 +156,7 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
   try {
     ({ port } = await gateway.listen(o.port, o.host));
   } catch (err) {
+    history.close();
     await sup.close();
     await gateway.close().catch(() => {});
     throw err;
@@ -147,6 +165,7 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
     await sup.start();
     await allRouted(gateway, o.instances);
   } catch (err) {
+    history.close();
     await sup.close().catch(() => {});
     await gateway.close().catch(() => {});
     throw err;
@@ -159,8 +178,10 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
     supervisor: sup,
     gateway,
     status: () => clusterStatus(control),
+    history,
     close: () =>
       (closing ??= (async () => {
+        history.close();
         await sup.close();
         await gateway.close();
       })()),

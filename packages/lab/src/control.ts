@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isStatelineError } from 'stateline/errors';
 import { problem, problemFor, SL_ERR_NOT_FOUND, type ProblemResponse } from 'stateline/http';
+import type { ClusterHistory } from './cluster-history.js';
 import type { ClusterStatus, InstanceState } from './cluster-status.js';
 import { SL_ERR_FORBIDDEN, SL_ERR_UNAUTHORIZED } from './errors.js';
 import { dashboardPage } from './dashboard-page.js';
@@ -36,6 +37,8 @@ export interface ControlOptions {
   store: string;
   /** When set, every control request needs `Authorization: Bearer <token>`; otherwise only loopback clients. */
   adminToken?: string | undefined;
+  /** Samples and events kept for a dashboard opened late (`GET /_stateline/history`). */
+  history?: Pick<ClusterHistory, 'snapshot' | 'recentEvents'> | undefined;
 }
 
 /** The path prefix the control API owns on the gateway. */
@@ -88,6 +91,7 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 export function clusterStatus(o: ControlOptions): ClusterStatus {
   const routed = new Map(o.gatewayInstances().map((g) => [g.id, g]));
   return {
+    time: Date.now(),
     balance: o.balance,
     strategy: o.strategy,
     store: o.store,
@@ -113,6 +117,7 @@ export function clusterStatus(o: ControlOptions): ClusterStatus {
         restarts: s.restarts,
       };
     }),
+    events: o.history?.recentEvents() ?? [],
   };
 }
 
@@ -148,6 +153,7 @@ export function authorize(
  *
  * - `GET /_stateline/` → the dashboard (an HTML page that polls the status and posts the actions)
  * - `GET /_stateline/status` → {@link ClusterStatus}
+ * - `GET /_stateline/history` → the last 60 s of counts and process events (`ClusterHistoryDoc`)
  * - `POST /_stateline/instances/<id>/kill` (SIGKILL), `/stop` (graceful drain), `/start`
  *   → `{ instance }` once done.
  *
@@ -181,6 +187,10 @@ export function createControl(o: ControlOptions): (req: IncomingMessage, res: Se
     }
     if (rest === 'status' && read) {
       sendJson(res, 200, clusterStatus(o));
+      return true;
+    }
+    if (rest === 'history' && read) {
+      sendJson(res, 200, o.history?.snapshot() ?? { samples: [], events: [] });
       return true;
     }
     const m = /^instances\/([^/]+)\/([^/]+)$/.exec(rest);

@@ -30,6 +30,8 @@ export {
   type SupervisorMessage as LabMessage,
 } from 'stateline/instance';
 export { startCluster, type Cluster } from './cluster.js';
+export { ClusterHistory, HISTORY_S } from './cluster-history.js';
+export type { ClusterEvent, ClusterHistoryDoc, HistorySample } from './cluster-status.js';
 export {
   CLUSTER_DEFAULTS,
   OptionError,

@@ -73,9 +73,9 @@ describe('stateline (main)', () => {
   });
 
   it('--version and -V print the package version alone, exit 0', async () => {
-    const { version } = JSON.parse(
-      readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
-    ) as { version: string };
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
     for (const flag of ['--version', '-V']) {
       const r = await run(flag);
       assert.equal(r.code, 0);
@@ -171,7 +171,7 @@ describe(
       return { child, url, exited, out: () => out, err: () => err };
     };
 
-    it('up --port 0 prints one line with the URL; /api/whoami answers 200; SIGTERM → exit 0, no child left', async () => {
+    it('up --port 0 prints one line with the URL; /api/whoami answers 200; a kill and a restart print one stderr line each; SIGTERM → exit 0, no child left', async () => {
       const c = await up();
       assert.match(c.url, /^http:\/\/127\.0\.0\.1:\d+$/);
       const who = await getJson<{ instance: string; strategy: string }>(`${c.url}/api/whoami`);
@@ -182,9 +182,29 @@ describe(
       const pids = status.body.instances.map((i) => i.pid!);
       assert.equal(pids.length, 3);
       assert.ok(pids.every(alive));
+      // A kill and a restart from the control API: one console line each, on stderr.
+      const post = (what: string) => fetch(`${c.url}/_stateline/instances/i2/${what}`, { method: 'POST' });
+      assert.equal((await post('kill')).status, 200);
+      await eventually(() => /i2 was killed \(SIGKILL\)/.test(c.err()), 10_000);
+      assert.equal((await post('start')).status, 200);
+      await eventually(() => /i2 restarted \(pid \d+\)/.test(c.err()), 10_000);
+      const lines = c
+        .err()
+        .split('\n')
+        .filter((l) => /^stateline: \d\d:\d\d:\d\d i2 /.test(l));
+      assert.equal(lines.length, 2, c.err());
+      pids[1] = (await getJson<ClusterStatus>(`${c.url}/_stateline/status`)).body.instances[1]!.pid!;
       c.child.kill('SIGTERM');
       assert.equal(await c.exited, 0);
       assert.equal(c.out().trim().split('\n').length, 1, 'one line on stdout');
+      assert.equal(
+        c
+          .err()
+          .split('\n')
+          .filter((l) => / i\d (was killed|exited|restarted)/.test(l)).length,
+        2,
+        'a shutdown prints no event',
+      );
       assert.ok(
         pids.every((p) => !alive(p)),
         'no instance outlives it',

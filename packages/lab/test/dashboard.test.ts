@@ -312,21 +312,50 @@ describe('dashboard in Chromium', () => {
       const problems: string[] = [];
       page.on('pageerror', (e) => problems.push(e.message));
       page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+      // The lab keeps the last 60 s: a dashboard opened now draws them at its first poll.
+      await eventually(
+        async () =>
+          (await getJson<{ samples: unknown[] }>(`${cluster.url}/_stateline/history`)).body.samples.length >=
+          3,
+        10_000,
+      );
       await page.goto(`${cluster.url}/_stateline/`);
+      await page
+        .getByTestId('poll-state')
+        .filter({ hasText: /^updated/ })
+        .waitFor({ timeout: 5000 });
+      // One poll alone makes no rate: the lines are the history's (one per instance, one for errors).
+      assert.equal(await page.locator('#chart polyline').count(), 3);
       await page.getByTestId('state-i1').filter({ hasText: 'up' }).waitFor({ timeout: 5000 });
       await page.getByTestId('state-i2').filter({ hasText: 'up' }).waitFor({ timeout: 5000 });
       assert.equal(await page.getByTestId('strategy').textContent(), 'server');
-      // Two polls make the first rate: one line per instance and one for errors.
-      await page
-        .locator('#chart polyline[data-series="errors"]')
-        .waitFor({ state: 'attached', timeout: 5000 });
-      assert.equal(await page.locator('#chart polyline').count(), 3);
 
+      // The instance the shop page of this browser noted last is marked.
+      await page.evaluate("localStorage.setItem('stateline.servedBy', 'i2')");
+      await page.getByTestId('you-i2').waitFor({ timeout: 5000 });
+      assert.equal(await page.getByTestId('you-i1').count(), 0);
+
+      // A kill asks first: declined, nothing happens; accepted, i2 goes down.
+      const asked: string[] = [];
+      page.once('dialog', (d) => {
+        asked.push(d.message());
+        void d.dismiss();
+      });
+      await page.getByTestId('kill-i2').click();
+      assert.match(asked[0] ?? '', /^Kill i2 \(SIGKILL\)\?.*It served this browser last\.$/);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(await page.getByTestId('state-i2').textContent(), 'up', 'declined: not killed');
+      page.once('dialog', (d) => void d.accept());
       await page.getByTestId('kill-i2').click();
       await page.getByTestId('state-i2').filter({ hasText: 'down' }).waitFor({ timeout: 5000 });
       assert.match((await page.getByTestId('dash-message').textContent()) ?? '', /i2: kill done/);
       await page.getByTestId('start-i2').click();
       await page.getByTestId('state-i2').filter({ hasText: 'up' }).waitFor({ timeout: 10_000 });
+      // Both show on the chart and in the event list.
+      await page.getByTestId('event-i2-up').waitFor({ state: 'attached', timeout: 5000 });
+      assert.equal(await page.getByTestId('event-i2-down').count(), 1);
+      const events = (await page.getByTestId('events').textContent()) ?? '';
+      assert.match(events, /i2 restarted \(pid \d+\).*i2 was killed \(SIGKILL\)/s);
       assert.deepEqual(problems, [], 'no script error, no CSP violation');
     } finally {
       await browser.close();

@@ -1,4 +1,5 @@
-import type { Problem } from './types.js';
+import { announceFailover } from './failover.js';
+import type { FailoverNotice, Problem } from './types.js';
 
 /**
  * A failed API call, from the problem+json answer: `title` and `detail` are what the user sees.
@@ -50,6 +51,17 @@ export function onInstance(fn: InstanceListener): () => void {
   return () => instanceListeners.delete(fn);
 }
 
+/** The cluster dashboard (same origin) reads this to mark the instance that served this browser. */
+const SERVED_BY_KEY = 'stateline.servedBy';
+
+function noteServedBy(instance: string): void {
+  try {
+    localStorage.setItem(SERVED_BY_KEY, instance);
+  } catch {
+    // Storage refused (private mode): the dashboard then marks nothing.
+  }
+}
+
 export interface RequestOptions {
   method?: 'GET' | 'POST' | 'DELETE';
   body?: unknown;
@@ -98,8 +110,13 @@ export async function api<T>(path: string, o: RequestOptions = {}): Promise<T> {
   } catch (err) {
     throw new ApiError(0, 'NETWORK', 'The shop cannot be reached', err instanceof Error ? err.message : '');
   }
+  const failover = res.headers.get('x-stateline-failover');
+  if (failover) announceFailover(JSON.parse(decodeURIComponent(failover)) as FailoverNotice);
   const instance = res.headers.get('x-stateline-instance');
-  if (instance) for (const fn of instanceListeners) fn(instance);
+  if (instance) {
+    for (const fn of instanceListeners) fn(instance);
+    noteServedBy(instance);
+  }
   if (!res.ok) throw await problemOf(res);
   if (res.status === 204) return undefined as T;
   return (await res.json()) as T;

@@ -5,8 +5,8 @@ import { logout, whoami } from './shop-api.js';
 import { subscribe, type AppState } from './state.js';
 
 /**
- * The banner: which instance served the last request, the cluster's strategy and store, and who
- * is logged in; and the navigation with the cart's count. Kept up to date from the state.
+ * The banner: which instance served the last request, the cluster's strategy and store, where the
+ * session lives in words, the balancing policy and replication, and who is logged in; and the navigation with the cart's count. Kept up to date from the state.
  *
  * @example
  * ```ts
@@ -17,6 +17,8 @@ export function mountBanner(banner: HTMLElement, nav: HTMLElement): void {
   const servedBy = h('b', { class: 'pill', testid: 'served-by' }, '–');
   const strategy = h('b', { testid: 'strategy' });
   const store = h('b', { testid: 'store' });
+  const where = h('b', { testid: 'session-where' });
+  const routing = h('b', { testid: 'routing' });
   const who = h('span', { class: 'who' });
   replace(
     banner,
@@ -29,6 +31,17 @@ export function mountBanner(banner: HTMLElement, nav: HTMLElement): void {
     ),
     h('span', { class: 'fact' }, 'strategy ', strategy),
     h('span', { class: 'fact store' }, 'store ', store),
+    h(
+      'span',
+      { class: 'fact', title: 'Where the instance that served you keeps your session' },
+      'your session lives ',
+      where,
+    ),
+    h(
+      'span',
+      { class: 'fact', title: 'How the gateway picks an instance, and session replication' },
+      routing,
+    ),
     who,
   );
   const cartCount = h('span', { class: 'badge', testid: 'cart-count' }, '0');
@@ -63,6 +76,13 @@ export function mountBanner(banner: HTMLElement, nav: HTMLElement): void {
     servedBy.textContent = s.instance ?? '–';
     strategy.textContent = s.strategy;
     store.textContent = s.store;
+    where.textContent = s.where;
+    routing.textContent = [
+      s.balance ? `balance ${s.balance}` : '',
+      s.replication !== 'off' ? `replication ${s.replication}` : 'no replication',
+    ]
+      .filter(Boolean)
+      .join(', ');
     cartCount.textContent = String(s.cartCount);
     const name = s.user?.name ?? null;
     if (name === shownUser) return;

@@ -3,6 +3,7 @@
 import './style.css';
 import { onInstance } from './api.js';
 import { mountBanner } from './banner.js';
+import { onFailover } from './failover.js';
 import { stopChat } from './chat.js';
 import { clearNotice, showError } from './notice.js';
 import { currentRoute, type Route, type View } from './router.js';
@@ -44,6 +45,8 @@ function show(): void {
 }
 
 onInstance((instance) => setState({ instance }));
+// The instance that answers now keeps the session elsewhere: the banner asks again.
+onFailover(() => void whoami().catch(showError));
 mountBanner(document.querySelector('#banner')!, document.querySelector('#nav')!);
 
 // A session that ended (logout here, elsewhere, revoked) closes the chat that belonged to it.

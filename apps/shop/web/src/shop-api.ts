@@ -1,4 +1,5 @@
 import { api } from './api.js';
+import { announceFailover } from './failover.js';
 import { setState } from './state.js';
 import type { CartItem, Order, Product, SessionInfo, User, WhoAmI } from './types.js';
 
@@ -41,7 +42,15 @@ function counted(r: { items: CartItem[] }): CartItem[] {
  */
 export async function whoami(): Promise<WhoAmI> {
   const me = await api<WhoAmI>('/api/whoami');
-  setState({ user: me.user, strategy: me.strategy, store: me.store });
+  setState({
+    user: me.user,
+    strategy: me.strategy,
+    store: me.store,
+    where: me.where,
+    balance: me.balance,
+    replication: me.replication,
+  });
+  if (me.failover) announceFailover(me.failover);
   return me;
 }
 

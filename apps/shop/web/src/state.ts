@@ -5,13 +5,26 @@ export interface AppState {
   user: User | null;
   strategy: string;
   store: string;
+  /** Where the serving instance keeps the session, in words (from `whoami`). */
+  where: string;
+  balance: string | null;
+  replication: string;
   /** `X-Stateline-Instance` of the last API answer. */
   instance: string | null;
   /** Units in the cart. */
   cartCount: number;
 }
 
-const state: AppState = { user: null, strategy: '…', store: '', instance: null, cartCount: 0 };
+const state: AppState = {
+  user: null,
+  strategy: '…',
+  store: '',
+  where: '',
+  balance: null,
+  replication: 'off',
+  instance: null,
+  cartCount: 0,
+};
 const listeners = new Set<(s: Readonly<AppState>) => void>();
 
 /**

@@ -9,7 +9,22 @@ export interface WhoAmI {
   instance: string;
   strategy: string;
   store: string;
+  /** Where this instance keeps the session, in words ("in SQLite", "in i2's memory only"). */
+  where: string;
+  /** The gateway's balancing policy, when the cluster said. */
+  balance: string | null;
+  replication: string;
   user: User | null;
+  /** What became of the session when the instance it was pinned to stopped serving it. */
+  failover: FailoverNotice | null;
+}
+
+/** The server's account of a failover (header `X-Stateline-Failover`, or `whoami`). */
+export interface FailoverNotice {
+  from: string;
+  to: string;
+  outcome: 'restored' | 'kept' | 'lost' | 'none';
+  text: string;
 }
 
 export interface Product {

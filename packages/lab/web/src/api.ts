@@ -1,4 +1,4 @@
-import type { ClusterStatus } from '../../src/cluster-status.js';
+import type { ClusterHistoryDoc, ClusterStatus } from '../../src/cluster-status.js';
 
 /** One instance of the status document. */
 export type InstanceView = ClusterStatus['instances'][number];
@@ -87,4 +87,20 @@ export function fetchStatus(): Promise<Reply<ClusterStatus>> {
  */
 export function postAction(id: string, action: Action): Promise<Reply<{ instance?: InstanceView }>> {
   return call(`/_stateline/instances/${encodeURIComponent(id)}/${action}`, { method: 'POST' });
+}
+
+export function fetchHistory(): Promise<Reply<ClusterHistoryDoc>> {
+  return call('/_stateline/history', { method: 'GET' });
+}
+
+/** Where the shop page (same origin) notes the instance of its last answer. */
+export const SERVED_BY_KEY = 'stateline.servedBy';
+
+/** The instance that last answered the shop in this browser, as the shop page noted it. */
+export function servedThisBrowser(): string | null {
+  try {
+    return localStorage.getItem(SERVED_BY_KEY);
+  } catch {
+    return null;
+  }
 }

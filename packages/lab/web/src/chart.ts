@@ -1,4 +1,5 @@
 import { svg, el } from './dom.js';
+import type { ClusterEvent } from '../../src/cluster-status.js';
 import { niceMax, rates, type Point, type Sample } from './rates.js';
 
 /** Seconds of history drawn. */
@@ -55,7 +56,8 @@ function drawSeries(
 
 /**
  * Redraws the chart (inline SVG): requests per second of each instance in `ids` and errors per
- * second of all of them (dashed), over the last {@link WINDOW_S} seconds of `samples`.
+ * second of all of them (dashed), over the last {@link WINDOW_S} seconds of `samples`, with a
+ * dotted vertical line at each of `events` (an instance down or back up).
  *
  * @example
  * ```ts
@@ -67,6 +69,7 @@ export function drawChart(
   legend: HTMLElement,
   samples: readonly Sample[],
   ids: readonly string[],
+  events: readonly ClusterEvent[] = [],
 ): void {
   chart.textContent = '';
   legend.textContent = '';
@@ -97,6 +100,23 @@ export function drawChart(
   }
   for (const [id, points] of r.served) {
     drawSeries(chart, legend, { id, label: id, color: colorOf(id), dashed: false, points }, x, y, since);
+  }
+  for (const e of events) {
+    if (e.t < since || e.t > now) continue;
+    const at = x(e.t);
+    chart.append(
+      svg('line', {
+        class: `event ${e.kind}`,
+        x1: at,
+        x2: at,
+        y1: PAD.top,
+        y2: H - PAD.bottom,
+        'data-testid': `event-${e.id}-${e.kind}`,
+      }),
+    );
+    const label = svg('text', { class: 'event-label', x: at + 3, y: PAD.top + 10 });
+    label.textContent = `${e.id} ${e.kind}`;
+    chart.append(label);
   }
   const errors = { id: 'errors', label: 'errors', color: ERROR_COLOR, dashed: true, points: r.errors };
   drawSeries(chart, legend, errors, x, y, since);

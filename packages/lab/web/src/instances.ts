@@ -6,7 +6,8 @@ const COUNTS = ['inflight', 'served', 'errors', 'retries', 'websockets', 'restar
 
 /**
  * Redraws the instance table: one row per instance with its state and counters, and kill / stop /
- * start buttons (disabled where they make no sense, or while `busy` holds that instance).
+ * start buttons (disabled where they make no sense, or while `busy` holds that instance); the
+ * instance that served this browser's shop page last (`servedYou`) is marked.
  *
  * @example
  * ```ts
@@ -18,12 +19,27 @@ export function renderRows(
   instances: readonly InstanceView[],
   busy: ReadonlySet<string>,
   onAction: (id: string, action: Action) => void,
+  servedYou: string | null = null,
 ): void {
   rows.textContent = '';
   for (const i of instances) {
-    const tr = el('tr', { 'data-testid': `instance-${i.id}`, 'data-state': i.state });
+    const you = i.id === servedYou;
+    const tr = el('tr', {
+      'data-testid': `instance-${i.id}`,
+      'data-state': i.state,
+      class: you ? 'you' : '',
+    });
+    const name = el('td', {}, i.id);
+    if (you)
+      name.append(
+        el(
+          'span',
+          { class: 'you-badge', 'data-testid': `you-${i.id}`, title: 'served this browser last' },
+          'served you last',
+        ),
+      );
     tr.append(
-      el('td', {}, i.id),
+      name,
       el('td', { class: `state state-${i.state}`, 'data-testid': `state-${i.id}` }, i.state),
       el('td', { class: 'num' }, i.pid ?? '-'),
     );

@@ -1,10 +1,21 @@
 // The cluster dashboard served at /_stateline/: polls the control API's status once a second,
-// lists the instances with kill / stop / start buttons and charts requests and errors per second.
+// lists the instances with kill / stop / start buttons (a kill is confirmed first), marks the one
+// that served this browser's shop page last, and charts requests and errors per second with the
+// instances' down/up events. The chart starts from the gateway's last 60 s, however late it opens.
 import './style.css';
-import { fetchStatus, postAction, storedToken, storeToken, type Action } from './api.js';
+import {
+  fetchHistory,
+  fetchStatus,
+  postAction,
+  servedThisBrowser,
+  SERVED_BY_KEY,
+  storedToken,
+  storeToken,
+  type Action,
+} from './api.js';
 import type { ClusterStatus } from '../../src/cluster-status.js';
 import { drawChart, WINDOW_S } from './chart.js';
-import { byId } from './dom.js';
+import { byId, el } from './dom.js';
 import { renderRows } from './instances.js';
 import type { Sample } from './rates.js';
 
@@ -35,12 +46,31 @@ function askToken(text: string): void {
 }
 
 function redrawRows(): void {
-  if (last) renderRows(rows, last.instances, busy, (id, action) => void act(id, action));
+  if (last) renderRows(rows, last.instances, busy, (id, action) => void ask(id, action), servedThisBrowser());
+}
+
+/** A kill loses what only that process holds: it is confirmed first. */
+function ask(id: string, action: Action): void {
+  const you = servedThisBrowser() === id ? ' It served this browser last.' : '';
+  if (
+    action === 'kill' &&
+    !window.confirm(`Kill ${id} (SIGKILL)? Whatever only its memory holds is lost.${you}`)
+  )
+    return;
+  void act(id, action);
+}
+
+function renderEvents(status: ClusterStatus): void {
+  const list = byId('events', HTMLElement);
+  list.textContent = '';
+  for (const e of [...status.events].reverse())
+    list.append(el('li', { class: e.kind }, `${new Date(e.t).toLocaleTimeString()} ${e.text}`));
+  if (status.events.length === 0) list.append(el('li', {}, 'no instance went down in the last 60 s'));
 }
 
 function update(status: ClusterStatus): void {
   last = status;
-  const now = Date.now();
+  const now = status.time;
   samples.push({
     t: now,
     served: new Map(status.instances.map((i) => [i.id, i.served])),
@@ -53,11 +83,13 @@ function update(status: ClusterStatus): void {
   byId('balance', HTMLElement).textContent = status.balance;
   showPoll(`updated ${new Date(now).toLocaleTimeString()}`, false);
   redrawRows();
+  renderEvents(status);
   drawChart(
     byId('chart', SVGSVGElement),
     byId('legend', HTMLElement),
     samples,
     status.instances.map((i) => i.id),
+    status.events,
   );
 }
 
@@ -100,5 +132,25 @@ tokenForm.addEventListener('submit', (ev) => {
   tokenInput.value = '';
   tokenForm.hidden = true;
 });
+/** Seeds the chart with the last 60 s the lab kept, so a late-opened dashboard is not empty. */
+async function loadHistory(): Promise<void> {
+  try {
+    const r = await fetchHistory();
+    if (!r.ok) return;
+    for (const s of r.value.samples)
+      samples.push({
+        t: s.t,
+        served: new Map(Object.entries(s.served)),
+        errors: new Map(Object.entries(s.errors)),
+      });
+  } catch {
+    // The poll reports an unreachable gateway.
+  }
+}
+
+// The shop page in another tab notes the instance of its answers: re-mark at once.
+window.addEventListener('storage', (e) => {
+  if (e.key === SERVED_BY_KEY) redrawRows();
+});
 if (document.body.dataset.auth === 'token' && !storedToken()) askToken('admin token needed');
-void pollOnce();
+void loadHistory().then(() => pollOnce());

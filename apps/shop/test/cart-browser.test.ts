@@ -1,0 +1,125 @@
+/**
+ * The account cart in a real browser (headless Chromium) on a gateway + 3 instances (`server`
+ * strategy on SQLite): a cart filled before logging in is merged into the account's cart at login,
+ * and a second device logged in as the same user sees and changes the same cart. Screenshots go to
+ * test-results/.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { startCluster, type Cluster } from '@stateline/lab';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumSkip, launchChromium } from '../../../packages/stateline/test/support/browser.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const APP = join(ROOT, 'apps/shop/dist/server.js');
+const RESULTS = join(ROOT, 'test-results');
+const skip = chromiumSkip('shop cart browser test');
+
+const dir = mkdtempSync(join(tmpdir(), 'shop-cart-browser-'));
+let cluster: Cluster | undefined;
+let browser: Browser | undefined;
+
+before(async () => {
+  if (skip) return;
+  assert.ok(existsSync(APP), `${APP} is missing: run npm run build first`);
+  mkdirSync(RESULTS, { recursive: true });
+  cluster = await startCluster({
+    app: APP,
+    strategy: 'server',
+    store: `sqlite:${join(dir, 'state.db')}`,
+    port: 0,
+    instances: 3,
+    stdio: 'ignore',
+    env: { LOG_LEVEL: 'silent' },
+  });
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await cluster?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function device(errors: string[]): Promise<Page> {
+  const context = await browser!.newContext();
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(cluster!.url);
+  await page.locator('body[data-ready="true"]').waitFor();
+  return page;
+}
+
+async function logIn(page: Page, name: string): Promise<void> {
+  await page.getByTestId('nav-login').click();
+  await page.getByTestId('login-username').fill(name);
+  await page.getByTestId('login-password').fill('stateline');
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('user').filter({ hasText: name }).waitFor();
+}
+
+async function add(page: Page, productId: string, qty: number, total: number): Promise<void> {
+  await page.getByTestId('nav-catalog').click();
+  await page.getByTestId(`qty-${productId}`).fill(String(qty));
+  await page.getByTestId(`add-${productId}`).click();
+  await page
+    .getByTestId('cart-count')
+    .filter({ hasText: new RegExp(`^${total}$`) })
+    .waitFor();
+}
+
+/** The cart view's lines, as productId → qty. */
+async function lines(page: Page): Promise<Record<string, string>> {
+  await page.getByTestId('nav-cart').click();
+  await page.locator('[data-testid="cart"], [data-testid="cart-empty"]').first().waitFor();
+  const out: Record<string, string> = {};
+  for (const row of await page.locator('[data-testid^="cart-line-"]').all()) {
+    const id = (await row.getAttribute('data-testid'))!.slice('cart-line-'.length);
+    out[id] = (await page.getByTestId(`cart-qty-${id}`).textContent()) ?? '';
+  }
+  return out;
+}
+
+describe('the account cart in a browser', () => {
+  it(
+    'an anonymous cart is merged at login; a second device shares the cart',
+    { skip, timeout: 90_000 },
+    async () => {
+      const errors: string[] = [];
+      // The phone is logged in and already has a cap in carol's cart.
+      const phone = await device(errors);
+      await logIn(phone, 'carol');
+      await add(phone, 'cap', 1, 1);
+
+      // The laptop shops anonymously, then logs in: its lines join the account's, once.
+      const laptop = await device(errors);
+      await add(laptop, 'mug', 1, 1);
+      await add(laptop, 'tee', 2, 3);
+      await logIn(laptop, 'carol');
+      await laptop.getByTestId('cart-count').filter({ hasText: /^4$/ }).waitFor();
+      assert.deepEqual(await lines(laptop), { cap: '1', mug: '1', tee: '2' });
+      await laptop.screenshot({ path: join(RESULTS, 'shop-cart-merged.png'), fullPage: true });
+
+      // The phone sees the merged cart, and what it adds shows on the laptop.
+      await phone.reload();
+      assert.deepEqual(await lines(phone), { cap: '1', mug: '1', tee: '2' });
+      await add(phone, 'sticker', 3, 7);
+      await laptop.reload();
+      assert.deepEqual(await lines(laptop), { cap: '1', mug: '1', sticker: '3', tee: '2' });
+      await phone.screenshot({ path: join(RESULTS, 'shop-cart-second-device.png'), fullPage: true });
+
+      // Logging out of the laptop leaves the account's cart to the phone.
+      await laptop.getByTestId('logout').click();
+      await laptop.getByTestId('nav-login').waitFor();
+      assert.equal(await laptop.getByTestId('cart-count').textContent(), '0');
+      await phone.reload();
+      assert.deepEqual(await lines(phone), { cap: '1', mug: '1', sticker: '3', tee: '2' });
+      assert.deepEqual(errors, [], 'no script error');
+    },
+  );
+});
