@@ -70,7 +70,7 @@ export class TestSentinelSet {
         `dir ${this.dir}`,
         `sentinel monitor ${this.name} 127.0.0.1 ${this.nodes[0]!.port} 2`,
         `sentinel down-after-milliseconds ${this.name} ${DOWN_AFTER_MS}`,
-        `sentinel failover-timeout ${this.name} 10000`,
+        `sentinel failover-timeout ${this.name} 3000`,
         `sentinel parallel-syncs ${this.name} 1`,
         '',
       ].join('\n'),
@@ -112,16 +112,33 @@ export class TestSentinelSet {
   async waitReplicated(ms = 20_000): Promise<void> {
     await eventually(
       async () => {
-        const [p, r] = this.nodes;
-        const replica = await cli(r!.port, 'INFO', 'replication');
-        if (!replica.includes('master_link_status:up')) return false;
-        const primary = await cli(p!.port, 'INFO', 'replication');
+        const infos = await Promise.all(this.nodes.map((n) => cli(n.port, 'INFO', 'replication')));
+        const primary = infos.find((i) => i.includes('role:master'));
+        const replica = infos.find((i) => i.includes('role:slave'));
+        if (!primary || !replica?.includes('master_link_status:up')) return false;
         const offset = /master_repl_offset:(\d+)/.exec(primary)?.[1];
-        return [...primary.matchAll(/slave\d+:.*offset=(\d+)/g)].every((m) => m[1] === offset);
+        const seen = [...primary.matchAll(/slave\d+:.*offset=(\d+)/g)];
+        return seen.length > 0 && seen.every((m) => m[1] === offset);
       },
       ms,
       50,
     );
+  }
+
+  /**
+   * SIGKILLs the primary; resolves with the killed node, which {@link TestSentinelSet.rejoin}
+   * starts again (the sentinels then make it a replica of the promoted one).
+   */
+  async killPrimary(): Promise<TestRedis> {
+    const node = this.node(await this.primaryPort());
+    await node.kill();
+    return node;
+  }
+
+  /** Starts a killed node again and waits until it replicates the new primary. */
+  async rejoin(node: TestRedis): Promise<void> {
+    await node.startProcess();
+    await this.waitReplicated(30_000);
   }
 
   async stop(): Promise<void> {
