@@ -616,12 +616,13 @@ export async function connectRedisSentinel(
   sentinel.on('topology-change', (event: unknown) => {
     if ((event as { type?: string }).type === 'MASTER_CHANGE' && state.connected) link.primaryLost();
   });
+  // Opening is two connections in a row (a sentinel, then the primary it names): each gets `timeout`.
   await openOrFail(
     () => sentinel.connect(),
     state,
     () => void sentinel.destroy().catch(() => {}),
     `sentinels ${target.sentinels.join(',')} (master "${target.name}")`,
-    o,
+    { ...o, timeout: 2 * o.timeout },
   );
   state.set(true);
   return link;
