@@ -9,7 +9,16 @@ import type { SessionManager } from 'stateline/session';
 export const CHAT_PATH = '/ws';
 export const LOBBY = 'lobby';
 /** Log backends that can hold room history; the Store spec names one of them in every normal setup. */
-const LOG_SCHEMES = ['memory:', 'sqlite:', 'redis:', 'rediss:', 'redis-cluster:', 'postgres:', 'postgresql:'];
+const LOG_SCHEMES = [
+  'memory:',
+  'sqlite:',
+  'redis:',
+  'rediss:',
+  'redis-cluster:',
+  'redis+sentinel:',
+  'postgres:',
+  'postgresql:',
+];
 
 /** Bus backends whose server also keeps Logs: the chat's history then goes there. */
 const BUS_LOG_SCHEMES = ['nats:'];

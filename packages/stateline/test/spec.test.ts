@@ -47,6 +47,34 @@ describe('backend specs', () => {
     assert.deepEqual(logOptionsFromSpec('redis://h1:7000,h2:7001'), { type: 'redis-cluster', nodes });
   });
 
+  it("a redis+sentinel spec names the sentinels, the master and the data nodes' credentials", async () => {
+    const sentinels = ['10.0.0.1:26379', '10.0.0.2:26380'];
+    const want = { type: 'redis-sentinel', sentinels, name: 'shop', prefix: 'app:', timeout: 700 };
+    const spec = 'redis+sentinel://10.0.0.1,10.0.0.2:26380/shop?prefix=app:&timeout=700';
+    assert.deepEqual(storeOptionsFromSpec(spec), want);
+    assert.deepEqual(busOptionsFromSpec(spec), want);
+    assert.deepEqual(logOptionsFromSpec(spec), want);
+    assert.deepEqual(storeOptionsFromSpec('redis+sentinel://u:p%40ss@h:5000/m'), {
+      type: 'redis-sentinel',
+      sentinels: ['h:5000'],
+      name: 'm',
+      username: 'u',
+      password: 'p@ss',
+    });
+    const bad = (spec: string, code: string, re: RegExp) =>
+      assert.throws(
+        () => storeOptionsFromSpec(spec),
+        (e) => isStatelineError(e) && e.code === code && re.test(e.message),
+        spec,
+      );
+    bad('redis+sentinel://h:26379', 'SL_ERR_INVALID_SPEC', /mastername/);
+    bad('redis+sentinel://h:26379/m?db=2', 'SL_ERR_INVALID_SPEC', /no query option "db"/);
+    await assert.rejects(
+      createStore({ type: 'redis-sentinel', sentinels: ['no-port'], name: 'm' }),
+      (e) => isStatelineError(e, 'SL_ERR_INVALID_OPTION') && /host:port/.test(e.message),
+    );
+  });
+
   it('refuses bad specs and options with stable codes', async () => {
     const bad = (fn: () => unknown, code: string) =>
       assert.throws(fn, (e) => isStatelineError(e) && e.code === code, String(fn));
@@ -72,7 +100,7 @@ describe('backend specs', () => {
       createBus({ type: 'sqlite' } as never),
       (e) =>
         isStatelineError(e, 'SL_ERR_INVALID_SPEC') &&
-        /bus type must be one of memory, ipc, redis, redis-cluster, postgres/.test(e.message),
+        /bus type must be one of memory, ipc, redis, redis-cluster, redis-sentinel, postgres/.test(e.message),
     );
     await assert.rejects(
       createLog({ type: 'memory', hub: {} } as never),

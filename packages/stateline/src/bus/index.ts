@@ -27,6 +27,10 @@ const BUSES: BackendFamily<ByType<BusOptions>, Bus> = {
       options: ['nodes'],
       open: async (o) => (await import('./redis-bus.js')).openRedisBus(o),
     },
+    'redis-sentinel': {
+      options: ['sentinels', 'name', 'username', 'password'],
+      open: async (o) => (await import('./redis-bus.js')).openRedisBus(o),
+    },
     postgres: { options: ['url'], open: async (o) => (await import('./postgres-bus.js')).openPostgresBus(o) },
     nats: { options: ['url'], open: async (o) => (await import('./nats-bus.js')).openNatsBus(o) },
   },

@@ -19,12 +19,19 @@ import { CallGuard } from '../internal/guard.js';
 import {
   connectRedisClient,
   connectRedisCluster,
+  connectRedisSentinel,
   type RedisLink,
   type RedisSubscriber,
 } from '../internal/redis-connect.js';
 import { safeCall } from './memory-bus.js';
 import { resolveLogger, type Logger } from '../logger.js';
-import type { Bus, BusHandler, RedisBusOptions, RedisClusterBusOptions } from './types.js';
+import type {
+  Bus,
+  BusHandler,
+  RedisBusOptions,
+  RedisClusterBusOptions,
+  RedisSentinelBusOptions,
+} from './types.js';
 
 /** How often a cluster bus re-checks its sharded subscriptions (a moved slot heals within this). */
 const RESUBSCRIBE_MS = 1000;
@@ -46,7 +53,7 @@ class RedisBus implements Bus {
   private reconciling: Promise<void> | undefined;
 
   constructor(
-    readonly backend: 'redis' | 'redis-cluster',
+    readonly backend: 'redis' | 'redis-cluster' | 'redis-sentinel',
     private readonly pub: RedisLink,
     private readonly sub: RedisLink & RedisSubscriber,
     private readonly prefix: string,
@@ -191,9 +198,12 @@ class RedisBus implements Bus {
  * const bus = await openRedisBus({ type: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'app:' });
  * bus.onConnectionChange((up) => console.log(up ? 'bus back' : 'bus lost: messages may be missed'));
  * const sharded = await openRedisBus({ type: 'redis-cluster', nodes: ['redis://10.0.0.1:7000'] });
+ * const failover = await openRedisBus({ type: 'redis-sentinel', sentinels: ['10.0.0.1:26379'], name: 'mymaster' });
  * ```
  */
-export async function openRedisBus(options: RedisBusOptions | RedisClusterBusOptions): Promise<Bus> {
+export async function openRedisBus(
+  options: RedisBusOptions | RedisClusterBusOptions | RedisSentinelBusOptions,
+): Promise<Bus> {
   const timeout = options.timeout ?? 2000;
   const label = `${options.type} bus`;
   const guard = new CallGuard('SL_ERR_BUS_UNAVAILABLE', label, timeout);
@@ -203,6 +213,11 @@ export async function openRedisBus(options: RedisBusOptions | RedisClusterBusOpt
   if (options.type === 'redis-cluster') {
     const link = await connectRedisCluster(options.nodes, o);
     return new RedisBus('redis-cluster', link, link, prefix, guard, log);
+  }
+  if (options.type === 'redis-sentinel') {
+    // One sentinel client: commands on its pool, subscriptions on its pub/sub connection (both follow a promotion).
+    const link = await connectRedisSentinel(options, o);
+    return new RedisBus('redis-sentinel', link, link, prefix, guard, log);
   }
   if (typeof options.url !== 'string' || !options.url) {
     throw new StatelineError('SL_ERR_INVALID_OPTION', 'redis bus needs a url such as redis://127.0.0.1:6379');

@@ -2,7 +2,8 @@ import type { Logger } from '../logger.js';
 /** Receives one message: the payload and the channel it came on. */
 export type BusHandler = (message: string, channel: string) => void;
 
-export type BusBackend = 'memory' | 'ipc' | 'redis' | 'redis-cluster' | 'postgres' | 'nats';
+export type BusBackend =
+  'memory' | 'ipc' | 'redis' | 'redis-cluster' | 'redis-sentinel' | 'postgres' | 'nats';
 
 /**
  * Publish/subscribe between instances. Delivery is at-most-once: a message published while a
@@ -58,6 +59,21 @@ export interface RedisClusterBusOptions extends CommonBusOptions {
   /** Seed nodes, e.g. `['redis://127.0.0.1:7000']`; the topology is discovered from them. */
   nodes: string[];
 }
+/**
+ * One Redis primary with replicas watched by Redis Sentinel: the primary is found through the
+ * sentinels and followed when they promote a replica.
+ */
+export interface RedisSentinelBusOptions extends CommonBusOptions {
+  type: 'redis-sentinel';
+  /** Sentinels as `host:port`, e.g. `['10.0.0.1:26379', '10.0.0.2:26379']`. */
+  sentinels: string[];
+  /** The master name the sentinels monitor (`sentinel monitor <name> …`). */
+  name: string;
+  /** ACL user on the data nodes. */
+  username?: string;
+  /** Password on the data nodes. */
+  password?: string;
+}
 export interface PostgresBusOptions extends CommonBusOptions {
   type: 'postgres';
   url: string;
@@ -74,8 +90,9 @@ export type BusOptions =
   | IpcBusOptions
   | RedisBusOptions
   | RedisClusterBusOptions
+  | RedisSentinelBusOptions
   | PostgresBusOptions
   | NatsBusOptions;
 
-/** `memory:`, `ipc:`, `redis://…`, `redis-cluster://h:p,h:p`, `postgres://…`, `nats://…`, or options. */
+/** `memory:`, `ipc:`, `redis://…`, `redis-cluster://h:p,h:p`, `redis+sentinel://h:p[,h:p]/name`, `postgres://…`, `nats://…`, or options. */
 export type BusSpec = string | BusOptions;

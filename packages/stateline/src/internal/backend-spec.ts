@@ -7,6 +7,7 @@ export type BackendTarget =
   | { type: 'sqlite'; path: string }
   | { type: 'redis'; url: string }
   | { type: 'redis-cluster'; nodes: string[] }
+  | { type: 'redis-sentinel'; sentinels: string[]; name: string; username?: string; password?: string }
   | { type: 'postgres'; url: string }
   | { type: 'nats'; url: string }
   | { type: 'memcached'; servers: string[] }
@@ -23,7 +24,8 @@ const OWN = ['prefix', 'timeout', 'poolSize'] as const;
 
 /**
  * Parses `memory:`, `ipc:`, `sqlite:<path>`, `redis://h:p`, `redis://h1:p1,h2:p2` (cluster),
- * `redis-cluster://h1:p1,h2:p2`, `postgres://…`, `nats://h1:p1[,h2:p2]`, `memcached://h1:p1[,h2:p2…]`.
+ * `redis-cluster://h1:p1,h2:p2`, `redis+sentinel://[user:pass@]h1:p1[,h2:p2]/mastername` (the
+ * credentials are the data nodes'; a sentinel port defaults to 26379), `postgres://…`, `nats://h1:p1[,h2:p2]`, `memcached://h1:p1[,h2:p2…]`.
  * Query keys `prefix`, `timeout` (ms) and `poolSize`
  * are Stateline's; the rest goes to the driver.
  */
@@ -67,6 +69,9 @@ export function parseBackendSpec(spec: string, what: string, allowed: readonly s
       }
       break;
     }
+    case 'redis+sentinel':
+      target = sentinelTarget(spec, what, p.rest, [...p.params.keys()]);
+      break;
     case 'memcached': {
       const servers = /^\/\/([^/?#@]+)\/?$/.exec(p.rest)?.[1]?.split(',').filter(Boolean);
       if (!servers?.length)
@@ -116,7 +121,35 @@ export function parseBackendSpec(spec: string, what: string, allowed: readonly s
   return out;
 }
 
+function sentinelTarget(spec: string, what: string, rest: string, keys: string[]): BackendTarget {
+  const m = /^\/\/(?:([^@/]*)@)?([^/?#@]+)\/([^/?#]+)\/?$/.exec(rest);
+  const sentinels = m?.[2]!.split(',').filter(Boolean);
+  if (!m || !sentinels?.length)
+    throw new StatelineError(
+      'SL_ERR_INVALID_SPEC',
+      `${what} spec ${JSON.stringify(spec)} is not redis+sentinel://host:port[,host:port…]/mastername`,
+    );
+  const foreign = keys.find((k) => !(OWN as readonly string[]).includes(k));
+  if (foreign)
+    throw new StatelineError(
+      'SL_ERR_INVALID_SPEC',
+      `${what} spec: redis+sentinel takes no query option "${foreign}" (known: ${OWN.join(', ')})`,
+    );
+  const target: BackendTarget = {
+    type: 'redis-sentinel',
+    sentinels: sentinels.map((s) => (/:\d+$/.test(s) ? s : `${s}:26379`)),
+    name: decodeURIComponent(m[3]!),
+  };
+  if (m[1]) {
+    const [user = '', pass] = m[1].split(/:(.*)/s, 2);
+    if (user) target.username = decodeURIComponent(user);
+    if (pass !== undefined) target.password = decodeURIComponent(pass);
+  }
+  return target;
+}
+
 function schemeOf(type: string): string {
+  if (type === 'redis-sentinel') return 'redis+sentinel://…';
   return type === 'sqlite'
     ? 'sqlite:<path>'
     : type === 'memory' || type === 'ipc'

@@ -22,7 +22,7 @@ import { reconnectDelay } from './backoff.js';
 import { loadPeer } from './peer.js';
 import { withTimeout } from './timeout.js';
 
-type RedisModule = Pick<typeof NodeRedis, 'createClient' | 'createCluster'>;
+type RedisModule = Pick<typeof NodeRedis, 'createClient' | 'createCluster' | 'createSentinel'>;
 
 /** The backend's "cannot reach the server" code. */
 export type UnavailableCode = Extract<
@@ -30,8 +30,18 @@ export type UnavailableCode = Extract<
   'SL_ERR_STORE_UNAVAILABLE' | 'SL_ERR_BUS_UNAVAILABLE' | 'SL_ERR_LOG_UNAVAILABLE'
 >;
 
-/** A single server or a cluster given by seed nodes. */
-export type RedisTarget = { type: 'redis'; url: string } | { type: 'redis-cluster'; nodes: string[] };
+/** A primary watched by Redis Sentinel: where the sentinels are, the master name, node credentials. */
+export interface RedisSentinelTarget {
+  type: 'redis-sentinel';
+  sentinels: string[];
+  name: string;
+  username?: string | undefined;
+  password?: string | undefined;
+}
+
+/** A single server, a cluster given by seed nodes, or a primary found through sentinels. */
+export type RedisTarget =
+  { type: 'redis'; url: string } | { type: 'redis-cluster'; nodes: string[] } | RedisSentinelTarget;
 
 export interface RedisConnectOptions {
   code: UnavailableCode;
@@ -69,6 +79,16 @@ interface NodeRedisCluster {
   sUnsubscribe(channel: string, listener?: RedisMessageListener): Promise<void>;
   close(): Promise<void>;
   destroy(): void;
+}
+
+interface NodeRedisSentinel {
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  connect(): Promise<unknown>;
+  sendCommand(isReadonly: boolean, args: string[]): Promise<unknown>;
+  subscribe(channel: string, listener: RedisMessageListener): Promise<unknown>;
+  unsubscribe(channel: string, listener?: RedisMessageListener): Promise<unknown>;
+  close(): Promise<void>;
+  destroy(): Promise<void>;
 }
 
 /** A Lua script with its SHA1, for EVALSHA. */
@@ -463,8 +483,163 @@ export async function connectRedisCluster(
   return link;
 }
 
+/** While the primary is lost, a PING through the sentinel client every this many ms finds it again. */
+const SENTINEL_PROBE_MS = 100;
+
 /**
- * Opens a single-server or cluster link as the target says.
+ * A primary found through Redis Sentinel. node-redis follows a promotion by itself (the sentinels'
+ * `+switch-master`, then a re-read of the topology) and moves its pub/sub connection to the new
+ * primary; it only reports errors, not recovery, so once the primary's connection fails this link
+ * probes with PING until one succeeds, and only then reports itself connected again.
+ */
+class SentinelLink implements RedisLink, RedisSubscriber {
+  readonly publishCommand = 'PUBLISH' as const;
+  private probe: NodeJS.Timeout | undefined;
+  private probing = false;
+
+  constructor(
+    private readonly sentinel: NodeRedisSentinel,
+    private readonly state: ConnectionState,
+    private readonly timeout: number,
+  ) {}
+
+  get connected(): boolean {
+    return this.state.connected;
+  }
+
+  get canSubscribe(): boolean {
+    return this.state.connected;
+  }
+
+  primaryLost(): void {
+    this.state.set(false);
+    if (this.probe) return;
+    this.probe = setInterval(() => {
+      if (this.probing) return;
+      this.probing = true;
+      withTimeout(this.sentinel.sendCommand(false, ['PING']), this.timeout, () => new Error('no PONG'))
+        .then(
+          () => {
+            clearInterval(this.probe);
+            this.probe = undefined;
+            this.state.set(true);
+          },
+          () => {},
+        )
+        .finally(() => {
+          this.probing = false;
+        });
+    }, SENTINEL_PROBE_MS);
+    this.probe.unref();
+  }
+
+  async subscribe(channel: string, listener: RedisMessageListener): Promise<void> {
+    await this.sentinel.subscribe(channel, listener);
+  }
+
+  async unsubscribe(channel: string, listener: RedisMessageListener): Promise<void> {
+    await this.sentinel.unsubscribe(channel, listener);
+  }
+
+  command(_key: string, args: string[]): Promise<unknown> {
+    return this.sentinel.sendCommand(false, args);
+  }
+
+  script<T>(
+    script: RedisScript,
+    keys: readonly string[],
+    args: readonly string[],
+    parse: (reply: unknown) => T,
+  ): Promise<T> {
+    return runScript((argv) => this.sentinel.sendCommand(false, argv), script, keys, args, parse);
+  }
+
+  onConnectionChange(listener: (connected: boolean) => void): () => void {
+    return this.state.add(listener);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.probe);
+    this.state.clear();
+    await closeBounded(
+      { close: () => this.sentinel.close(), destroy: () => void this.sentinel.destroy().catch(() => {}) },
+      this.timeout,
+    );
+  }
+}
+
+/**
+ * Opens a link to the primary the sentinels name for `target.name`; it follows a failover by itself.
+ *
+ * @example
+ * ```ts
+ * const link = await connectRedisSentinel(
+ *   { type: 'redis-sentinel', sentinels: ['127.0.0.1:26379'], name: 'mymaster' },
+ *   { code: 'SL_ERR_STORE_UNAVAILABLE', label: 'redis-sentinel store', timeout: 2000 },
+ * );
+ * ```
+ */
+export async function connectRedisSentinel(
+  target: RedisSentinelTarget,
+  o: RedisConnectOptions,
+): Promise<RedisClientLinkLike> {
+  const nodes = Array.isArray(target.sentinels) ? target.sentinels.map(parseHostPort) : [];
+  if (nodes.length === 0 || nodes.includes(undefined) || typeof target.name !== 'string' || !target.name) {
+    throw new StatelineError(
+      'SL_ERR_INVALID_OPTION',
+      `${o.label}: sentinels must be a non-empty array of "host:port" and name the monitored master`,
+    );
+  }
+  const redis = await loadPeer<RedisModule>('redis', `The ${o.label}`);
+  const auth = {
+    ...(target.username === undefined ? {} : { username: target.username }),
+    ...(target.password === undefined ? {} : { password: target.password }),
+  };
+  const sentinel = redis.createSentinel({
+    name: target.name,
+    sentinelRootNodes: nodes as Array<{ host: string; port: number }>,
+    nodeClientOptions: { ...auth, disableOfflineQueue: true, socket: socketOptions(o.timeout) },
+    sentinelClientOptions: { socket: socketOptions(o.timeout) },
+    // Each command is bounded by the backend's timeout; the rediscovery loop must outlast a failover.
+    maxCommandRediscovers: Number.MAX_SAFE_INTEGER,
+  }) as unknown as NodeRedisSentinel;
+  const state = new ConnectionState(o.logger ?? processLogger());
+  const link = new SentinelLink(sentinel, state, o.timeout);
+  sentinel.on('error', (err: unknown) => {
+    state.lastError = err;
+  });
+  sentinel.on('client-error', (event: unknown) => {
+    const e = event as { type?: string; error?: unknown };
+    state.lastError = e.error;
+    if (state.connected && (e.type === 'MASTER' || e.type === 'PUBSUBPROXY')) link.primaryLost();
+  });
+  sentinel.on('topology-change', (event: unknown) => {
+    if ((event as { type?: string }).type === 'MASTER_CHANGE' && state.connected) link.primaryLost();
+  });
+  // Opening is two connections in a row (a sentinel, then the primary it names): each gets `timeout`.
+  await openOrFail(
+    () => sentinel.connect(),
+    state,
+    () => void sentinel.destroy().catch(() => {}),
+    `sentinels ${target.sentinels.join(',')} (master "${target.name}")`,
+    { ...o, timeout: 2 * o.timeout },
+  );
+  state.set(true);
+  return link;
+}
+
+/** What every non-cluster link offers: commands plus plain pub/sub. */
+export type RedisClientLinkLike = RedisLink & RedisSubscriber;
+
+function parseHostPort(s: unknown): { host: string; port: number } | undefined {
+  if (typeof s !== 'string') return undefined;
+  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(s);
+  const port = Number(m?.[2]);
+  return m && port > 0 && port < 65536 ? { host: m[1]!, port } : undefined;
+}
+
+/**
+ * Opens a single-server, cluster or sentinel link as the target says.
  *
  * @example
  * ```ts
@@ -472,9 +647,35 @@ export async function connectRedisCluster(
  * ```
  */
 export function connectRedis(target: RedisTarget, o: RedisConnectOptions): Promise<RedisLink> {
+  if (target.type === 'redis-sentinel') return connectRedisSentinel(target, o);
   return target.type === 'redis-cluster'
     ? connectRedisCluster(target.nodes, o)
     : connectRedisClient(target.url, o);
+}
+
+/**
+ * The connection part of a Redis backend's options (the rest is the backend's own).
+ *
+ * @example
+ * ```ts
+ * const target = redisTarget({ type: 'redis-sentinel', sentinels: ['127.0.0.1:26379'], name: 'mymaster', prefix: 'app:' });
+ * ```
+ */
+export function redisTarget(o: RedisTarget): RedisTarget {
+  switch (o.type) {
+    case 'redis-cluster':
+      return { type: o.type, nodes: o.nodes };
+    case 'redis-sentinel':
+      return {
+        type: o.type,
+        sentinels: o.sentinels,
+        name: o.name,
+        username: o.username,
+        password: o.password,
+      };
+    default:
+      return { type: o.type, url: o.url };
+  }
 }
 
 /** The URL without its password, for error messages. */

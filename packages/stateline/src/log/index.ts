@@ -28,6 +28,10 @@ const LOGS: BackendFamily<ByType<LogOptions>, Log> = {
       options: ['nodes'],
       open: async (o) => (await import('./redis-log.js')).openRedisLog(o),
     },
+    'redis-sentinel': {
+      options: ['sentinels', 'name', 'username', 'password'],
+      open: async (o) => (await import('./redis-log.js')).openRedisLog(o),
+    },
     postgres: {
       options: ['url', 'poolSize'],
       open: async (o) => (await import('./postgres-log.js')).openPostgresLog(o),

@@ -21,7 +21,7 @@
  */
 import { StatelineError } from '../errors.js';
 import { CallGuard } from '../internal/guard.js';
-import { connectRedis, redisScript, type RedisLink } from '../internal/redis-connect.js';
+import { connectRedis, redisScript, redisTarget, type RedisLink } from '../internal/redis-connect.js';
 import {
   appendFence,
   appendKey,
@@ -42,6 +42,7 @@ import type {
   ReadOptions,
   ReadResult,
   RedisClusterLogOptions,
+  RedisSentinelLogOptions,
   RedisLogOptions,
 } from './types.js';
 
@@ -226,7 +227,7 @@ class RedisLog implements Log {
   private readonly maxAge: string;
 
   constructor(
-    readonly backend: 'redis' | 'redis-cluster',
+    readonly backend: 'redis' | 'redis-cluster' | 'redis-sentinel',
     private readonly link: RedisLink,
     private readonly prefix: string,
     retention: { maxCount: number; maxAge: number | null },
@@ -316,20 +317,19 @@ class RedisLog implements Log {
  * const log = await openRedisLog({ type: 'redis', url: 'redis://127.0.0.1:6379', retention: { maxCount: 1000, maxAge: 86_400_000 } });
  * const { offset, epoch } = await log.append('room:lobby', '{"text":"hi"}');
  * const sharded = await openRedisLog({ type: 'redis-cluster', nodes: ['redis://10.0.0.1:7000'] });
+ * const failover = await openRedisLog({ type: 'redis-sentinel', sentinels: ['10.0.0.1:26379'], name: 'mymaster' });
  * ```
  */
-export async function openRedisLog(options: RedisLogOptions | RedisClusterLogOptions): Promise<Log> {
+export async function openRedisLog(
+  options: RedisLogOptions | RedisClusterLogOptions | RedisSentinelLogOptions,
+): Promise<Log> {
   const timeout = options.timeout ?? 2000;
   const retention = normalizeRetention(options.retention);
   const label = `${options.type} log`;
   if (options.type === 'redis' && (typeof options.url !== 'string' || !options.url)) {
     throw new StatelineError('SL_ERR_INVALID_OPTION', 'redis log needs a url such as redis://127.0.0.1:6379');
   }
-  const target =
-    options.type === 'redis-cluster'
-      ? { type: options.type, nodes: options.nodes }
-      : { type: options.type, url: options.url };
-  const link = await connectRedis(target, {
+  const link = await connectRedis(redisTarget(options), {
     code: 'SL_ERR_LOG_UNAVAILABLE',
     label,
     timeout,

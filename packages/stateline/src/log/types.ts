@@ -63,7 +63,8 @@ export interface Retention {
   maxAge?: number;
 }
 
-export type LogBackend = 'memory' | 'sqlite' | 'redis' | 'redis-cluster' | 'postgres' | 'nats';
+export type LogBackend =
+  'memory' | 'sqlite' | 'redis' | 'redis-cluster' | 'redis-sentinel' | 'postgres' | 'nats';
 
 /**
  * A per-stream ordered append-only log with monotonically increasing offsets. The epoch is a
@@ -132,6 +133,21 @@ export interface RedisClusterLogOptions extends CommonLogOptions {
   /** Seed nodes, e.g. `['redis://127.0.0.1:7000']`; the topology is discovered from them. */
   nodes: string[];
 }
+/**
+ * One Redis primary with replicas watched by Redis Sentinel: the primary is found through the
+ * sentinels and followed when they promote a replica.
+ */
+export interface RedisSentinelLogOptions extends CommonLogOptions {
+  type: 'redis-sentinel';
+  /** Sentinels as `host:port`, e.g. `['10.0.0.1:26379', '10.0.0.2:26379']`. */
+  sentinels: string[];
+  /** The master name the sentinels monitor (`sentinel monitor <name> …`). */
+  name: string;
+  /** ACL user on the data nodes. */
+  username?: string;
+  /** Password on the data nodes. */
+  password?: string;
+}
 export interface PostgresLogOptions extends CommonLogOptions {
   type: 'postgres';
   url: string;
@@ -156,8 +172,9 @@ export type LogOptions =
   | SqliteLogOptions
   | RedisLogOptions
   | RedisClusterLogOptions
+  | RedisSentinelLogOptions
   | PostgresLogOptions
   | NatsLogOptions;
 
-/** `memory:`, `sqlite:<path>`, `redis://…`, `redis-cluster://h:p,h:p`, `postgres://…`, `nats://…`, or options. */
+/** `memory:`, `sqlite:<path>`, `redis://…`, `redis-cluster://h:p,h:p`, `redis+sentinel://h:p[,h:p]/name`, `postgres://…`, `nats://…`, or options. */
 export type LogSpec = string | LogOptions;

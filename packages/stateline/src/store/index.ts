@@ -26,6 +26,10 @@ const STORES: BackendFamily<ByType<StoreOptions>, Store> = {
       options: ['nodes'],
       open: async (o) => (await import('./redis-store.js')).openRedisStore(o),
     },
+    'redis-sentinel': {
+      options: ['sentinels', 'name', 'username', 'password'],
+      open: async (o) => (await import('./redis-store.js')).openRedisStore(o),
+    },
     postgres: {
       options: ['url', 'poolSize'],
       open: async (o) => (await import('./postgres-store.js')).openPostgresStore(o),

@@ -13,12 +13,13 @@
  */
 import { StatelineError } from '../errors.js';
 import { CallGuard } from '../internal/guard.js';
-import { connectRedis, redisScript, type RedisLink } from '../internal/redis-connect.js';
+import { connectRedis, redisScript, redisTarget, type RedisLink } from '../internal/redis-connect.js';
 import type {
   CreateOptions,
   CreateResult,
   IndexEntry,
   RedisClusterStoreOptions,
+  RedisSentinelStoreOptions,
   RedisStoreOptions,
   Store,
   StoredRecord,
@@ -154,7 +155,7 @@ function ttlArg(ttl: number | null, what: string): string {
 
 class RedisStore implements Store {
   constructor(
-    readonly backend: 'redis' | 'redis-cluster',
+    readonly backend: 'redis' | 'redis-cluster' | 'redis-sentinel',
     private readonly link: RedisLink,
     private readonly prefix: string,
     private readonly guard: CallGuard,
@@ -290,19 +291,18 @@ const toVoid = (): void => undefined;
  * ```ts
  * const store = await openRedisStore({ type: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'app:' });
  * const cluster = await openRedisStore({ type: 'redis-cluster', nodes: ['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000'] });
+ * const failover = await openRedisStore({ type: 'redis-sentinel', sentinels: ['10.0.0.1:26379'], name: 'mymaster' });
  * ```
  */
-export async function openRedisStore(options: RedisStoreOptions | RedisClusterStoreOptions): Promise<Store> {
+export async function openRedisStore(
+  options: RedisStoreOptions | RedisClusterStoreOptions | RedisSentinelStoreOptions,
+): Promise<Store> {
   const timeout = options.timeout ?? 2000;
   const label = `${options.type} store`;
   if (options.type === 'redis' && (typeof options.url !== 'string' || !options.url)) {
     throw new StatelineError('SL_ERR_INVALID_OPTION', `${label} needs a url such as redis://127.0.0.1:6379`);
   }
-  const target =
-    options.type === 'redis-cluster'
-      ? { type: options.type, nodes: options.nodes }
-      : { type: options.type, url: options.url };
-  const link = await connectRedis(target, {
+  const link = await connectRedis(redisTarget(options), {
     code: 'SL_ERR_STORE_UNAVAILABLE',
     label,
     timeout,

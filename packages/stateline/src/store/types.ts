@@ -38,7 +38,8 @@ export interface IndexEntry {
   expiresAt: number | null;
 }
 
-export type StoreBackend = 'memory' | 'sqlite' | 'redis' | 'redis-cluster' | 'postgres' | 'memcached';
+export type StoreBackend =
+  'memory' | 'sqlite' | 'redis' | 'redis-cluster' | 'redis-sentinel' | 'postgres' | 'memcached';
 
 /**
  * The only thing a strategy needs from a database. Every method either resolves or rejects with a
@@ -105,6 +106,21 @@ export interface RedisClusterStoreOptions extends CommonStoreOptions {
   /** Seed nodes, e.g. `['redis://127.0.0.1:7000']`. */
   nodes: string[];
 }
+/**
+ * One Redis primary with replicas watched by Redis Sentinel: the primary is found through the
+ * sentinels and followed when they promote a replica.
+ */
+export interface RedisSentinelStoreOptions extends CommonStoreOptions {
+  type: 'redis-sentinel';
+  /** Sentinels as `host:port`, e.g. `['10.0.0.1:26379', '10.0.0.2:26379']`. */
+  sentinels: string[];
+  /** The master name the sentinels monitor (`sentinel monitor <name> …`). */
+  name: string;
+  /** ACL user on the data nodes. */
+  username?: string;
+  /** Password on the data nodes. */
+  password?: string;
+}
 export interface PostgresStoreOptions extends CommonStoreOptions {
   type: 'postgres';
   url: string;
@@ -132,8 +148,9 @@ export type StoreOptions =
   | SqliteStoreOptions
   | RedisStoreOptions
   | RedisClusterStoreOptions
+  | RedisSentinelStoreOptions
   | PostgresStoreOptions
   | MemcachedStoreOptions;
 
-/** A URL string (`memory:`, `sqlite:<path>`, `redis://…`, `redis-cluster://h:p,h:p`, `postgres://…`, `memcached://h:p[,h:p…]`) or options. */
+/** A URL string (`memory:`, `sqlite:<path>`, `redis://…`, `redis-cluster://h:p,h:p`, `redis+sentinel://h:p[,h:p]/name`, `postgres://…`, `memcached://h:p[,h:p…]`) or options. */
 export type StoreSpec = string | StoreOptions;
