@@ -36,6 +36,7 @@ function user(h: WorkloadHttp) {
   };
   const u: WorkloadUser = {
     n: 1,
+    stateSize: null,
     http: h,
     random: {
       next: () => 0,

@@ -67,6 +67,7 @@ function scripted(routes: Record<string, Reply[] | Route>) {
   };
   const user: WorkloadUser = {
     n: 7,
+    stateSize: null,
     http: {
       request: async (method, path, init) => answer(method, path, init),
       idempotent: async (method, path, init): Promise<IdempotentAnswer> => ({

@@ -26,6 +26,8 @@ import {
   parsePostgresUrl,
   parseSeed,
   parseUsers,
+  parseScale,
+  parseStateSizes,
   type FaultKind,
 } from './run/options.js';
 
@@ -116,6 +118,8 @@ interface LabFlags {
   duration: number;
   users: number;
   instances: number;
+  scale?: number[];
+  stateSize?: number[];
   faults: FaultKind[];
   out: string;
   seed?: number;
@@ -148,6 +152,8 @@ async function lab(flags: LabFlags, io: CliIo): Promise<number> {
       durationMs: flags.duration,
       users: flags.users,
       instances: flags.instances,
+      ...(flags.scale ? { scale: flags.scale } : {}),
+      ...(flags.stateSize ? { stateSizes: flags.stateSize } : {}),
       faults: flags.faults,
       out: flags.out,
       app,
@@ -280,6 +286,18 @@ function program(io: CliIo, done: (code: number) => void): Command {
         .argParser(parseInstances),
     )
     .addOption(
+      new Option(
+        '--scale <list>',
+        'run each config at each instance count (e.g. 1,2,4,8) instead of --instances; reports throughput, p99 and CPU per count',
+      ).argParser(parseScale),
+    )
+    .addOption(
+      new Option(
+        '--state-size <list>',
+        "run each config at each state size per user (e.g. 1,10,100: the shop's cart items); reports bytes/request, req/s and p99 per size",
+      ).argParser(parseStateSizes),
+    )
+    .addOption(
       new Option('--faults <list>', 'kill, restart, store-restart (comma-separated), or none')
         .default(parseFaults(LAB_DEFAULTS.faults), LAB_DEFAULTS.faults)
         .argParser(parseFaults),
@@ -301,7 +319,12 @@ function program(io: CliIo, done: (code: number) => void): Command {
         .default(LAB_DEFAULTS.postgres)
         .argParser(parsePostgresUrl),
     )
-    .action(async (flags: LabFlags) => done(await lab(flags, io)));
+    .action(async (flags: LabFlags, command: Command) => {
+      // A capacity curve measures the cluster, not its failover: no faults unless asked for.
+      const axes = flags.scale !== undefined || flags.stateSize !== undefined;
+      if (axes && command.getOptionValueSource('faults') === 'default') flags.faults = [];
+      done(await lab(flags, io));
+    });
 
   cmd
     .command('export')

@@ -21,6 +21,9 @@ import { validateReport } from '../src/run/report-schema.js';
 import { markdownTable, textTable } from '../src/run/table.js';
 import { countDuplicates } from '../src/run/audit.js';
 
+/** Where the sample runs ran: the report's default instance count, no state size. */
+const AT = { instances: 3, stateSize: null };
+
 function ranRun(config: string, over: Partial<RunReport> = {}): RunReport {
   const [strategy = 'server', second] = config.split('/');
   return {
@@ -33,6 +36,7 @@ function ranRun(config: string, over: Partial<RunReport> = {}): RunReport {
         replication: 'off',
       },
       'x',
+      AT,
     ),
     skipped: null,
     requests: 30,
@@ -85,6 +89,7 @@ function sampleReport(
         replication: 'off',
       },
       'no redis-server on PATH',
+      AT,
     ),
   ],
 ): LabReport {
@@ -100,6 +105,8 @@ function sampleReport(
       durationMs: 3000,
       users: 5,
       instances: 3,
+      scale: null,
+      stateSizes: null,
       faults: ['kill', 'restart', 'store-restart'],
       seed: 7,
       app: '/x/server.js',
@@ -403,6 +410,7 @@ describe('what this run shows', () => {
               replication: 'off',
             },
             'no redis',
+            AT,
           ),
         ]),
       ),

@@ -26,6 +26,22 @@ export interface SwitchReport {
   passed: boolean;
 }
 
+/** What held the throughput back: the host's CPUs, the store server, the lab's gateway, or none. */
+export type Bottleneck = 'host-cpu' | 'store' | 'gateway' | 'none';
+
+/** CPU during the load, in cores busy on average (1 = one core all the time). */
+export interface LoadReport {
+  /** Share of the host's CPU time that was busy (every process, other helpers' too), 0 to 1. */
+  hostBusy: number;
+  /** The instances together. */
+  instanceCores: number | null;
+  /** The store server the lab started (null: in-process, such as SQLite). */
+  storeCores: number | null;
+  /** The lab's own process: the gateway and the virtual users. */
+  gatewayCores: number;
+  bottleneck: Bottleneck;
+}
+
 /** One config's results. Every measure is null when the run was skipped. */
 export interface RunReport {
   config: string;
@@ -35,6 +51,10 @@ export interface RunReport {
   replication: string;
   /** The app's named workload the users ran (`entities`), or null for its default `workload`. */
   workload: string | null;
+  /** Instances the cluster ran (a `--scale` count, else `--instances`). */
+  instances: number;
+  /** The workload's state per user (`--state-size`: cart items for the shop), or null when not set. */
+  stateSize: number | null;
   /** Null, or why this config did not run. */
   skipped: string | null;
   requests: number | null;
@@ -51,6 +71,10 @@ export interface RunReport {
   storeOpsPerRequest: number | null;
   rssMb: number | null;
   cpuSecondsPer1k: number | null;
+  /** CPU of the store server the lab started, per 1,000 requests; null for an in-process store. */
+  storeCpuSecondsPer1k: number | null;
+  /** Where the CPU went during the load, and what most likely capped the throughput. */
+  load: LoadReport | null;
   recoveryMs: number | null;
   faults: FaultRecord[];
   /** Milliseconds of load (from the first request to the last answer). */
@@ -114,6 +138,10 @@ export interface LabReport {
     durationMs: number;
     users: number;
     instances: number;
+    /** `--scale`: the instance counts each config ran at, or null. */
+    scale: number[] | null;
+    /** `--state-size`: the state sizes each config ran at, or null. */
+    stateSizes: number[] | null;
     faults: FaultKind[];
     seed: number;
     app: string;
@@ -146,7 +174,7 @@ export function machineInfo(): LabReport['machine'] {
  *
  * @example
  * ```ts
- * skippedRun(parseConfig('server/redis'), 'no redis-server on PATH');
+ * skippedRun(parseConfig('server/redis'), 'no redis-server on PATH', { instances: 3, stateSize: null });
  * ```
  */
 export function skippedRun(
@@ -159,6 +187,7 @@ export function skippedRun(
     workload?: string | null;
   },
   reason: string,
+  at: { instances: number; stateSize: number | null } = { instances: 0, stateSize: null },
 ): RunReport {
   return {
     config: c.name,
@@ -167,6 +196,8 @@ export function skippedRun(
     balance: c.balance,
     replication: c.replication,
     workload: c.workload ?? null,
+    instances: at.instances,
+    stateSize: at.stateSize,
     skipped: reason,
     requests: null,
     throughput: null,
@@ -180,6 +211,8 @@ export function skippedRun(
     storeOpsPerRequest: null,
     rssMb: null,
     cpuSecondsPer1k: null,
+    storeCpuSecondsPer1k: null,
+    load: null,
     recoveryMs: null,
     faults: [],
     durationMs: null,
@@ -213,4 +246,23 @@ export function skippedRun(
 export function round(n: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
+}
+
+/**
+ * How a run is named where several share a config: `token`, `token ×4`, `token ×4 · 100 items`.
+ *
+ * @example
+ * ```ts
+ * runLabel({ config: 'token', instances: 4, stateSize: 100 }, { scale: [1, 4], stateSizes: [1, 100] }); // 'token ×4 · 100 items'
+ * ```
+ */
+export function runLabel(
+  r: Pick<RunReport, 'config' | 'instances' | 'stateSize'>,
+  o: Pick<LabReport['options'], 'scale' | 'stateSizes'>,
+): string {
+  return [
+    r.config,
+    o.scale ? ` ×${r.instances}` : '',
+    o.stateSizes && r.stateSize !== null ? ` · ${r.stateSize} items` : '',
+  ].join('');
 }

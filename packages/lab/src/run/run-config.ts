@@ -13,6 +13,7 @@ import { round, skippedRun, type RunReport } from './report.js';
 import { prepareBus } from './lab-bus.js';
 import { rollingSwitch, switchEnv } from './rolling-switch.js';
 import { prepareStore } from './store-server.js';
+import { CpuProbe, loadReport } from './cpu-probe.js';
 import { VirtualUser } from './virtual-user.js';
 import { askVictim, verifyWorkload } from './workload-checks.js';
 import { loadWorkload } from './workload-module.js';
@@ -38,6 +39,8 @@ export interface RunConfigOptions {
   durationMs: number;
   users: number;
   instances: number;
+  /** Given to the workload's users as `stateSize` (`--state-size`); default null. */
+  stateSize?: number | null;
   faults: readonly FaultKind[];
   seed: number;
   postgres: string;
@@ -46,6 +49,8 @@ export interface RunConfigOptions {
   /** Ends the load early (Ctrl-C); the run is then reported as far as it got, without the audit. */
   signal?: AbortSignal;
   onProgress?: (p: RunProgress) => void;
+  /** The run's name on the progress line (default: the config's). */
+  label?: string;
   /** The instances' output (default `'ignore'`; `STATELINE_LAB_STDIO=inherit` shows it). */
   stdio?: 'ignore' | 'inherit';
 }
@@ -78,7 +83,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
   const { config } = o;
   const progress = (phase: RunProgress['phase'], rec?: Recorder) =>
     o.onProgress?.({
-      config: config.name,
+      config: o.label ?? config.name,
       phase,
       elapsedMs: rec ? Math.min(rec.now(), o.durationMs) : 0,
       durationMs: o.durationMs,
@@ -87,11 +92,12 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       sessionsLost: rec?.sessionsLost ?? 0,
     });
   progress('starting');
+  const at = { instances: o.instances, stateSize: o.stateSize ?? null };
   const workload = o.workload ?? (await loadWorkload(o.app, config.workload ?? undefined));
   const bus = await prepareBus(config.bus);
-  if ('skipped' in bus) return skippedRun(config, bus.skipped);
+  if ('skipped' in bus) return skippedRun(config, bus.skipped, at);
   const store = await prepareStore(config.store, { postgres: o.postgres });
-  if ('skipped' in store) return skippedRun(config, store.skipped);
+  if ('skipped' in store) return skippedRun(config, store.skipped, at);
 
   let cluster: Cluster | undefined;
   let report: RunReport | undefined;
@@ -119,7 +125,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
         },
       });
     } catch (err) {
-      return skippedRun(config, `the cluster did not start: ${(err as Error).message}`);
+      return skippedRun(config, `the cluster did not start: ${(err as Error).message}`, at);
     }
     const startupMs = Math.round(performance.now() - startedAt);
     const c = cluster;
@@ -128,6 +134,8 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     await sampler.begin();
 
     const rec = new Recorder();
+    const cpu = new CpuProbe(() => store.pid?.());
+    cpu.start();
     meter.start();
     const stopped = () => rec.now() >= o.durationMs || o.signal?.aborted === true;
     const tick = setInterval(() => progress('load', rec), 250);
@@ -169,6 +177,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
           dispatcher,
           rec,
           rnd: mulberry32(deriveSeed(o.seed, i + 1)),
+          stateSize: o.stateSize ?? null,
           stopped,
         }),
     );
@@ -179,6 +188,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       }),
     );
     const loadMs = rec.now();
+    const cpuUsed = cpu.stop();
     clearInterval(tick);
     meter.stop();
     const recorded = await faults;
@@ -211,7 +221,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     const killAt = recorded.find((f) => f.kind === 'kill')?.at;
     const firstFault = recorded[0]?.at ?? Infinity;
     report = {
-      ...skippedRun(config, ''),
+      ...skippedRun(config, '', at),
       skipped: null,
       requests: rec.requests,
       throughput: loadMs > 0 ? round((rec.requests / loadMs) * 1000, 1) : 0,
@@ -225,6 +235,8 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       storeOpsPerRequest: perRequest(totals.storeOps),
       rssMb: totals.maxRssBytes === null ? null : round(totals.maxRssBytes / 1024 ** 2, 1),
       cpuSecondsPer1k: totals.cpuSeconds === null ? null : perRequest(totals.cpuSeconds * 1000, 3),
+      storeCpuSecondsPer1k: cpuUsed.storeSeconds === null ? null : perRequest(cpuUsed.storeSeconds * 1000, 3),
+      load: loadReport(cpuUsed, totals.cpuSeconds),
       recoveryMs: killAt === undefined ? null : recoveryMs(rec.badTimes, killAt, loadMs),
       faults: recorded,
       durationMs: Math.round(loadMs),

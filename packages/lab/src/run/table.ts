@@ -11,6 +11,8 @@ const num = (v: number | null | undefined, digits = 0): string =>
 
 const COLUMNS: Column[] = [
   { title: 'config', value: (r) => r.config },
+  { title: 'inst', value: (r) => num(r.instances) },
+  { title: 'items', value: (r) => num(r.stateSize) },
   { title: 'requests', value: (r) => num(r.requests) },
   { title: 'req/s', value: (r) => num(r.throughput, 0) },
   { title: 'p50 ms', value: (r) => num(r.latencyMs?.p50, 1) },
@@ -26,6 +28,8 @@ const COLUMNS: Column[] = [
   { title: 'store ops/req', value: (r) => num(r.storeOpsPerRequest, 2) },
   { title: 'RSS MB', value: (r) => num(r.rssMb, 0) },
   { title: 'CPU s/1k', value: (r) => num(r.cpuSecondsPer1k, 2) },
+  { title: 'store CPU s/1k', value: (r) => num(r.storeCpuSecondsPer1k, 2) },
+  { title: 'bottleneck', value: (r) => r.load?.bottleneck ?? '–' },
   {
     title: 'recovery ms',
     // Killed but never two clean seconds before the end: "never"; no kill: "–".

@@ -143,6 +143,11 @@ export interface WorkloadReport {
 export interface WorkloadUser {
   /** Its number, 1 to the number of users (an account to sign in as, for instance). */
   readonly n: number;
+  /**
+   * How much state this user should carry (`stateline lab --state-size`; the shop keeps that many
+   * items in the cart), or null when the run does not set one: the workload's own mix.
+   */
+  readonly stateSize: number | null;
   readonly http: WorkloadHttp;
   readonly random: WorkloadRandom;
   readonly report: WorkloadReport;
