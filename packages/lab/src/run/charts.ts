@@ -251,13 +251,15 @@ export function axisCharts(runs: readonly RunReport[], axis: 'scale' | 'size'): 
   const xField = axis === 'scale' ? 'instances' : 'stateSize';
   const xTitle = axis === 'scale' ? 'instances' : 'items per user';
   const multi = new Set(done.map((r) => (axis === 'scale' ? r.stateSize : r.instances))).size > 1;
-  return AXIS_MEASURES[axis].map(([field, title, unit]) => {
+  return AXIS_MEASURES[axis].flatMap(([field, title, unit]) => {
     const values = done.flatMap((r) => {
       const value = axisValue(r, field);
       if (value === null) return [];
       const other = axis === 'scale' ? `${r.stateSize ?? '–'} items` : `×${r.instances}`;
       return [{ x: r[xField], value, series: multi ? `${r.config} ${other}` : r.config }];
     });
+    // No store server of the lab's in any run: no store CPU to draw.
+    if (values.length === 0) return [];
     return {
       id: `${axis}-${field}`,
       title: `${title} (${unit}) by ${xTitle}`,
@@ -273,6 +275,7 @@ export function axisCharts(runs: readonly RunReport[], axis: 'scale' | 'size'): 
             field: 'x',
             type: 'quantitative',
             title: xTitle,
+            axis: { format: 'd', tickMinStep: 1 },
             ...(axis === 'size' ? { scale: { type: 'symlog' } } : {}),
           },
           y: { field: 'value', type: 'quantitative', title: unit },

@@ -69,7 +69,9 @@ export function summaryLines(report: LabReport): string[] {
     const least = best(growth, (g) => g.b - g.a, true);
     if (most && least)
       lines.push(
-        `As state grows from ${small} to ${large} items: \`${most.c}\` requests grow most (${fmt(most.a)} → ${fmt(most.b)} B/request), \`${least.c}\` least (${fmt(least.a)} → ${fmt(least.b)} B).`,
+        most.c === least.c
+          ? `As state grows from ${small} to ${large} items: \`${most.c}\` requests go from ${fmt(most.a)} to ${fmt(most.b)} B.`
+          : `As state grows from ${small} to ${large} items: \`${most.c}\` requests grow most (${fmt(most.a)} → ${fmt(most.b)} B/request), \`${least.c}\` least (${fmt(least.a)} → ${fmt(least.b)} B).`,
       );
   }
   if (o.scale && o.scale.length > 1) {

@@ -39,8 +39,8 @@ const COLUMNS: Column[] = [
 ];
 
 /**
- * The results table as cells: column titles, one row of formatted values per config that ran,
- * and the skipped runs.
+ * The results table as cells: column titles, one row of formatted values per run that ran (with
+ * its instance count and state size when those vary), and the skipped runs.
  *
  * @example
  * ```ts
@@ -53,9 +53,15 @@ export function tableCells(runs: readonly RunReport[]): {
   skipped: RunReport[];
 } {
   const done = runs.filter((r) => r.skipped === null);
+  // The axis columns only when a run has that axis (`--scale`, `--state-size`).
+  const columns = COLUMNS.filter(
+    (c) =>
+      (c.title !== 'inst' || new Set(runs.map((r) => r.instances)).size > 1) &&
+      (c.title !== 'items' || runs.some((r) => r.stateSize !== null)),
+  );
   return {
-    head: COLUMNS.map((c) => c.title),
-    rows: done.map((r) => COLUMNS.map((c) => c.value(r))),
+    head: columns.map((c) => c.title),
+    rows: done.map((r) => columns.map((c) => c.value(r))),
     skipped: runs.filter((r) => r.skipped !== null),
   };
 }
