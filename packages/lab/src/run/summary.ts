@@ -47,12 +47,12 @@ export function summaryLines(report: LabReport): string[] {
     lost: ran.filter((r) => r.config === c).reduce((a, r) => a + (r.sessionsLost ?? 0), 0),
   }));
   const safest = best(lostBy, (x) => x.lost, true)!;
+  const worst = best(lostBy, (x) => x.lost, false)!;
   const kinds = o.faults.length ? o.faults.join(', ') : 'no fault';
   lines.push(
-    `To keep sessions through faults (${kinds}): \`${safest.c}\` (${fmt(safest.lost)} lost over its runs` +
-      (lostBy.length > 1
-        ? `; worst \`${best(lostBy, (x) => x.lost, false)!.c}\` with ${fmt(best(lostBy, (x) => x.lost, false)!.lost)}).`
-        : ').'),
+    worst.lost === safest.lost
+      ? `To keep sessions (${kinds}): every config lost ${fmt(safest.lost)} over its runs.`
+      : `To keep sessions through faults (${kinds}): \`${safest.c}\` (${fmt(safest.lost)} lost over its runs; worst \`${worst.c}\` with ${fmt(worst.lost)}).`,
   );
   if (o.stateSizes && o.stateSizes.length > 1) {
     const [small, large] = [o.stateSizes[0]!, o.stateSizes.at(-1)!];
