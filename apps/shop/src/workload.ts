@@ -1,5 +1,6 @@
 import type { AuditRecord, Workload, WorkloadAction, WorkloadAnswer, WorkloadUser } from 'stateline/instance';
 import { DEFAULT_DEMO_PASSWORD, SHOP_ENV } from './config.js';
+import { MAX_ADD } from './cart.js';
 import { SL_ERR_CART_EMPTY } from './errors.js';
 import { bearerHttp, refreshTokens, tokenLogin, type BearerState } from './workload-bearer.js';
 
@@ -292,6 +293,30 @@ async function logout(user: WorkloadUser, s: Shopper): Promise<void> {
   }
 }
 
+/**
+ * With a state size (`stateline lab --state-size`): tops the cart up to `stateSize` items, spread
+ * over as many products as the catalogue has (one add per line short of its share), so every
+ * request carries or reads a cart of that size. True when the cart is full (or nothing is asked).
+ */
+async function fill(user: WorkloadUser, s: Shopper): Promise<boolean> {
+  const size = user.stateSize;
+  if (size === null || size <= 0) return true;
+  if (s.products.length === 0) {
+    await catalogue(user, s, '/api/products', 'products');
+    if (s.products.length === 0) return false;
+  }
+  const lines = s.products.slice(0, Math.min(size, s.products.length));
+  for (const [i, p] of lines.entries()) {
+    const share = Math.floor(size / lines.length) + (i < size % lines.length ? 1 : 0);
+    const short = share - (s.expected.get(p) ?? 0);
+    if (short <= 0) continue;
+    if (!proceed(user, s)) return false;
+    await add(user, s, p, Math.min(short, MAX_ADD));
+  }
+  // Not yet full (an add was short or unanswered): the next prepare goes on.
+  return lines.every((p) => (s.expected.get(p) ?? 0) > 0);
+}
+
 /** A view of the cart, then, when it holds lines, a checkout and now and then the order list. */
 async function buy(user: WorkloadUser, s: Shopper): Promise<void> {
   const items = await viewCart(user, s);
@@ -335,7 +360,8 @@ function bearerToo(actions: WorkloadAction<Shopper>[]): WorkloadAction<Shopper>[
  * of them; a lost update when a line holds less than its acknowledged adds while the rest of the
  * cart survived; a stale read when a cart view (or a checkout's `SL_ERR_CART_EMPTY`) disagreed
  * with the acknowledged writes and a view right after agreed again. After the load each
- * shopper's orders are listed for the lab to count duplicates.
+ * shopper's orders are listed for the lab to count duplicates. Given a state size, each shopper
+ * keeps that many items in the cart (topped up after every checkout).
  *
  * With `bearer` credentials the same shoppers are API clients: they sign in with
  * `POST /api/tokens`, send `Authorization: Bearer` on every request (their cart lives with their
@@ -361,7 +387,10 @@ export const workload: Workload<Shopper> = {
     tokens: null,
   }),
   prepare: async (user, s) => {
-    if (user.credentials === 'cookie') return s.loggedIn === true || (await login(user, s));
+    if (user.credentials === 'cookie')
+      return (
+        (s.loggedIn === true || (await login(user, s))) && (s.loggedIn !== true || (await fill(user, s)))
+      );
     if (s.tokens && user.random.chance(REFRESH_CHANCE)) await refreshTokens(user, s);
     if (!s.tokens) {
       s.expected.clear();

@@ -37,6 +37,7 @@ function user(h: WorkloadHttp) {
   const u: WorkloadUser = {
     n: 1,
     credentials: 'cookie',
+    stateSize: null,
     http: h,
     random: {
       next: () => 0,

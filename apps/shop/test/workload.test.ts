@@ -72,6 +72,7 @@ function scripted(routes: Record<string, Reply[] | Route>, credentials: 'cookie'
   const user: WorkloadUser = {
     n: 7,
     credentials,
+    stateSize: null,
     http: {
       request: async (method, path, init) => answer(method, path, init),
       idempotent: async (method, path, init): Promise<IdempotentAnswer> => ({

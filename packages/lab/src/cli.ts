@@ -28,6 +28,8 @@ import {
   parsePostgresUrl,
   parseSeed,
   parseUsers,
+  parseScale,
+  parseStateSizes,
   type FaultKind,
   type LabNetwork,
 } from './run/options.js';
@@ -125,6 +127,8 @@ interface LabFlags {
   duration: number;
   users: number;
   instances: number;
+  scale?: number[];
+  stateSize?: number[];
   faults: FaultKind[];
   out: string;
   seed?: number;
@@ -166,6 +170,8 @@ async function lab(flags: LabFlags, io: CliIo, argv: readonly string[]): Promise
       durationMs: flags.duration,
       users: flags.users,
       instances: flags.instances,
+      ...(flags.scale ? { scale: flags.scale } : {}),
+      ...(flags.stateSize ? { stateSizes: flags.stateSize } : {}),
       faults: flags.faults,
       out: flags.out,
       app,
@@ -300,6 +306,18 @@ function program(io: CliIo, done: (code: number) => void, argv: readonly string[
     )
     .addOption(
       new Option(
+        '--scale <list>',
+        'run each config at each instance count (e.g. 1,2,4,8) instead of --instances; reports throughput, p99 and CPU per count',
+      ).argParser(parseScale),
+    )
+    .addOption(
+      new Option(
+        '--state-size <list>',
+        "run each config at each state size per user (e.g. 1,10,100: the shop's cart items); reports bytes/request, req/s and p99 per size",
+      ).argParser(parseStateSizes),
+    )
+    .addOption(
+      new Option(
         '--faults <list>',
         'kill, restart, store-restart, partition, latency (comma-separated), or none',
       )
@@ -331,7 +349,12 @@ function program(io: CliIo, done: (code: number) => void, argv: readonly string[
         .default('loopback')
         .argParser(parseNetwork),
     )
-    .action(async (flags: LabFlags) => done(await lab(flags, io, argv)));
+    .action(async (flags: LabFlags, command: Command) => {
+      // A capacity curve measures the cluster, not its failover: no faults unless asked for.
+      const axes = flags.scale !== undefined || flags.stateSize !== undefined;
+      if (axes && command.getOptionValueSource('faults') === 'default') flags.faults = [];
+      done(await lab(flags, io, argv));
+    });
 
   cmd
     .command('export')

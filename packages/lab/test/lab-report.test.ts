@@ -21,6 +21,9 @@ import { validateReport } from '../src/run/report-schema.js';
 import { markdownTable, textTable } from '../src/run/table.js';
 import { countDuplicates } from '../src/run/audit.js';
 
+/** Where the sample runs ran: the report's default instance count, no state size. */
+const AT = { instances: 3, stateSize: null };
+
 function ranRun(config: string, over: Partial<RunReport> = {}): RunReport {
   const [strategy = 'server', second] = config.split('/');
   return {
@@ -34,6 +37,7 @@ function ranRun(config: string, over: Partial<RunReport> = {}): RunReport {
         credentials: 'cookie',
       },
       'x',
+      AT,
     ),
     skipped: null,
     requests: 30,
@@ -88,6 +92,7 @@ function sampleReport(
         credentials: 'cookie',
       },
       'no redis-server on PATH',
+      AT,
     ),
   ],
 ): LabReport {
@@ -103,6 +108,8 @@ function sampleReport(
       durationMs: 3000,
       users: 5,
       instances: 3,
+      scale: null,
+      stateSizes: null,
       faults: ['kill', 'restart', 'store-restart'],
       seed: 7,
       app: '/x/server.js',
@@ -419,6 +426,7 @@ describe('what this run shows', () => {
               credentials: 'cookie',
             },
             'no redis',
+            AT,
           ),
         ]),
       ),

@@ -46,7 +46,7 @@ function measure(r: RunReport, field: (typeof BAR_MEASURES)[number][0]): number 
  * const spec = timelineChart(report.runs[0]);
  * ```
  */
-export function timelineChart(run: RunReport): ChartSpec {
+export function timelineChart(run: RunReport, label = run.config): ChartSpec {
   // The last, partial second (users finishing their requests) would read as a collapse.
   const whole = Math.max(1, Math.floor((run.durationMs ?? 0) / 1000));
   const points = run.timeline.filter((p) => p.t < whole).map((p) => ({ ...p, t: p.t + 0.5 }));
@@ -103,8 +103,8 @@ export function timelineChart(run: RunReport): ChartSpec {
     encoding: { x, y: { field, type: 'quantitative' as const, title: unit } },
   });
   return {
-    id: `timeline-${run.config.replace(/[^a-z0-9]+/gi, '-')}`,
-    title: `${run.config}: per second of load (red dashed: faults)`,
+    id: `timeline-${label.replace(/[^a-z0-9]+/gi, '-')}`,
+    title: `${label}: per second of load (red dashed: faults)`,
     spec: {
       config: CONFIG,
       hconcat: [
@@ -143,13 +143,16 @@ export function timelineChart(run: RunReport): ChartSpec {
  *
  * @example
  * ```ts
- * const specs = barCharts(report.runs);
+ * const specs = barCharts(report.runs, (r) => runLabel(r, report.options));
  * ```
  */
-export function barCharts(runs: readonly RunReport[]): ChartSpec[] {
+export function barCharts(
+  runs: readonly RunReport[],
+  label: (r: RunReport) => string = (r) => r.config,
+): ChartSpec[] {
   const done = runs.filter((r) => r.skipped === null);
   return BAR_MEASURES.map(([field, title, unit]) => {
-    const values = done.map((r) => ({ config: r.config, value: measure(r, field) }));
+    const values = done.map((r) => ({ config: label(r), value: measure(r, field) }));
     // All zero (the good outcome for the counters) still needs an axis that reads as zero.
     const top = Math.max(0, ...values.map((v) => v.value ?? 0));
     return {
@@ -209,4 +212,76 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   } finally {
     view.finalize();
   }
+}
+
+/** The measures drawn against an axis: field, label, unit. */
+const AXIS_MEASURES = {
+  scale: [
+    ['throughput', 'Throughput', 'req/s'],
+    ['p99', 'Latency p99', 'ms'],
+    ['storeCores', 'Store server CPU', 'cores'],
+    ['hostBusy', 'Host CPU busy', 'share'],
+  ],
+  size: [
+    ['bytesPerRequest', 'Header bytes per request', 'bytes'],
+    ['throughput', 'Throughput', 'req/s'],
+    ['p99', 'Latency p99', 'ms'],
+    ['storeOpsPerRequest', 'Store operations per request', 'ops'],
+  ],
+} as const;
+
+function axisValue(r: RunReport, field: string): number | null {
+  if (field === 'p99') return r.latencyMs?.p99 ?? null;
+  if (field === 'storeCores') return r.load?.storeCores ?? null;
+  if (field === 'hostBusy') return r.load?.hostBusy ?? null;
+  return r[field as 'throughput' | 'bytesPerRequest' | 'storeOpsPerRequest'];
+}
+
+/**
+ * One line chart per measure against an axis of the run: `scale` (instances, a line per config
+ * and state size) or `size` (state items per user, a line per config and instance count).
+ *
+ * @example
+ * ```ts
+ * const scaleOut = axisCharts(report.runs, 'scale');
+ * ```
+ */
+export function axisCharts(runs: readonly RunReport[], axis: 'scale' | 'size'): ChartSpec[] {
+  const done = runs.filter((r) => r.skipped === null);
+  const xField = axis === 'scale' ? 'instances' : 'stateSize';
+  const xTitle = axis === 'scale' ? 'instances' : 'items per user';
+  const multi = new Set(done.map((r) => (axis === 'scale' ? r.stateSize : r.instances))).size > 1;
+  return AXIS_MEASURES[axis].flatMap(([field, title, unit]) => {
+    const values = done.flatMap((r) => {
+      const value = axisValue(r, field);
+      if (value === null) return [];
+      const other = axis === 'scale' ? `${r.stateSize ?? '–'} items` : `×${r.instances}`;
+      return [{ x: r[xField], value, series: multi ? `${r.config} ${other}` : r.config }];
+    });
+    // No store server of the lab's in any run: no store CPU to draw.
+    if (values.length === 0) return [];
+    return {
+      id: `${axis}-${field}`,
+      title: `${title} (${unit}) by ${xTitle}`,
+      spec: {
+        config: CONFIG,
+        width: 250,
+        height: 160,
+        title: `${title} (${unit}) by ${xTitle}`,
+        data: { values },
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: {
+            field: 'x',
+            type: 'quantitative',
+            title: xTitle,
+            axis: { format: 'd', tickMinStep: 1 },
+            ...(axis === 'size' ? { scale: { type: 'symlog' } } : {}),
+          },
+          y: { field: 'value', type: 'quantitative', title: unit },
+          color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2 } },
+        },
+      } as TopLevelSpec,
+    };
+  });
 }

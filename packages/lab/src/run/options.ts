@@ -12,6 +12,10 @@ export interface LabOptions {
   durationMs: number;
   users: number;
   instances: number;
+  /** `--scale`: run each config at each of these instance counts (instead of `instances`). */
+  scale?: number[] | undefined;
+  /** `--state-size`: run each config at each of these state sizes (cart items per user). */
+  stateSizes?: number[] | undefined;
   faults: FaultKind[];
   /** Directory for report.json, report.md and report.html. */
   out: string;
@@ -148,4 +152,43 @@ export function parsePostgresUrl(raw: string): string {
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:')
     throw new OptionError(`--postgres must be a postgres:// URL (got "${raw}")`);
   return raw;
+}
+
+function wholeList(raw: string, name: string, min: number, max: number): number[] {
+  const out: number[] = [];
+  for (const part of raw.split(',')) {
+    const n = whole(part.trim(), name, min, max);
+    if (out.includes(n)) throw new OptionError(`${name}: ${n} is listed twice`);
+    out.push(n);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/**
+ * `--scale`: comma-separated instance counts, 1 to 64 each, at most 8 of them; sorted.
+ *
+ * @example
+ * ```ts
+ * parseScale('1,2,4,8'); // [1, 2, 4, 8]
+ * ```
+ */
+export function parseScale(raw: string): number[] {
+  const list = wholeList(raw, '--scale', 1, 64);
+  if (list.length > 8) throw new OptionError(`--scale takes at most 8 counts (got ${list.length})`);
+  return list;
+}
+
+/**
+ * `--state-size`: comma-separated state sizes per user (cart items for the shop), 0 to 10000
+ * each, at most 8 of them; sorted.
+ *
+ * @example
+ * ```ts
+ * parseStateSizes('1,10,100'); // [1, 10, 100]
+ * ```
+ */
+export function parseStateSizes(raw: string): number[] {
+  const list = wholeList(raw, '--state-size', 0, 10_000);
+  if (list.length > 8) throw new OptionError(`--state-size takes at most 8 sizes (got ${list.length})`);
+  return list;
 }

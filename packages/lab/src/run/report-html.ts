@@ -1,6 +1,7 @@
-import { barCharts, renderSvg, timelineChart } from './charts.js';
+import { axisCharts, barCharts, renderSvg, timelineChart } from './charts.js';
 import { findings, switchSteps } from './findings.js';
-import type { LabReport } from './report.js';
+import { runLabel, type LabReport } from './report.js';
+import { summaryLines } from './summary.js';
 import { tableCells } from './table.js';
 
 const esc = (s: string) =>
@@ -53,23 +54,43 @@ code { background: #f3f3f3; padding: 0 3px; border-radius: 3px; }
 export async function reportHtml(report: LabReport): Promise<string> {
   const { options: o, machine: m } = report;
   const ran = report.runs.filter((r) => r.skipped === null);
+  const label = (r: (typeof ran)[number]) => runLabel(r, o);
   const timelines = await Promise.all(
     ran.map(async (r) => {
-      const chart = timelineChart(r);
+      const chart = timelineChart(r, label(r));
       return `<figure id="${chart.id}"><figcaption>${esc(chart.title)}</figcaption>${await renderSvg(chart.spec)}</figure>`;
     }),
   );
   const bars = ran.length
     ? await Promise.all(
-        barCharts(report.runs).map(
+        barCharts(report.runs, label).map(
           async (chart) => `<figure id="${chart.id}">${await renderSvg(chart.spec)}</figure>`,
         ),
       )
     : [];
+  const axes = [
+    ...(o.scale && ran.length
+      ? [['Scale-out: by instance count', axisCharts(report.runs, 'scale')] as const]
+      : []),
+    ...(o.stateSizes && ran.length
+      ? [['Cost of state: by items per user', axisCharts(report.runs, 'size')] as const]
+      : []),
+  ];
+  const axisHtml = await Promise.all(
+    axes.map(
+      async ([title, charts]) =>
+        `<h2>${esc(title)}</h2><div class="charts">${(
+          await Promise.all(
+            charts.map(async (c) => `<figure id="${c.id}">${await renderSvg(c.spec)}</figure>`),
+          )
+        ).join('\n')}</div>`,
+    ),
+  );
+  const summary = summaryLines(report).map((l) => `<li>${inline(l)}</li>`);
   const faults = ran.map((r) => {
     const done = r.faults.map((f) => `${f.kind} ${f.target} at ${(f.at / 1000).toFixed(1)} s`);
     const not = r.faultsNotApplied.map((f) => `${f.kind} not applied (${f.reason})`);
-    return `<li><code>${esc(r.config)}</code>: ${esc([...done, ...switchSteps(r), ...not].join('; ') || 'none')}</li>`;
+    return `<li><code>${esc(label(r))}</code>: ${esc([...done, ...switchSteps(r), ...not].join('; ') || 'none')}</li>`;
   });
   const shows = findings(report).map(
     (f) =>
@@ -86,18 +107,21 @@ export async function reportHtml(report: LabReport): Promise<string> {
 <body>
 <h1>Stateline lab report</h1>
 <p class="meta">${esc(report.startedAt)} · ${m.cpus} CPUs (${esc(m.cpuModel)}) · ${m.memoryGb} GB · Node ${esc(m.node)} · ${esc(m.platform)}<br>
-${o.users} virtual users · ${o.instances} instances · ${(o.durationMs / 1000).toFixed(0)} s per config · faults: ${esc(o.faults.join(', ') || 'none')} · seed ${report.seed}</p>
+${o.users} virtual users · ${o.scale ? `${o.scale.join(', ')} instances` : `${o.instances} instances`}${o.stateSizes ? ` · ${o.stateSizes.join(', ')} items per user` : ''} · ${(o.durationMs / 1000).toFixed(0)} s per config · faults: ${esc(o.faults.join(', ') || 'none')} · seed ${report.seed}</p>
 ${report.aborted ? '<p class="warn">Interrupted: the last run is partial and later ones are missing.</p>' : ''}
+<h2>Which config for what</h2>
+<ol id="summary">${summary.join('')}</ol>
 <h2>Results</h2>
 ${tableHtml(report)}
+${axisHtml.join('\n')}
+<h2>Per config</h2>
+<div class="charts">${bars.join('\n')}</div>
+<h2>Over time</h2>
+<div class="charts">${timelines.join('\n')}</div>
 <h2>Faults</h2>
 <ul>${faults.join('')}</ul>
 <h2>What this run shows</h2>
 ${shows.join('\n')}
-<h2>Over time</h2>
-<div class="charts">${timelines.join('\n')}</div>
-<h2>Per config</h2>
-<div class="charts">${bars.join('\n')}</div>
 </body>
 </html>
 `;

@@ -154,6 +154,14 @@ const OPTIONAL_MEASURES: Record<string, Check> = {
   storeOpsPerRequest: nonNegative,
   rssMb: nonNegative,
   cpuSecondsPer1k: nonNegative,
+  storeCpuSecondsPer1k: nonNegative,
+  load: shape({
+    hostBusy: num({ min: 0 }),
+    instanceCores: nullable(nonNegative),
+    storeCores: nullable(nonNegative),
+    gatewayCores: nonNegative,
+    bottleneck: oneOf(['host-cpu', 'store', 'gateway', 'none']),
+  }),
   recoveryMs: count,
   requestHeaderBytes: count,
   responseHeaderBytes: count,
@@ -168,6 +176,8 @@ const run: Check = (v, path, errors) => {
     replication: oneOf(['off', 'backup', 'all']),
     workload: nullable(oneOf(LAB_WORKLOADS)),
     credentials: oneOf(LAB_CREDENTIALS),
+    instances: count,
+    stateSize: nullable(count),
     skipped: nullable(nonEmpty),
     faults: arrayOf(fault),
     errorsByType: recordOf(count),
@@ -247,6 +257,8 @@ const report = shape({
     durationMs: count,
     users: count,
     instances: count,
+    scale: nullable(arrayOf(num({ min: 1, int: true }))),
+    stateSizes: nullable(arrayOf(count)),
     faults: arrayOf(oneOf(FAULT_KINDS)),
     seed: count,
     app: nonEmpty,
@@ -276,9 +288,21 @@ export function validateReport(value: unknown): string[] {
     isObject(value.options) &&
     Array.isArray(value.options.configs)
   ) {
-    const names = (value.runs as { config?: unknown }[]).map((r) => r?.config);
-    if (JSON.stringify(names) !== JSON.stringify(value.options.configs) && value.aborted !== true)
-      errors.push('$.runs: expected one run per config of options.configs, in order');
+    const o = value.options;
+    const counts = Array.isArray(o.scale) ? o.scale : [o.instances];
+    const sizes: unknown[] = Array.isArray(o.stateSizes) ? o.stateSizes : [null];
+    const expected = (o.configs as unknown[]).flatMap((config) =>
+      counts.flatMap((instances) => sizes.map((stateSize) => [config, instances, stateSize])),
+    );
+    const got = (value.runs as { config?: unknown; instances?: unknown; stateSize?: unknown }[]).map((r) => [
+      r?.config,
+      r?.instances,
+      r?.stateSize,
+    ]);
+    if (JSON.stringify(got) !== JSON.stringify(expected) && value.aborted !== true)
+      errors.push(
+        '$.runs: expected one run per config of options.configs, instance count and state size, in order',
+      );
   }
   return errors;
 }

@@ -39,6 +39,22 @@ export interface SwitchReport {
   passed: boolean;
 }
 
+/** What held the throughput back: the host's CPUs, the store server, the lab's gateway, or none. */
+export type Bottleneck = 'host-cpu' | 'store' | 'gateway' | 'none';
+
+/** CPU during the load, in cores busy on average (1 = one core all the time). */
+export interface LoadReport {
+  /** Share of the host's CPU time that was busy (every process, other helpers' too), 0 to 1. */
+  hostBusy: number;
+  /** The instances together. */
+  instanceCores: number | null;
+  /** The store server the lab started (null: in-process, such as SQLite). */
+  storeCores: number | null;
+  /** The lab's own process: the gateway and the virtual users. */
+  gatewayCores: number;
+  bottleneck: Bottleneck;
+}
+
 /** One config's results. Every measure is null when the run was skipped. */
 export interface RunReport {
   config: string;
@@ -50,6 +66,10 @@ export interface RunReport {
   workload: string | null;
   /** What the virtual users authenticated with: `cookie` or `bearer`. */
   credentials: string;
+  /** Instances the cluster ran (a `--scale` count, else `--instances`). */
+  instances: number;
+  /** The workload's state per user (`--state-size`: cart items for the shop), or null when not set. */
+  stateSize: number | null;
   /** Null, or why this config did not run. */
   skipped: string | null;
   requests: number | null;
@@ -66,6 +86,10 @@ export interface RunReport {
   storeOpsPerRequest: number | null;
   rssMb: number | null;
   cpuSecondsPer1k: number | null;
+  /** CPU of the store server the lab started, per 1,000 requests; null for an in-process store. */
+  storeCpuSecondsPer1k: number | null;
+  /** Where the CPU went during the load, and what most likely capped the throughput. */
+  load: LoadReport | null;
   recoveryMs: number | null;
   faults: FaultRecord[];
   /** Milliseconds of load (from the first request to the last answer). */
@@ -134,6 +158,10 @@ export interface LabReport {
     durationMs: number;
     users: number;
     instances: number;
+    /** `--scale`: the instance counts each config ran at, or null. */
+    scale: number[] | null;
+    /** `--state-size`: the state sizes each config ran at, or null. */
+    stateSizes: number[] | null;
     faults: FaultKind[];
     seed: number;
     app: string;
@@ -166,7 +194,7 @@ export function machineInfo(): LabReport['machine'] {
  *
  * @example
  * ```ts
- * skippedRun(parseConfig('server/redis'), 'no redis-server on PATH');
+ * skippedRun(parseConfig('server/redis'), 'no redis-server on PATH', { instances: 3, stateSize: null });
  * ```
  */
 export function skippedRun(
@@ -180,6 +208,7 @@ export function skippedRun(
     credentials: string;
   },
   reason: string,
+  at: { instances: number; stateSize: number | null } = { instances: 0, stateSize: null },
 ): RunReport {
   return {
     config: c.name,
@@ -189,6 +218,8 @@ export function skippedRun(
     replication: c.replication,
     workload: c.workload ?? null,
     credentials: c.credentials,
+    instances: at.instances,
+    stateSize: at.stateSize,
     skipped: reason,
     requests: null,
     throughput: null,
@@ -202,6 +233,8 @@ export function skippedRun(
     storeOpsPerRequest: null,
     rssMb: null,
     cpuSecondsPer1k: null,
+    storeCpuSecondsPer1k: null,
+    load: null,
     recoveryMs: null,
     faults: [],
     durationMs: null,
@@ -236,4 +269,23 @@ export function skippedRun(
 export function round(n: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
+}
+
+/**
+ * How a run is named where several share a config: `token`, `token ×4`, `token ×4 · 100 items`.
+ *
+ * @example
+ * ```ts
+ * runLabel({ config: 'token', instances: 4, stateSize: 100 }, { scale: [1, 4], stateSizes: [1, 100] }); // 'token ×4 · 100 items'
+ * ```
+ */
+export function runLabel(
+  r: Pick<RunReport, 'config' | 'instances' | 'stateSize'>,
+  o: Pick<LabReport['options'], 'scale' | 'stateSizes'>,
+): string {
+  return [
+    r.config,
+    o.scale ? ` ×${r.instances}` : '',
+    o.stateSizes && r.stateSize !== null ? ` · ${r.stateSize} items` : '',
+  ].join('');
 }

@@ -15,6 +15,7 @@ import { round, skippedRun, type FaultImpact, type RunReport } from './report.js
 import { prepareBus } from './lab-bus.js';
 import { rollingSwitch, switchEnv } from './rolling-switch.js';
 import { prepareStore } from './store-server.js';
+import { CpuProbe, loadReport } from './cpu-probe.js';
 import { VirtualUser } from './virtual-user.js';
 import { askVictim, verifyWorkload } from './workload-checks.js';
 import { loadWorkload } from './workload-module.js';
@@ -40,6 +41,8 @@ export interface RunConfigOptions {
   durationMs: number;
   users: number;
   instances: number;
+  /** Given to the workload's users as `stateSize` (`--state-size`); default null. */
+  stateSize?: number | null;
   faults: readonly FaultKind[];
   seed: number;
   postgres: string;
@@ -48,6 +51,8 @@ export interface RunConfigOptions {
   /** Ends the load early (Ctrl-C); the run is then reported as far as it got, without the audit. */
   signal?: AbortSignal;
   onProgress?: (p: RunProgress) => void;
+  /** The run's name on the progress line (default: the config's). */
+  label?: string;
   /** The instances' output (default `'ignore'`; `STATELINE_LAB_STDIO=inherit` shows it). */
   stdio?: 'ignore' | 'inherit';
   /**
@@ -109,7 +114,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
   const { config } = o;
   const progress = (phase: RunProgress['phase'], rec?: Recorder) =>
     o.onProgress?.({
-      config: config.name,
+      config: o.label ?? config.name,
       phase,
       elapsedMs: rec ? Math.min(rec.now(), o.durationMs) : 0,
       durationMs: o.durationMs,
@@ -118,6 +123,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       sessionsLost: rec?.sessionsLost ?? 0,
     });
   progress('starting');
+  const at = { instances: o.instances, stateSize: o.stateSize ?? null };
   const workload = o.workload ?? (await loadWorkload(o.app, config.workload ?? undefined));
   const kinds = workload.credentials ?? ['cookie'];
   if (!kinds.includes(config.credentials))
@@ -126,7 +132,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       `the app's workload drives ${kinds.join(' and ')} users, not ${config.credentials} (its credentials export)`,
     );
   const bus = await prepareBus(config.bus);
-  if ('skipped' in bus) return skippedRun(config, bus.skipped);
+  if ('skipped' in bus) return skippedRun(config, bus.skipped, at);
   const storeHost = o.net
     ? { address: o.net.host('store').address, wrap: ['ip', 'netns', 'exec', o.net.host('store').ns] }
     : undefined;
@@ -134,7 +140,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     postgres: o.postgres,
     ...(storeHost ? { storeHost } : {}),
   });
-  if ('skipped' in store) return skippedRun(config, store.skipped);
+  if ('skipped' in store) return skippedRun(config, store.skipped, at);
 
   let cluster: Cluster | undefined;
   let report: RunReport | undefined;
@@ -163,7 +169,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
         },
       });
     } catch (err) {
-      return skippedRun(config, `the cluster did not start: ${(err as Error).message}`);
+      return skippedRun(config, `the cluster did not start: ${(err as Error).message}`, at);
     }
     const startupMs = Math.round(performance.now() - startedAt);
     const c = cluster;
@@ -172,6 +178,8 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     await sampler.begin();
 
     const rec = new Recorder();
+    const cpu = new CpuProbe(() => store.pid?.());
+    cpu.start();
     meter.start();
     const stopped = () => rec.now() >= o.durationMs || o.signal?.aborted === true;
     const tick = setInterval(() => progress('load', rec), 250);
@@ -236,6 +244,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
           dispatcher,
           rec,
           rnd: mulberry32(deriveSeed(o.seed, i + 1)),
+          stateSize: o.stateSize ?? null,
           stopped,
         }),
     );
@@ -246,6 +255,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       }),
     );
     const loadMs = rec.now();
+    const cpuUsed = cpu.stop();
     clearInterval(tick);
     meter.stop();
     const recorded = await faults;
@@ -282,7 +292,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     const killAt = recorded.find((f) => f.kind === 'kill')?.at;
     const firstFault = recorded[0]?.at ?? Infinity;
     report = {
-      ...skippedRun(config, ''),
+      ...skippedRun(config, '', at),
       skipped: null,
       requests: rec.requests,
       throughput: loadMs > 0 ? round((rec.requests / loadMs) * 1000, 1) : 0,
@@ -296,6 +306,8 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       storeOpsPerRequest: perRequest(totals.storeOps),
       rssMb: totals.maxRssBytes === null ? null : round(totals.maxRssBytes / 1024 ** 2, 1),
       cpuSecondsPer1k: totals.cpuSeconds === null ? null : perRequest(totals.cpuSeconds * 1000, 3),
+      storeCpuSecondsPer1k: cpuUsed.storeSeconds === null ? null : perRequest(cpuUsed.storeSeconds * 1000, 3),
+      load: loadReport(cpuUsed, totals.cpuSeconds),
       recoveryMs: killAt === undefined ? null : recoveryMs(rec.badTimes, killAt, loadMs),
       faults: recorded,
       durationMs: Math.round(loadMs),

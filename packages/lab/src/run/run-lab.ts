@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { resolveApp } from './app-module.js';
 import { LAB_DEFAULTS, type LabOptions } from './options.js';
 import { Progress, type ProgressSink } from './progress.js';
-import { machineInfo, REPORT_SCHEMA, type LabReport, type RunReport } from './report.js';
+import { machineInfo, REPORT_SCHEMA, runLabel, type LabReport, type RunReport } from './report.js';
 import { reportHtml } from './report-html.js';
 import { reportMarkdown } from './report-md.js';
 import { runConfig } from './run-config.js';
@@ -69,17 +69,25 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
     durationMs: o.durationMs ?? 30_000,
     users: o.users ?? LAB_DEFAULTS.users,
     instances: o.instances ?? LAB_DEFAULTS.instances,
+    scale: o.scale ?? null,
+    stateSizes: o.stateSizes ?? null,
     faults: o.faults ?? ['kill', 'restart', 'store-restart'],
     seed,
     app,
     out: o.out ?? LAB_DEFAULTS.out,
   };
   const startedAt = new Date().toISOString();
-  const progress = o.progress ? new Progress(o.progress, o.configs.length) : null;
+  // Every config at every instance count and every state size, in that order.
+  const counts = options.scale ?? [options.instances];
+  const sizes: (number | null)[] = options.stateSizes ?? [null];
+  const plan = o.configs.flatMap((config) =>
+    counts.flatMap((instances) => sizes.map((stateSize) => ({ config, instances, stateSize }))),
+  );
+  const progress = o.progress ? new Progress(o.progress, plan.length) : null;
   const runs: RunReport[] = [];
   const stdio = process.env.STATELINE_LAB_STDIO === 'inherit' ? 'inherit' : 'ignore';
   try {
-    for (const config of o.configs) {
+    for (const { config, instances, stateSize } of plan) {
       if (o.signal?.aborted) break;
       const run = await runConfig({
         config,
@@ -87,7 +95,9 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
         workload: workloads.get(config.workload)!,
         durationMs: options.durationMs,
         users: options.users,
-        instances: options.instances,
+        instances,
+        stateSize,
+        label: runLabel({ config: config.name, instances, stateSize }, options),
         faults: options.faults,
         seed,
         postgres: o.postgres ?? LAB_DEFAULTS.postgres,
@@ -98,7 +108,7 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
         ...(progress ? { onProgress: (p) => progress.update(p) } : {}),
       });
       runs.push(run);
-      if (run.skipped !== null) progress?.note(`${config.name}: skipped (${run.skipped})`);
+      if (run.skipped !== null) progress?.note(`${runLabel(run, options)}: skipped (${run.skipped})`);
     }
   } finally {
     progress?.done();

@@ -22,6 +22,8 @@ export interface LabStoreHandle {
   target?: string;
   /** Why `store-restart` does not apply, when it does not. */
   noRestart?: string;
+  /** The store server's process id right now, when the lab started one (its CPU is measured). */
+  pid?: () => number | undefined;
   /** Stops what the lab started and removes what it wrote. */
   close(): Promise<void>;
 }
@@ -162,6 +164,7 @@ async function startRedis(
   return {
     spec: `redis://${bind}:${port}`,
     target: host ? `redis-server@${bind}:${port}` : `redis-server:${port}`,
+    pid: () => (child as ChildProcess | null)?.pid,
     restart: async () => {
       await down('SIGTERM');
       await up();
@@ -216,6 +219,7 @@ async function startMemcached(binary: string): Promise<LabStoreHandle> {
     spec: `sqlite:${join(dir, 'state.db')}`,
     sessionSpec: `memcached://127.0.0.1:${port}`,
     target: `memcached:${port}`,
+    pid: () => (child as ChildProcess | null)?.pid,
     restart: async () => {
       await down();
       await up();

@@ -11,6 +11,8 @@ const num = (v: number | null | undefined, digits = 0): string =>
 
 const COLUMNS: Column[] = [
   { title: 'config', value: (r) => r.config },
+  { title: 'inst', value: (r) => num(r.instances) },
+  { title: 'items', value: (r) => num(r.stateSize) },
   { title: 'requests', value: (r) => num(r.requests) },
   { title: 'req/s', value: (r) => num(r.throughput, 0) },
   { title: 'p50 ms', value: (r) => num(r.latencyMs?.p50, 1) },
@@ -26,6 +28,8 @@ const COLUMNS: Column[] = [
   { title: 'store ops/req', value: (r) => num(r.storeOpsPerRequest, 2) },
   { title: 'RSS MB', value: (r) => num(r.rssMb, 0) },
   { title: 'CPU s/1k', value: (r) => num(r.cpuSecondsPer1k, 2) },
+  { title: 'store CPU s/1k', value: (r) => num(r.storeCpuSecondsPer1k, 2) },
+  { title: 'bottleneck', value: (r) => r.load?.bottleneck ?? '–' },
   {
     title: 'recovery ms',
     // Killed but never two clean seconds before the end: "never"; no kill: "–".
@@ -35,8 +39,8 @@ const COLUMNS: Column[] = [
 ];
 
 /**
- * The results table as cells: column titles, one row of formatted values per config that ran,
- * and the skipped runs.
+ * The results table as cells: column titles, one row of formatted values per run that ran (with
+ * its instance count and state size when those vary), and the skipped runs.
  *
  * @example
  * ```ts
@@ -49,9 +53,15 @@ export function tableCells(runs: readonly RunReport[]): {
   skipped: RunReport[];
 } {
   const done = runs.filter((r) => r.skipped === null);
+  // The axis columns only when a run has that axis (`--scale`, `--state-size`).
+  const columns = COLUMNS.filter(
+    (c) =>
+      (c.title !== 'inst' || new Set(runs.map((r) => r.instances)).size > 1) &&
+      (c.title !== 'items' || runs.some((r) => r.stateSize !== null)),
+  );
   return {
-    head: COLUMNS.map((c) => c.title),
-    rows: done.map((r) => COLUMNS.map((c) => c.value(r))),
+    head: columns.map((c) => c.title),
+    rows: done.map((r) => columns.map((c) => c.value(r))),
     skipped: runs.filter((r) => r.skipped !== null),
   };
 }

@@ -25,6 +25,8 @@ export interface VirtualUserOptions {
   rnd: Random;
   /** True once the load should end; the user finishes its current request and returns. */
   stopped: () => boolean;
+  /** The state size given to the workload (`--state-size`), or null. */
+  stateSize?: number | null;
   /** Longest wait for one answer (default 10 s). */
   requestTimeout?: number;
 }
@@ -83,6 +85,7 @@ export class VirtualUser {
     this.user = {
       n: o.n,
       credentials: o.credentials ?? 'cookie',
+      stateSize: o.stateSize ?? null,
       http: this.http,
       random: o.rnd,
       report: this.reporter(),

@@ -158,6 +158,11 @@ export interface WorkloadUser {
   readonly n: number;
   /** What this run's users authenticate with (one of the workload's {@link Workload.credentials}). */
   readonly credentials: WorkloadCredentials;
+  /**
+   * How much state this user should carry (`stateline lab --state-size`; the shop keeps that many
+   * items in the cart), or null when the run does not set one: the workload's own mix.
+   */
+  readonly stateSize: number | null;
   readonly http: WorkloadHttp;
   readonly random: WorkloadRandom;
   readonly report: WorkloadReport;

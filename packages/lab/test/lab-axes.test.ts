@@ -1,0 +1,178 @@
+/**
+ * `stateline lab --scale` and `--state-size`: the option parsers, the CPU probe and the
+ * bottleneck rule, and a real (short) run of the shop at two instance counts and two cart sizes:
+ * one row per (config, instances, size) in order, a token that grows with the cart, report.html
+ * opening with "which config for what" that names this run's figures, and both axes charted. In
+ * headless Chromium the summary is the first thing on the page and quotes report.json's best
+ * throughput. Screenshot: test-results/lab-axes.png.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { OptionError } from '../src/cluster-options.js';
+import { loadReport, processCpuSeconds } from '../src/run/cpu-probe.js';
+import { parseConfigs } from '../src/run/config.js';
+import { parseScale, parseStateSizes } from '../src/run/options.js';
+import type { LabReport } from '../src/run/report.js';
+import { validateReport } from '../src/run/report-schema.js';
+import { runLab } from '../src/run/run-lab.js';
+import { summaryLines } from '../src/run/summary.js';
+import { chromiumSkip, launchChromium } from '../../stateline/test/support/browser.js';
+
+const SHOP = new URL('../../../apps/shop/dist/server.js', import.meta.url).pathname;
+const RESULTS = new URL('../../../test-results/', import.meta.url).pathname;
+const skip = chromiumSkip('lab axes browser test');
+
+describe('axis options', () => {
+  it('--scale and --state-size take sorted, distinct, bounded lists', () => {
+    assert.deepEqual(parseScale('4,1,2'), [1, 2, 4]);
+    assert.deepEqual(parseStateSizes('100, 1,10'), [1, 10, 100]);
+    assert.throws(() => parseScale('1,1'), OptionError);
+    assert.throws(() => parseScale('0,2'), /--scale must be a whole number from 1 to 64/);
+    assert.throws(() => parseScale('1,2,3,4,5,6,7,8,9'), /at most 8/);
+    assert.throws(() => parseStateSizes('1,x'), /--state-size/);
+  });
+});
+
+describe('bottleneck', () => {
+  const cpu = { seconds: 10, hostBusy: 0.5, storeSeconds: 2 as number | null, gatewaySeconds: 3 };
+  it('names the single-threaded store or gateway near one core, else a full host, else none', () => {
+    assert.equal(loadReport({ ...cpu, storeSeconds: 9.5 }, 4).bottleneck, 'store');
+    assert.equal(loadReport({ ...cpu, gatewaySeconds: 9 }, 4).bottleneck, 'gateway');
+    assert.equal(loadReport({ ...cpu, hostBusy: 0.95 }, 4).bottleneck, 'host-cpu');
+    const idle = loadReport({ ...cpu, storeSeconds: null }, 4);
+    assert.deepEqual(idle, {
+      hostBusy: 0.5,
+      instanceCores: 0.4,
+      storeCores: null,
+      gatewayCores: 0.3,
+      bottleneck: 'none',
+    });
+  });
+
+  it("reads a process's own CPU from /proc/<pid>/stat", { skip: process.platform !== 'linux' }, async () => {
+    const child = spawn(process.execPath, ['-e', 'const end = Date.now() + 400; while (Date.now() < end);'], {
+      stdio: 'ignore',
+    });
+    // Read just before it exits: the busy loop is in its counters.
+    await new Promise((r) => setTimeout(r, 350));
+    const seconds = processCpuSeconds(child.pid!);
+    await new Promise((r) => child.once('exit', r));
+    assert.ok(seconds !== null && seconds >= 0.1, `expected ≥ 0.1 s of CPU, got ${seconds}`);
+    assert.equal(processCpuSeconds(child.pid!), null);
+  });
+});
+
+describe('a scale and state-size run of the shop', () => {
+  const out = mkdtempSync(join(tmpdir(), 'lab-axes-'));
+  let report: LabReport;
+  let html: string;
+
+  before(async () => {
+    report = await runLab({
+      configs: parseConfigs('token'),
+      durationMs: 2500,
+      users: 4,
+      instances: 3,
+      scale: [1, 2],
+      stateSizes: [0, 40],
+      faults: [],
+      seed: 19,
+      app: SHOP,
+      out,
+    });
+    html = readFileSync(join(out, 'report.html'), 'utf8');
+  });
+  after(() => rmSync(out, { recursive: true, force: true }));
+
+  it('has one valid row per (config, instances, size), in order, with the CPU of the run', () => {
+    assert.deepEqual(validateReport(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'))), []);
+    assert.deepEqual(
+      report.runs.map((r) => [r.config, r.instances, r.stateSize, r.skipped]),
+      [
+        ['token', 1, 0, null],
+        ['token', 1, 40, null],
+        ['token', 2, 0, null],
+        ['token', 2, 40, null],
+      ],
+    );
+    for (const r of report.runs) {
+      assert.ok(r.throughput! > 0 && r.bytesPerRequest! > 0 && r.cpuSecondsPer1k! > 0);
+      assert.ok(r.load && r.load.hostBusy > 0 && r.load.gatewayCores > 0);
+      // SQLite runs inside the instances: no store server of the lab's to measure.
+      assert.equal(r.storeCpuSecondsPer1k, null);
+    }
+  });
+
+  it('a fuller cart makes every token request larger', () => {
+    for (const n of [1, 2]) {
+      const at = (size: number) => report.runs.find((r) => r.instances === n && r.stateSize === size)!;
+      assert.ok(
+        at(40).requestHeaderBytes! > at(0).requestHeaderBytes! + 50,
+        `×${n}: ${at(0).requestHeaderBytes} → ${at(40).requestHeaderBytes} request header bytes`,
+      );
+    }
+  });
+
+  it('report.html opens with the summary, then the table, then both axes charted', () => {
+    const lines = summaryLines(report);
+    assert.ok(lines.length >= 4 && lines.length <= 5, lines.join('\n'));
+    assert.match(
+      lines.find((l) => l.startsWith('As state grows'))!,
+      /from 0 to 40 items/,
+    );
+    assert.match(
+      lines.find((l) => l.startsWith('To scale out'))!,
+      /from 1 to 2 instances/,
+    );
+    const order = [
+      'id="summary"',
+      '<table>',
+      'id="scale-throughput"',
+      'id="size-bytesPerRequest"',
+      'What this run shows',
+    ];
+    const at = order.map((s) => html.indexOf(s));
+    assert.ok(
+      at.every((i) => i > 0),
+      `missing: ${order.filter((_, i) => at[i]! < 0).join(', ')}`,
+    );
+    assert.deepEqual(
+      [...at].sort((a, b) => a - b),
+      at,
+    );
+    for (const id of ['scale-throughput', 'scale-p99', 'size-bytesPerRequest', 'size-throughput'])
+      assert.match(html, new RegExp(`<figure id="${id}"><svg`));
+  });
+
+  it(
+    'in Chromium, the summary comes first and names a figure from report.json',
+    { skip, timeout: 30_000 },
+    async () => {
+      const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as LabReport;
+      const top = Math.max(...json.runs.map((r) => r.throughput ?? 0));
+      const browser = await launchChromium();
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        await page.goto(`file://${join(out, 'report.html')}`);
+        const first = await page.locator('h2').first().textContent();
+        assert.equal(first, 'Which config for what');
+        const summary = await page.locator('#summary').innerText();
+        assert.ok(
+          summary.includes(`${top.toLocaleString('en-US', { maximumFractionDigits: 0 })} req/s`),
+          `summary does not quote ${top} req/s:\n${summary}`,
+        );
+        const box = await page.locator('#summary').boundingBox();
+        assert.ok(box && box.y < 900, 'the summary is above the fold');
+        assert.equal(await page.locator('#scale-throughput svg').count(), 1);
+        mkdirSync(RESULTS, { recursive: true });
+        await page.screenshot({ path: join(RESULTS, 'lab-axes.png'), fullPage: false });
+      } finally {
+        await browser.close();
+      }
+    },
+  );
+});
