@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import {
@@ -16,8 +17,11 @@ import {
   checkCombination,
   type BalancePolicy,
   type ClusterOptions,
+  type Replication,
+  type StrategyName,
 } from './cluster-options.js';
 import { exportConfig, parseTargets, type ExportTarget } from './export-config.js';
+import { exportKubernetes } from './export-kubernetes.js';
 import { parseConfigs, type LabConfig } from './run/config.js';
 import {
   LAB_DEFAULTS,
@@ -28,6 +32,20 @@ import {
   parseUsers,
   type FaultKind,
 } from './run/options.js';
+
+interface ExportFlags {
+  balance: BalancePolicy;
+  instances: string[];
+  port: number;
+  maxBodyBytes: number;
+  strategy: StrategyName;
+  replication: Replication;
+  image: string;
+  replicas: number;
+  ingressHost?: string;
+  store?: string;
+  bus?: string;
+}
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIo {
@@ -305,8 +323,11 @@ function program(io: CliIo, done: (code: number) => void): Command {
 
   cmd
     .command('export')
-    .description('Print the equivalent production proxy configuration (HAProxy or nginx) for the gateway.')
-    .addArgument(new Argument('<proxy>', 'which proxy').choices(['haproxy', 'nginx']))
+    .description(
+      'Print the production configuration equivalent to `stateline up`: HAProxy or nginx in front of ' +
+        'the instances, or Kubernetes manifests for the app (Deployment, Service, Ingress, PodDisruptionBudget).',
+    )
+    .addArgument(new Argument('<target>', 'what to write').choices(['haproxy', 'nginx', 'kubernetes']))
     .addOption(
       new Option('--balance <policy>', 'load-balancing policy')
         .choices(BALANCES)
@@ -330,15 +351,47 @@ function program(io: CliIo, done: (code: number) => void): Command {
         .default(CLUSTER_DEFAULTS.maxBodyBytes)
         .argParser(parseMaxBodyBytes),
     )
-    .action(
-      (
-        proxy: ExportTarget,
-        flags: { balance: BalancePolicy; instances: string[]; port: number; maxBodyBytes: number },
-      ) => {
-        io.out(exportConfig(proxy, flags));
-        done(0);
-      },
-    );
+    .addOption(
+      new Option('--strategy <strategy>', 'kubernetes: session strategy of the pods')
+        .choices(STRATEGIES)
+        .default(CLUSTER_DEFAULTS.strategy),
+    )
+    .addOption(
+      new Option('--replication <mode>', 'kubernetes: memory-session replication')
+        .choices(REPLICATIONS)
+        .default(CLUSTER_DEFAULTS.replication),
+    )
+    .addOption(new Option('--image <ref>', 'kubernetes: the app image').default('stateline-shop:latest'))
+    .addOption(new Option('--replicas <n>', 'kubernetes: pod count').default(3).argParser(parseInstances))
+    .addOption(new Option('--ingress-host <name>', 'kubernetes: the Ingress host (default: any)'))
+    .addOption(
+      new Option('--store <spec>', 'kubernetes: also write the Secret, with this Store spec').argParser(parseStore),
+    )
+    .addOption(new Option('--bus <spec>', 'kubernetes: the Bus spec in that Secret').argParser(parseBus))
+    .action((target: ExportTarget | 'kubernetes', flags: ExportFlags) => {
+      if (target !== 'kubernetes') {
+        io.out(exportConfig(target, flags));
+        return done(0);
+      }
+      const secret = flags.store && {
+        store: flags.store,
+        bus: flags.bus ?? flags.store,
+        sessionKeys: randomBytes(32).toString('base64url'),
+      };
+      io.out(
+        exportKubernetes({
+          strategy: flags.strategy,
+          balance: flags.balance,
+          replication: flags.replication,
+          image: flags.image,
+          replicas: flags.replicas,
+          host: flags.ingressHost,
+          maxBodyBytes: flags.maxBodyBytes,
+          ...(secret ? { secret } : {}),
+        }),
+      );
+      done(0);
+    });
   return cmd;
 }
 
