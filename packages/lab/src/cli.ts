@@ -12,8 +12,10 @@ import {
   parseMaxBodyBytes,
   parsePort,
   parseStore,
+  PROXIES,
   REPLICATIONS,
   STRATEGIES,
+  type ProxyKind,
   checkCombination,
   type BalancePolicy,
   type ClusterOptions,
@@ -80,6 +82,7 @@ interface UpFlags {
   replication: ClusterOptions['replication'];
   maxBodyBytes: number;
   adminToken?: string;
+  proxy: ProxyKind;
 }
 
 function describeStartFailure(err: unknown, flags: UpFlags): string {
@@ -117,10 +120,15 @@ async function up(flags: UpFlags, io: CliIo): Promise<number> {
       return 1;
     }
     if (signals === 0) io.out(`${cluster.url}\n`);
+    if (cluster.haproxy)
+      io.err(
+        `stateline: HAProxy listens there; control API and dashboard: ${cluster.controlUrl}/_stateline\n`,
+      );
     await firstSignal;
     const outcome = await Promise.race([cluster.close().then(() => 'closed' as const), secondSignal]);
     if (outcome === 'closed') return 0;
     cluster.supervisor.killAll();
+    await cluster.haproxy?.close().catch(() => {});
     await cluster.gateway.close().catch(() => {});
     return 1;
   } finally {
@@ -139,6 +147,7 @@ interface LabFlags {
   seed?: number;
   app?: string;
   postgres: string;
+  proxy: ProxyKind;
 }
 
 /**
@@ -170,6 +179,7 @@ async function lab(flags: LabFlags, io: CliIo): Promise<number> {
       out: flags.out,
       app,
       postgres: flags.postgres,
+      proxy: flags.proxy,
       ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
       signal: controller.signal,
       progress: { write: (t) => io.err(t), isTTY: io === processIo && process.stderr.isTTY === true },
@@ -264,6 +274,14 @@ function program(io: CliIo, done: (code: number) => void): Command {
         'require Authorization: Bearer <token> on the control API (default: loopback clients only)',
       ).argParser(parseAdminToken),
     )
+    .addOption(
+      new Option(
+        '--proxy <proxy>',
+        'what clients reach on --port: the built-in gateway, or HAProxy (/usr/sbin/haproxy) with the exported configuration',
+      )
+        .choices(PROXIES)
+        .default('builtin'),
+    )
     .action(async (flags: UpFlags) => done(await up(flags, io)));
 
   cmd
@@ -319,6 +337,14 @@ function program(io: CliIo, done: (code: number) => void): Command {
         .default(LAB_DEFAULTS.postgres)
         .argParser(parsePostgresUrl),
     )
+    .addOption(
+      new Option(
+        '--proxy <proxy>',
+        'haproxy: run every config through the built-in gateway and through HAProxy, a report row each',
+      )
+        .choices(PROXIES)
+        .default('builtin'),
+    )
     .action(async (flags: LabFlags) => done(await lab(flags, io)));
 
   cmd
@@ -365,7 +391,9 @@ function program(io: CliIo, done: (code: number) => void): Command {
     .addOption(new Option('--replicas <n>', 'kubernetes: pod count').default(3).argParser(parseInstances))
     .addOption(new Option('--ingress-host <name>', 'kubernetes: the Ingress host (default: any)'))
     .addOption(
-      new Option('--store <spec>', 'kubernetes: also write the Secret, with this Store spec').argParser(parseStore),
+      new Option('--store <spec>', 'kubernetes: also write the Secret, with this Store spec').argParser(
+        parseStore,
+      ),
     )
     .addOption(new Option('--bus <spec>', 'kubernetes: the Bus spec in that Secret').argParser(parseBus))
     .action((target: ExportTarget | 'kubernetes', flags: ExportFlags) => {

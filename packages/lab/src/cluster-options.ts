@@ -6,12 +6,15 @@ import { storeOptionsFromSpec } from 'stateline/store';
 export const BALANCES = ['round-robin', 'least-conn', 'sticky', 'hash'] as const;
 export const STRATEGIES = ['server', 'token', 'memory', 'hybrid'] as const;
 export const REPLICATIONS = ['off', 'backup', 'all'] as const;
+/** What clients reach: the built-in gateway, or HAProxy with the exported configuration. */
+export const PROXIES = ['builtin', 'haproxy'] as const;
 /** More would only fight over the machine's cores; a lab cluster is for watching, not for load. */
 export const MAX_INSTANCES = 64;
 
 export type BalancePolicy = (typeof BALANCES)[number];
 export type StrategyName = (typeof STRATEGIES)[number];
 export type Replication = (typeof REPLICATIONS)[number];
+export type ProxyKind = (typeof PROXIES)[number];
 
 /** `stateline up`'s options with defaults applied (see docs/lab.md). */
 export interface ClusterOptions {
@@ -23,6 +26,8 @@ export interface ClusterOptions {
   port: number;
   /** Gateway host (default `127.0.0.1`). Instances always listen on 127.0.0.1. */
   host: string;
+  /** `'haproxy'`: HAProxy listens on `port`/`host`, the gateway keeps the control API (default `'builtin'`). */
+  proxy?: ProxyKind;
   strategy: StrategyName;
   store: string;
   bus: string;

@@ -5,6 +5,7 @@ import { redactSpec } from 'stateline/store';
 import { checkCombination, CLUSTER_DEFAULTS, type ClusterOptions } from './cluster-options.js';
 import { clusterStatus, createControl, type ClusterStatus, type ControlOptions } from './control.js';
 import { gatewayFront } from './gateway-front.js';
+import { startHaproxy, type Haproxy } from './haproxy.js';
 import { createGatewayMetrics } from './gateway-metrics.js';
 import { InstanceTotals } from './instance-totals.js';
 import { resolveApp } from './run/app-module.js';
@@ -12,9 +13,13 @@ import { Supervisor, type InstanceRegistry } from './supervisor.js';
 
 /** A running local cluster: gateway in front, supervised instances behind. */
 export interface Cluster {
-  /** Where clients go, e.g. `http://127.0.0.1:8080`. */
+  /** Where clients go, e.g. `http://127.0.0.1:8080`: HAProxy's port under `proxy: 'haproxy'`. */
   readonly url: string;
   readonly port: number;
+  /** The built-in gateway, which serves the control API under `/_stateline/` (`url` without a proxy). */
+  readonly controlUrl: string;
+  /** HAProxy in front of the instances, when `proxy` is `'haproxy'`. */
+  readonly haproxy: Haproxy | undefined;
   readonly supervisor: Supervisor;
   readonly gateway: Gateway;
   status(): ClusterStatus;
@@ -75,13 +80,37 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
     add: (instance) => {
       totals.retire(instance.id);
       gateway.add(instance);
+      const { hostname, port } = new URL(instance.url);
+      external(async (p) => {
+        await p.setAddress(instance.id, hostname, Number(port));
+        await p.setState(instance.id, 'ready');
+      });
     },
-    drain: (id) => gateway.drain(id),
+    drain: async (id) => {
+      external((p) => p.setState(id, 'maint'));
+      await gateway.drain(id);
+      await pending;
+    },
     remove: (id) => {
       totals.retire(id);
       gateway.remove(id);
+      external((p) => p.setState(id, 'maint'));
     },
-    markDown: (id) => gateway.markDown(id),
+    markDown: (id) => {
+      gateway.markDown(id);
+      external((p) => p.setState(id, 'maint'));
+    },
+  };
+  // HAProxy learns of each change in order, through its runtime API; one that fails is reported
+  // on stderr (its own health checks still take a dead instance out).
+  let haproxy: Haproxy | undefined;
+  let pending: Promise<void> = Promise.resolve();
+  const external = (step: (p: Haproxy) => Promise<void>) => {
+    const p = haproxy;
+    if (!p) return;
+    pending = pending
+      .then(() => step(p))
+      .catch((err: Error) => void process.stderr.write(`stateline: ${err.message}\n`));
   };
   const sup = new Supervisor({
     app: o.app ?? resolveApp(),
@@ -126,9 +155,11 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
   });
   // GET /metrics and /_stateline (→ the dashboard), then the control API under /_stateline/.
   gateway.use(gatewayFront({ metrics, adminToken: o.adminToken })).use(createControl(control));
+  const proxied = o.proxy === 'haproxy';
   let port: number;
   try {
-    ({ port } = await gateway.listen(o.port, o.host));
+    // Behind HAProxy the gateway keeps only the control API, on a free loopback port.
+    ({ port } = await gateway.listen(proxied ? 0 : o.port, proxied ? '127.0.0.1' : o.host));
   } catch (err) {
     await sup.close();
     await gateway.close().catch(() => {});
@@ -137,22 +168,41 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
   try {
     await sup.start();
     await allRouted(gateway, o.instances);
+    if (proxied) {
+      haproxy = await startHaproxy({
+        balance: o.balance,
+        instances: gateway.instances().map((i) => {
+          const { hostname, port: p } = new URL(i.url);
+          return { id: i.id, host: hostname, port: Number(p) };
+        }),
+        port: o.port,
+        host: o.host,
+        maxBodyBytes: o.maxBodyBytes,
+        proof: { header: GATEWAY_PROOF_HEADER, value: gatewaySecret },
+      });
+    }
   } catch (err) {
     await sup.close().catch(() => {});
     await gateway.close().catch(() => {});
     throw err;
   }
+  const controlUrl = `http://127.0.0.1:${port}`;
 
   let closing: Promise<void> | undefined;
+  const front = haproxy;
   return {
-    url: `http://${displayHost(o.host)}:${port}`,
-    port,
+    url: front ? front.url : `http://${displayHost(o.host)}:${port}`,
+    port: front ? front.port : port,
+    controlUrl: front ? controlUrl : `http://${displayHost(o.host)}:${port}`,
+    haproxy: front,
     supervisor: sup,
     gateway,
     status: () => clusterStatus(control),
     close: () =>
       (closing ??= (async () => {
         await sup.close();
+        await pending;
+        await front?.close();
         await gateway.close();
       })()),
   };

@@ -12,7 +12,7 @@ import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { parseAllDocuments } from 'yaml';
 import { main } from '../src/cli.js';
-import { kubernetesManifests } from '../src/export-kubernetes.js';
+import { kubernetesManifests, type KubernetesObject } from '../src/export-kubernetes.js';
 
 const MODELS = { Deployment, Service, Ingress, PodDisruptionBudget, Secret } as const;
 
@@ -27,15 +27,19 @@ async function exportYaml(...flags: string[]) {
 }
 
 /** Parses the stream and rebuilds each document as its model, so validation sees the printed text. */
-function parse(text: string) {
+function parse(text: string): KubernetesObject[] {
   return parseAllDocuments(text).map((doc) => {
     const json = doc.toJS() as { kind: keyof typeof MODELS };
     const Model = MODELS[json.kind];
     assert.ok(Model, `unexpected kind ${json.kind}`);
     const object = new Model(json as never);
     object.validate();
-    return json as unknown as Record<string, any>;
+    return object;
   });
+}
+
+function annotation(o: KubernetesObject, name: string): string | undefined {
+  return o.metadata?.annotations?.[`nginx.ingress.kubernetes.io/${name}`];
 }
 
 describe('stateline export kubernetes', () => {
@@ -47,24 +51,28 @@ describe('stateline export kubernetes', () => {
       docs.map((d) => d.kind),
       ['Deployment', 'Service', 'PodDisruptionBudget', 'Ingress'],
     );
-    const [deployment, service, pdb, ingress] = docs as [any, any, any, any];
-    assert.equal(deployment.spec.replicas, 4);
-    const pod = deployment.spec.template.spec;
-    const container = pod.containers[0];
-    assert.equal(container.readinessProbe.httpGet.path, '/readyz');
-    assert.equal(container.livenessProbe.httpGet.path, '/healthz');
+    const [deployment, service, pdb, ingress] = docs as [Deployment, Service, PodDisruptionBudget, Ingress];
+    assert.equal(deployment.spec!.replicas, 4);
+    const pod = deployment.spec!.template.spec!;
+    const container = pod.containers[0]!;
+    assert.equal(container.readinessProbe!.httpGet!.path, '/readyz');
+    assert.equal(container.livenessProbe!.httpGet!.path, '/healthz');
     // preStop 5 s + drain 10 s + close 5 s, and 2 s to spare before SIGKILL.
-    assert.deepEqual(container.lifecycle.preStop.exec.command, ['sleep', '5']);
+    assert.deepEqual(container.lifecycle!.preStop!.exec!.command, ['sleep', '5']);
     assert.equal(pod.terminationGracePeriodSeconds, 22);
-    assert.equal(pod.securityContext.runAsNonRoot, true);
-    const env = Object.fromEntries(container.env.map((e: any) => [e.name, e]));
-    assert.deepEqual(env.STATELINE_STORE.valueFrom.secretKeyRef, { name: 'shop-stateline', key: 'store', optional: false });
-    assert.equal(env.STATELINE_SESSION_KEYS.valueFrom.secretKeyRef.key, 'session-keys');
-    assert.equal(env.STATELINE_STRATEGY.value, 'server');
-    assert.deepEqual(service.spec.selector, { app: 'shop' });
-    assert.equal(pdb.spec.maxUnavailable, 1);
-    assert.equal(ingress.metadata.annotations['nginx.ingress.kubernetes.io/affinity'], undefined);
-    assert.equal(ingress.spec.rules[0].http.paths[0].backend.service.name, 'shop');
+    assert.equal(pod.securityContext!.runAsNonRoot, true);
+    const env = Object.fromEntries(container.env!.map((e) => [e.name, e]));
+    assert.deepEqual(env.STATELINE_STORE!.valueFrom!.secretKeyRef, {
+      name: 'shop-stateline',
+      key: 'store',
+      optional: false,
+    });
+    assert.equal(env.STATELINE_SESSION_KEYS!.valueFrom!.secretKeyRef!.key, 'session-keys');
+    assert.equal(env.STATELINE_STRATEGY!.value, 'server');
+    assert.deepEqual(service.spec!.selector, { app: 'shop' });
+    assert.equal(pdb.spec!.maxUnavailable, 1);
+    assert.equal(annotation(ingress, 'affinity'), undefined);
+    assert.equal(ingress.spec!.rules![0]!.http!.paths[0]!.backend.service!.name, 'shop');
   });
 
   it('asks ingress-nginx for cookie affinity when the strategy or the policy routes by client', async () => {
@@ -74,21 +82,21 @@ describe('stateline export kubernetes', () => {
     ]) {
       const { code, out } = await exportYaml(...flags, '--ingress-host', 'shop.example.com');
       assert.equal(code, 0);
-      const ingress = parse(out).find((d) => d.kind === 'Ingress')!;
-      assert.equal(ingress.metadata.annotations['nginx.ingress.kubernetes.io/affinity'], 'cookie', flags.join(' '));
-      assert.equal(ingress.metadata.annotations['nginx.ingress.kubernetes.io/session-cookie-name'], 'sl.route');
-      assert.equal(ingress.spec.rules[0].host, 'shop.example.com');
+      const ingress = parse(out).find((d): d is Ingress => d.kind === 'Ingress')!;
+      assert.equal(annotation(ingress, 'affinity'), 'cookie', flags.join(' '));
+      assert.equal(annotation(ingress, 'session-cookie-name'), 'sl.route');
+      assert.equal(ingress.spec!.rules![0]!.host, 'shop.example.com');
     }
   });
 
   it('writes the Secret with --store, the Bus defaulting to the same server', async () => {
     const { code, out } = await exportYaml('--store', 'redis://redis.default.svc:6379');
     assert.equal(code, 0);
-    const secret = parse(out)[0]!;
+    const secret = parse(out)[0] as Secret;
     assert.equal(secret.kind, 'Secret');
-    assert.equal(secret.stringData.store, 'redis://redis.default.svc:6379');
-    assert.equal(secret.stringData.bus, 'redis://redis.default.svc:6379');
-    assert.ok(secret.stringData['session-keys'].length >= 43);
+    assert.equal(secret.stringData!.store, 'redis://redis.default.svc:6379');
+    assert.equal(secret.stringData!.bus, 'redis://redis.default.svc:6379');
+    assert.ok(secret.stringData!['session-keys']!.length >= 43);
   });
 
   it('the schema check refuses what the API server would refuse', () => {

@@ -33,6 +33,8 @@ export interface RunReport {
   store: string;
   balance: string;
   replication: string;
+  /** What the users went through: the built-in gateway, or HAProxy (`--proxy haproxy`). */
+  proxy: 'builtin' | 'haproxy';
   /** The app's named workload the users ran (`entities`), or null for its default `workload`. */
   workload: string | null;
   /** Null, or why this config did not run. */
@@ -159,6 +161,7 @@ export function skippedRun(
     workload?: string | null;
   },
   reason: string,
+  proxy: RunReport['proxy'] = 'builtin',
 ): RunReport {
   return {
     config: c.name,
@@ -166,6 +169,7 @@ export function skippedRun(
     store: c.store,
     balance: c.balance,
     replication: c.replication,
+    proxy,
     workload: c.workload ?? null,
     skipped: reason,
     requests: null,

@@ -1,6 +1,7 @@
 import { INSTANCE_ENV, type Workload } from 'stateline/instance';
 import { Agent } from 'undici';
 import { startCluster, type Cluster } from '../cluster.js';
+import type { ProxyKind } from '../cluster-options.js';
 import { auditCreates } from './audit.js';
 import type { LabConfig } from './config.js';
 import { planFaults, runFaults } from './faults.js';
@@ -9,7 +10,7 @@ import { httpText, InstanceSampler } from './instance-sampler.js';
 import type { FaultKind } from './options.js';
 import { deriveSeed, mulberry32 } from './prng.js';
 import { Recorder, recoveryMs } from './recorder.js';
-import { round, skippedRun, type RunReport } from './report.js';
+import { round, skippedRun as skipped, type RunReport } from './report.js';
 import { prepareBus } from './lab-bus.js';
 import { rollingSwitch, switchEnv } from './rolling-switch.js';
 import { prepareStore } from './store-server.js';
@@ -48,6 +49,8 @@ export interface RunConfigOptions {
   onProgress?: (p: RunProgress) => void;
   /** The instances' output (default `'ignore'`; `STATELINE_LAB_STDIO=inherit` shows it). */
   stdio?: 'ignore' | 'inherit';
+  /** What the users go through (default the built-in gateway). */
+  proxy?: ProxyKind;
 }
 
 /** The counter set when the workload's `verify` could not run on any live instance. */
@@ -56,7 +59,7 @@ const VERIFY_FAILED = 'verify.failed';
 const SWITCH_ONLY = 'a strategy switch run restarts every instance instead';
 
 async function postControl(cluster: Cluster, path: string): Promise<void> {
-  const r = await httpText(`${cluster.url}/_stateline/${path}`, 30_000, 'POST');
+  const r = await httpText(`${cluster.controlUrl}/_stateline/${path}`, 30_000, 'POST');
   if (!r || r.status !== 200) throw new Error(`POST /_stateline/${path} answered ${r?.status ?? 'nothing'}`);
 }
 
@@ -76,6 +79,8 @@ async function postControl(cluster: Cluster, path: string): Promise<void> {
  */
 export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
   const { config } = o;
+  const proxy = o.proxy ?? 'builtin';
+  const skippedRun = (c: LabConfig, reason: string) => skipped(c, reason, proxy);
   const progress = (phase: RunProgress['phase'], rec?: Recorder) =>
     o.onProgress?.({
       config: config.name,
@@ -109,6 +114,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
         bus: config.bus === 'ipc' ? (store.bus ?? bus.spec) : bus.spec,
         balance: config.balance,
         replication: config.replication,
+        proxy,
         stdio: o.stdio ?? 'ignore',
         env: {
           ...workload.env?.(o.users),

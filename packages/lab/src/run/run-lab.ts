@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { ProxyKind } from '../cluster-options.js';
 import { resolveApp } from './app-module.js';
 import { LAB_DEFAULTS, type LabOptions } from './options.js';
 import { Progress, type ProgressSink } from './progress.js';
@@ -21,6 +22,11 @@ export interface RunLabOptions extends Partial<Omit<LabOptions, 'configs'>> {
   progress?: ProgressSink;
   /** Write report.json/md/html into `out` (default true). */
   write?: boolean;
+  /**
+   * `'haproxy'`: every config runs twice, through the built-in gateway and then through HAProxy
+   * with the exported configuration, a row each (default `'builtin'`: once).
+   */
+  proxy?: ProxyKind;
 }
 
 /**
@@ -72,13 +78,15 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
     out: o.out ?? LAB_DEFAULTS.out,
   };
   const startedAt = new Date().toISOString();
-  const progress = o.progress ? new Progress(o.progress, o.configs.length) : null;
+  const proxies: ProxyKind[] = o.proxy && o.proxy !== 'builtin' ? ['builtin', o.proxy] : ['builtin'];
+  const progress = o.progress ? new Progress(o.progress, o.configs.length * proxies.length) : null;
   const runs: RunReport[] = [];
   const stdio = process.env.STATELINE_LAB_STDIO === 'inherit' ? 'inherit' : 'ignore';
   try {
-    for (const config of o.configs) {
+    for (const [config, proxy] of o.configs.flatMap((c) => proxies.map((p) => [c, p] as const))) {
       if (o.signal?.aborted) break;
       const run = await runConfig({
+        proxy,
         config,
         app,
         workload: workloads.get(config.workload)!,
