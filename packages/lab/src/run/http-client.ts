@@ -96,6 +96,7 @@ export class HttpClient implements WorkloadHttp {
       headers['content-type'] = 'application/json';
     }
     rec?.sent();
+    const retryable = SAFE_METHODS.has(method.toUpperCase()) || headers['idempotency-key'] !== undefined;
     const started = performance.now();
     try {
       const res = await fetch(this.o.base + path, {
@@ -111,7 +112,10 @@ export class HttpClient implements WorkloadHttp {
       this.jar.store(res.headers.getSetCookie());
       let parsed = parse(text);
       const code = problemCode(parsed);
-      if (res.status >= 500) rec?.error(`${res.status} ${code}`.trim());
+      if (res.status >= 500) {
+        rec?.error(`${res.status} ${code}`.trim());
+        if (retryable) rec?.count(SAFE_ERRORS);
+      }
       if (res.status === 304 && cached) {
         if (rec) rec.notModified++;
         parsed = cached.body;
@@ -122,6 +126,7 @@ export class HttpClient implements WorkloadHttp {
       return { status: res.status, headers: res.headers, body: parsed, code };
     } catch (err) {
       rec?.error(`network ${networkReason(err)}`);
+      if (retryable) rec?.count(SAFE_ERRORS);
       return null;
     }
   }
@@ -151,6 +156,14 @@ export class HttpClient implements WorkloadHttp {
     return { key, answer: null, uncertain };
   }
 }
+
+/**
+ * The counter of failures (5xx or no answer) of requests a proxy may retry on another instance:
+ * idempotent methods and requests with an Idempotency-Key. A proxy that retries as it should
+ * leaves it at 0 through an instance kill.
+ */
+export const SAFE_ERRORS = 'errors.retryable';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 /** `timeout`, or the system error code (`ECONNRESET`), or the error's name. */
 function networkReason(err: unknown): string {
