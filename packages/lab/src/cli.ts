@@ -120,15 +120,15 @@ async function up(flags: UpFlags, io: CliIo): Promise<number> {
       return 1;
     }
     if (signals === 0) io.out(`${cluster.url}\n`);
-    if (cluster.haproxy)
+    if (cluster.external)
       io.err(
-        `stateline: HAProxy listens there; control API and dashboard: ${cluster.controlUrl}/_stateline\n`,
+        `stateline: ${flags.proxy} listens there; control API and dashboard: ${cluster.controlUrl}/_stateline\n`,
       );
     await firstSignal;
     const outcome = await Promise.race([cluster.close().then(() => 'closed' as const), secondSignal]);
     if (outcome === 'closed') return 0;
     cluster.supervisor.killAll();
-    await cluster.haproxy?.close().catch(() => {});
+    await cluster.external?.close().catch(() => {});
     await cluster.gateway.close().catch(() => {});
     return 1;
   } finally {
@@ -277,7 +277,7 @@ function program(io: CliIo, done: (code: number) => void): Command {
     .addOption(
       new Option(
         '--proxy <proxy>',
-        'what clients reach on --port: the built-in gateway, or HAProxy (/usr/sbin/haproxy) with the exported configuration',
+        'what clients reach on --port: the built-in gateway, or HAProxy (/usr/sbin/haproxy) or nginx (/usr/sbin/nginx) with the exported configuration',
       )
         .choices(PROXIES)
         .default('builtin'),
@@ -340,7 +340,7 @@ function program(io: CliIo, done: (code: number) => void): Command {
     .addOption(
       new Option(
         '--proxy <proxy>',
-        'haproxy: run every config through the built-in gateway and through HAProxy, a report row each',
+        'haproxy|nginx: run every config through the built-in gateway and through that proxy, a report row each',
       )
         .choices(PROXIES)
         .default('builtin'),

@@ -6,8 +6,8 @@ import { storeOptionsFromSpec } from 'stateline/store';
 export const BALANCES = ['round-robin', 'least-conn', 'sticky', 'hash'] as const;
 export const STRATEGIES = ['server', 'token', 'memory', 'hybrid'] as const;
 export const REPLICATIONS = ['off', 'backup', 'all'] as const;
-/** What clients reach: the built-in gateway, or HAProxy with the exported configuration. */
-export const PROXIES = ['builtin', 'haproxy'] as const;
+/** What clients reach: the built-in gateway, or HAProxy or nginx with the exported configuration. */
+export const PROXIES = ['builtin', 'haproxy', 'nginx'] as const;
 /** More would only fight over the machine's cores; a lab cluster is for watching, not for load. */
 export const MAX_INSTANCES = 64;
 
@@ -26,7 +26,7 @@ export interface ClusterOptions {
   port: number;
   /** Gateway host (default `127.0.0.1`). Instances always listen on 127.0.0.1. */
   host: string;
-  /** `'haproxy'`: HAProxy listens on `port`/`host`, the gateway keeps the control API (default `'builtin'`). */
+  /** `'haproxy'`/`'nginx'`: it listens on `port`/`host`, the gateway keeps the control API (default `'builtin'`). */
   proxy?: ProxyKind;
   strategy: StrategyName;
   store: string;

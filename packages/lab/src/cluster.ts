@@ -5,7 +5,8 @@ import { redactSpec } from 'stateline/store';
 import { checkCombination, CLUSTER_DEFAULTS, type ClusterOptions } from './cluster-options.js';
 import { clusterStatus, createControl, type ClusterStatus, type ControlOptions } from './control.js';
 import { gatewayFront } from './gateway-front.js';
-import { startHaproxy, type Haproxy } from './haproxy.js';
+import { startHaproxy, type ExternalProxy } from './haproxy.js';
+import { startNginx } from './nginx.js';
 import { createGatewayMetrics } from './gateway-metrics.js';
 import { InstanceTotals } from './instance-totals.js';
 import { resolveApp } from './run/app-module.js';
@@ -13,13 +14,13 @@ import { Supervisor, type InstanceRegistry } from './supervisor.js';
 
 /** A running local cluster: gateway in front, supervised instances behind. */
 export interface Cluster {
-  /** Where clients go, e.g. `http://127.0.0.1:8080`: HAProxy's port under `proxy: 'haproxy'`. */
+  /** Where clients go, e.g. `http://127.0.0.1:8080`: HAProxy's or nginx's port under `proxy`. */
   readonly url: string;
   readonly port: number;
   /** The built-in gateway, which serves the control API under `/_stateline/` (`url` without a proxy). */
   readonly controlUrl: string;
-  /** HAProxy in front of the instances, when `proxy` is `'haproxy'`. */
-  readonly haproxy: Haproxy | undefined;
+  /** HAProxy or nginx in front of the instances, when `proxy` names one. */
+  readonly external: ExternalProxy | undefined;
   readonly supervisor: Supervisor;
   readonly gateway: Gateway;
   status(): ClusterStatus;
@@ -101,11 +102,11 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
       external((p) => p.setState(id, 'maint'));
     },
   };
-  // HAProxy learns of each change in order, through its runtime API; one that fails is reported
-  // on stderr (its own health checks still take a dead instance out).
-  let haproxy: Haproxy | undefined;
+  // The external proxy learns of each change in order (HAProxy's runtime API, nginx reloads); one
+  // that fails is reported on stderr (HAProxy's own health checks still take a dead instance out).
+  let haproxy: ExternalProxy | undefined;
   let pending: Promise<void> = Promise.resolve();
-  const external = (step: (p: Haproxy) => Promise<void>) => {
+  const external = (step: (p: ExternalProxy) => Promise<void>) => {
     const p = haproxy;
     if (!p) return;
     pending = pending
@@ -155,10 +156,10 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
   });
   // GET /metrics and /_stateline (→ the dashboard), then the control API under /_stateline/.
   gateway.use(gatewayFront({ metrics, adminToken: o.adminToken })).use(createControl(control));
-  const proxied = o.proxy === 'haproxy';
+  const proxied = o.proxy === 'haproxy' || o.proxy === 'nginx';
   let port: number;
   try {
-    // Behind HAProxy the gateway keeps only the control API, on a free loopback port.
+    // Behind HAProxy or nginx the gateway keeps only the control API, on a free loopback port.
     ({ port } = await gateway.listen(proxied ? 0 : o.port, proxied ? '127.0.0.1' : o.host));
   } catch (err) {
     await sup.close();
@@ -169,7 +170,7 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
     await sup.start();
     await allRouted(gateway, o.instances);
     if (proxied) {
-      haproxy = await startHaproxy({
+      haproxy = await (o.proxy === 'nginx' ? startNginx : startHaproxy)({
         balance: o.balance,
         instances: gateway.instances().map((i) => {
           const { hostname, port: p } = new URL(i.url);
@@ -194,7 +195,7 @@ export async function startCluster(options: Partial<ClusterOptions> = {}): Promi
     url: front ? front.url : `http://${displayHost(o.host)}:${port}`,
     port: front ? front.port : port,
     controlUrl: front ? controlUrl : `http://${displayHost(o.host)}:${port}`,
-    haproxy: front,
+    external: front,
     supervisor: sup,
     gateway,
     status: () => clusterStatus(control),

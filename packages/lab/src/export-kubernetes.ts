@@ -75,7 +75,8 @@ export function needsAffinity(o: { strategy: StrategyName; balance: BalancePolic
  */
 export function kubernetesManifests(o: KubernetesExportOptions): KubernetesObject[] {
   const name = o.name ?? 'shop';
-  if (!DNS_LABEL.test(name)) throw new OptionError(`--name must be a DNS label (got ${JSON.stringify(name)})`);
+  if (!DNS_LABEL.test(name))
+    throw new OptionError(`--name must be a DNS label (got ${JSON.stringify(name)})`);
   if (o.host !== undefined && !DNS_NAME.test(o.host))
     throw new OptionError(`--ingress-host must be a DNS name (got ${JSON.stringify(o.host)})`);
   const replicas = positive(o.replicas, '--replicas', 3, 1);
@@ -178,7 +179,9 @@ export function kubernetesManifests(o: KubernetesExportOptions): KubernetesObjec
           {
             ...(o.host === undefined ? {} : { host: o.host }),
             http: {
-              paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name, port: { name: 'http' } } } }],
+              paths: [
+                { path: '/', pathType: 'Prefix', backend: { service: { name, port: { name: 'http' } } } },
+              ],
             },
           },
         ],

@@ -25,20 +25,25 @@ export interface HaproxyOptions {
   proof?: { header: string; value: string };
 }
 
-/** A running HAProxy in front of the instances, driven through its runtime API. */
-export interface Haproxy {
+/** A production proxy the lab runs in front of the instances (HAProxy or nginx). */
+export interface ExternalProxy {
   readonly url: string;
   readonly port: number;
-  /** `ready` routes to it, `drain` keeps only its sticky clients, `maint` routes nothing to it. */
+  /** `ready` routes to it, `drain` keeps only its sticky clients (HAProxy), `maint` routes nothing to it. */
   setState(id: string, state: 'ready' | 'drain' | 'maint'): Promise<void>;
   /** Points the server at an instance's new address (a restarted instance listens on a new port). */
   setAddress(id: string, host: string, port: number): Promise<void>;
-  /** The runtime API's answer to one command. */
-  command(line: string): Promise<string>;
   close(): Promise<void>;
 }
 
-async function freePort(host: string): Promise<number> {
+/** A running HAProxy, driven through its runtime API. */
+export interface Haproxy extends ExternalProxy {
+  /** The runtime API's answer to one command. */
+  command(line: string): Promise<string>;
+}
+
+/** A port nothing listens on now, for a proxy that cannot bind port 0 and say which it got. */
+export async function freePort(host: string): Promise<number> {
   const server = createServer();
   await new Promise<void>((ok, fail) => server.once('error', fail).listen(0, host, ok));
   const { port } = server.address() as { port: number };

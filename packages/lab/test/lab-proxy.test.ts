@@ -2,13 +2,15 @@
  * `--proxy haproxy`: HAProxy (/usr/sbin/haproxy) with the exported configuration in front of real
  * instances, driven through its runtime API, and `stateline lab` running each config through the
  * built-in gateway and through HAProxy with an instance kill. The shop must be built.
- * Without haproxy installed this skips with one line, except under CI=true.
+ * nginx the same way, by rewriting its file and reloading it.
+ * Without haproxy (or nginx) installed this skips with one line, except under CI=true.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { describe, it } from 'node:test';
 import { HAPROXY_BIN, startHaproxy } from '../src/haproxy.js';
+import { NGINX_BIN, startNginx } from '../src/nginx.js';
 import { parseConfigs } from '../src/run/config.js';
 import { SAFE_ERRORS } from '../src/run/http-client.js';
 import { validateReport } from '../src/run/report-schema.js';
@@ -20,6 +22,8 @@ const noHaproxy = !existsSync(HAPROXY_BIN);
 if (noHaproxy && !IN_CI)
   console.log(`# SKIP no haproxy at ${HAPROXY_BIN}: the --proxy haproxy tests are skipped`);
 const skip = noHaproxy && !IN_CI;
+const noNginx = !existsSync(NGINX_BIN);
+if (noNginx && !IN_CI) console.log(`# SKIP no nginx at ${NGINX_BIN}: the --proxy nginx test is skipped`);
 
 /** An instance stand-in: `/healthz` 200, anything else answers its name and the proof header. */
 async function backend(name: string): Promise<{ server: Server; port: number }> {
@@ -99,6 +103,41 @@ describe('--proxy haproxy', { skip }, () => {
       assert.ok(r.throughput! > 0 && r.latencyMs!.p99 > 0, `${r.proxy}: throughput and p99 measured`);
       assert.equal(r.faults[0]?.kind, 'kill');
       assert.doesNotMatch(r.faults[0]!.target, /failed/);
+    }
+  });
+});
+
+describe('--proxy nginx', { skip: noNginx && !IN_CI }, () => {
+  it('a down server gets no request after the reload, a new address does', async () => {
+    const [a, b, c] = await Promise.all([backend('a'), backend('b'), backend('c')]);
+    const proxy = await startNginx({
+      balance: 'round-robin',
+      instances: [
+        { id: 'i1', host: '127.0.0.1', port: a.port },
+        { id: 'i2', host: '127.0.0.1', port: b.port },
+      ],
+      port: 0,
+      host: '127.0.0.1',
+      maxBodyBytes: 1024,
+      proof: { header: 'x-stateline-gateway', value: 'secret2' },
+    });
+    try {
+      const seen = new Set<string>();
+      for (let k = 0; k < 6; k++) seen.add((await get(`${proxy.url}/x`)).body);
+      assert.deepEqual([...seen].sort(), ['a secret2', 'b secret2']);
+      await proxy.setState('i2', 'maint');
+      // Workers of the old file finish their keep-alive requests; new connections see the new one.
+      await new Promise((r) => setTimeout(r, 300));
+      for (let k = 0; k < 4; k++) assert.equal((await get(`${proxy.url}/x`)).body, 'a secret2');
+      await proxy.setAddress('i2', '127.0.0.1', c.port);
+      await proxy.setState('i2', 'ready');
+      await new Promise((r) => setTimeout(r, 300));
+      const after = new Set<string>();
+      for (let k = 0; k < 6; k++) after.add((await get(`${proxy.url}/x`)).body);
+      assert.deepEqual([...after].sort(), ['a secret2', 'c secret2']);
+    } finally {
+      await proxy.close();
+      for (const s of [a, b, c]) s.server.close();
     }
   });
 });

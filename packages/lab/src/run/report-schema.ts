@@ -143,7 +143,7 @@ const run: Check = (v, path, errors) => {
     store: oneOf(LAB_STORES),
     balance: oneOf(['round-robin', 'least-conn', 'sticky', 'hash']),
     replication: oneOf(['off', 'backup', 'all']),
-    proxy: oneOf(['builtin', 'haproxy']),
+    proxy: oneOf(['builtin', 'haproxy', 'nginx']),
     workload: nullable(oneOf(LAB_WORKLOADS)),
     skipped: nullable(nonEmpty),
     faults: arrayOf(fault),
@@ -253,9 +253,9 @@ export function validateReport(value: unknown): string[] {
     isObject(value.options) &&
     Array.isArray(value.options.configs)
   ) {
-    // Under `--proxy haproxy` each config runs twice in a row (built-in gateway, then HAProxy).
+    // Under `--proxy haproxy|nginx` each config runs twice in a row (built-in gateway, then the proxy).
     const names = (value.runs as { config?: unknown; proxy?: unknown }[])
-      .filter((r) => r?.proxy !== 'haproxy')
+      .filter((r) => r?.proxy !== 'haproxy' && r?.proxy !== 'nginx')
       .map((r) => r?.config);
     if (JSON.stringify(names) !== JSON.stringify(value.options.configs) && value.aborted !== true)
       errors.push('$.runs: expected one run per config of options.configs (and proxy), in order');

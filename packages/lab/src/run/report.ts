@@ -33,8 +33,8 @@ export interface RunReport {
   store: string;
   balance: string;
   replication: string;
-  /** What the users went through: the built-in gateway, or HAProxy (`--proxy haproxy`). */
-  proxy: 'builtin' | 'haproxy';
+  /** What the users went through: the built-in gateway, or HAProxy or nginx (`--proxy`). */
+  proxy: 'builtin' | 'haproxy' | 'nginx';
   /** The app's named workload the users ran (`entities`), or null for its default `workload`. */
   workload: string | null;
   /** Null, or why this config did not run. */

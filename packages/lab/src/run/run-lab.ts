@@ -23,8 +23,8 @@ export interface RunLabOptions extends Partial<Omit<LabOptions, 'configs'>> {
   /** Write report.json/md/html into `out` (default true). */
   write?: boolean;
   /**
-   * `'haproxy'`: every config runs twice, through the built-in gateway and then through HAProxy
-   * with the exported configuration, a row each (default `'builtin'`: once).
+   * `'haproxy'` or `'nginx'`: every config runs twice, through the built-in gateway and then
+   * through that proxy with the exported configuration, a row each (default `'builtin'`: once).
    */
   proxy?: ProxyKind;
 }
