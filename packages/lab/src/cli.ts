@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Argument, Command, CommanderError, Option } from 'commander';
@@ -12,13 +13,18 @@ import {
   parseMaxBodyBytes,
   parsePort,
   parseStore,
+  PROXIES,
   REPLICATIONS,
   STRATEGIES,
+  type ProxyKind,
   checkCombination,
   type BalancePolicy,
   type ClusterOptions,
+  type Replication,
+  type StrategyName,
 } from './cluster-options.js';
 import { exportConfig, parseTargets, type ExportTarget } from './export-config.js';
+import { exportKubernetes } from './export-kubernetes.js';
 import { parseConfigs, type LabConfig } from './run/config.js';
 import {
   LAB_DEFAULTS,
@@ -33,6 +39,20 @@ import {
   type FaultKind,
   type LabNetwork,
 } from './run/options.js';
+
+interface ExportFlags {
+  balance: BalancePolicy;
+  instances: string[];
+  port: number;
+  maxBodyBytes: number;
+  strategy: StrategyName;
+  replication: Replication;
+  image: string;
+  replicas: number;
+  ingressHost?: string;
+  store?: string;
+  bus?: string;
+}
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIo {
@@ -67,6 +87,7 @@ interface UpFlags {
   replication: ClusterOptions['replication'];
   maxBodyBytes: number;
   adminToken?: string;
+  proxy: ProxyKind;
 }
 
 function describeStartFailure(err: unknown, flags: UpFlags): string {
@@ -110,10 +131,15 @@ async function up(flags: UpFlags, io: CliIo): Promise<number> {
       return 1;
     }
     if (signals === 0) io.out(`${cluster.url}\n`);
+    if (cluster.external)
+      io.err(
+        `stateline: ${flags.proxy} listens there; control API and dashboard: ${cluster.controlUrl}/_stateline\n`,
+      );
     await firstSignal;
     const outcome = await Promise.race([cluster.close().then(() => 'closed' as const), secondSignal]);
     if (outcome === 'closed') return 0;
     cluster.supervisor.killAll();
+    await cluster.external?.close().catch(() => {});
     await cluster.gateway.close().catch(() => {});
     return 1;
   } finally {
@@ -135,6 +161,7 @@ interface LabFlags {
   app?: string;
   postgres: string;
   network: LabNetwork;
+  proxy: ProxyKind;
 }
 
 /**
@@ -177,6 +204,7 @@ async function lab(flags: LabFlags, io: CliIo, argv: readonly string[]): Promise
       app,
       postgres: flags.postgres,
       ...(net ? { net } : {}),
+      proxy: flags.proxy,
       ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
       signal: controller.signal,
       progress: { write: (t) => io.err(t), isTTY: io === processIo && process.stderr.isTTY === true },
@@ -271,6 +299,14 @@ function program(io: CliIo, done: (code: number) => void, argv: readonly string[
         'require Authorization: Bearer <token> on the control API (default: loopback clients only)',
       ).argParser(parseAdminToken),
     )
+    .addOption(
+      new Option(
+        '--proxy <proxy>',
+        'what clients reach on --port: the built-in gateway, or HAProxy (/usr/sbin/haproxy) or nginx (/usr/sbin/nginx) with the exported configuration',
+      )
+        .choices(PROXIES)
+        .default('builtin'),
+    )
     .action(async (flags: UpFlags) => done(await up(flags, io)));
 
   cmd
@@ -349,6 +385,14 @@ function program(io: CliIo, done: (code: number) => void, argv: readonly string[
         .default('loopback')
         .argParser(parseNetwork),
     )
+    .addOption(
+      new Option(
+        '--proxy <proxy>',
+        'haproxy|nginx: run every config through the built-in gateway and through that proxy, a report row each',
+      )
+        .choices(PROXIES)
+        .default('builtin'),
+    )
     .action(async (flags: LabFlags, command: Command) => {
       // A capacity curve measures the cluster, not its failover: no faults unless asked for.
       const axes = flags.scale !== undefined || flags.stateSize !== undefined;
@@ -358,8 +402,11 @@ function program(io: CliIo, done: (code: number) => void, argv: readonly string[
 
   cmd
     .command('export')
-    .description('Print the equivalent production proxy configuration (HAProxy or nginx) for the gateway.')
-    .addArgument(new Argument('<proxy>', 'which proxy').choices(['haproxy', 'nginx']))
+    .description(
+      'Print the production configuration equivalent to `stateline up`: HAProxy or nginx in front of ' +
+        'the instances, or Kubernetes manifests for the app (Deployment, Service, Ingress, PodDisruptionBudget).',
+    )
+    .addArgument(new Argument('<target>', 'what to write').choices(['haproxy', 'nginx', 'kubernetes']))
     .addOption(
       new Option('--balance <policy>', 'load-balancing policy')
         .choices(BALANCES)
@@ -383,15 +430,49 @@ function program(io: CliIo, done: (code: number) => void, argv: readonly string[
         .default(CLUSTER_DEFAULTS.maxBodyBytes)
         .argParser(parseMaxBodyBytes),
     )
-    .action(
-      (
-        proxy: ExportTarget,
-        flags: { balance: BalancePolicy; instances: string[]; port: number; maxBodyBytes: number },
-      ) => {
-        io.out(exportConfig(proxy, flags));
-        done(0);
-      },
-    );
+    .addOption(
+      new Option('--strategy <strategy>', 'kubernetes: session strategy of the pods')
+        .choices(STRATEGIES)
+        .default(CLUSTER_DEFAULTS.strategy),
+    )
+    .addOption(
+      new Option('--replication <mode>', 'kubernetes: memory-session replication')
+        .choices(REPLICATIONS)
+        .default(CLUSTER_DEFAULTS.replication),
+    )
+    .addOption(new Option('--image <ref>', 'kubernetes: the app image').default('stateline-shop:latest'))
+    .addOption(new Option('--replicas <n>', 'kubernetes: pod count').default(3).argParser(parseInstances))
+    .addOption(new Option('--ingress-host <name>', 'kubernetes: the Ingress host (default: any)'))
+    .addOption(
+      new Option('--store <spec>', 'kubernetes: also write the Secret, with this Store spec').argParser(
+        parseStore,
+      ),
+    )
+    .addOption(new Option('--bus <spec>', 'kubernetes: the Bus spec in that Secret').argParser(parseBus))
+    .action((target: ExportTarget | 'kubernetes', flags: ExportFlags) => {
+      if (target !== 'kubernetes') {
+        io.out(exportConfig(target, flags));
+        return done(0);
+      }
+      const secret = flags.store && {
+        store: flags.store,
+        bus: flags.bus ?? flags.store,
+        sessionKeys: randomBytes(32).toString('base64url'),
+      };
+      io.out(
+        exportKubernetes({
+          strategy: flags.strategy,
+          balance: flags.balance,
+          replication: flags.replication,
+          image: flags.image,
+          replicas: flags.replicas,
+          host: flags.ingressHost,
+          maxBodyBytes: flags.maxBodyBytes,
+          ...(secret ? { secret } : {}),
+        }),
+      );
+      done(0);
+    });
   return cmd;
 }
 

@@ -6,12 +6,15 @@ import { storeOptionsFromSpec } from 'stateline/store';
 export const BALANCES = ['round-robin', 'least-conn', 'sticky', 'hash'] as const;
 export const STRATEGIES = ['server', 'token', 'memory', 'hybrid'] as const;
 export const REPLICATIONS = ['off', 'backup', 'all'] as const;
+/** What clients reach: the built-in gateway, or HAProxy or nginx with the exported configuration. */
+export const PROXIES = ['builtin', 'haproxy', 'nginx'] as const;
 /** More would only fight over the machine's cores; a lab cluster is for watching, not for load. */
 export const MAX_INSTANCES = 64;
 
 export type BalancePolicy = (typeof BALANCES)[number];
 export type StrategyName = (typeof STRATEGIES)[number];
 export type Replication = (typeof REPLICATIONS)[number];
+export type ProxyKind = (typeof PROXIES)[number];
 
 /** `stateline up`'s options with defaults applied (see docs/lab.md). */
 /** Where the instances of a cluster run: see {@link ClusterOptions.placement}. */
@@ -29,6 +32,8 @@ export interface ClusterOptions {
   port: number;
   /** Gateway host (default `127.0.0.1`). Instances always listen on 127.0.0.1. */
   host: string;
+  /** `'haproxy'`/`'nginx'`: it listens on `port`/`host`, the gateway keeps the control API (default `'builtin'`). */
+  proxy?: ProxyKind;
   strategy: StrategyName;
   store: string;
   bus: string;

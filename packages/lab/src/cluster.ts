@@ -7,6 +7,8 @@ import { ClusterHistory } from './cluster-history.js';
 import type { ClusterEvent } from './cluster-status.js';
 import { clusterStatus, createControl, type ClusterStatus, type ControlOptions } from './control.js';
 import { gatewayFront } from './gateway-front.js';
+import { startHaproxy, type ExternalProxy } from './haproxy.js';
+import { startNginx } from './nginx.js';
 import { createGatewayMetrics } from './gateway-metrics.js';
 import { InstanceTotals } from './instance-totals.js';
 import { resolveApp } from './run/app-module.js';
@@ -14,9 +16,13 @@ import { Supervisor, type InstanceRegistry } from './supervisor.js';
 
 /** A running local cluster: gateway in front, supervised instances behind. */
 export interface Cluster {
-  /** Where clients go, e.g. `http://127.0.0.1:8080`. */
+  /** Where clients go, e.g. `http://127.0.0.1:8080`: HAProxy's or nginx's port under `proxy`. */
   readonly url: string;
   readonly port: number;
+  /** The built-in gateway, which serves the control API under `/_stateline/` (`url` without a proxy). */
+  readonly controlUrl: string;
+  /** HAProxy or nginx in front of the instances, when `proxy` names one. */
+  readonly external: ExternalProxy | undefined;
   readonly supervisor: Supervisor;
   readonly gateway: Gateway;
   status(): ClusterStatus;
@@ -90,13 +96,37 @@ export async function startCluster(
     add: (instance) => {
       totals.retire(instance.id);
       gateway.add(instance);
+      const { hostname, port } = new URL(instance.url);
+      external(async (p) => {
+        await p.setAddress(instance.id, hostname, Number(port));
+        await p.setState(instance.id, 'ready');
+      });
     },
-    drain: (id) => gateway.drain(id),
+    drain: async (id) => {
+      external((p) => p.setState(id, 'maint'));
+      await gateway.drain(id);
+      await pending;
+    },
     remove: (id) => {
       totals.retire(id);
       gateway.remove(id);
+      external((p) => p.setState(id, 'maint'));
     },
-    markDown: (id) => gateway.markDown(id),
+    markDown: (id) => {
+      gateway.markDown(id);
+      external((p) => p.setState(id, 'maint'));
+    },
+  };
+  // The external proxy learns of each change in order (HAProxy's runtime API, nginx reloads); one
+  // that fails is reported on stderr (HAProxy's own health checks still take a dead instance out).
+  let haproxy: ExternalProxy | undefined;
+  let pending: Promise<void> = Promise.resolve();
+  const external = (step: (p: ExternalProxy) => Promise<void>) => {
+    const p = haproxy;
+    if (!p) return;
+    pending = pending
+      .then(() => step(p))
+      .catch((err: Error) => void process.stderr.write(`stateline: ${err.message}\n`));
   };
   const sup = new Supervisor({
     app: o.app ?? resolveApp(),
@@ -152,9 +182,11 @@ export async function startCluster(
   });
   // GET /metrics and /_stateline (→ the dashboard), then the control API under /_stateline/.
   gateway.use(gatewayFront({ metrics, adminToken: o.adminToken })).use(createControl(control));
+  const proxied = o.proxy === 'haproxy' || o.proxy === 'nginx';
   let port: number;
   try {
-    ({ port } = await gateway.listen(o.port, o.host));
+    // Behind HAProxy or nginx the gateway keeps only the control API, on a free loopback port.
+    ({ port } = await gateway.listen(proxied ? 0 : o.port, proxied ? '127.0.0.1' : o.host));
   } catch (err) {
     history.close();
     await sup.close();
@@ -164,17 +196,34 @@ export async function startCluster(
   try {
     await sup.start();
     await allRouted(gateway, o.instances);
+    if (proxied) {
+      haproxy = await (o.proxy === 'nginx' ? startNginx : startHaproxy)({
+        balance: o.balance,
+        instances: gateway.instances().map((i) => {
+          const { hostname, port: p } = new URL(i.url);
+          return { id: i.id, host: hostname, port: Number(p) };
+        }),
+        port: o.port,
+        host: o.host,
+        maxBodyBytes: o.maxBodyBytes,
+        proof: { header: GATEWAY_PROOF_HEADER, value: gatewaySecret },
+      });
+    }
   } catch (err) {
     history.close();
     await sup.close().catch(() => {});
     await gateway.close().catch(() => {});
     throw err;
   }
+  const controlUrl = `http://127.0.0.1:${port}`;
 
   let closing: Promise<void> | undefined;
+  const front = haproxy;
   return {
-    url: `http://${displayHost(o.host)}:${port}`,
-    port,
+    url: front ? front.url : `http://${displayHost(o.host)}:${port}`,
+    port: front ? front.port : port,
+    controlUrl: front ? controlUrl : `http://${displayHost(o.host)}:${port}`,
+    external: front,
     supervisor: sup,
     gateway,
     status: () => clusterStatus(control),
@@ -183,6 +232,8 @@ export async function startCluster(
       (closing ??= (async () => {
         history.close();
         await sup.close();
+        await pending;
+        await front?.close();
         await gateway.close();
       })()),
   };

@@ -65,12 +65,27 @@ export const SL_ERR_NETNS_FAILED = defineError(
 );
 
 /**
+ * 502: `--proxy haproxy` could not start HAProxy (not installed, refused its configuration, or
+ * did not listen in time), or its runtime API refused a command.
+ *
+ * @example
+ * ```ts
+ * throw new SL_ERR_PROXY_FAILED('haproxy was not found at /usr/sbin/haproxy (apt-get install haproxy)');
+ * ```
+ */
+export const SL_ERR_PROXY_FAILED = defineError(
+  'SL_ERR_PROXY_FAILED',
+  502,
+  'The external proxy could not be started or driven',
+);
+
+/**
  * Every code the lab defines (docs/ERRORS.md, section @stateline/lab).
  *
  * @example
  * ```ts
  * import { LAB_ERRORS } from '@stateline/lab';
- * LAB_ERRORS.map((e) => e.code); // ['SL_ERR_UNAUTHORIZED', 'SL_ERR_FORBIDDEN', 'SL_ERR_INSTANCE_FAILED', 'SL_ERR_NETNS_FAILED']
+ * LAB_ERRORS.map((e) => e.code); // ['SL_ERR_UNAUTHORIZED', 'SL_ERR_FORBIDDEN', 'SL_ERR_INSTANCE_FAILED', 'SL_ERR_NETNS_FAILED', 'SL_ERR_PROXY_FAILED']
  * ```
  */
 export const LAB_ERRORS = [
@@ -78,4 +93,5 @@ export const LAB_ERRORS = [
   SL_ERR_FORBIDDEN,
   SL_ERR_INSTANCE_FAILED,
   SL_ERR_NETNS_FAILED,
+  SL_ERR_PROXY_FAILED,
 ] as const;

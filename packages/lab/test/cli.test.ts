@@ -88,7 +88,7 @@ describe('stateline (main)', () => {
     const top = await run('--help');
     assert.equal(top.code, 0);
     assert.match(top.out, /up \[options\]/);
-    assert.match(top.out, /export \[options\] <proxy>/);
+    assert.match(top.out, /export \[options\] <target>/);
     const up = await run('up', '--help');
     assert.equal(up.code, 0);
     for (const flag of [

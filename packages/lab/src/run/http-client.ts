@@ -96,6 +96,7 @@ export class HttpClient implements WorkloadHttp {
       headers['content-type'] = 'application/json';
     }
     rec?.sent();
+    const retryable = SAFE_METHODS.has(method.toUpperCase()) || headers['idempotency-key'] !== undefined;
     const started = performance.now();
     try {
       const res = await fetch(this.o.base + path, {
@@ -114,7 +115,10 @@ export class HttpClient implements WorkloadHttp {
       // A 503 must say when to come back; one that does not is its own error type in the report.
       const noRetryAfter =
         res.status === 503 && res.headers.get('retry-after') === null ? ' (no Retry-After)' : '';
-      if (res.status >= 500) rec?.error(`${res.status} ${code}${noRetryAfter}`.trim());
+      if (res.status >= 500) {
+        rec?.error(`${res.status} ${code}${noRetryAfter}`.trim());
+        if (retryable) rec?.count(SAFE_ERRORS);
+      }
       if (res.status === 304 && cached) {
         if (rec) rec.notModified++;
         parsed = cached.body;
@@ -125,6 +129,7 @@ export class HttpClient implements WorkloadHttp {
       return { status: res.status, headers: res.headers, body: parsed, code };
     } catch (err) {
       rec?.error(`network ${networkReason(err)}`);
+      if (retryable) rec?.count(SAFE_ERRORS);
       return null;
     }
   }
@@ -154,6 +159,14 @@ export class HttpClient implements WorkloadHttp {
     return { key, answer: null, uncertain };
   }
 }
+
+/**
+ * The counter of failures (5xx or no answer) of requests a proxy may retry on another instance:
+ * idempotent methods and requests with an Idempotency-Key. A proxy that retries as it should
+ * leaves it at 0 through an instance kill.
+ */
+export const SAFE_ERRORS = 'errors.retryable';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 /** `timeout`, or the system error code (`ECONNRESET`), or the error's name. */
 function networkReason(err: unknown): string {

@@ -62,6 +62,8 @@ export interface RunReport {
   store: string;
   balance: string;
   replication: string;
+  /** What the users went through: the built-in gateway, or HAProxy or nginx (`--proxy`). */
+  proxy: 'builtin' | 'haproxy' | 'nginx';
   /** The app's named workload the users ran (`entities`), or null for its default `workload`. */
   workload: string | null;
   /** What the virtual users authenticated with: `cookie` or `bearer`. */
@@ -194,7 +196,7 @@ export function machineInfo(): LabReport['machine'] {
  *
  * @example
  * ```ts
- * skippedRun(parseConfig('server/redis'), 'no redis-server on PATH', { instances: 3, stateSize: null });
+ * skippedRun(parseConfig('server/redis'), 'no redis-server on PATH', { instances: 3, stateSize: null }, 'builtin');
  * ```
  */
 export function skippedRun(
@@ -209,6 +211,7 @@ export function skippedRun(
   },
   reason: string,
   at: { instances: number; stateSize: number | null } = { instances: 0, stateSize: null },
+  proxy: RunReport['proxy'] = 'builtin',
 ): RunReport {
   return {
     config: c.name,
@@ -216,6 +219,7 @@ export function skippedRun(
     store: c.store,
     balance: c.balance,
     replication: c.replication,
+    proxy,
     workload: c.workload ?? null,
     credentials: c.credentials,
     instances: at.instances,

@@ -1,6 +1,7 @@
 import { INSTANCE_ENV, type Workload } from 'stateline/instance';
 import { Agent } from 'undici';
 import { startCluster, type Cluster } from '../cluster.js';
+import type { ProxyKind } from '../cluster-options.js';
 import { auditCreates } from './audit.js';
 import type { LabConfig } from './config.js';
 import { faultHoldMs, planFaults, runFaults } from './faults.js';
@@ -11,7 +12,7 @@ import { httpText, InstanceSampler } from './instance-sampler.js';
 import type { FaultKind } from './options.js';
 import { deriveSeed, mulberry32 } from './prng.js';
 import { Recorder, recoveryMs, type TimelinePoint } from './recorder.js';
-import { round, skippedRun, type FaultImpact, type RunReport } from './report.js';
+import { round, skippedRun as skipped, type FaultImpact, type RunReport } from './report.js';
 import { prepareBus } from './lab-bus.js';
 import { rollingSwitch, switchEnv } from './rolling-switch.js';
 import { prepareStore } from './store-server.js';
@@ -60,6 +61,8 @@ export interface RunConfigOptions {
    * in (this process runs in another host of it); enables the `partition` and `latency` faults.
    */
   net?: NetTopology;
+  /** What the users go through (default the built-in gateway). */
+  proxy?: ProxyKind;
 }
 
 /** The impairment of the `latency` fault: 50 ± 10 ms and 1 % loss between an instance and the store. */
@@ -92,7 +95,7 @@ const VERIFY_FAILED = 'verify.failed';
 const SWITCH_ONLY = 'a strategy switch run restarts every instance instead';
 
 async function postControl(cluster: Cluster, path: string): Promise<void> {
-  const r = await httpText(`${cluster.url}/_stateline/${path}`, 30_000, 'POST');
+  const r = await httpText(`${cluster.controlUrl}/_stateline/${path}`, 30_000, 'POST');
   if (!r || r.status !== 200) throw new Error(`POST /_stateline/${path} answered ${r?.status ?? 'nothing'}`);
 }
 
@@ -112,6 +115,9 @@ async function postControl(cluster: Cluster, path: string): Promise<void> {
  */
 export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
   const { config } = o;
+  const proxy = o.proxy ?? 'builtin';
+  const at = { instances: o.instances, stateSize: o.stateSize ?? null };
+  const skippedRun = (c: LabConfig, reason: string) => skipped(c, reason, at, proxy);
   const progress = (phase: RunProgress['phase'], rec?: Recorder) =>
     o.onProgress?.({
       config: o.label ?? config.name,
@@ -123,7 +129,6 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       sessionsLost: rec?.sessionsLost ?? 0,
     });
   progress('starting');
-  const at = { instances: o.instances, stateSize: o.stateSize ?? null };
   const workload = o.workload ?? (await loadWorkload(o.app, config.workload ?? undefined));
   const kinds = workload.credentials ?? ['cookie'];
   if (!kinds.includes(config.credentials))
@@ -132,7 +137,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       `the app's workload drives ${kinds.join(' and ')} users, not ${config.credentials} (its credentials export)`,
     );
   const bus = await prepareBus(config.bus);
-  if ('skipped' in bus) return skippedRun(config, bus.skipped, at);
+  if ('skipped' in bus) return skippedRun(config, bus.skipped);
   const storeHost = o.net
     ? { address: o.net.host('store').address, wrap: ['ip', 'netns', 'exec', o.net.host('store').ns] }
     : undefined;
@@ -140,7 +145,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     postgres: o.postgres,
     ...(storeHost ? { storeHost } : {}),
   });
-  if ('skipped' in store) return skippedRun(config, store.skipped, at);
+  if ('skipped' in store) return skippedRun(config, store.skipped);
 
   let cluster: Cluster | undefined;
   let report: RunReport | undefined;
@@ -158,6 +163,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
         bus: config.bus === 'ipc' ? (store.bus ?? bus.spec) : bus.spec,
         balance: config.balance,
         replication: config.replication,
+        proxy,
         stdio: o.stdio ?? 'ignore',
         ...(o.net ? { placement: o.net.placement() } : {}),
         env: {
@@ -169,7 +175,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
         },
       });
     } catch (err) {
-      return skippedRun(config, `the cluster did not start: ${(err as Error).message}`, at);
+      return skippedRun(config, `the cluster did not start: ${(err as Error).message}`);
     }
     const startupMs = Math.round(performance.now() - startedAt);
     const c = cluster;
@@ -292,7 +298,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     const killAt = recorded.find((f) => f.kind === 'kill')?.at;
     const firstFault = recorded[0]?.at ?? Infinity;
     report = {
-      ...skippedRun(config, '', at),
+      ...skippedRun(config, ''),
       skipped: null,
       requests: rec.requests,
       throughput: loadMs > 0 ? round((rec.requests / loadMs) * 1000, 1) : 0,

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { ProxyKind } from '../cluster-options.js';
 import { resolveApp } from './app-module.js';
 import { LAB_DEFAULTS, type LabOptions } from './options.js';
 import { Progress, type ProgressSink } from './progress.js';
@@ -24,6 +25,11 @@ export interface RunLabOptions extends Partial<Omit<LabOptions, 'configs'>> {
   write?: boolean;
   /** `--network netns`: the topology the clusters run in (see `runConfig`'s `net`). */
   net?: NetTopology;
+  /**
+   * `'haproxy'` or `'nginx'`: every config runs twice, through the built-in gateway and then
+   * through that proxy with the exported configuration, a row each (default `'builtin'`: once).
+   */
+  proxy?: ProxyKind;
 }
 
 /**
@@ -77,19 +83,24 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
     out: o.out ?? LAB_DEFAULTS.out,
   };
   const startedAt = new Date().toISOString();
-  // Every config at every instance count and every state size, in that order.
+  // Every config at every instance count and every state size, in that order; each through the
+  // built-in gateway and then, with `--proxy`, through that proxy.
+  const proxies: ProxyKind[] = o.proxy && o.proxy !== 'builtin' ? ['builtin', o.proxy] : ['builtin'];
   const counts = options.scale ?? [options.instances];
   const sizes: (number | null)[] = options.stateSizes ?? [null];
   const plan = o.configs.flatMap((config) =>
     counts.flatMap((instances) => sizes.map((stateSize) => ({ config, instances, stateSize }))),
   );
-  const progress = o.progress ? new Progress(o.progress, plan.length) : null;
+  const progress = o.progress ? new Progress(o.progress, plan.length * proxies.length) : null;
   const runs: RunReport[] = [];
   const stdio = process.env.STATELINE_LAB_STDIO === 'inherit' ? 'inherit' : 'ignore';
   try {
-    for (const { config, instances, stateSize } of plan) {
+    for (const [{ config, instances, stateSize }, proxy] of plan.flatMap((p) =>
+      proxies.map((x) => [p, x] as const),
+    )) {
       if (o.signal?.aborted) break;
       const run = await runConfig({
+        proxy,
         config,
         app,
         workload: workloads.get(config.workload)!,

@@ -10,7 +10,11 @@ const num = (v: number | null | undefined, digits = 0): string =>
   v === null || v === undefined ? '–' : v.toFixed(digits);
 
 const COLUMNS: Column[] = [
-  { title: 'config', value: (r) => r.config },
+  // A config run through HAProxy as well (`--proxy haproxy`) shows twice: the second as `… via haproxy`.
+  {
+    title: 'config',
+    value: (r) => (r.proxy && r.proxy !== 'builtin' ? `${r.config} via ${r.proxy}` : r.config),
+  },
   { title: 'inst', value: (r) => num(r.instances) },
   { title: 'items', value: (r) => num(r.stateSize) },
   { title: 'requests', value: (r) => num(r.requests) },
