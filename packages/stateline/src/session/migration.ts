@@ -4,7 +4,7 @@
  * clears the legacy cookies and retires the legacy record.
  */
 import { isStatelineError } from '../errors.js';
-import type { LegacySession, MigrationReader } from '../migrate/types.js';
+import type { LegacySession, MigrationReader } from './types.js';
 import { checkUserId } from './base-session.js';
 import { cookieMap, cookieSettings } from './cookie.js';
 import type { ResolvedOptions } from './options.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { StatelineError } from '../errors.js';
 import { parseDuration } from '../internal/duration.js';
 import { rejectUnknown } from '../internal/spec.js';
-import type { MigrationReader } from '../migrate/types.js';
+import type { MigrationReader } from './types.js';
 import { KeyRing } from './key-ring.js';
 import { resolveLogger, type Logger } from '../logger.js';
 import type { SessionOptions, SessionStrategyName } from './types.js';
