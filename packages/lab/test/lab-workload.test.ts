@@ -71,7 +71,7 @@ describe('the virtual user HTTP client', () => {
     const gone = new HttpClient({ base: `http://127.0.0.1:${port}`, dispatcher, random: mulberry32(1), rec });
     assert.equal(await gone.request('GET', '/'), null);
     assert.equal(rec.requests, 4);
-    assert.deepEqual(rec.errorTypes(), { '503 SL_ERR_X': 1, 'network ECONNREFUSED': 1 });
+    assert.deepEqual(rec.errorTypes(), { '503 SL_ERR_X (no Retry-After)': 1, 'network ECONNREFUSED': 1 });
     assert.equal(rec.latency() !== null, true);
     rec.destroy();
   });
