@@ -6,46 +6,65 @@
  * in-process takeover and fencing cases are in entities.test.ts.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { entityRoutes } from '../../src/adapters/node/entities.js';
-import { createEntities, defineEntity, type Entities } from '../../src/entities/index.js';
+import {
+  createEntities,
+  defineEntity,
+  type AnyEntityDefinition,
+  type Entities,
+} from '../../src/entities/index.js';
 import { MemoryLog } from '../../src/log/memory-log.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { Drop } from './drop.js';
 import { post, purchaseLoad } from './fleet.js';
 
-describe('entities over 3 instances in one process [memory]', () => {
+/**
+ * `n` instances sharing one MemoryStore and MemoryLog, each behind its own HTTP server on port 0
+ * and forwarding to the others; `close` ends them.
+ */
+async function memoryFleet(n: number, entities: AnyEntityDefinition[], leaseTtl: string) {
+  const store = new MemoryStore();
+  const log = new MemoryLog();
   const servers: http.Server[] = [];
   const fleet: Entities[] = [];
-  after(async () => {
+  const urls: string[] = [];
+  const secret = randomUUID();
+  for (let i = 1; i <= n; i++) {
+    const app: { routes?: ReturnType<typeof entityRoutes> } = {};
+    const server = http.createServer((req, res) => void app.routes?.(req, res));
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/entities`;
+    const e = await createEntities({
+      store,
+      log,
+      instanceId: `m${i}`,
+      entities,
+      leaseTtl,
+      forward: { url, secret },
+    });
+    fleet.push(e);
+    app.routes = entityRoutes(e, { secret });
+    urls.push(url);
+  }
+  const close = async () => {
     for (const e of fleet) await e.close();
     for (const s of servers) s.close();
-  });
+  };
+  return { fleet, urls, close };
+}
+
+describe('entities over 3 instances in one process [memory]', () => {
+  let close = async () => {};
+  after(() => close());
 
   it('[memory] 1,000 purchases of 100 units from 200 clients: exactly 100 acknowledged, 0 oversold', async () => {
-    const store = new MemoryStore();
-    const log = new MemoryLog();
-    const urls: string[] = [];
-    for (let i = 1; i <= 3; i++) {
-      const app: { routes?: ReturnType<typeof entityRoutes> } = {};
-      const server = http.createServer((req, res) => void app.routes?.(req, res));
-      servers.push(server);
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/entities`;
-      const e = await createEntities({
-        store,
-        log,
-        instanceId: `m${i}`,
-        entities: [Drop],
-        leaseTtl: '1s',
-        forward: { url, secret: 'fleet-secret' },
-      });
-      fleet.push(e);
-      app.routes = entityRoutes(e, { secret: 'fleet-secret' });
-      urls.push(url);
-    }
+    const { fleet, urls, ...rest } = await memoryFleet(3, [Drop], '1s');
+    close = rest.close;
     const r = await purchaseLoad(() => urls, 'sku-m', 1000, 200);
     const state = (await post(urls[2]!, '/drop/sku-m/orders', {})).body.result as {
       left: number;
@@ -70,33 +89,12 @@ describe('a call forwarded to the owner arrives as it was made [memory]', () => 
       calls: { read: true, run: (state) => state.calls },
     },
   });
-  const servers: http.Server[] = [];
-  const fleet: Entities[] = [];
-  after(async () => {
-    for (const e of fleet) await e.close();
-    for (const s of servers) s.close();
-  });
+  let close = async () => {};
+  after(() => close());
 
   it('no args stay undefined, and a key with spaces and quotes is applied once on a retry', async () => {
-    const store = new MemoryStore();
-    const log = new MemoryLog();
-    for (let i = 1; i <= 2; i++) {
-      const app: { routes?: ReturnType<typeof entityRoutes> } = {};
-      const server = http.createServer((req, res) => void app.routes?.(req, res));
-      servers.push(server);
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/entities`;
-      const e = await createEntities({
-        store,
-        log,
-        instanceId: `p${i}`,
-        entities: [Probe],
-        leaseTtl: '5s',
-        forward: { url, secret: 'probe-secret' },
-      });
-      fleet.push(e);
-      app.routes = entityRoutes(e, { secret: 'probe-secret' });
-    }
+    const { fleet, ...rest } = await memoryFleet(2, [Probe], '5s');
+    close = rest.close;
     const [owner, other] = fleet as [Entities, Entities];
     assert.equal(await owner.call('probe', 'k', 'hit', undefined), 1);
     assert.deepEqual(owner.owned(), ['probe:k']);
