@@ -59,7 +59,9 @@ export async function seedUsers(
     while (next < order.length) {
       const id = order[next++]!;
       if (await store.get(userKey(id))) continue;
-      const password = demo.has(id) ? await hashPassword(o.password) : await (shared ??= hashPassword(o.password));
+      const password = demo.has(id)
+        ? await hashPassword(o.password)
+        : await (shared ??= hashPassword(o.password));
       const rec: UserRecord = { id, name: id, password };
       await store.create(userKey(id), JSON.stringify(rec));
     }

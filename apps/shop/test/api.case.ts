@@ -239,7 +239,11 @@ export function shopApiSuite(o: SuiteOptions): void {
         'SL_ERR_BAD_REQUEST',
       );
       expectProblem(await c.req('POST', '/api/viewed', { body: { views: [] } }), 400, 'SL_ERR_BAD_REQUEST');
-      expectProblem(await c.req('POST', '/api/viewed', { body: { views: ['mug'] } }), 400, 'SL_ERR_BAD_REQUEST');
+      expectProblem(
+        await c.req('POST', '/api/viewed', { body: { views: ['mug'] } }),
+        400,
+        'SL_ERR_BAD_REQUEST',
+      );
       expectProblem(
         await c.req('POST', '/api/viewed', { body: { views: [{ id: 'nope' }] } }),
         404,

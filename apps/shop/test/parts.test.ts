@@ -177,12 +177,21 @@ describe('config', () => {
 
 describe('recently viewed', () => {
   it('newest first, the same product twice is two views, at most 100, unreadable entries dropped', () => {
-    const one = addViews([], [
-      { id: 'mug', at: 1 },
-      { id: 'tee', at: 2 },
-    ]);
-    assert.deepEqual(one.map((v) => v.id), ['tee', 'mug']);
-    const full = addViews(one, Array.from({ length: 99 }, (_, i) => ({ id: 'mug', at: 3 + i })));
+    const one = addViews(
+      [],
+      [
+        { id: 'mug', at: 1 },
+        { id: 'tee', at: 2 },
+      ],
+    );
+    assert.deepEqual(
+      one.map((v) => v.id),
+      ['tee', 'mug'],
+    );
+    const full = addViews(
+      one,
+      Array.from({ length: 99 }, (_, i) => ({ id: 'mug', at: 3 + i })),
+    );
     assert.equal(full.length, VIEWED_MAX);
     assert.deepEqual(full.at(-1), { id: 'tee', at: 2 }, 'the oldest view dropped off');
     assert.deepEqual(readViews([{ id: 'cap', at: 5 }, { id: 7 }, 'x', null]), [{ id: 'cap', at: 5 }]);
@@ -196,13 +205,17 @@ describe('seeded users', () => {
     try {
       await seedUsers(store, { password: 'stateline', extra: 40 });
       const salt = async (id: string) =>
-        (JSON.parse((await store.get(`shop:user:${id}`))!.value) as { password: { salt: string } }).password.salt;
+        (JSON.parse((await store.get(`shop:user:${id}`))!.value) as { password: { salt: string } }).password
+          .salt;
       const demo = await Promise.all(['alice', 'bob', 'carol'].map(salt));
       assert.equal(new Set(demo).size, 3);
       const lab = await Promise.all(Array.from({ length: 40 }, (_, i) => salt(`user${i + 1}`)));
       assert.equal(new Set(lab).size, 1);
       assert.ok(!demo.includes(lab[0]!));
-      assert.deepEqual(await checkCredentials(store, 'user40', 'stateline'), { id: 'user40', name: 'user40' });
+      assert.deepEqual(await checkCredentials(store, 'user40', 'stateline'), {
+        id: 'user40',
+        name: 'user40',
+      });
       assert.equal(await checkCredentials(store, 'user40', 'nope'), null);
     } finally {
       await store.close();

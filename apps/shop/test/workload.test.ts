@@ -228,7 +228,8 @@ describe('the shop workload, judged answer by answer', () => {
   it('a state size: the session gets that many recently viewed entries after each login (at most 100)', async () => {
     let sent: { views: { id: string; at: number }[] } | undefined;
     const viewed = (count: number) => (init: WorkloadRequestInit) => (
-      (sent = init.json as typeof sent), { status: 200, body: { count } }
+      (sent = init.json as typeof sent),
+      { status: 200, body: { count } }
     );
     const s = scripted({
       'POST /api/login': [{ status: 200 }],

@@ -45,7 +45,10 @@ describe('cell groups', () => {
     gs.map((g) => g.cells.map((c) => `${c.instances}/${c.stateSize}`).join(' '));
   it('one kept cluster per config through the built-in gateway, one per count behind a proxy or in netns', () => {
     assert.deepEqual(cells(cellGroups(token, 'builtin', [1, 2], [1, 100], false)), ['1/1 1/100 2/1 2/100']);
-    assert.deepEqual(cells(cellGroups(token, 'haproxy', [1, 2], [1, 100], false)), ['1/1 1/100', '2/1 2/100']);
+    assert.deepEqual(cells(cellGroups(token, 'haproxy', [1, 2], [1, 100], false)), [
+      '1/1 1/100',
+      '2/1 2/100',
+    ]);
     assert.deepEqual(cells(cellGroups(token, 'builtin', [1, 2], [null], true)), ['1/null', '2/null']);
     const sw = parseConfigs('server/sqlite>hybrid/sqlite')[0]!;
     assert.deepEqual(cells(cellGroups(sw, 'builtin', [3], [1, 10], false)), ['3/1', '3/10']);
@@ -134,6 +137,18 @@ describe('a scale and state-size run of the shop', () => {
       `request header bytes grew by ${growth.join(' and ')} from 0 to 100 views`,
     );
     for (const n of [1, 2]) assert.deepEqual([at(n, 100).sessionsLost, at(n, 100).errors], [0, 0]);
+  });
+
+  it('a saturated host: when every config lost throughput with more instances, the summary says so', () => {
+    const down = {
+      ...report,
+      runs: report.runs.map((r) => ({ ...r, throughput: r.instances === 1 ? 200 : 150 })),
+    };
+    const line = summaryLines(down).find((l) => l.startsWith('To scale out'))!;
+    assert.match(
+      line,
+      /no config gained from 1 to 2 instances; `token` lost least \(200 → 150 req\/s, ×0\.75\)/,
+    );
   });
 
   it('the cells share one cluster: the second size at a count starts nothing', () => {

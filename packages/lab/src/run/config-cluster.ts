@@ -71,7 +71,9 @@ async function routed(cluster: Cluster, ids: readonly string[]): Promise<void> {
  * if (!('skipped' in c)) { await c.serve(2); await c.close(); }
  * ```
  */
-export async function openConfigCluster(o: ConfigClusterOptions): Promise<ConfigCluster | { skipped: string }> {
+export async function openConfigCluster(
+  o: ConfigClusterOptions,
+): Promise<ConfigCluster | { skipped: string }> {
   const { config } = o;
   const bus = await prepareBus(config.bus);
   if ('skipped' in bus) return bus;

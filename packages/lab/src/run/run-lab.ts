@@ -103,7 +103,10 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
     proxies.flatMap((proxy) => cellGroups(config, proxy, counts, sizes, o.net !== undefined)),
   );
   const progress = o.progress
-    ? new Progress(o.progress, groups.reduce((n, g) => n + g.cells.length, 0))
+    ? new Progress(
+        o.progress,
+        groups.reduce((n, g) => n + g.cells.length, 0),
+      )
     : null;
   const runs: RunReport[] = [];
   const stdio = process.env.STATELINE_LAB_STDIO === 'inherit' ? 'inherit' : 'ignore';
@@ -121,7 +124,10 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
       users: options.users,
       instances: cell.instances,
       stateSize: cell.stateSize,
-      label: runLabel({ config: g.config.name, instances: cell.instances, stateSize: cell.stateSize }, options),
+      label: runLabel(
+        { config: g.config.name, instances: cell.instances, stateSize: cell.stateSize },
+        options,
+      ),
       faults: options.faults,
       seed,
       postgres: o.postgres ?? LAB_DEFAULTS.postgres,
@@ -162,7 +168,8 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
               ? skippedRun(g.config, kept.skipped, cell, g.proxy)
               : await run(g, cell, kept ? { cluster: kept, userOffset: k * options.users } : {});
           // The first cell on a kept cluster waited for its start.
-          if (kept && !('skipped' in kept) && k === 0 && row.startupMs !== null) row.startupMs += kept.startupMs;
+          if (kept && !('skipped' in kept) && k === 0 && row.startupMs !== null)
+            row.startupMs += kept.startupMs;
           runs.push(row);
           if (row.skipped !== null) progress?.note(`${runLabel(row, options)}: skipped (${row.skipped})`);
         }
