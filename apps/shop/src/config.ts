@@ -26,8 +26,8 @@ const DEFAULT_TRUSTED_PROXIES = ['127.0.0.1', '::1'];
 
 const STRATEGIES: readonly SessionStrategy[] = ['server', 'token', 'memory', 'hybrid'];
 const REPLICATIONS = ['off', 'backup', 'all'] as const;
-/** More virtual users than this would only slow start-up down (every password is an scrypt hash). */
-export const MAX_SEEDED_USERS = 10_000;
+/** More virtual users than this would only slow start-up down (a Store write each; a lab run with `--scale`/`--state-size` seeds its users for every row). */
+export const MAX_SEEDED_USERS = 100_000;
 
 /** Everything one shop instance is configured with. */
 export interface ShopConfig {

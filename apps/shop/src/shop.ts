@@ -31,6 +31,7 @@ import { LoginLimit } from './login-limit.js';
 import { ShopMetrics } from './metrics.js';
 import { failoverNotice, hasSessionCookie, rememberReroute, reroutedFrom, tell } from './failover.js';
 import { orderRoutes } from './orders.js';
+import { viewedRoutes } from './recently-viewed.js';
 import { Router, type Params } from './router.js';
 import { sessionRoutes } from './session-routes.js';
 import { serveStatic } from './static-files.js';
@@ -161,6 +162,10 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     };
     // Passed only when asked for, so the option is never sent where it means nothing.
     if (config.replication !== 'off') sessionOptions.replication = config.replication;
+    // A token carries the whole session: "recently viewed" (100 views, ~2.8 KB of JSON) fits the
+    // 4 KB cookie only deflated. Safe here: the session holds catalogue ids, times, quantities and
+    // the user id, no secret next to what a client chooses (docs/sessions.md, compression oracle).
+    if (config.strategy === 'token') sessionOptions.compress = true;
     if (config.replication !== 'off') sessionOptions.instanceId = config.instance;
     // During a rolling switch instances come and go under load: wait longer for a peer's copy.
     if (config.replication !== 'off' && previous) sessionOptions.replicationTimeout = '2s';
@@ -237,6 +242,7 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
     metrics.stateline.watch({ idempotency: orders });
     const drops = dropRoutes(ctx, entities.get);
     const lists = listRoutes(entities.get);
+    const viewed = viewedRoutes();
     const router = new Router<Entry>()
       .on(
         'GET',
@@ -262,6 +268,9 @@ export async function createShop(env: NodeJS.ProcessEnv = process.env): Promise<
       .on('GET', '/api/cart', withS(cart.get, 'cart'))
       .on('POST', '/api/cart/items', withS(cart.add, 'cart'))
       .on('DELETE', '/api/cart/items/:productId', withS(cart.remove, 'cart'))
+      .on('GET', '/api/viewed', withS(viewed.list, null))
+      .on('POST', '/api/viewed', withS(viewed.add, null))
+      .on('DELETE', '/api/viewed', withS(viewed.clear, null))
       .on('GET', '/api/orders', withS(orders.list, 'orders:read'))
       .on('POST', '/api/orders', withS(orders.create, 'orders:write'))
       .on('GET', '/api/drops', plain(drops.list))

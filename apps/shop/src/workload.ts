@@ -1,7 +1,7 @@
 import type { AuditRecord, Workload, WorkloadAction, WorkloadAnswer, WorkloadUser } from 'stateline/instance';
 import { DEFAULT_DEMO_PASSWORD, SHOP_ENV } from './config.js';
-import { MAX_ADD } from './cart.js';
 import { SL_ERR_CART_EMPTY } from './errors.js';
+import { VIEWED_MAX } from './recently-viewed.js';
 import { bearerHttp, refreshTokens, tokenLogin, type BearerState } from './workload-bearer.js';
 
 interface CartItem {
@@ -24,6 +24,8 @@ interface Shopper extends BearerState {
   exact: boolean;
   /** Product ids from the last catalogue listing. */
   products: string[];
+  /** "Recently viewed" entries the shop said this login's session holds. */
+  viewed: number;
 }
 
 /** How often a bearer client rotates its tokens before an action. */
@@ -73,6 +75,7 @@ const proceed = (user: WorkloadUser, s: Shopper) => !user.stopped() && s.loggedI
 
 function lost(user: WorkloadUser, s: Shopper, reason: 'logged-out' | 'unauthenticated' | 'data-lost'): void {
   user.report.sessionLost(reason);
+  s.viewed = 0;
   s.expected.clear();
   s.exact = false;
   s.loggedIn = false;
@@ -96,6 +99,8 @@ async function login(user: WorkloadUser, s: Shopper): Promise<boolean> {
   });
   if (a?.status === 200) {
     s.loggedIn = true;
+    // A login after a logout (or a lost session) starts a session with no views of this shopper's.
+    s.viewed = 0;
     return true;
   }
   if (a?.status === 429) user.report.retry();
@@ -294,27 +299,39 @@ async function logout(user: WorkloadUser, s: Shopper): Promise<void> {
 }
 
 /**
- * With a state size (`stateline lab --state-size`): tops the cart up to `stateSize` items, spread
- * over as many products as the catalogue has (one add per line short of its share), so every
- * request carries or reads a cart of that size. True when the cart is full (or nothing is asked).
+ * With a state size (`stateline lab --state-size`): the session holds that many "recently viewed"
+ * entries (at most the shop's {@link VIEWED_MAX}: random products, a few seconds to a minute
+ * apart), sent in one `POST /api/viewed` after each login, so every request carries (token) or reads (server, memory) a session of that size. True
+ * when the session holds them (or nothing is asked).
  */
 async function fill(user: WorkloadUser, s: Shopper): Promise<boolean> {
-  const size = user.stateSize;
-  if (size === null || size <= 0) return true;
+  const size = Math.min(user.stateSize ?? 0, VIEWED_MAX);
+  if (size <= 0 || s.viewed >= size) return true;
   if (s.products.length === 0) {
     await catalogue(user, s, '/api/products', 'products');
-    if (s.products.length === 0) return false;
+    if (s.products.length === 0 || !proceed(user, s)) return false;
   }
-  const lines = s.products.slice(0, Math.min(size, s.products.length));
-  for (const [i, p] of lines.entries()) {
-    const share = Math.floor(size / lines.length) + (i < size % lines.length ? 1 : 0);
-    const short = share - (s.expected.get(p) ?? 0);
-    if (short <= 0) continue;
-    if (!proceed(user, s)) return false;
-    await add(user, s, p, Math.min(short, MAX_ADD));
+  // Products picked at random, viewed over the last minutes (as a page batching its views sends them).
+  const now = Math.floor(Date.now() / 1000);
+  const n = size - s.viewed;
+  let at = now - n * 30;
+  const views = Array.from({ length: n }, () => ({
+    id: user.random.pick(s.products),
+    at: Math.min((at += user.random.int(5, 55)), now),
+  }));
+  const a = await user.http.request('POST', '/api/viewed', { json: { views } });
+  if (!a || a.status >= 500) return false;
+  if (a.status === 401) {
+    unauthenticated(user, s);
+    return false;
   }
-  // Not yet full (an add was short or unanswered): the next prepare goes on.
-  return lines.every((p) => (s.expected.get(p) ?? 0) > 0);
+  if (a.status !== 200) {
+    unexpected(user, a, 'viewed');
+    return false;
+  }
+  const count = field(a.body, 'count');
+  s.viewed = typeof count === 'number' ? count : s.viewed;
+  return s.viewed >= size;
 }
 
 /** A view of the cart, then, when it holds lines, a checkout and now and then the order list. */
@@ -360,8 +377,9 @@ function bearerToo(actions: WorkloadAction<Shopper>[]): WorkloadAction<Shopper>[
  * of them; a lost update when a line holds less than its acknowledged adds while the rest of the
  * cart survived; a stale read when a cart view (or a checkout's `SL_ERR_CART_EMPTY`) disagreed
  * with the acknowledged writes and a view right after agreed again. After the load each
- * shopper's orders are listed for the lab to count duplicates. Given a state size, each shopper
- * keeps that many items in the cart (topped up after every checkout).
+ * shopper's orders are listed for the lab to count duplicates. Given a state size, each cookie
+ * shopper's session holds that many "recently viewed" entries (sent after each login, up to the
+ * shop's 100): what a session carries grows with it, while the cart lives with the account.
  *
  * With `bearer` credentials the same shoppers are API clients: they sign in with
  * `POST /api/tokens`, send `Authorization: Bearer` on every request (their cart lives with their
@@ -384,6 +402,7 @@ export const workload: Workload<Shopper> = {
     expected: new Map(),
     exact: true,
     products: [],
+    viewed: 0,
     tokens: null,
   }),
   prepare: async (user, s) => {

@@ -204,6 +204,60 @@ export function shopApiSuite(o: SuiteOptions): void {
       await within(1000, async () => (await old.req<Items>('GET', '/api/cart')).body.items.length === 0);
     });
 
+    test('recently viewed: kept in the session up to 100 views, newest first, 400/404 refused, gone at logout', async () => {
+      const c = client();
+      await c.login('alice');
+      const ids = ['mug', 'tee', 'cap', 'sticker', 'hoodie', 'socks', 'notebook'];
+      const now = Math.floor(Date.now() / 1000);
+      // A page's batch: views of the last hour, oldest first, the products in no tidy order.
+      const hundred = Array.from({ length: 100 }, (_, i) => ({
+        id: ids[(i * i + 3 * i) % ids.length]!,
+        at: now - 3600 + i * 31 + (i % 7),
+      }));
+      const first = await c.req<{ count: number }>('POST', '/api/viewed', { body: { views: hundred } });
+      assert.equal(first.status, 200);
+      assert.equal(first.body.count, 100);
+      // A full list: under token the whole session rides in the cookie, deflated, within 4 KB.
+      if (o.strategy === 'token') assert.ok(c.cookie.length < 4096, `a ${c.cookie.length}-byte cookie`);
+      const more = await c.req<{ count: number }>('POST', '/api/viewed', {
+        body: { views: [{ id: 'mug' }, { id: 'tee', at: now + 3600 }] },
+      });
+      assert.equal(more.body.count, 100, 'the oldest views drop off');
+      const list = await c.req<{ viewed: { id: string; at: number }[] }>('GET', '/api/viewed');
+      assert.equal(list.status, 200);
+      assert.equal(list.body.viewed.length, 100);
+      assert.deepEqual(
+        list.body.viewed.slice(0, 3).map((v) => v.id),
+        ['tee', 'mug', hundred[99]!.id],
+      );
+      assert.equal(list.body.viewed[2]!.at, hundred[99]!.at, 'a time within the last day is kept');
+      assert.ok(list.body.viewed[0]!.at <= now + 5, 'a future time becomes now');
+      assert.equal(list.body.viewed.at(-1)!.at, hundred[2]!.at);
+      expectProblem(
+        await c.req('POST', '/api/viewed', { body: { views: [...hundred, { id: 'mug' }] } }),
+        400,
+        'SL_ERR_BAD_REQUEST',
+      );
+      expectProblem(await c.req('POST', '/api/viewed', { body: { views: [] } }), 400, 'SL_ERR_BAD_REQUEST');
+      expectProblem(
+        await c.req('POST', '/api/viewed', { body: { views: ['mug'] } }),
+        400,
+        'SL_ERR_BAD_REQUEST',
+      );
+      expectProblem(
+        await c.req('POST', '/api/viewed', { body: { views: [{ id: 'nope' }] } }),
+        404,
+        'SL_ERR_NOT_FOUND',
+      );
+      assert.equal((await c.req('POST', '/api/logout')).status, 204);
+      await c.login('alice');
+      const after = await c.req<{ viewed: unknown[] }>('GET', '/api/viewed');
+      assert.deepEqual(after.body.viewed, [], 'a new session starts with no views');
+      await c.req('POST', '/api/viewed', { body: { views: [{ id: 'tee' }] } });
+      assert.equal((await c.req('DELETE', '/api/viewed')).status, 204);
+      assert.deepEqual((await c.req<{ viewed: unknown[] }>('GET', '/api/viewed')).body.viewed, []);
+    });
+
     test('logout: 204, the cookie is cleared and the session is anonymous again', async () => {
       const c = client();
       await c.login('carol');

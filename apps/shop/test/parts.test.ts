@@ -1,4 +1,7 @@
-/** The shop's pure parts, without a server: router, cart arithmetic, client address, passwords, config. */
+/**
+ * The shop's pure parts, without a server: router, cart arithmetic, recently viewed, client
+ * address, passwords, seeded users, config.
+ */
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
@@ -6,9 +9,10 @@ import { addLine, addLineOnce, mergeCart, readCart, removeLine, settleOrder } fr
 import { clientReader } from '../src/client-address.js';
 import { readConfig } from '../src/config.js';
 import { hashPassword, verifyPassword } from '../src/passwords.js';
-import { redactSpec } from 'stateline/store';
+import { createStore, redactSpec } from 'stateline/store';
 import { Router } from '../src/router.js';
-import { normalizeUsername } from '../src/users.js';
+import { addViews, readViews, VIEWED_MAX } from '../src/recently-viewed.js';
+import { checkCredentials, normalizeUsername, seedUsers } from '../src/users.js';
 
 describe('router', () => {
   const r = new Router<string>()
@@ -168,5 +172,53 @@ describe('config', () => {
     assert.throws(() => readConfig({ STATELINE_STRATEGY: 'cookie' }), /STATELINE_STRATEGY/);
     assert.throws(() => readConfig({ STATELINE_SHOP_USERS: 'lots' }), /STATELINE_SHOP_USERS/);
     assert.equal(redactSpec('redis://:pw@h:6379'), 'redis://:***@h:6379');
+  });
+});
+
+describe('recently viewed', () => {
+  it('newest first, the same product twice is two views, at most 100, unreadable entries dropped', () => {
+    const one = addViews(
+      [],
+      [
+        { id: 'mug', at: 1 },
+        { id: 'tee', at: 2 },
+      ],
+    );
+    assert.deepEqual(
+      one.map((v) => v.id),
+      ['tee', 'mug'],
+    );
+    const full = addViews(
+      one,
+      Array.from({ length: 99 }, (_, i) => ({ id: 'mug', at: 3 + i })),
+    );
+    assert.equal(full.length, VIEWED_MAX);
+    assert.deepEqual(full.at(-1), { id: 'tee', at: 2 }, 'the oldest view dropped off');
+    assert.deepEqual(readViews([{ id: 'cap', at: 5 }, { id: 7 }, 'x', null]), [{ id: 'cap', at: 5 }]);
+    assert.deepEqual(readViews(undefined), []);
+  });
+});
+
+describe('seeded users', () => {
+  it('demo users get a hash each; the load-test users share one per start, and all log in', async () => {
+    const store = await createStore('memory:');
+    try {
+      await seedUsers(store, { password: 'stateline', extra: 40 });
+      const salt = async (id: string) =>
+        (JSON.parse((await store.get(`shop:user:${id}`))!.value) as { password: { salt: string } }).password
+          .salt;
+      const demo = await Promise.all(['alice', 'bob', 'carol'].map(salt));
+      assert.equal(new Set(demo).size, 3);
+      const lab = await Promise.all(Array.from({ length: 40 }, (_, i) => salt(`user${i + 1}`)));
+      assert.equal(new Set(lab).size, 1);
+      assert.ok(!demo.includes(lab[0]!));
+      assert.deepEqual(await checkCredentials(store, 'user40', 'stateline'), {
+        id: 'user40',
+        name: 'user40',
+      });
+      assert.equal(await checkCredentials(store, 'user40', 'nope'), null);
+    } finally {
+      await store.close();
+    }
   });
 });

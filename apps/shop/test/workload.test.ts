@@ -225,6 +225,44 @@ describe('the shop workload, judged answer by answer', () => {
     );
   });
 
+  it('a state size: the session gets that many recently viewed entries after each login (at most 100)', async () => {
+    let sent: { views: { id: string; at: number }[] } | undefined;
+    const viewed = (count: number) => (init: WorkloadRequestInit) => (
+      (sent = init.json as typeof sent),
+      { status: 200, body: { count } }
+    );
+    const s = scripted({
+      'POST /api/login': [{ status: 200 }],
+      'GET /api/products': [{ status: 200, body: { products: [{ id: 'mug' }, { id: 'tee' }] } }],
+      'POST /api/viewed': viewed(3),
+      'POST /api/logout': [{ status: 204 }],
+    });
+    const user = { ...s.user, stateSize: 3 };
+    const state = workload.init(user);
+    assert.equal(await workload.prepare!(user, state), true);
+    assert.deepEqual(
+      sent!.views.map((v) => v.id),
+      ['mug', 'mug', 'mug'],
+    );
+    const times = sent!.views.map((v) => v.at);
+    assert.deepEqual([...times].sort(), times, 'oldest first');
+    assert.ok(times.at(-1)! <= Date.now() / 1000 && times[0]! > Date.now() / 1000 - 3600);
+    assert.equal(await workload.prepare!(user, state), true);
+    assert.deepEqual(s.tally.sent, ['POST /api/login', 'GET /api/products', 'POST /api/viewed']);
+    // A logout ends the session and its views: the next login sends them again.
+    await action('logout').run(user, state);
+    assert.equal(await workload.prepare!(user, state), true);
+    assert.equal(s.tally.sent.filter((r) => r === 'POST /api/viewed').length, 2);
+    const big = scripted({
+      'POST /api/login': [{ status: 200 }],
+      'GET /api/products': [{ status: 200, body: { products: [{ id: 'mug' }] } }],
+      'POST /api/viewed': viewed(100),
+    });
+    const many = { ...big.user, stateSize: 1000 };
+    assert.equal(await workload.prepare!(many, workload.init(many)), true);
+    assert.equal(sent!.views.length, 100);
+  });
+
   it('the audit lists the orders with their keys, logging in only when asked to', async () => {
     const orders = { status: 200, body: { orders: [{ id: 'o1', idempotencyKey: 'k1' }, { id: 'o2' }] } };
     const own = scripted({ 'GET /api/orders': [orders] });

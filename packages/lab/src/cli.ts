@@ -349,7 +349,7 @@ function program(io: CliIo, done: (code: number) => void, argv: readonly string[
     .addOption(
       new Option(
         '--state-size <list>',
-        "run each config at each state size per user (e.g. 1,10,100: the shop's cart items); reports bytes/request, req/s and p99 per size",
+        "run each config at each state size per user (e.g. 1,10,100: entries in the shop session's recently viewed list, up to 100); reports bytes/request, store ops/request, req/s and p99 per size",
       ).argParser(parseStateSizes),
     )
     .addOption(

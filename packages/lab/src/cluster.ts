@@ -70,9 +70,14 @@ export async function startCluster(
   options: Partial<ClusterOptions> & {
     /** Called with each instance process event (killed, exited, restarted). */
     onEvent?: (e: ClusterEvent) => void;
+    /**
+     * How many of the `instances` (`i1…`) start now (default all); the others stay down until
+     * started through the supervisor (the lab adds them for a larger `--scale` step).
+     */
+    start?: number;
   } = {},
 ): Promise<Cluster> {
-  const { onEvent, ...rest } = options;
+  const { onEvent, start, ...rest } = options;
   const o: ClusterOptions = { ...CLUSTER_DEFAULTS, ...rest };
   checkCombination(o);
   const keys =
@@ -194,8 +199,9 @@ export async function startCluster(
     throw err;
   }
   try {
-    await sup.start();
-    await allRouted(gateway, o.instances);
+    const first = Math.min(start ?? o.instances, o.instances);
+    await sup.start(first);
+    await allRouted(gateway, first);
     if (proxied) {
       haproxy = await (o.proxy === 'nginx' ? startNginx : startHaproxy)({
         balance: o.balance,

@@ -1,8 +1,9 @@
 /**
  * `stateline lab --scale` and `--state-size`: the option parsers, the CPU probe and the
- * bottleneck rule, and a real (short) run of the shop at two instance counts and two cart sizes:
- * one row per (config, instances, size) in order, a token that grows with the cart, report.html
- * opening with "which config for what" that names this run's figures, and both axes charted. In
+ * bottleneck rule, how cells share clusters, and a real (short) run of the shop at two instance
+ * counts and two state sizes: one row per (config, instances, size) in order on one kept cluster,
+ * a token that grows with the session's recently viewed list, report.html opening with "which
+ * config for what" that names this run's figures, and both axes charted. In
  * headless Chromium the summary is the first thing on the page and quotes report.json's best
  * throughput. Screenshot: test-results/lab-axes.png.
  */
@@ -13,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OptionError } from '../src/cluster-options.js';
+import { cellGroups } from '../src/run/cell-groups.js';
 import { loadReport, processCpuSeconds } from '../src/run/cpu-probe.js';
 import { parseConfigs } from '../src/run/config.js';
 import { parseScale, parseStateSizes } from '../src/run/options.js';
@@ -34,6 +36,22 @@ describe('axis options', () => {
     assert.throws(() => parseScale('0,2'), /--scale must be a whole number from 1 to 64/);
     assert.throws(() => parseScale('1,2,3,4,5,6,7,8,9'), /at most 8/);
     assert.throws(() => parseStateSizes('1,x'), /--state-size/);
+  });
+});
+
+describe('cell groups', () => {
+  const token = parseConfigs('token')[0]!;
+  const cells = (gs: ReturnType<typeof cellGroups>) =>
+    gs.map((g) => g.cells.map((c) => `${c.instances}/${c.stateSize}`).join(' '));
+  it('one kept cluster per config through the built-in gateway, one per count behind a proxy or in netns', () => {
+    assert.deepEqual(cells(cellGroups(token, 'builtin', [1, 2], [1, 100], false)), ['1/1 1/100 2/1 2/100']);
+    assert.deepEqual(cells(cellGroups(token, 'haproxy', [1, 2], [1, 100], false)), [
+      '1/1 1/100',
+      '2/1 2/100',
+    ]);
+    assert.deepEqual(cells(cellGroups(token, 'builtin', [1, 2], [null], true)), ['1/null', '2/null']);
+    const sw = parseConfigs('server/sqlite>hybrid/sqlite')[0]!;
+    assert.deepEqual(cells(cellGroups(sw, 'builtin', [3], [1, 10], false)), ['3/1', '3/10']);
   });
 });
 
@@ -80,7 +98,7 @@ describe('a scale and state-size run of the shop', () => {
       users: 4,
       instances: 3,
       scale: [1, 2],
-      stateSizes: [0, 40],
+      stateSizes: [0, 100],
       faults: [],
       seed: 19,
       app: SHOP,
@@ -96,9 +114,9 @@ describe('a scale and state-size run of the shop', () => {
       report.runs.map((r) => [r.config, r.instances, r.stateSize, r.skipped]),
       [
         ['token', 1, 0, null],
-        ['token', 1, 40, null],
+        ['token', 1, 100, null],
         ['token', 2, 0, null],
-        ['token', 2, 40, null],
+        ['token', 2, 100, null],
       ],
     );
     for (const r of report.runs) {
@@ -109,12 +127,43 @@ describe('a scale and state-size run of the shop', () => {
     }
   });
 
+  it('100 recently viewed entries in the session make token requests larger, nothing lost', () => {
+    const at = (n: number, size: number) =>
+      report.runs.find((r) => r.instances === n && r.stateSize === size)!;
+    // A cell on a busy machine may spend its 2.5 s mostly signing in: one count must show it.
+    const growth = [1, 2].map((n) => at(n, 100).requestHeaderBytes! - at(n, 0).requestHeaderBytes!);
+    assert.ok(
+      Math.max(...growth) > 300,
+      `request header bytes grew by ${growth.join(' and ')} from 0 to 100 views`,
+    );
+    for (const n of [1, 2]) assert.deepEqual([at(n, 100).sessionsLost, at(n, 100).errors], [0, 0]);
+  });
+
+  it('a saturated host: when every config lost throughput with more instances, the summary says so', () => {
+    const down = {
+      ...report,
+      runs: report.runs.map((r) => ({ ...r, throughput: r.instances === 1 ? 200 : 150 })),
+    };
+    const line = summaryLines(down).find((l) => l.startsWith('To scale out'))!;
+    assert.match(
+      line,
+      /no config gained from 1 to 2 instances; `token` lost least \(200 → 150 req\/s, ×0\.75\)/,
+    );
+  });
+
+  it('the cells share one cluster: the second size at a count starts nothing', () => {
+    for (const n of [1, 2]) {
+      const [a, b] = report.runs.filter((r) => r.instances === n);
+      assert.ok(b!.startupMs! * 3 < a!.startupMs!, `×${n}: ${a!.startupMs} then ${b!.startupMs} ms`);
+    }
+  });
+
   it('report.html opens with the summary, then the table, then both axes charted', () => {
     const lines = summaryLines(report);
     assert.ok(lines.length >= 4 && lines.length <= 5, lines.join('\n'));
     assert.match(
       lines.find((l) => l.startsWith('As state grows'))!,
-      /from 0 to 40 items/,
+      /from 0 to 100 items/,
     );
     assert.match(
       lines.find((l) => l.startsWith('To scale out'))!,

@@ -249,7 +249,7 @@ function axisValue(r: RunReport, field: string): number | null {
 export function axisCharts(runs: readonly RunReport[], axis: 'scale' | 'size'): ChartSpec[] {
   const done = runs.filter((r) => r.skipped === null);
   const xField = axis === 'scale' ? 'instances' : 'stateSize';
-  const xTitle = axis === 'scale' ? 'instances' : 'items per user';
+  const xTitle = axis === 'scale' ? 'instances' : 'state items per user';
   const multi = new Set(done.map((r) => (axis === 'scale' ? r.stateSize : r.instances))).size > 1;
   return AXIS_MEASURES[axis].flatMap(([field, title, unit]) => {
     const values = done.flatMap((r) => {

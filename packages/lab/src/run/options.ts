@@ -14,7 +14,7 @@ export interface LabOptions {
   instances: number;
   /** `--scale`: run each config at each of these instance counts (instead of `instances`). */
   scale?: number[] | undefined;
-  /** `--state-size`: run each config at each of these state sizes (cart items per user). */
+  /** `--state-size`: run each config at each of these state sizes (the shop: recently viewed entries per session). */
   stateSizes?: number[] | undefined;
   faults: FaultKind[];
   /** Directory for report.json, report.md and report.html. */
@@ -179,7 +179,7 @@ export function parseScale(raw: string): number[] {
 }
 
 /**
- * `--state-size`: comma-separated state sizes per user (cart items for the shop), 0 to 10000
+ * `--state-size`: comma-separated state sizes per user (recently viewed entries in the shop's session), 0 to 10000
  * each, at most 8 of them; sorted.
  *
  * @example

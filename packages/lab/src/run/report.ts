@@ -70,7 +70,7 @@ export interface RunReport {
   credentials: string;
   /** Instances the cluster ran (a `--scale` count, else `--instances`). */
   instances: number;
-  /** The workload's state per user (`--state-size`: cart items for the shop), or null when not set. */
+  /** The workload's state per user (`--state-size`: recently viewed entries in the shop's session), or null when not set. */
   stateSize: number | null;
   /** Null, or why this config did not run. */
   skipped: string | null;

@@ -1,6 +1,6 @@
-import { INSTANCE_ENV, type Workload } from 'stateline/instance';
+import type { Workload } from 'stateline/instance';
 import { Agent } from 'undici';
-import { startCluster, type Cluster } from '../cluster.js';
+import type { Cluster } from '../cluster.js';
 import type { ProxyKind } from '../cluster-options.js';
 import { auditCreates } from './audit.js';
 import type { LabConfig } from './config.js';
@@ -13,9 +13,8 @@ import type { FaultKind } from './options.js';
 import { deriveSeed, mulberry32 } from './prng.js';
 import { Recorder, recoveryMs, type TimelinePoint } from './recorder.js';
 import { round, skippedRun as skipped, type FaultImpact, type RunReport } from './report.js';
-import { prepareBus } from './lab-bus.js';
-import { rollingSwitch, switchEnv } from './rolling-switch.js';
-import { prepareStore } from './store-server.js';
+import { rollingSwitch } from './rolling-switch.js';
+import { openConfigCluster, type ConfigCluster } from './config-cluster.js';
 import { CpuProbe, loadReport } from './cpu-probe.js';
 import { VirtualUser } from './virtual-user.js';
 import { askVictim, verifyWorkload } from './workload-checks.js';
@@ -63,6 +62,13 @@ export interface RunConfigOptions {
   net?: NetTopology;
   /** What the users go through (default the built-in gateway). */
   proxy?: ProxyKind;
+  /**
+   * A cluster kept across the lab's cells ({@link openConfigCluster}), set to `instances` for
+   * this run and left running; default: a fresh Store and cluster, closed at the end.
+   */
+  cluster?: ConfigCluster;
+  /** Added to the users' numbers, so each cell on a kept cluster has users of its own (default 0). */
+  userOffset?: number;
 }
 
 /** The impairment of the `latency` fault: 50 ± 10 ms and 1 % loss between an instance and the store. */
@@ -101,11 +107,12 @@ async function postControl(cluster: Cluster, path: string): Promise<void> {
 
 /**
  * Runs one config: prepares its Store (a fresh SQLite file, the lab's own Redis, or a prefix on
- * PostgreSQL), starts a fresh cluster (gateway + N instances of the app, with the environment the
- * workload asks for its users), runs the app's workload as virtual users for the duration while
- * the fault schedule runs, samples the instances, then audits every user's idempotent creates
- * (the workload's `audit`) to count duplicates, closes everything and returns the config's row of
- * the report. A config whose Store is unavailable is returned as skipped.
+ * PostgreSQL) and starts a fresh cluster (gateway + N instances of the app, with the environment
+ * the workload asks for its users), or sets a kept `cluster` to N instances; runs the app's
+ * workload as virtual users for the duration while the fault schedule runs, samples the
+ * instances, then audits every user's idempotent creates (the workload's `audit`) to count
+ * duplicates, closes what it started and returns the config's row of the report. A config whose
+ * Store is unavailable is returned as skipped.
  *
  * @example
  * ```ts
@@ -136,49 +143,38 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       config,
       `the app's workload drives ${kinds.join(' and ')} users, not ${config.credentials} (its credentials export)`,
     );
-  const bus = await prepareBus(config.bus);
-  if ('skipped' in bus) return skippedRun(config, bus.skipped);
-  const storeHost = o.net
-    ? { address: o.net.host('store').address, wrap: ['ip', 'netns', 'exec', o.net.host('store').ns] }
-    : undefined;
-  const store = await prepareStore(config.store, {
-    postgres: o.postgres,
-    ...(storeHost ? { storeHost } : {}),
-  });
-  if ('skipped' in store) return skippedRun(config, store.skipped);
+  // A cluster the lab keeps across cells, else one of this run's own.
+  let own: ConfigCluster | undefined;
+  let shared = o.cluster;
+  if (!shared) {
+    const opened = await openConfigCluster({
+      config,
+      app: o.app,
+      workload,
+      slots: o.instances,
+      start: o.instances,
+      seededUsers: o.users,
+      postgres: o.postgres,
+      proxy,
+      ...(o.env ? { env: o.env } : {}),
+      ...(o.stdio ? { stdio: o.stdio } : {}),
+      ...(o.net ? { net: o.net } : {}),
+    });
+    if ('skipped' in opened) return skippedRun(config, opened.skipped);
+    shared = own = opened;
+  }
+  const { store, storeHost } = shared;
 
-  let cluster: Cluster | undefined;
   let report: RunReport | undefined;
   const dispatcher = new Agent({ keepAliveTimeout: 4000, connections: o.users + 4 });
   try {
-    const startedAt = performance.now();
+    let startupMs: number;
     try {
-      cluster = await startCluster({
-        port: 0,
-        instances: o.instances,
-        app: o.app,
-        strategy: config.strategy,
-        store: store.spec,
-        // an explicit bus segment (nats) wins; a redis-cluster store brings its own bus
-        bus: config.bus === 'ipc' ? (store.bus ?? bus.spec) : bus.spec,
-        balance: config.balance,
-        replication: config.replication,
-        proxy,
-        stdio: o.stdio ?? 'ignore',
-        ...(o.net ? { placement: o.net.placement() } : {}),
-        env: {
-          ...workload.env?.(o.users),
-          ...(store.sessionSpec ? { [INSTANCE_ENV.sessionStore]: store.sessionSpec } : {}),
-          LOG_LEVEL: 'silent',
-          ...o.env,
-          ...switchEnv(config, 'before'),
-        },
-      });
+      startupMs = own ? own.startupMs : await shared.serve(o.instances);
     } catch (err) {
       return skippedRun(config, `the cluster did not start: ${(err as Error).message}`);
     }
-    const startupMs = Math.round(performance.now() - startedAt);
-    const c = cluster;
+    const c = shared.cluster;
     const meter = new HeaderMeter(new URL(c.url).origin);
     const sampler = new InstanceSampler(() => c.status().instances);
     await sampler.begin();
@@ -243,7 +239,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       { length: o.users },
       (_, i) =>
         new VirtualUser({
-          n: i + 1,
+          n: (o.userOffset ?? 0) + i + 1,
           workload,
           credentials: config.credentials,
           base: c.url,
@@ -362,9 +358,8 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     return report;
   } finally {
     const closeStart = performance.now();
-    await cluster?.close().catch(() => {});
     await dispatcher.close().catch(() => {});
-    await store.close().catch(() => {});
+    await own?.close();
     if (report?.phasesMs) report.phasesMs.close = Math.round(performance.now() - closeStart);
   }
 }

@@ -4,10 +4,19 @@ import type { ProxyKind } from '../cluster-options.js';
 import { resolveApp } from './app-module.js';
 import { LAB_DEFAULTS, type LabOptions } from './options.js';
 import { Progress, type ProgressSink } from './progress.js';
-import { machineInfo, REPORT_SCHEMA, runLabel, type LabReport, type RunReport } from './report.js';
+import {
+  machineInfo,
+  REPORT_SCHEMA,
+  runLabel,
+  skippedRun,
+  type LabReport,
+  type RunReport,
+} from './report.js';
 import { reportHtml } from './report-html.js';
 import { reportMarkdown } from './report-md.js';
-import { runConfig } from './run-config.js';
+import { cellGroups, type Cell, type CellGroup } from './cell-groups.js';
+import { openConfigCluster } from './config-cluster.js';
+import { runConfig, type RunConfigOptions } from './run-config.js';
 import type { NetTopology } from '../netns/topology.js';
 import type { Workload } from 'stateline/instance';
 import { loadWorkload } from './workload-module.js';
@@ -48,9 +57,11 @@ export async function writeReport(report: LabReport, dir: string): Promise<void>
 }
 
 /**
- * `stateline lab`: runs every config in turn on a fresh local cluster under virtual users that
- * run the app module's `workload` export, and the fault schedule, and returns (and by default
- * writes) the report. The app defaults to {@link resolveApp}'s (`STATELINE_APP`, else
+ * `stateline lab`: runs every config in turn on a local cluster under virtual users that run the
+ * app module's `workload` export, and the fault schedule, and returns (and by default writes) the
+ * report. With `--scale` or `--state-size` a config's cells share one cluster where they can (see
+ * {@link cellGroups}): it starts once, gains instances for each larger count, and every cell signs
+ * in users of its own, so the cells stay independent without a start per cell. The app defaults to {@link resolveApp}'s (`STATELINE_APP`, else
  * `stateline.app` in the working directory's package.json); an app that exports no workload is
  * refused with one line before anything starts. When `signal` aborts, the current config stops
  * where it is, no further config runs, and the report written is marked `aborted`.
@@ -88,38 +99,83 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
   const proxies: ProxyKind[] = o.proxy && o.proxy !== 'builtin' ? ['builtin', o.proxy] : ['builtin'];
   const counts = options.scale ?? [options.instances];
   const sizes: (number | null)[] = options.stateSizes ?? [null];
-  const plan = o.configs.flatMap((config) =>
-    counts.flatMap((instances) => sizes.map((stateSize) => ({ config, instances, stateSize }))),
+  const groups = o.configs.flatMap((config) =>
+    proxies.flatMap((proxy) => cellGroups(config, proxy, counts, sizes, o.net !== undefined)),
   );
-  const progress = o.progress ? new Progress(o.progress, plan.length * proxies.length) : null;
+  const progress = o.progress
+    ? new Progress(
+        o.progress,
+        groups.reduce((n, g) => n + g.cells.length, 0),
+      )
+    : null;
   const runs: RunReport[] = [];
   const stdio = process.env.STATELINE_LAB_STDIO === 'inherit' ? 'inherit' : 'ignore';
+  const run = (
+    g: CellGroup,
+    cell: Cell,
+    extra: Pick<RunConfigOptions, 'cluster' | 'userOffset'>,
+  ): Promise<RunReport> =>
+    runConfig({
+      proxy: g.proxy,
+      config: g.config,
+      app,
+      workload: workloads.get(g.config.workload)!,
+      durationMs: options.durationMs,
+      users: options.users,
+      instances: cell.instances,
+      stateSize: cell.stateSize,
+      label: runLabel(
+        { config: g.config.name, instances: cell.instances, stateSize: cell.stateSize },
+        options,
+      ),
+      faults: options.faults,
+      seed,
+      postgres: o.postgres ?? LAB_DEFAULTS.postgres,
+      stdio,
+      ...extra,
+      ...(o.env ? { env: o.env } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.net ? { net: o.net } : {}),
+      ...(progress ? { onProgress: (p) => progress.update(p) } : {}),
+    });
   try {
-    for (const [{ config, instances, stateSize }, proxy] of plan.flatMap((p) =>
-      proxies.map((x) => [p, x] as const),
-    )) {
+    for (const g of groups) {
       if (o.signal?.aborted) break;
-      const run = await runConfig({
-        proxy,
-        config,
-        app,
-        workload: workloads.get(config.workload)!,
-        durationMs: options.durationMs,
-        users: options.users,
-        instances,
-        stateSize,
-        label: runLabel({ config: config.name, instances, stateSize }, options),
-        faults: options.faults,
-        seed,
-        postgres: o.postgres ?? LAB_DEFAULTS.postgres,
-        stdio,
-        ...(o.env ? { env: o.env } : {}),
-        ...(o.signal ? { signal: o.signal } : {}),
-        ...(o.net ? { net: o.net } : {}),
-        ...(progress ? { onProgress: (p) => progress.update(p) } : {}),
-      });
-      runs.push(run);
-      if (run.skipped !== null) progress?.note(`${runLabel(run, options)}: skipped (${run.skipped})`);
+      const workload = workloads.get(g.config.workload)!;
+      // One cell alone, or a workload that cannot drive this config (runConfig says why): no kept cluster.
+      const keep = g.cells.length > 1 && (workload.credentials ?? ['cookie']).includes(g.config.credentials);
+      const kept = keep
+        ? await openConfigCluster({
+            config: g.config,
+            app,
+            workload,
+            slots: Math.max(...g.cells.map((c) => c.instances)),
+            start: g.cells[0]!.instances,
+            // Each cell signs in users of its own: the app seeds them all once.
+            seededUsers: options.users * g.cells.length,
+            postgres: o.postgres ?? LAB_DEFAULTS.postgres,
+            proxy: g.proxy,
+            stdio,
+            ...(o.env ? { env: o.env } : {}),
+            ...(o.net ? { net: o.net } : {}),
+          })
+        : undefined;
+      try {
+        for (const [k, cell] of g.cells.entries()) {
+          if (o.signal?.aborted) break;
+          const row =
+            kept && 'skipped' in kept
+              ? skippedRun(g.config, kept.skipped, cell, g.proxy)
+              : await run(g, cell, kept ? { cluster: kept, userOffset: k * options.users } : {});
+          // The first cell on a kept cluster waited for its start.
+          if (kept && !('skipped' in kept) && k === 0 && row.startupMs !== null)
+            row.startupMs += kept.startupMs;
+          runs.push(row);
+          if (row.skipped !== null) progress?.note(`${runLabel(row, options)}: skipped (${row.skipped})`);
+        }
+      } finally {
+        if (kept && !('skipped' in kept)) await kept.close();
+      }
     }
   } finally {
     progress?.done();

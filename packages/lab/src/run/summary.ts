@@ -84,9 +84,14 @@ export function summaryLines(report: LabReport): string[] {
       return a?.throughput && b?.throughput ? [{ c, a: a.throughput, b: b.throughput, run: b }] : [];
     });
     const top = best(curve, (g) => g.b / g.a, false);
+    // Every curve down (a saturated host): say so rather than name a "gain" below ×1.
+    const gain =
+      top && top.b > top.a
+        ? `\`${top.c}\` gains most from ${few} to ${many} instances`
+        : `no config gained from ${few} to ${many} instances; \`${top?.c}\` lost least`;
     if (top)
       lines.push(
-        `To scale out: \`${top.c}\` gains most from ${few} to ${many} instances (${fmt(top.a)} → ${fmt(top.b)} req/s, ×${fmt(top.b / top.a, 2)}); at ${many} the limit was ${BOTTLENECK[top.run.load?.bottleneck ?? 'none']} (host ${fmt((top.run.load?.hostBusy ?? 0) * 100)}% busy).`,
+        `To scale out: ${gain} (${fmt(top.a)} → ${fmt(top.b)} req/s, ×${fmt(top.b / top.a, 2)}); at ${many} the limit was ${BOTTLENECK[top.run.load?.bottleneck ?? 'none']} (host ${fmt((top.run.load?.hostBusy ?? 0) * 100)}% busy).`,
       );
   }
   if (lines.length < 5) {

@@ -154,13 +154,17 @@ export interface WorkloadReport {
  * ```
  */
 export interface WorkloadUser {
-  /** Its number, 1 to the number of users (an account to sign in as, for instance). */
+  /**
+   * Its number (an account to sign in as, for instance): 1 to the number of users, shifted by a
+   * whole number of users for each earlier cell of a `--scale`/`--state-size` run that shares its
+   * cluster (the workload's `env` is then asked for every cell's users).
+   */
   readonly n: number;
   /** What this run's users authenticate with (one of the workload's {@link Workload.credentials}). */
   readonly credentials: WorkloadCredentials;
   /**
-   * How much state this user should carry (`stateline lab --state-size`; the shop keeps that many
-   * items in the cart), or null when the run does not set one: the workload's own mix.
+   * How much state this user should carry (`stateline lab --state-size`; the shop's session keeps
+   * that many "recently viewed" entries), or null when the run does not set one: the workload's own mix.
    */
   readonly stateSize: number | null;
   readonly http: WorkloadHttp;
@@ -301,7 +305,10 @@ export interface Workload<S = unknown> {
    * that asks for another kind.
    */
   readonly credentials?: readonly WorkloadCredentials[];
-  /** Environment every instance needs for `users` virtual users (accounts to seed, for instance). */
+  /**
+   * Environment every instance needs for virtual users numbered 1 to `users` (accounts to seed,
+   * for instance).
+   */
   env?(users: number): Record<string, string>;
   /** Makes one user's memory, once, before its first action. */
   init(user: WorkloadUser): S;
