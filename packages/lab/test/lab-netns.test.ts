@@ -108,18 +108,16 @@ describe('stateline lab --network netns', { skip, timeout: 180_000 }, () => {
     const fault = run.faults.find((f) => f.kind === 'latency');
     assert.match(fault?.target ?? '', /^every instance from redis-server@10\.213\.0\.\d+:6379 for 6000 ms$/);
     assertGuarantees(report);
-    // The delay was real: every request of the server strategy waits for Redis at least once.
     const { before, during } = fault!.impact!;
     assert.ok(before && during, 'the fault row has both windows');
-    assert.ok(during.requests > 0 && before.requests > 0);
-    assert.ok(
-      during.p50Ms! >= before.p50Ms! + 30,
-      `p50 ${before.p50Ms} ms before, ${during.p50Ms} ms during the latency`,
-    );
     console.log(
       `# latency fault: p50 ${before.p50Ms} → ${during.p50Ms} ms, p99 ${before.p99Ms} → ${during.p99Ms} ms, ` +
         `${before.throughput} → ${during.throughput} req/s, errors ${JSON.stringify(run.errorsByType)}`,
     );
+    // The delay was real: not every request needs Redis, but those that do wait ≥ 40 ms for it.
+    assert.ok(during.requests > 0 && before.requests > 0);
+    assert.ok(during.p50Ms! > before.p50Ms!, `p50 ${before.p50Ms} ms before, ${during.p50Ms} ms during`);
+    assert.ok(during.p99Ms! >= 50, `p99 ${during.p99Ms} ms during the latency`);
     assert.deepEqual(left, []);
   });
 });

@@ -164,7 +164,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
   let noLatency: string | null = !o.net
     ? 'network faults need --network netns'
     : !storeOnHost
-      ? 'the config has no store server on a host of its own to slow the link to'
+      ? `its ${config.store} store has no host of its own to slow the link to (the lab's redis has)`
       : null;
   try {
     // The latency fault's delay relays sit between each instance and the store server from the
