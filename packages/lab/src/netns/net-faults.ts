@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { StatelineError } from 'stateline/errors';
@@ -19,6 +22,9 @@ const NOWHERE = '02:00:00:00:00:01';
 /** The nftables tables this module owns in a host: kernel loss, and the redirect to a relay. */
 const LOSS_TABLE = 'sl_loss';
 const RELAY_TABLE = 'sl_relay';
+
+/** nftables scripts written so far (their file names). */
+let scripts = 0;
 
 /** The relay's process entry (from the sources under tsx: the built one). */
 const RELAY_MAIN = fileURLToPath(
@@ -75,6 +81,8 @@ export class NetFaults {
   private readonly relays: Relay[] = [];
   /** Cut links: `${owner} ${host} ${dst}`. */
   private readonly cuts = new Set<string>();
+  /** Per host, the nftables change running or last run (see {@link replaceTable}). */
+  private readonly queues = new Map<string, Promise<void>>();
 
   constructor(private readonly net: NetTopology) {}
 
@@ -176,8 +184,7 @@ export class NetFaults {
         this.pushLoss(host, { owner: host, dst: p.address, lossPct });
         this.pushLoss(p.name, { owner: host, dst: self.address, lossPct });
       }
-      await this.applyLoss(host);
-      for (const p of peers) await this.applyLoss(p.name);
+      await Promise.all([host, ...peers.map((p) => p.name)].map((h) => this.applyLoss(h)));
     }
     for (const r of relays) {
       r.owner = delayed ? host : null;
@@ -206,8 +213,7 @@ export class NetFaults {
       r.child.stdin?.end();
       r.child.kill('SIGKILL');
     }
-    for (const h of hosts)
-      await runIn(this.net.host(h).ns, 'nft', ['delete', 'table', 'ip', RELAY_TABLE]).catch(() => undefined);
+    for (const h of hosts) await this.applyRelays(h).catch(() => undefined);
   }
 
   private async unimpair(owner: string | null): Promise<void> {
@@ -219,7 +225,7 @@ export class NetFaults {
         touched.push(h);
       }
     }
-    for (const h of touched) await this.applyLoss(h);
+    await Promise.all(touched.map((h) => this.applyLoss(h)));
     for (const r of this.relays)
       if (r.owner !== null && (owner === null || r.owner === owner)) {
         r.owner = null;
@@ -247,62 +253,62 @@ export class NetFaults {
     this.losses.set(h, [...list.filter((x) => x.dst !== r.dst), r]);
   }
 
-  /** Replaces host `h`'s loss table with one made from its rules (none: no table). */
-  private async applyLoss(h: string): Promise<void> {
-    const ns = this.net.host(h).ns;
-    const list = this.losses.get(h) ?? [];
-    await runIn(ns, 'nft', ['delete', 'table', 'ip', LOSS_TABLE]).catch(() => undefined);
-    if (list.length === 0) return;
-    const chain = ['type', 'filter', 'hook', 'output', 'priority', '0', ';', 'policy', 'accept', ';'];
-    await runIn(ns, 'nft', ['add', 'table', 'ip', LOSS_TABLE]);
-    await runIn(ns, 'nft', ['add', 'chain', 'ip', LOSS_TABLE, 'out', '{', ...chain, '}']);
-    // In hundredths of a percent: `numgen random mod 10000 < 100` drops 1 %; 100 % drops all.
-    for (const r of list) {
-      const share = Math.round(r.lossPct * 100);
-      const sample = share >= 10_000 ? [] : ['numgen', 'random', 'mod', '10000', '<', String(share)];
-      await runIn(ns, 'nft', [
-        'add',
-        'rule',
-        'ip',
-        LOSS_TABLE,
-        'out',
-        'ip',
-        'daddr',
-        r.dst,
-        ...sample,
-        'drop',
-      ]);
-    }
+  /**
+   * Replaces nftables table `table` in host `h` with one chain made of `rules()` (none: no table)
+   * in one atomic `nft -f` transaction. Calls for one host run in turn and read the rules when
+   * their turn comes, so the last one always installs the latest state.
+   */
+  private replaceTable(h: string, table: string, chain: string, rules: () => string[]): Promise<void> {
+    const job = async () => {
+      const list = rules();
+      // Declaring the table first makes its deletion valid whether it existed or not.
+      const script = [`table ip ${table} {}`, `delete table ip ${table}`];
+      if (list.length > 0)
+        script.push(
+          `table ip ${table} {`,
+          `  chain out {`,
+          `    ${chain}`,
+          ...list.map((r) => `    ${r}`),
+          '  }',
+          '}',
+        );
+      const file = join(tmpdir(), `stateline-nft-${process.pid}-${++scripts}.nft`);
+      await writeFile(file, `${script.join('\n')}\n`);
+      try {
+        await runIn(this.net.host(h).ns, 'nft', ['-f', file]);
+      } finally {
+        await rm(file, { force: true });
+      }
+    };
+    const next = (this.queues.get(h) ?? Promise.resolve()).then(job);
+    this.queues.set(
+      h,
+      next.catch(() => undefined),
+    );
+    return next;
   }
 
-  /** Replaces host `h`'s redirect table: TCP to each relayed `<peer>:<port>` goes to its relay. */
-  private async applyRelays(h: string): Promise<void> {
-    const ns = this.net.host(h).ns;
-    await runIn(ns, 'nft', ['delete', 'table', 'ip', RELAY_TABLE]).catch(() => undefined);
-    const list = this.relays.filter((r) => r.host === h);
-    if (list.length === 0) return;
-    const chain = ['type', 'nat', 'hook', 'output', 'priority', '-100', ';', 'policy', 'accept', ';'];
-    await runIn(ns, 'nft', ['add', 'table', 'ip', RELAY_TABLE]);
-    await runIn(ns, 'nft', ['add', 'chain', 'ip', RELAY_TABLE, 'out', '{', ...chain, '}']);
-    for (const r of list) {
-      const peer = this.net.host(r.peer).address;
-      await runIn(ns, 'nft', [
-        'add',
-        'rule',
-        'ip',
-        RELAY_TABLE,
-        'out',
-        'ip',
-        'daddr',
-        peer,
-        'tcp',
-        'dport',
-        String(r.port),
-        'dnat',
-        'to',
-        `${peer}:${r.listenPort}`,
-      ]);
-    }
+  /** Host `h`'s loss table: `lossPct` % of its packets to each rule's address dropped. */
+  private applyLoss(h: string): Promise<void> {
+    return this.replaceTable(h, LOSS_TABLE, 'type filter hook output priority 0; policy accept;', () =>
+      (this.losses.get(h) ?? []).map((r) => {
+        // In hundredths of a percent: `numgen random mod 10000 < 100` drops 1 %; 100 % drops all.
+        const share = Math.round(r.lossPct * 100);
+        return `ip daddr ${r.dst} ${share >= 10_000 ? '' : `numgen random mod 10000 < ${share} `}drop`;
+      }),
+    );
+  }
+
+  /** Host `h`'s redirect table: TCP to each relayed `<peer>:<port>` goes to its relay. */
+  private applyRelays(h: string): Promise<void> {
+    return this.replaceTable(h, RELAY_TABLE, 'type nat hook output priority -100; policy accept;', () =>
+      this.relays
+        .filter((r) => r.host === h)
+        .map((r) => {
+          const peer = this.net.host(r.peer).address;
+          return `ip daddr ${peer} tcp dport ${r.port} dnat to ${peer}:${r.listenPort}`;
+        }),
+    );
   }
 }
 

@@ -164,7 +164,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
   let noLatency: string | null = !o.net
     ? 'network faults need --network netns'
     : !storeOnHost
-      ? `its ${config.store} store has no host of its own to slow the link to (the lab's redis has)`
+      ? `its ${config.store} store has no host of its own to slow the link to; the lab's redis has one`
       : null;
   try {
     // The latency fault's delay relays sit between each instance and the store server from the
@@ -252,12 +252,11 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
               partition: (id: string) => netFaults.partition(id, peersOf(id)),
               // Latency slows every instance's link to the store: its cost per config.
               impair: async () => {
-                for (const id of instanceIds) await netFaults.impair(id, ['store'], LATENCY_FAULT);
+                await Promise.all(instanceIds.map((id) => netFaults.impair(id, ['store'], LATENCY_FAULT)));
               },
               impairs: 'every instance',
               heal: async (id: string) => {
-                await netFaults.heal(id);
-                for (const other of instanceIds) await netFaults.heal(other);
+                await Promise.all([...new Set([id, ...instanceIds])].map((x) => netFaults.heal(x)));
               },
               holdMs: (kind: 'partition' | 'latency') => faultHoldMs(kind, o.durationMs),
             }
