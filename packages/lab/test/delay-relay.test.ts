@@ -51,9 +51,10 @@ describe('delay relay', () => {
         while (got.length < start + text.length) await new Promise((r) => setTimeout(r, 2));
         return performance.now() - t0;
       };
-      assert.ok((await roundTrip('a')) < 40);
+      await roundTrip('a'); // at 0 ms: straight through
       relay.set({ delayMs: 60, jitterMs: 0 });
-      assert.ok((await roundTrip('b')) >= 55);
+      const held = await roundTrip('b');
+      assert.ok(held >= 55, `${held} ms`);
       // 200 writes with a delay drawn from 0–40 ms each: the echo keeps their order.
       relay.set({ delayMs: 20, jitterMs: 20 });
       const words = Array.from({ length: 200 }, (_, i) => `<${i}>`);
@@ -64,6 +65,23 @@ describe('delay relay', () => {
       }
       while (got.length < words.join('').length) await new Promise((r) => setTimeout(r, 5));
       assert.equal(got, words.join(''));
+    } finally {
+      c.destroy();
+    }
+    // A client that writes and ends at once: its held bytes still reach the server.
+    relay.set({ delayMs: 80, jitterMs: 0 });
+    const received: Promise<string> = new Promise((resolve) =>
+      echo.once('connection', (s: net.Socket) => {
+        let text = '';
+        s.on('data', (b: Buffer) => (text += b.toString())).on('end', () => resolve(text));
+      }),
+    );
+    const last = net.connect({ host: '127.0.0.1', port: relay.port });
+    last.on('error', () => undefined);
+    await once(last, 'connect');
+    last.end('QUIT\r\n');
+    try {
+      assert.equal(await received, 'QUIT\r\n');
     } finally {
       c.destroy();
       await relay.close();

@@ -140,7 +140,9 @@ export class DelayRelay {
       this.sockets.delete(client);
       this.sockets.delete(upstream);
     };
-    client.on('error', close).on('close', close);
+    // A client that ended cleanly still has its last bytes held: the pipe ends the upstream once
+    // they have left. A failure on either side, or the upstream closing, ends both at once.
+    client.on('error', close).on('close', (failed: boolean) => failed && close());
     upstream.on('error', close).on('close', close);
   }
 
