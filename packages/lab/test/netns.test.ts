@@ -122,7 +122,7 @@ describe('netns harness', { skip }, () => {
 });
 
 describe('netns harness after a crash', { skip }, () => {
-  it('removes the namespaces of a harness that died, and leaves a live one’s alone', async () => {
+  it('removes the namespaces of a harness that died, whose relays died with it, and leaves a live one’s alone', async () => {
     const live = await NetTopology.create({ hosts: ['x'] });
     try {
       const child = spawn(
@@ -132,8 +132,14 @@ describe('netns harness after a crash', { skip }, () => {
       );
       const [line] = (await once(child.stdout!, 'data')) as [Buffer];
       const made = JSON.parse(line.toString()) as string[];
+      const pidsIn = async (ns: string) => (await runCommand('ip', ['netns', 'pids', ns])).trim();
+      assert.notEqual(await pidsIn(made[1]!), '', 'the delay relay runs in b');
       child.kill('SIGKILL');
       await once(child, 'exit');
+      // The relay dies with the harness that started it, before any clean-up.
+      for (let i = 0; i < 40 && (await pidsIn(made[1]!)) !== ''; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await pidsIn(made[1]!), '', 'the delay relay outlived its harness');
       assert.ok(made.every((n) => n.startsWith(`sln-${child.pid}-`)));
       const before = await namespaces();
       assert.ok(
