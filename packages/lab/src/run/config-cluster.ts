@@ -1,6 +1,7 @@
 import { INSTANCE_ENV, type Workload } from 'stateline/instance';
 import { startCluster, type Cluster } from '../cluster.js';
 import type { ProxyKind } from '../cluster-options.js';
+import { impairUnavailable, NetFaults } from '../netns/net-faults.js';
 import type { NetTopology } from '../netns/topology.js';
 import type { LabConfig } from './config.js';
 import { prepareBus } from './lab-bus.js';
@@ -23,6 +24,11 @@ export interface ConfigClusterOptions {
   stdio?: 'ignore' | 'inherit';
   net?: NetTopology;
   proxy?: ProxyKind;
+  /**
+   * Put a delay relay between each instance slot and the store server before the instances start
+   * (the `latency` fault slows the connections they open at start-up; needs `net`).
+   */
+  relayStore?: boolean;
 }
 
 /** A config's Store and cluster, kept across the lab's cells (instance counts, state sizes). */
@@ -33,6 +39,10 @@ export interface ConfigCluster {
   readonly storeHost: { address: string; wrap: string[] } | undefined;
   /** How long the first start took (ms). */
   readonly startupMs: number;
+  /** The faults of `net` for this cluster's hosts (closed with the cluster); null without `net`. */
+  readonly netFaults: NetFaults | null;
+  /** Why the `latency` fault cannot slow this cluster's store link; null when it can. */
+  readonly noLatency: string | null;
   /**
    * Makes `i1…i<n>` up and routed and the other slots down (starting or stopping what differs,
    * and starting again what a fault left down); resolves with the milliseconds it took.
@@ -85,6 +95,24 @@ export async function openConfigCluster(
     ...(storeHost ? { storeHost } : {}),
   });
   if ('skipped' in store) return store;
+  const netFaults = o.net ? new NetFaults(o.net) : null;
+  let noLatency: string | null = !o.net
+    ? 'network faults need --network netns'
+    : !storeHost || !store.spec.includes(storeHost.address)
+      ? `its ${config.store} store has no host of its own to slow the link to; the lab's redis has one`
+      : null;
+  // The relays sit between each slot and the store server from the start, at 0 ms, so the
+  // connections the instances open go through them (see NetFaults.interpose).
+  if (o.relayStore && netFaults && noLatency === null) {
+    noLatency = await impairUnavailable(o.net!);
+    const port = Number(
+      new RegExp(`${storeHost!.address.replaceAll('.', '\\.')}:(\\d+)`).exec(store.spec)?.[1],
+    );
+    for (let k = 1; k <= o.slots && noLatency === null; k++)
+      await netFaults.interpose(`i${k}`, ['store'], port).catch((err: Error) => {
+        noLatency = `no delay relay: ${err.message}`;
+      });
+  }
   const startedAt = performance.now();
   let cluster: Cluster;
   try {
@@ -111,6 +139,7 @@ export async function openConfigCluster(
       },
     });
   } catch (err) {
+    await netFaults?.close().catch(() => {});
     await store.close().catch(() => {});
     return { skipped: `the cluster did not start: ${(err as Error).message}` };
   }
@@ -122,6 +151,8 @@ export async function openConfigCluster(
     store,
     storeHost,
     startupMs,
+    netFaults,
+    noLatency,
     async serve(n) {
       const t0 = performance.now();
       const slots = c.supervisor.instances().map((i) => i.id);
@@ -136,6 +167,7 @@ export async function openConfigCluster(
     close: () =>
       (closing ??= (async () => {
         await c.close().catch(() => {});
+        await netFaults?.close().catch(() => {});
         await store.close().catch(() => {});
       })()),
   };

@@ -22,6 +22,21 @@ export function faultHoldMs(kind: 'partition' | 'latency', durationMs: number): 
 }
 
 /**
+ * The window a fault's cost is measured over (`impact` in the report): a network fault's hold,
+ * else the 5 s after it (at most a sixth of the run).
+ *
+ * @example
+ * ```ts
+ * faultWindowMs('kill', 30_000); // 5000
+ * ```
+ */
+export function faultWindowMs(kind: FaultKind, durationMs: number): number {
+  return kind === 'partition' || kind === 'latency'
+    ? faultHoldMs(kind, durationMs)
+    : Math.min(5000, Math.round(durationMs / 6));
+}
+
+/**
  * The schedule of one config: `partition` at ⅙ of the duration, `kill` at ⅓, `store-restart` at ½
  * (only when the lab owns the store server; otherwise it is listed as not applied, with
  * `noStoreRestart` as the reason), `restart` at ⅔, `latency` at ¾. A network fault whose reason
@@ -67,6 +82,8 @@ export interface FaultActions {
   partition?: (id: string) => Promise<void>;
   /** Slows and thins the packets between instance `id` and the store (`latency`). */
   impair?: (id: string) => Promise<void>;
+  /** Who `latency` slows when not only the victim (e.g. `every instance`), for the record. */
+  impairs?: string;
   /** Ends every network fault of instance `id`. */
   heal?: (id: string) => Promise<void>;
   /** How long a network fault lasts, in ms. */
@@ -110,7 +127,7 @@ export async function runFaults(
       f.kind === 'store-restart'
         ? (a.storeTarget ?? 'store')
         : net
-          ? `${victim} from ${a.peersTarget ?? a.storeTarget ?? 'store'} for ${hold} ms`
+          ? `${net === 'latency' ? (a.impairs ?? victim) : victim} from ${a.peersTarget ?? a.storeTarget ?? 'store'} for ${hold} ms`
           : victim;
     const record: FaultRecord = { at, kind: f.kind, target };
     out.push(record);

@@ -19,6 +19,19 @@ interface Bucket {
   latencies: number[];
 }
 
+/** What the users saw within a span of whole seconds (see {@link Recorder.window}). */
+export interface WindowFigures {
+  requests: number;
+  /** Requests per second over the span. */
+  throughput: number;
+  /** Over every answer that arrived in the span, ms; null when none did. */
+  p50Ms: number | null;
+  p99Ms: number | null;
+  errors: number;
+  sessionsLost: number;
+  lostUpdates: number;
+}
+
 /** A named duration's samples, summarised (ms). */
 export interface TimingSummary {
   count: number;
@@ -74,6 +87,8 @@ export class Recorder {
     unauthenticated: 0,
   };
   lostUpdates = 0;
+  /** Times (ms) of lost updates. */
+  readonly lostUpdateTimes: number[] = [];
   /** Reads older than what the same user was already answered with (see {@link staleRead}). */
   staleReads = 0;
   /** Answers a client is meant to retry (409 in flight with Retry-After, 429). */
@@ -152,6 +167,7 @@ export class Recorder {
   /** A value held less than the acknowledged writes put there, while the rest survived. */
   lostUpdate(): void {
     this.lostUpdates++;
+    this.lostUpdateTimes.push(this.now());
   }
 
   /**
@@ -226,6 +242,34 @@ export class Recorder {
       });
     }
     return out;
+  }
+
+  /**
+   * The whole seconds covering `[fromMs, toMs)` (from the second `fromMs` falls in to the one
+   * `toMs` ends): requests, throughput, p50 and p99 of every answer in them, errors, and the
+   * sessions and updates lost in them.
+   *
+   * @example
+   * ```ts
+   * rec.window(22_500, 28_500); // seconds 22–28: { requests: 2100, throughput: 300, p50Ms: 61.2, … }
+   * ```
+   */
+  window(fromMs: number, toMs: number): WindowFigures {
+    const from = Math.max(0, Math.floor(fromMs / 1000));
+    const to = Math.max(from + 1, Math.ceil(toMs / 1000));
+    const picked = this.buckets.slice(from, to);
+    const latencies = picked.flatMap((b) => b.latencies);
+    const requests = picked.reduce((n, b) => n + b.requests, 0);
+    const inSpan = (t: number) => t >= from * 1000 && t < to * 1000;
+    return {
+      requests,
+      throughput: Math.round((requests / (to - from)) * 10) / 10,
+      p50Ms: percentile(latencies, 0.5),
+      p99Ms: percentile(latencies, 0.99),
+      errors: picked.reduce((n, b) => n + b.errors, 0),
+      sessionsLost: this.lossTimes.filter(inSpan).length,
+      lostUpdates: this.lostUpdateTimes.filter(inSpan).length,
+    };
   }
 
   /** The recorded errors by type, most frequent first. */

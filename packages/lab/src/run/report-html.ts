@@ -1,4 +1,5 @@
 import { axisCharts, barCharts, renderSvg, timelineChart } from './charts.js';
+import { faultCells } from './fault-table.js';
 import { findings, switchSteps } from './findings.js';
 import { runLabel, type LabReport } from './report.js';
 import { summaryLines } from './summary.js';
@@ -26,6 +27,21 @@ function tableHtml(report: LabReport): string {
     skipped.length
       ? `<ul>${skipped.map((s) => `<li><code>${esc(s.config)}</code>: skipped — ${esc(s.skipped ?? '')}</li>`).join('')}</ul>`
       : '',
+  ].join('');
+}
+
+/** One row per fault: its window's figures beside the window before it ('' when no fault ran). */
+function faultTableHtml(report: LabReport): string {
+  const { head, rows } = faultCells(report.runs);
+  if (rows.length === 0) return '';
+  return [
+    '<table id="fault-rows"><thead><tr>',
+    ...head.map((h) => `<th>${esc(h)}</th>`),
+    '</tr></thead><tbody>',
+    ...rows.map(
+      (r) => `<tr>${r.map((v, i) => (i === 0 ? `<th>${esc(v)}</th>` : `<td>${esc(v)}</td>`)).join('')}</tr>`,
+    ),
+    '</tbody></table>',
   ].join('');
 }
 
@@ -120,6 +136,7 @@ ${axisHtml.join('\n')}
 <div class="charts">${timelines.join('\n')}</div>
 <h2>Faults</h2>
 <ul>${faults.join('')}</ul>
+${faultTableHtml(report)}
 <h2>What this run shows</h2>
 ${shows.join('\n')}
 </body>

@@ -1,3 +1,4 @@
+import { faultMarkdown } from './fault-table.js';
 import { findings, switchSteps } from './findings.js';
 import type { LabReport } from './report.js';
 import { markdownTable } from './table.js';
@@ -34,6 +35,8 @@ export function reportMarkdown(report: LabReport): string {
     const not = r.faultsNotApplied.map((f) => `${f.kind} not applied (${f.reason})`);
     lines.push(`- \`${r.config}\`: ${[...done, ...switchSteps(r), ...not].join('; ') || 'none'}`);
   }
+  const perFault = faultMarkdown(report.runs);
+  if (perFault) lines.push('', 'Each fault against as long a window just before it:', '', perFault);
   const errorful = report.runs.filter((r) => Object.keys(r.errorsByType).length > 0);
   if (errorful.length > 0) {
     lines.push('', '## Errors by type', '');

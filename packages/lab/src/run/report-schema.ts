@@ -89,6 +89,16 @@ function recordOf(value: Check): Check {
   };
 }
 
+const windowFigures = shape({
+  requests: count,
+  throughput: nonNegative,
+  p50Ms: nullable(nonNegative),
+  p99Ms: nullable(nonNegative),
+  errors: count,
+  sessionsLost: count,
+  lostUpdates: count,
+});
+
 const fault = shape({
   at: count,
   kind: oneOf(FAULT_KINDS),
@@ -99,6 +109,8 @@ const fault = shape({
       p99MsBefore: nullable(count),
       p99MsDuring: nullable(count),
       errorsDuring: count,
+      before: optional(windowFigures),
+      during: optional(windowFigures),
     }),
   ),
 });

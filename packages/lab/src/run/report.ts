@@ -1,6 +1,6 @@
 import { cpus, totalmem } from 'node:os';
 import type { FaultKind } from './options.js';
-import type { TimelinePoint, TimingSummary } from './recorder.js';
+import type { TimelinePoint, TimingSummary, WindowFigures } from './recorder.js';
 import type { SwitchStep } from './rolling-switch.js';
 
 /** The version of `report.json`'s shape; it changes only when a field changes meaning or goes away. */
@@ -13,8 +13,8 @@ export interface FaultRecord {
   /** An instance id (`i2`) or the store server (`redis-server:43121`). */
   target: string;
   /**
-   * A network fault's cost: the highest per-second p99 in the fault's window and in as long a
-   * window just before it, and the errors during it (the latency cost per config).
+   * What the fault cost: the figures during its window (a network fault's hold, else the seconds
+   * after it) beside those of as long a window just before it (the latency cost per config).
    */
   impact?: FaultImpact;
 }
@@ -22,9 +22,13 @@ export interface FaultRecord {
 /** See {@link FaultRecord.impact}. */
 export interface FaultImpact {
   windowMs: number;
+  /** The highest per-second p99 in the window just before, and in the fault's. */
   p99MsBefore: number | null;
   p99MsDuring: number | null;
   errorsDuring: number;
+  /** Every figure of the window just before the fault, and of the fault's (whole seconds). */
+  before?: WindowFigures;
+  during?: WindowFigures;
 }
 
 /** A strategy switch `first>second`: the rolling restart and its verdict. */

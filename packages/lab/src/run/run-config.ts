@@ -4,8 +4,7 @@ import type { Cluster } from '../cluster.js';
 import type { ProxyKind } from '../cluster-options.js';
 import { auditCreates } from './audit.js';
 import type { LabConfig } from './config.js';
-import { faultHoldMs, planFaults, runFaults } from './faults.js';
-import { NetFaults, netemUnavailable } from '../netns/net-faults.js';
+import { faultHoldMs, faultWindowMs, planFaults, runFaults } from './faults.js';
 import type { NetTopology } from '../netns/topology.js';
 import { HeaderMeter } from './header-meter.js';
 import { httpText, InstanceSampler } from './instance-sampler.js';
@@ -71,14 +70,19 @@ export interface RunConfigOptions {
   userOffset?: number;
 }
 
-/** The impairment of the `latency` fault: 50 ± 10 ms and 1 % loss between an instance and the store. */
+/** The impairment of the `latency` fault: 50 ± 10 ms and 1 % loss between the instances and the store. */
 export const LATENCY_FAULT = { delayMs: 50, jitterMs: 10, lossPct: 1 } as const;
 
 /**
- * The highest per-second p99 within `holdMs` from `at`, and within as long just before it, and the
- * errors within the fault's seconds.
+ * A fault's cost: the highest per-second p99 within `holdMs` from `at` and within as long just
+ * before it, the errors within the fault's seconds, and every figure of both windows.
  */
-function faultImpact(timeline: readonly TimelinePoint[], at: number, holdMs: number): FaultImpact {
+function faultImpact(
+  rec: Recorder,
+  timeline: readonly TimelinePoint[],
+  at: number,
+  holdMs: number,
+): FaultImpact {
   const from = Math.floor(at / 1000);
   const to = Math.ceil((at + holdMs) / 1000);
   const span = to - from;
@@ -92,6 +96,8 @@ function faultImpact(timeline: readonly TimelinePoint[], at: number, holdMs: num
     p99MsBefore: worst(timeline.filter((p) => p.t >= from - span && p.t < from)),
     p99MsDuring: worst(during),
     errorsDuring: during.reduce((n, p) => n + p.errors, 0),
+    before: rec.window(Math.max(0, from - span) * 1000, from * 1000),
+    during: rec.window(from * 1000, to * 1000),
   };
 }
 
@@ -156,6 +162,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       seededUsers: o.users,
       postgres: o.postgres,
       proxy,
+      relayStore: o.faults.includes('latency') && !config.switchTo,
       ...(o.env ? { env: o.env } : {}),
       ...(o.stdio ? { stdio: o.stdio } : {}),
       ...(o.net ? { net: o.net } : {}),
@@ -163,10 +170,13 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     if ('skipped' in opened) return skippedRun(config, opened.skipped);
     shared = own = opened;
   }
-  const { store, storeHost } = shared;
+  const { store, storeHost, netFaults, noLatency } = shared;
 
   let report: RunReport | undefined;
   const dispatcher = new Agent({ keepAliveTimeout: 4000, connections: o.users + 4 });
+  // A network fault needs hosts of their own, and a store server on one of them.
+  const storeOnHost = storeHost !== undefined && store.spec.includes(storeHost.address);
+  const instanceIds = Array.from({ length: o.instances }, (_, k) => `i${k + 1}`);
   try {
     let startupMs: number;
     try {
@@ -186,16 +196,10 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     const stopped = () => rec.now() >= o.durationMs || o.signal?.aborted === true;
     const tick = setInterval(() => progress('load', rec), 250);
 
-    // A network fault needs hosts of their own, and a store server on one of them.
-    const storeOnHost = storeHost !== undefined && store.spec.includes(storeHost.address);
     const netReason = !o.net ? 'network faults need --network netns' : null;
-    const netFaults = o.net ? new NetFaults(o.net) : null;
     // Cut from the store when it has a host of its own, else from the other instances (a memory
     // strategy's backups live there).
-    const peersOf = (id: string) =>
-      storeOnHost
-        ? ['store']
-        : Array.from({ length: o.instances }, (_, k) => `i${k + 1}`).filter((x) => x !== id);
+    const peersOf = (id: string) => (storeOnHost ? ['store'] : instanceIds.filter((x) => x !== id));
     const rnd = mulberry32(deriveSeed(o.seed, 0xfa17));
     const victim = `i${rnd.int(1, o.instances)}`;
     const up = () => c.status().instances.filter((i) => i.state === 'up');
@@ -204,7 +208,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       ? { plan: [], notApplied: o.faults.map((kind) => ({ kind, reason: SWITCH_ONLY })) }
       : planFaults(o.faults, o.durationMs, store.restart ? null : (store.noRestart ?? 'no store server'), {
           partition: netReason,
-          latency: netReason ?? (o.net ? await netemUnavailable(o.net) : null),
+          latency: noLatency,
         });
     const switching = config.switchTo
       ? rollingSwitch(c, config, o.durationMs, () => rec.now(), stopped)
@@ -223,8 +227,14 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
         ...(netFaults
           ? {
               partition: (id: string) => netFaults.partition(id, peersOf(id)),
-              impair: (id: string) => netFaults.impair(id, peersOf(id), LATENCY_FAULT),
-              heal: (id: string) => netFaults.heal(id),
+              // Latency slows every instance's link to the store: its cost per config.
+              impair: async () => {
+                await Promise.all(instanceIds.map((id) => netFaults.impair(id, ['store'], LATENCY_FAULT)));
+              },
+              impairs: 'every instance',
+              heal: async (id: string) => {
+                await Promise.all([...new Set([id, ...instanceIds])].map((x) => netFaults.heal(x)));
+              },
               holdMs: (kind: 'partition' | 'latency') => faultHoldMs(kind, o.durationMs),
             }
           : {}),
@@ -286,8 +296,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
 
     const timeline = rec.timeline(loadMs);
     for (const f of recorded)
-      if (f.kind === 'partition' || f.kind === 'latency')
-        f.impact = faultImpact(timeline, f.at, faultHoldMs(f.kind, o.durationMs));
+      f.impact = faultImpact(rec, timeline, f.at, faultWindowMs(f.kind, o.durationMs));
     const t = meter.totals();
     const perRequest = (n: number | null, digits = 2) =>
       n === null || rec.requests === 0 ? null : round(n / rec.requests, digits);

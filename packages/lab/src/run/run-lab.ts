@@ -155,6 +155,7 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
             seededUsers: options.users * g.cells.length,
             postgres: o.postgres ?? LAB_DEFAULTS.postgres,
             proxy: g.proxy,
+            relayStore: options.faults.includes('latency') && !g.config.switchTo,
             stdio,
             ...(o.env ? { env: o.env } : {}),
             ...(o.net ? { net: o.net } : {}),
