@@ -1,8 +1,9 @@
 /**
  * A process of subscribing clients for the realtime bench. argv[2] is JSON
  * `{ mode, urls: [a, b], clients, maxSeq }`; client i connects to urls[i % 2]. Modes:
- * - `stateline`: raw `ws` sockets sending one `join`; the text of each frame is found by a byte
- *   search (no JSON.parse) — as light as a WebSocket client gets;
+ * - `stateline`: raw `ws` sockets (opened with `?batch=1`) sending one `join`; the text of each
+ *   message is found by a byte search (no JSON.parse) — as light as a WebSocket client gets; a
+ *   batch frame (a JSON array of messages) is searched for each message in turn;
  * - `socketio`: the same for Socket.IO: Engine.IO/Socket.IO spoken directly over `ws`
  *   (./sio-raw.ts), the `42["msg","…"]` frame searched the same way;
  * - `stateline-failover`: the Stateline client library (reconnects to the other URL and resumes
@@ -59,8 +60,18 @@ function recordAt(client: number, buf: Buffer, i: number): void {
 }
 
 const TEXT = Buffer.from('"text":"');
-/** A hub frame: `{"type":"message",…,"text":"<seq>:<ms>"}` (other types are skipped). */
+/**
+ * A hub frame: `{"type":"message",…,"text":"<seq>:<ms>"}` or a batch of them,
+ * `[{"type":"message",…},…]` (other types are skipped).
+ */
 function recordHubFrame(client: number, buf: Buffer): void {
+  if (buf[0] === 0x5b) {
+    for (let i = buf.indexOf(TEXT); i >= 0; i = buf.indexOf(TEXT, i)) {
+      i += TEXT.length;
+      recordAt(client, buf, i);
+    }
+    return;
+  }
   if (buf[9] !== 0x6d) return; // {"type":"m… — not a message (joined, presence)
   recordAt(client, buf, buf.indexOf(TEXT) + TEXT.length);
 }
@@ -78,7 +89,7 @@ for (let c = 0; c < config.clients; c++) {
   if (config.mode === 'stateline') {
     ready.push(
       new Promise((resolve, reject) => {
-        const ws = new WebSocket(home, { perMessageDeflate: false });
+        const ws = new WebSocket(`${home}?batch=1`, { perMessageDeflate: false });
         ws.on('error', reject);
         ws.on('open', () => ws.send('{"type":"join","room":"room"}'));
         ws.on('message', (data: Buffer) => {
