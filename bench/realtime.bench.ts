@@ -39,7 +39,8 @@
  * sio-raw.ts) rather than socket.io-client, whose decoding made the clients the bottleneck (p99
  * over 2 s at 250 msg/s in a first run). On 2 shared cores the subscribers and the publisher still
  * take a large part of the CPU; the server CPU column is what the comparison is about.
- * `--profile` runs the servers under `--cpu-prof` and prints their hottest functions.
+ * `--profile` runs the servers and the subscribers under `--cpu-prof` and prints their hottest
+ * functions. The table also has the subscribers' CPU per delivery (what the clients pay).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -76,7 +77,10 @@ const wire = (sys: System): 'stateline' | 'socketio' => (sys === 'socketio' ? 's
 const KILL = !process.argv.includes('--no-kill');
 /** `--flush=ms`: the hub's flushInterval (default: the hub's default, 10 ms). */
 const FLUSH = flag('flush', '');
-/** `--profile`: the server processes run under `--cpu-prof`; their hottest functions are printed. */
+/**
+ * `--profile`: the sweep's server and subscriber processes run under `--cpu-prof`; their hottest
+ * functions are printed.
+ */
 const PROFILE = process.argv.includes('--profile');
 const PROFILE_DIR = PROFILE ? mkdtempSync(join(tmpdir(), 'rtbench-prof-')) : '';
 const KILL_RATE = 200;
@@ -94,8 +98,14 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 let cluster: BenchCluster | undefined;
 
 const children = new Set<ChildProcess>();
-function spawn(file: string, args: string[], profile = false): ChildProcess {
-  const execArgv = ['--import', 'tsx', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [])];
+let profiles = 0;
+/** `profile`: the process runs under `--cpu-prof`, its profiles in a directory named after this label. */
+function spawn(file: string, args: string[], profile: string | false = false): ChildProcess {
+  const execArgv = [
+    '--import',
+    'tsx',
+    ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${join(PROFILE_DIR, `${profile}-${++profiles}`)}`] : []),
+  ];
   const p = fork(file.startsWith('/') ? file : HERE + file, args, {
     execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -152,9 +162,13 @@ async function startServers(sys: System, run: string): Promise<Server[]> {
                 sys === 'cluster' ? cluster!.spec : sys === 'nats' ? NATS_URL : REDIS_URL,
                 FLUSH,
               ],
-              PROFILE && run === 'sweep',
+              PROFILE && run === 'sweep' && `server-${sys}`,
             )
-          : spawn('socketio-server.ts', [`rtbench-sio-${TAG}-${run}`, REDIS_URL], PROFILE && run === 'sweep');
+          : spawn(
+              'socketio-server.ts',
+              [`rtbench-sio-${TAG}-${run}`, REDIS_URL],
+              PROFILE && run === 'sweep' && `server-${sys}`,
+            );
       const { port } = await request<{ port: number }>(proc, {}, 'ready');
       return {
         proc,
@@ -163,18 +177,24 @@ async function startServers(sys: System, run: string): Promise<Server[]> {
     }),
   );
 }
-const cpuOf = async (servers: Server[]) => {
-  const all = await Promise.all(
-    servers.map((s) => request<{ cpu: NodeJS.CpuUsage }>(s.proc, { fx: 'cpu' }, 'cpu')),
-  );
+/** CPU seconds (user + system) the processes used so far. */
+const cpuOf = async (procs: ChildProcess[]) => {
+  const all = await Promise.all(procs.map((p) => request<{ cpu: NodeJS.CpuUsage }>(p, { fx: 'cpu' }, 'cpu')));
   return all.reduce((sum, { cpu }) => sum + (cpu.user + cpu.system) / 1e6, 0);
 };
 
-async function startSubscribers(mode: string, servers: Server[], maxSeq: number): Promise<ChildProcess[]> {
+async function startSubscribers(
+  mode: string,
+  servers: Server[],
+  maxSeq: number,
+  profile: string | false = false,
+): Promise<ChildProcess[]> {
   const procs = [0, 1].map(() =>
-    spawn('subscribers.ts', [
-      JSON.stringify({ mode, urls: [servers[0]!.url, servers[1]!.url], clients: CLIENTS / 2, maxSeq }),
-    ]),
+    spawn(
+      'subscribers.ts',
+      [JSON.stringify({ mode, urls: [servers[0]!.url, servers[1]!.url], clients: CLIENTS / 2, maxSeq })],
+      profile,
+    ),
   );
   await Promise.all(procs.map((p) => request(p, {}, 'ready')));
   return procs;
@@ -280,6 +300,9 @@ interface Row {
   duplicates: number;
   cpuPer100k: number;
   cpuSeconds: number;
+  /** CPU seconds of the subscriber processes, and per 100,000 deliveries. */
+  clientCpuSeconds: number;
+  clientCpuPer100k: number;
 }
 
 interface Rig {
@@ -292,7 +315,7 @@ interface Rig {
 
 async function rig(sys: System, maxSeq: number): Promise<Rig> {
   const servers = await startServers(sys, 'sweep');
-  const subs = await startSubscribers(wire(sys), servers, maxSeq);
+  const subs = await startSubscribers(wire(sys), servers, maxSeq, PROFILE && `clients-${sys}`);
   const pub = await publisher(
     sys,
     servers.map((s) => s.url),
@@ -316,13 +339,16 @@ async function drain(r: Rig, from: number, to: number) {
 
 async function step(r: Rig, rate: number): Promise<Row> {
   for (const s of r.subs) s.send({ fx: 'reset' });
-  const cpu0 = await cpuOf(r.servers);
+  const procs = r.servers.map((s) => s.proc);
+  const cpu0 = await cpuOf(procs);
+  const clientCpu0 = await cpuOf(r.subs);
   const t0 = performance.now();
   const from = r.seq;
   r.seq = await publish(r.pub, from, rate, STEP_MS);
   const seconds = (performance.now() - t0) / 1000;
   const got = await drain(r, from, r.seq);
-  const cpu = (await cpuOf(r.servers)) - cpu0;
+  const cpu = (await cpuOf(procs)) - cpu0;
+  const clientCpu = (await cpuOf(r.subs)) - clientCpu0;
   return {
     sys: r.sys,
     rate,
@@ -338,6 +364,8 @@ async function step(r: Rig, rate: number): Promise<Row> {
     duplicates: got.duplicates,
     cpuSeconds: cpu,
     cpuPer100k: (cpu / Math.max(1, got.received)) * 100_000,
+    clientCpuSeconds: clientCpu,
+    clientCpuPer100k: (clientCpu / Math.max(1, got.received)) * 100_000,
   };
 }
 
@@ -356,6 +384,7 @@ function merge(rs: Row[]): Row {
   const sum = (f: (x: Row) => number) => rs.reduce((a, x) => a + f(x), 0);
   const received = sum((x) => x.received);
   const cpuSeconds = sum((x) => x.cpuSeconds);
+  const clientCpuSeconds = sum((x) => x.clientCpuSeconds);
   return {
     sys: rs[0]!.sys,
     rate: rs[0]!.rate,
@@ -371,6 +400,8 @@ function merge(rs: Row[]): Row {
     duplicates: sum((x) => x.duplicates),
     cpuSeconds,
     cpuPer100k: (cpuSeconds / Math.max(1, received)) * 100_000,
+    clientCpuSeconds,
+    clientCpuPer100k: (clientCpuSeconds / Math.max(1, received)) * 100_000,
   };
 }
 
@@ -411,7 +442,7 @@ async function sweep(): Promise<Row[]> {
         const row = merge(rs);
         rows.push(row);
         console.log(
-          `  ${sys.padEnd(9)} ${String(rate).padStart(5)}/s  ${Math.round(row.deliveriesPerSec).toLocaleString('en-US').padStart(9)} deliveries/s  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms  lost ${row.lost}  cpu ${row.cpuPer100k.toFixed(2)} s/100k  (p99 per round: ${rs.map((x) => x.p99.toFixed(0)).join(', ')}; lost per round: ${rs.map((x) => x.lost).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`,
+          `  ${sys.padEnd(9)} ${String(rate).padStart(5)}/s  ${Math.round(row.deliveriesPerSec).toLocaleString('en-US').padStart(9)} deliveries/s  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms  lost ${row.lost}  cpu ${row.cpuPer100k.toFixed(2)} s/100k, clients ${row.clientCpuPer100k.toFixed(2)} s/100k  (p99 per round: ${rs.map((x) => x.p99.toFixed(0)).join(', ')}; lost per round: ${rs.map((x) => x.lost).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`,
         );
         if (!ok(row)) fails.set(sys, (fails.get(sys) ?? 0) + 1);
         // Stop a system after its second failed rate, or at once when it collapsed (p99 > 1 s or
@@ -426,8 +457,8 @@ async function sweep(): Promise<Row[]> {
     if (PROFILE)
       await Promise.all(
         rigs
-          .flatMap((r) => r.servers)
-          .map((s) => new Promise((res) => (s.proc.once('exit', res), s.proc.send({ fx: 'exit' })))),
+          .flatMap((r) => [...r.servers.map((s) => s.proc), ...r.subs])
+          .map((p) => new Promise((res) => (p.once('exit', res), p.send({ fx: 'exit' })))),
       );
     await killAll();
   }
@@ -435,16 +466,20 @@ async function sweep(): Promise<Row[]> {
   return rows;
 }
 
-/** The servers' profiles (written on a clean exit): where their CPU went, by owner and function. */
+/** The servers' and subscribers' profiles (written on a clean exit): where their CPU went, by owner and function. */
 function printProfiles(): void {
-  for (const f of readdirSync(PROFILE_DIR).filter((x) => x.endsWith('.cpuprofile'))) {
-    const p = summarizeProfile(join(PROFILE_DIR, f), 25);
-    console.log(`  server profile ${f}: busy ${p.busyMs.toFixed(0)} ms, idle ${p.idleMs.toFixed(0)} ms`);
-    for (const o of p.owners) console.log(`    ${o.pct.toFixed(1).padStart(5)}%  ${o.name}`);
-    for (const fn of p.functions) console.log(`    ${fn.pct.toFixed(1).padStart(5)}%  ${fn.name}`);
-    if (!process.env.KEEP_PROFILES) rmSync(join(PROFILE_DIR, f));
-    else console.log(`    kept ${join(PROFILE_DIR, f)}`);
-  }
+  for (const dir of readdirSync(PROFILE_DIR).sort())
+    // CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile: thread 0 is the main one (tsx's module
+    // loader thread writes a profile of its own).
+    for (const f of readdirSync(join(PROFILE_DIR, dir)).filter((x) => /\.0\.\d+\.cpuprofile$/.test(x))) {
+      const file = join(PROFILE_DIR, dir, f);
+      const p = summarizeProfile(file, 25);
+      console.log(`  ${dir} (${f}): busy ${p.busyMs.toFixed(0)} ms, idle ${p.idleMs.toFixed(0)} ms`);
+      for (const o of p.owners) console.log(`    ${o.pct.toFixed(1).padStart(5)}%  ${o.name}`);
+      for (const fn of p.functions) console.log(`    ${fn.pct.toFixed(1).padStart(5)}%  ${fn.name}`);
+      if (process.env.KEEP_PROFILES) console.log(`    kept ${file}`);
+    }
+  if (!process.env.KEEP_PROFILES) rmSync(PROFILE_DIR, { recursive: true, force: true });
 }
 
 interface KillResult {
@@ -569,12 +604,12 @@ const steady = (sys: System) => {
   return top;
 };
 console.log(
-  '\n| system | msg/s | deliveries/s | p50 ms | p99 ms | lost | server CPU s / 100k deliveries | zero loss, p99 < 100 ms |',
+  '\n| system | msg/s | rounds | deliveries/s | p50 ms | p99 ms | lost | server CPU s / 100k deliveries | client CPU s / 100k | zero loss, p99 < 100 ms |',
 );
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |');
 for (const r of rows)
   console.log(
-    `| ${LABEL[r.sys]} | ${fmt(r.rate)} | ${fmt(r.deliveriesPerSec)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.lost)} | ${fmt(r.cpuPer100k, 2)} | ${ok(r) ? 'yes' : 'no'} |`,
+    `| ${LABEL[r.sys]} | ${fmt(r.rate)} | ${r.rounds} | ${fmt(r.deliveriesPerSec)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.lost)} | ${fmt(r.cpuPer100k, 2)} | ${fmt(r.clientCpuPer100k, 2)} | ${ok(r) ? 'yes' : 'no'} |`,
   );
 const sl = best('stateline');
 const sio = best('socketio');
@@ -610,7 +645,8 @@ for (const rate of RATES) {
   if (a && b)
     console.log(
       `this tree / ${BASELINE} at ${rate} msg/s: deliveries ${(a.deliveriesPerSec / b.deliveriesPerSec).toFixed(3)}, ` +
-        `p50 ${(a.p50 / b.p50).toFixed(2)}, p99 ${(a.p99 / b.p99).toFixed(2)}, server CPU per delivery ${(a.cpuPer100k / b.cpuPer100k).toFixed(3)}`,
+        `p50 ${(a.p50 / b.p50).toFixed(2)}, p99 ${(a.p99 / b.p99).toFixed(2)}, server CPU per delivery ${(a.cpuPer100k / b.cpuPer100k).toFixed(3)}, ` +
+        `client CPU per delivery ${(a.clientCpuPer100k / b.clientCpuPer100k).toFixed(3)}`,
     );
 }
 for (const rate of RATES) {

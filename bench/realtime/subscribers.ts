@@ -10,7 +10,8 @@
  *   from its last offset);
  * - `socketio-failover`: the raw Socket.IO client; on close a new connection to the other URL
  *   after 50–150 ms (what an app does when an instance dies: this adapter has no resume).
- * Message text is `<seq>:<send time ms>`. IPC: `{ fx: 'reset' }` clears latencies;
+ * Message text is `<seq>:<send time ms>`. IPC: `{ fx: 'reset' }` clears latencies; `{ fx: 'cpu' }`
+ * answers with process.cpuUsage(); `{ fx: 'exit' }` exits cleanly (writing a `--cpu-prof` profile);
  * `{ fx: 'report', from, to }` answers with unique messages received in [from, to), duplicates,
  * reconnects and the latency histogram (µs, compressed).
  */
@@ -130,7 +131,10 @@ await Promise.all(ready);
 process.send!({ fx: 'ready' });
 
 process.on('message', (m: { fx?: string; from?: number; to?: number }) => {
-  if (m?.fx === 'reset') {
+  if (m?.fx === 'cpu') process.send!({ fx: 'cpu', cpu: process.cpuUsage() });
+  else if (m?.fx === 'exit')
+    process.exit(0); // a clean exit writes the --cpu-prof profile
+  else if (m?.fx === 'reset') {
     histogram = hdr.build({
       lowestDiscernibleValue: 1,
       highestTrackableValue: 120_000_000,
