@@ -38,26 +38,40 @@ let histogram = hdr.build({
 });
 const now = () => performance.timeOrigin + performance.now();
 
-function record(client: number, seq: number, sentAt: number): void {
+/** Counts message `seq` for `client`, received at `at` (ms, the frame's arrival). */
+function record(client: number, seq: number, sentAt: number, at: number): void {
   if (seq > config.maxSeq) return;
   const s = seen[client]!;
   if (s[seq]) duplicates++;
   else s[seq] = 1;
-  histogram.recordValue(Math.max(1, Math.round((now() - sentAt) * 1000)));
+  histogram.recordValue(Math.max(1, Math.round((at - sentAt) * 1000)));
 }
 
 /** `"<seq>:<ms>"` → record. */
 function recordText(client: number, text: string): void {
   const colon = text.indexOf(':');
-  record(client, Number(text.slice(0, colon)), Number(text.slice(colon + 1)));
+  record(client, Number(text.slice(0, colon)), Number(text.slice(colon + 1)), now());
 }
 
-/** Parses `<seq>:<ms>"` starting at byte `i` of a raw frame. */
-function recordAt(client: number, buf: Buffer, i: number): void {
+/**
+ * Parses `<seq>:<ms>"` starting at byte `i` of a raw frame (digits read in place: no string is
+ * made, the same for every system). Returns where it stopped.
+ */
+function recordAt(client: number, buf: Buffer, i: number, at: number): number {
   let seq = 0;
   for (let c = buf[i]!; c !== 0x3a; c = buf[++i]!) seq = seq * 10 + (c - 48);
-  const end = buf.indexOf(0x22, i + 1);
-  record(client, seq, Number(buf.toString('latin1', i + 1, end)));
+  let ms = 0;
+  let c = buf[++i]!;
+  for (; c >= 48 && c <= 57; c = buf[++i]!) ms = ms * 10 + (c - 48);
+  if (c === 0x2e) {
+    let scale = 1;
+    for (c = buf[++i]!; c >= 48 && c <= 57; c = buf[++i]!) {
+      scale /= 10;
+      ms += (c - 48) * scale;
+    }
+  }
+  record(client, seq, ms, at);
+  return i;
 }
 
 const TEXT = Buffer.from('"text":"');
@@ -66,21 +80,20 @@ const TEXT = Buffer.from('"text":"');
  * `[{"type":"message",…},…]` (other types are skipped).
  */
 function recordHubFrame(client: number, buf: Buffer): void {
+  const at = now();
   if (buf[0] === 0x5b) {
-    for (let i = buf.indexOf(TEXT); i >= 0; i = buf.indexOf(TEXT, i)) {
-      i += TEXT.length;
-      recordAt(client, buf, i);
-    }
+    for (let i = buf.indexOf(TEXT); i >= 0; i = buf.indexOf(TEXT, i))
+      i = recordAt(client, buf, i + TEXT.length, at);
     return;
   }
   if (buf[9] !== 0x6d) return; // {"type":"m… — not a message (joined, presence)
-  recordAt(client, buf, buf.indexOf(TEXT) + TEXT.length);
+  recordAt(client, buf, buf.indexOf(TEXT) + TEXT.length, at);
 }
 
 const ARG = Buffer.from('","');
 /** A Socket.IO frame: `42["msg","<seq>:<ms>"]`. */
 function recordSioFrame(client: number, buf: Buffer): void {
-  recordAt(client, buf, buf.indexOf(ARG) + ARG.length);
+  recordAt(client, buf, buf.indexOf(ARG) + ARG.length, now());
 }
 
 const ready: Promise<void>[] = [];
