@@ -178,9 +178,18 @@ async function startServers(sys: System, run: string): Promise<Server[]> {
   );
 }
 /** CPU seconds (user + system) the processes used so far. */
-const cpuOf = async (procs: ChildProcess[]) => {
-  const all = await Promise.all(procs.map((p) => request<{ cpu: NodeJS.CpuUsage }>(p, { fx: 'cpu' }, 'cpu')));
-  return all.reduce((sum, { cpu }) => sum + (cpu.user + cpu.system) / 1e6, 0);
+const cpuOf = async (procs: ChildProcess[]) => (await usageOf(procs)).cpu;
+/** CPU seconds, and sockets a Stateline hub closed as slow consumers, so far. */
+const usageOf = async (procs: ChildProcess[]) => {
+  const all = await Promise.all(
+    procs.map((p) =>
+      request<{ cpu: NodeJS.CpuUsage; stats?: { slowConsumers: number } }>(p, { fx: 'cpu' }, 'cpu'),
+    ),
+  );
+  return {
+    cpu: all.reduce((sum, { cpu }) => sum + (cpu.user + cpu.system) / 1e6, 0),
+    slow: all.reduce((sum, { stats }) => sum + (stats?.slowConsumers ?? 0), 0),
+  };
 };
 
 async function startSubscribers(
@@ -300,6 +309,8 @@ interface Row {
   duplicates: number;
   cpuPer100k: number;
   cpuSeconds: number;
+  /** Sockets the hub closed as slow consumers (Stateline; the raw subscribers do not reconnect). */
+  slowConsumers: number;
   /** CPU seconds of the subscriber processes, and per 100,000 deliveries. */
   clientCpuSeconds: number;
   clientCpuPer100k: number;
@@ -340,14 +351,15 @@ async function drain(r: Rig, from: number, to: number) {
 async function step(r: Rig, rate: number): Promise<Row> {
   for (const s of r.subs) s.send({ fx: 'reset' });
   const procs = r.servers.map((s) => s.proc);
-  const cpu0 = await cpuOf(procs);
+  const { cpu: cpu0, slow: slow0 } = await usageOf(procs);
   const clientCpu0 = await cpuOf(r.subs);
   const t0 = performance.now();
   const from = r.seq;
   r.seq = await publish(r.pub, from, rate, STEP_MS);
   const seconds = (performance.now() - t0) / 1000;
   const got = await drain(r, from, r.seq);
-  const cpu = (await cpuOf(procs)) - cpu0;
+  const usage = await usageOf(procs);
+  const cpu = usage.cpu - cpu0;
   const clientCpu = (await cpuOf(r.subs)) - clientCpu0;
   return {
     sys: r.sys,
@@ -363,6 +375,7 @@ async function step(r: Rig, rate: number): Promise<Row> {
     lost: got.expected - got.received,
     duplicates: got.duplicates,
     cpuSeconds: cpu,
+    slowConsumers: usage.slow - slow0,
     cpuPer100k: (cpu / Math.max(1, got.received)) * 100_000,
     clientCpuSeconds: clientCpu,
     clientCpuPer100k: (clientCpu / Math.max(1, got.received)) * 100_000,
@@ -399,6 +412,7 @@ function merge(rs: Row[]): Row {
     lost: sum((x) => x.lost),
     duplicates: sum((x) => x.duplicates),
     cpuSeconds,
+    slowConsumers: sum((x) => x.slowConsumers),
     cpuPer100k: (cpuSeconds / Math.max(1, received)) * 100_000,
     clientCpuSeconds,
     clientCpuPer100k: (clientCpuSeconds / Math.max(1, received)) * 100_000,
@@ -442,7 +456,7 @@ async function sweep(): Promise<Row[]> {
         const row = merge(rs);
         rows.push(row);
         console.log(
-          `  ${sys.padEnd(9)} ${String(rate).padStart(5)}/s  ${Math.round(row.deliveriesPerSec).toLocaleString('en-US').padStart(9)} deliveries/s  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms  lost ${row.lost}  cpu ${row.cpuPer100k.toFixed(2)} s/100k, clients ${row.clientCpuPer100k.toFixed(2)} s/100k  (p99 per round: ${rs.map((x) => x.p99.toFixed(0)).join(', ')}; lost per round: ${rs.map((x) => x.lost).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`,
+          `  ${sys.padEnd(9)} ${String(rate).padStart(5)}/s  ${Math.round(row.deliveriesPerSec).toLocaleString('en-US').padStart(9)} deliveries/s  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms  lost ${row.lost}  cpu ${row.cpuPer100k.toFixed(2)} s/100k, clients ${row.clientCpuPer100k.toFixed(2)} s/100k  (p99 per round: ${rs.map((x) => x.p99.toFixed(0)).join(', ')}; lost per round: ${rs.map((x) => x.lost).join(', ')}; ${row.slowConsumers ? `slow consumers closed ${row.slowConsumers}; ` : ''}load ${loadavg()[0]!.toFixed(1)})`,
         );
         if (!ok(row)) fails.set(sys, (fails.get(sys) ?? 0) + 1);
         // Stop a system after its second failed rate, or at once when it collapsed (p99 > 1 s or
