@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- realtime [--rates=250,500,...,8000] [--step=2000] [--rounds=3] [--clients=200]
- *   [--only=stateline,cluster,nats,socketio] [--flush=ms] [--no-kill] [--profile] [--baseline=<dir>]`
+ *   [--only=stateline,cluster,nats,socketio] [--flush=ms] [--no-kill] [--profile] [--baseline=<dir>]
+ *   [--every-rate]`
  *
  * `--baseline=<dir>` (another checkout of this repository, built) adds a third system, `previous`:
  * the same Stateline server run from that checkout, so a change of the library is compared with
@@ -27,7 +28,7 @@
  * A rate passes ("lossless") when no round lost a delivery and the merged p99 is under 100 ms.
  * The default sweep climbs to 8,000 msg/s so each system's ceiling shows; a system stops
  * climbing after its second failed rate, or at once when a rate collapses (merged p99 > 1 s or
- * more than 10 % lost).
+ * more than 10 % lost); `--every-rate` runs every rate for every system.
  *
  * Instance kill (`--no-kill` skips): fresh servers and `clients` failover subscribers (the
  * Stateline client library, which resumes from its last offset; for Socket.IO a new connection
@@ -75,6 +76,8 @@ if (ONLY.includes('previous') && !BASELINE) throw new Error('--only=previous nee
 /** What the subscribers and the publisher speak: the previous build is a Stateline hub too. */
 const wire = (sys: System): 'stateline' | 'socketio' => (sys === 'socketio' ? 'socketio' : 'stateline');
 const KILL = !process.argv.includes('--no-kill');
+/** `--every-rate`: no system stops climbing (for CPU comparisons at fixed rates on a loaded machine). */
+const EVERY_RATE = process.argv.includes('--every-rate');
 /** `--flush=ms`: the hub's flushInterval (default: the hub's default, 10 ms). */
 const FLUSH = flag('flush', '');
 /**
@@ -462,7 +465,7 @@ async function sweep(): Promise<Row[]> {
         // Stop a system after its second failed rate, or at once when it collapsed (p99 > 1 s or
         // more than 10 % lost): higher rates would only flood the machine for the others.
         const collapsed = row.p99 > 1000 || row.lost > 0.1 * row.expected;
-        if (collapsed || (fails.get(sys) ?? 0) >= FAILS_TO_STOP) climbing.delete(sys);
+        if (!EVERY_RATE && (collapsed || (fails.get(sys) ?? 0) >= FAILS_TO_STOP)) climbing.delete(sys);
       }
       if (climbing.size === 0) break;
     }
