@@ -248,15 +248,23 @@ interface Publisher {
   close(): void;
 }
 async function publisher(sys: System, urls: string[]): Promise<Publisher> {
+  let closing = false;
   if (wire(sys) === 'stateline') {
     const sockets = await Promise.all(
       urls.map(
         (u) =>
           new Promise<WebSocket>((resolve, reject) => {
-            const ws = new WebSocket(u, { perMessageDeflate: false });
+            // A member of the room like any (a send needs a join): it gets every message too, as
+            // batch frames where the hub sends them, read and dropped. If the hub closes it (a slow
+            // consumer: this process was starved), nothing more is published: say so.
+            const ws = new WebSocket(`${u}?batch=1`, { perMessageDeflate: false });
             ws.on('error', reject);
             ws.on('open', () => ws.send('{"type":"join","room":"room"}'));
             ws.on('message', (d: Buffer) => d[9] === 0x6a && resolve(ws)); // joined
+            ws.on('close', (code: number, reason: Buffer) => {
+              if (!closing)
+                console.log(`  ${sys}: the publisher's socket was closed (${code} ${reason.toString()})`);
+            });
           }),
       ),
     );
@@ -265,7 +273,10 @@ async function publisher(sys: System, urls: string[]): Promise<Publisher> {
         sockets[seq % sockets.length]!.send(
           `{"type":"send","room":"room","id":"p${seq}","text":"${seq}:${now()}"}`,
         ),
-      close: () => sockets.forEach((s) => s.terminate()),
+      close: () => {
+        closing = true;
+        sockets.forEach((s) => s.terminate());
+      },
     };
   }
   const sockets = await Promise.all(urls.map((u) => openRawSocketIo(u, () => {})));
