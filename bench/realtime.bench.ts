@@ -27,7 +27,7 @@
  * (no round is picked), loss summed, deliveries/s and CPU per delivery over the rounds' totals.
  * A rate passes ("lossless") when no round lost a delivery and the merged p99 is under 100 ms.
  * The default sweep climbs to 8,000 msg/s so each system's ceiling shows; a system stops
- * climbing after its second failed rate, or at once when a rate collapses (merged p99 > 1 s or
+ * climbing after two failed rates in a row, or at once when a rate collapses (merged p99 > 1 s or
  * more than 10 % lost); `--every-rate` runs every rate for every system.
  *
  * Instance kill (`--no-kill` skips): fresh servers and `clients` failover subscribers (the
@@ -436,7 +436,7 @@ function merge(rs: Row[]): Row {
 
 /** A rate passes when no round lost anything and the merged p99 is under 100 ms. */
 const ok = (r: Row) => r.lost === 0 && r.p99 < 100;
-/** A system stops climbing after this many failed rates (or at once on a collapse). */
+/** A system stops climbing after this many failed rates in a row (or at once on a collapse). */
 const FAILS_TO_STOP = 2;
 
 /**
@@ -473,9 +473,10 @@ async function sweep(): Promise<Row[]> {
         console.log(
           `  ${sys.padEnd(9)} ${String(rate).padStart(5)}/s  ${Math.round(row.deliveriesPerSec).toLocaleString('en-US').padStart(9)} deliveries/s  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms  lost ${row.lost}  cpu ${row.cpuPer100k.toFixed(2)} s/100k, clients ${row.clientCpuPer100k.toFixed(2)} s/100k  (p99 per round: ${rs.map((x) => x.p99.toFixed(0)).join(', ')}; lost per round: ${rs.map((x) => x.lost).join(', ')}; ${row.slowConsumers ? `slow consumers closed ${row.slowConsumers}; ` : ''}load ${loadavg()[0]!.toFixed(1)})`,
         );
-        if (!ok(row)) fails.set(sys, (fails.get(sys) ?? 0) + 1);
-        // Stop a system after its second failed rate, or at once when it collapsed (p99 > 1 s or
-        // more than 10 % lost): higher rates would only flood the machine for the others.
+        fails.set(sys, ok(row) ? 0 : (fails.get(sys) ?? 0) + 1);
+        // Stop a system after two failed rates in a row (one alone may be a neighbour's burst), or
+        // at once when it collapsed (p99 > 1 s or more than 10 % lost): higher rates would only
+        // flood the machine for the others.
         const collapsed = row.p99 > 1000 || row.lost > 0.1 * row.expected;
         if (!EVERY_RATE && (collapsed || (fails.get(sys) ?? 0) >= FAILS_TO_STOP)) climbing.delete(sys);
       }
