@@ -475,8 +475,8 @@ async function sweep(): Promise<Row[]> {
         );
         fails.set(sys, ok(row) ? 0 : (fails.get(sys) ?? 0) + 1);
         // Stop a system after two failed rates in a row (one alone may be a neighbour's burst), or
-        // at once when it collapsed (half the deliveries over 1 s late, or more than 10 % lost): higher rates would only
-        // flood the machine for the others.
+        // at once when it collapsed (half the deliveries over 1 s late, or more than 10 % lost):
+        // higher rates would only flood the machine for the others.
         const collapsed = row.p50 > 1000 || row.lost > 0.1 * row.expected;
         if (!EVERY_RATE && (collapsed || (fails.get(sys) ?? 0) >= FAILS_TO_STOP)) climbing.delete(sys);
       }
