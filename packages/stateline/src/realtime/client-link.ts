@@ -1,7 +1,7 @@
 import { StatelineError } from '../errors.js';
 import { backoff } from './backoff.js';
 import type { ClientStats, WebSocketConstructor, WebSocketLike } from './client-types.js';
-import { CLOSE_CODES, type ServerFrame } from './protocol.js';
+import { CLOSE_CODES, type BatchFrame, type ServerFrame } from './protocol.js';
 
 const OPEN = 1;
 
@@ -126,7 +126,8 @@ export class ClientLink {
   private open(): void {
     if (this.closed || !this.ctor) return;
     const base = this.urls[this.urlIndex % this.urls.length]!;
-    const url = `${base}${base.includes('?') ? '&' : '?'}anon=${this.anonymousId}`;
+    // batch=1: this client unpacks batch frames (a JSON array of `message` frames).
+    const url = `${base}${base.includes('?') ? '&' : '?'}anon=${this.anonymousId}&batch=1`;
     let ws: WebSocketLike;
     try {
       ws = this.o.headers ? new this.ctor(url, [], { headers: this.o.headers }) : new this.ctor(url);
@@ -148,13 +149,14 @@ export class ClientLink {
     ws.onmessage = (ev) => {
       this.alive();
       if (typeof ev.data !== 'string') return;
-      let f: ServerFrame;
+      let f: ServerFrame | BatchFrame;
       try {
-        f = JSON.parse(ev.data) as ServerFrame;
+        f = JSON.parse(ev.data) as ServerFrame | BatchFrame;
       } catch {
         return;
       }
-      this.on.frame(f);
+      if (Array.isArray(f)) for (const one of f) this.on.frame(one);
+      else this.on.frame(f);
     };
     ws.onerror = () => {}; // a close event follows
     ws.onclose = (ev) => this.onClose(ws, ev.code, ev.reason);

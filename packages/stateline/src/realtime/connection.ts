@@ -32,15 +32,19 @@ const CLOSE_GRACE_MS = 5000;
  * 'drain'), frames wait in a bounded queue; beyond `queueLimit` the slow-consumer policy applies.
  * `ws` only handles reads, pings and the close handshake: it never has data of its own queued
  * (no compression, no fragments), so writing beside it keeps frames whole and ordered.
+ * A socket opened with `?batch=1` (`batches`) may also get batch frames (several `message`s in
+ * one frame, {@link writeShared}); `queueLimit` counts the messages inside them.
  */
 export class Connection {
   /** Rooms this socket is in, by name. */
   readonly rooms = new Set<string>();
   /** Answered the last ping. */
   alive = true;
-  /** Waiting frames; a `message` frame is marked so deliveries count only those. */
-  private queue: Array<{ frame: Buffer; counted: boolean }> = [];
+  /** Waiting frames with the `message`s each holds (0: a control frame; > 1: a batch frame). */
+  private queue: Array<{ frame: Buffer; count: number }> = [];
   private queueHead = 0;
+  /** What waits, against `queueLimit`: messages, plus 1 per control frame. */
+  private backlog = 0;
   private congested = false;
   private closed = false;
 
@@ -52,6 +56,8 @@ export class Connection {
     private readonly queueLimit: number,
     private readonly policy: 'disconnect' | 'drop-oldest',
     private readonly events: ConnectionEvents,
+    /** The client reads batch frames (it opened with `?batch=1`). */
+    readonly batches = false,
   ) {
     raw.on('drain', this.pump);
   }
@@ -77,10 +83,23 @@ export class Connection {
 
   /** Writes one prepared frame (`message` when `counted`). */
   write(frame: Buffer, counted: boolean): void {
+    this.put(frame, counted ? 1 : 0);
+  }
+
+  /**
+   * Writes a batch frame holding `count` messages up to offset `to`, the same Buffer for every
+   * socket of the room that needs all of them. Returns the new `last` (`to`).
+   */
+  writeShared(frame: Buffer, count: number, to: number): number {
+    this.put(frame, count);
+    return to;
+  }
+
+  private put(frame: Buffer, count: number): void {
     if (!this.open) return;
-    if (this.congested || this.queued > 0) return this.enqueue(frame, counted);
+    if (this.congested || this.queued > 0) return this.enqueue(frame, count);
     if (!this.raw.write(frame)) this.congested = true;
-    if (counted) this.events.delivered(1);
+    if (count > 0) this.events.delivered(count);
   }
 
   /**
@@ -95,7 +114,7 @@ export class Connection {
     for (const o of batch) {
       if (o.offset <= last) continue;
       last = o.offset;
-      if (this.congested || this.queued > 0) this.enqueue(o.frame, true);
+      if (this.congested || this.queued > 0) this.enqueue(o.frame, 1);
       else {
         if (!this.raw.write(o.frame)) this.congested = true;
         n++;
@@ -147,17 +166,27 @@ export class Connection {
     });
   }
 
-  private enqueue(frame: Buffer, counted: boolean): void {
-    this.queue.push({ frame, counted });
-    if (this.queued <= this.queueLimit) return;
+  private enqueue(frame: Buffer, count: number): void {
+    this.queue.push({ frame, count });
+    this.backlog += Math.max(1, count);
+    if (this.backlog <= this.queueLimit) return;
     if (this.policy === 'disconnect') return this.tooSlow();
-    // Drop the oldest `message`; control frames (`joined`, `presence`, `error`) are kept.
+    // Drop the oldest message frames (a batch frame goes whole) until the backlog fits again;
+    // control frames (`joined`, `presence`, `error`) are kept.
     let i = this.queueHead;
-    while (i < this.queue.length && !this.queue[i]!.counted) i++;
-    if (i === this.queue.length) return;
-    if (i === this.queueHead) this.queueHead++;
-    else this.queue.splice(i, 1);
-    this.events.dropped(1);
+    let dropped = 0;
+    while (this.backlog > this.queueLimit && i < this.queue.length) {
+      const q = this.queue[i]!;
+      if (q.count === 0) {
+        i++;
+        continue;
+      }
+      if (i === this.queueHead) i = ++this.queueHead;
+      else this.queue.splice(i, 1);
+      this.backlog -= q.count;
+      dropped += q.count;
+    }
+    if (dropped > 0) this.events.dropped(dropped);
     this.compact();
   }
 
@@ -175,13 +204,15 @@ export class Connection {
     let n = 0;
     while (this.queued > 0 && !this.congested) {
       const q = this.queue[this.queueHead++]!;
+      this.backlog -= Math.max(1, q.count);
       if (!this.raw.write(q.frame)) this.congested = true;
-      if (q.counted) n++;
+      n += q.count;
     }
     this.raw.uncork();
     if (this.queued === 0) {
       this.queue = [];
       this.queueHead = 0;
+      this.backlog = 0;
     } else this.compact();
     if (n > 0) this.events.delivered(n);
   };
@@ -199,6 +230,7 @@ export class Connection {
     this.closed = true;
     this.queue = [];
     this.queueHead = 0;
+    this.backlog = 0;
     this.raw.off('drain', this.pump);
     try {
       this.ws.close(code, reason);
@@ -214,6 +246,7 @@ export class Connection {
     this.closed = true;
     this.queue = [];
     this.queueHead = 0;
+    this.backlog = 0;
     this.raw.off('drain', this.pump);
   }
 }

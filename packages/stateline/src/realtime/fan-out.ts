@@ -1,12 +1,16 @@
 import type { Connection, Outgoing } from './connection.js';
 import { flushDelay } from './flush-pacer.js';
 import type { Member } from './membership.js';
+import { batchFrame } from './ws-frame.js';
 
 /**
  * Batched fan-out of one room's live messages to its local sockets. A message's frame is built
  * once and the same Buffer goes to every socket; each flush is one write call (and usually one
- * syscall) per socket. A socket still catching up from the Log gets the batch held back instead,
- * up to `queueLimit` frames (beyond that it must read the Log up to the live edge).
+ * syscall) per socket. When a flush carries several messages, the sockets that read batch frames
+ * and need all of them get ONE batch frame (a JSON array of the `message`s), built once per flush
+ * and shared; the others get the message frames one by one. A quiet room's flush carries one
+ * message, written as is. A socket still catching up from the Log gets the batch held back
+ * instead, up to `queueLimit` frames (beyond that it must read the Log up to the live edge).
  *
  * @example
  * ```ts
@@ -48,6 +52,9 @@ export class FanOut {
     const batch = this.outbox;
     if (batch.length === 0) return;
     this.outbox = [];
+    const first = batch[0]!.offset;
+    const to = batch[batch.length - 1]!.offset;
+    let shared: Buffer | undefined;
     for (const m of this.members.values()) {
       if (m.catching) {
         if (m.overflow) continue;
@@ -58,7 +65,10 @@ export class FanOut {
         }
         continue;
       }
-      m.last = m.conn.writeBatch(batch, m.last);
+      if (batch.length > 1 && m.conn.batches && m.last < first) {
+        shared ??= batchFrame(batch.map((o) => o.frame));
+        m.last = m.conn.writeShared(shared, batch.length, to);
+      } else m.last = m.conn.writeBatch(batch, m.last);
     }
   };
 }

@@ -89,7 +89,13 @@ export class RealtimeHub implements Hub {
       stats: this.counters as HubStats,
       warn: this.warn,
     };
-    this.gate = new UpgradeGate(o, ws, sessions, (w, raw, who) => this.adopt(w, raw, who), this.warn);
+    this.gate = new UpgradeGate(
+      o,
+      ws,
+      sessions,
+      (w, raw, who, batches) => this.adopt(w, raw, who, batches),
+      this.warn,
+    );
     this.registry = new RoomRegistry(ctx);
     if (o.pingInterval !== false) {
       this.pingTimer = setInterval(() => this.pingAll(), o.pingInterval);
@@ -117,7 +123,7 @@ export class RealtimeHub implements Hub {
     this.gate.handleUpgrade(req, socket, head);
   }
 
-  private adopt(ws: WebSocket, raw: Duplex, who: Identity): void {
+  private adopt(ws: WebSocket, raw: Duplex, who: Identity, batches: boolean): void {
     const r = this.o.rateLimit;
     const conn = new Connection(
       ws,
@@ -131,6 +137,7 @@ export class RealtimeHub implements Hub {
         slow: () => this.counters.slowConsumers++,
         delivered: (n) => (this.counters.deliveries += n),
       },
+      batches,
     );
     this.conns.set(conn, new Map());
     ws.on('message', (data, isBinary) => this.onFrame(conn, data, isBinary));

@@ -65,6 +65,13 @@ export interface MessageFrame {
   at: number;
 }
 
+/**
+ * A batch frame: a JSON array of `message` frames of one room, in offset order. Only a client that
+ * opened its WebSocket with `?batch=1` gets them, and only from a flush that carries several
+ * messages (under load); it handles each element as if it had come alone.
+ */
+export type BatchFrame = MessageFrame[];
+
 /** `presence {room, members}`: everyone in the room on any instance, sorted; sent on every change. */
 export interface PresenceFrame {
   type: 'presence';
@@ -91,7 +98,7 @@ export interface PongFrame {
   type: 'pong';
 }
 
-/** What the hub sends. */
+/** What the hub sends (and, to a client that asked for them, {@link BatchFrame}s). */
 export type ServerFrame = JoinedFrame | MessageFrame | PresenceFrame | ErrorFrame | PongFrame;
 
 /**

@@ -15,8 +15,11 @@ import type { WsModule } from './ws-peer.js';
 const ANON_ID = /^[\w-]{8,64}$/;
 const noop = () => {};
 
-/** Takes an accepted WebSocket, its upgraded TCP socket and who is on it. */
-export type AcceptSocket = (ws: WebSocket, raw: Duplex, who: Identity) => void;
+/**
+ * Takes an accepted WebSocket, its upgraded TCP socket, who is on it and whether the client reads
+ * batch frames (it asked with `?batch=1`).
+ */
+export type AcceptSocket = (ws: WebSocket, raw: Duplex, who: Identity, batches: boolean) => void;
 
 /** Writes a plain HTTP answer on an upgrade socket and closes it. */
 function refuse(socket: Duplex, status: number, detail: string): void {
@@ -117,13 +120,15 @@ export class UpgradeGate {
       }
     }
     if (socket.destroyed || this.closed) return;
-    const anon = new URL(req.url ?? '/', 'http://h').searchParams.get('anon');
+    const query = new URL(req.url ?? '/', 'http://h').searchParams;
+    const anon = query.get('anon');
+    const batches = query.get('batch') === '1';
     const who: Identity = {
       userId,
       handle,
       name: userId ?? `anon:${anon && ANON_ID.test(anon) ? anon : randomUUID()}`,
     };
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.opened(ws, socket, who));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.opened(ws, socket, who, batches));
   }
 
   private originAllowed(req: IncomingMessage): boolean {
@@ -137,11 +142,11 @@ export class UpgradeGate {
     }
   }
 
-  private opened(ws: WebSocket, raw: Duplex, who: Identity): void {
+  private opened(ws: WebSocket, raw: Duplex, who: Identity, batches: boolean): void {
     ws.on('error', noop); // ws closes the socket itself; nothing to add
     if (this.closed) return void ws.close(CLOSE_CODES.GOING_AWAY, 'SL_ERR_CLOSED');
     if (who.userId === null && !this.o.anonymous)
       return void ws.close(CLOSE_CODES.UNAUTHENTICATED, 'SL_ERR_REALTIME_UNAUTHENTICATED');
-    this.accept(ws, raw, who);
+    this.accept(ws, raw, who, batches);
   }
 }

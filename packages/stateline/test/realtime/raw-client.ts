@@ -11,8 +11,10 @@ export interface RawFrame {
 }
 
 export class RawClient {
-  /** Text frames received, parsed. */
+  /** Text frames received, parsed; the elements of a batch frame (a JSON array) one by one. */
   readonly messages: Array<Record<string, unknown>> = [];
+  /** Batch frames received, each the messages it held. */
+  readonly batches: Array<Array<Record<string, unknown>>> = [];
   /** Close code from the server's close frame, once seen. */
   closeCode: number | undefined;
   closeReason = '';
@@ -146,8 +148,14 @@ export class RawClient {
       if (this.buf.length < off + len) break;
       const payload = this.buf.subarray(off, off + len);
       this.buf = this.buf.subarray(off + len);
-      if (opcode === 1) this.messages.push(JSON.parse(payload.toString('utf8')) as Record<string, unknown>);
-      else if (opcode === 8) {
+      if (opcode === 1) {
+        const v = JSON.parse(payload.toString('utf8')) as
+          Record<string, unknown> | Array<Record<string, unknown>>;
+        if (Array.isArray(v)) {
+          this.batches.push(v);
+          this.messages.push(...v);
+        } else this.messages.push(v);
+      } else if (opcode === 8) {
         this.closeCode = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
         this.closeReason = payload.subarray(2).toString('utf8');
       } else if (opcode === 9) this.sendFrame(payload, 10); // answer pings
