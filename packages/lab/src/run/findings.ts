@@ -67,12 +67,6 @@ function scalability(list: Ran[], report: LabReport): string[] {
   return out;
 }
 
-/** For bearer users: `, 120 token refreshes and 0 refresh families lost`; nothing for cookies. */
-function refreshes(r: RunReport): string {
-  if (r.credentials !== 'bearer' || !r.refresh) return '';
-  return `, ${plural(r.refresh.refreshed, 'token refresh', 'token refreshes')} and ${plural(r.refresh.familiesLost, 'refresh family', 'refresh families')} lost`;
-}
-
 function faultTolerance(list: Ran[]): string[] {
   const out: string[] = [];
   for (const r of list) {
@@ -80,7 +74,7 @@ function faultTolerance(list: Ran[]): string[] {
     const storeRestart = r.faults.find((f) => f.kind === 'store-restart');
     if (!kill && !storeRestart) {
       out.push(
-        `${c(r)} ran without faults: ${plural(r.errors, 'error')}, ${plural(r.sessionsLost, 'lost session')}, ${plural(r.lostUpdates ?? 0, 'lost update')}, ${plural(r.staleReads ?? 0, 'stale read')}${refreshes(r)}.`,
+        `${c(r)} ran without faults: ${plural(r.errors, 'error')}, ${plural(r.sessionsLost, 'lost session')}, ${plural(r.lostUpdates ?? 0, 'lost update')}, ${plural(r.staleReads ?? 0, 'stale read')}.`,
       );
       continue;
     }
@@ -107,7 +101,7 @@ function faultTolerance(list: Ran[]): string[] {
       );
     }
     out.push(
-      `${c(r)}: ${parts.join('; ')}. In all: ${plural(r.errors, 'error')}, ${plural(r.sessionsLost, 'lost session')}, ${plural(r.lostUpdates ?? 0, 'lost update')}, ${plural(r.staleReads ?? 0, 'stale read')}, ${plural(r.duplicateOrders ?? 0, 'duplicate order')}${refreshes(r)}.`,
+      `${c(r)}: ${parts.join('; ')}. In all: ${plural(r.errors, 'error')}, ${plural(r.sessionsLost, 'lost session')}, ${plural(r.lostUpdates ?? 0, 'lost update')}, ${plural(r.staleReads ?? 0, 'stale read')}, ${plural(r.duplicateOrders ?? 0, 'duplicate order')}.`,
     );
   }
   // What the workload's own checks and timings say (an entities run: oversold, lost, takeover).
