@@ -417,6 +417,27 @@ describe('what this run shows', () => {
     assert.doesNotMatch(tolerance, /`server\/sqlite`[^`]*tokens/);
   });
 
+  it('names a --proxy run apart and compares it with the same config through the built-in gateway', () => {
+    const r = sampleReport([
+      ranRun('server/sqlite', { throughput: 600, latencyMs: { p50: 30, p95: 130, p99: 290, max: 800 } }),
+      ranRun('server/sqlite', {
+        proxy: 'haproxy',
+        throughput: 1150,
+        latencyMs: { p50: 3, p95: 50, p99: 190, max: 1900 },
+      }),
+    ]);
+    const text = findings(r)
+      .map((f) => f.sentences.join(' '))
+      .join('\n');
+    assert.match(
+      text,
+      /`server\/sqlite` via haproxy: 1150 req\/s and p99 190\.0 ms, against 600 req\/s and p99 290\.0 ms through the built-in gateway \(1\.92× its throughput\)\./,
+    );
+    // Every sentence about one of the two runs says which one it is.
+    assert.match(text, /`server\/sqlite` via haproxy: killing/);
+    assert.match(text, /`server\/sqlite`: killing/);
+  });
+
   it('says nothing when nothing ran', () => {
     assert.deepEqual(
       findings(
