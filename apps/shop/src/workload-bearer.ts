@@ -54,6 +54,11 @@ export async function tokenLogin(user: WorkloadUser, s: BearerState): Promise<bo
  * The bearer workload's counters in the lab report's `counters`: refreshes answered with new
  * tokens, and refreshes refused (401) for a token family the client never gave up (a family lost:
  * this client forgets its tokens whenever it ends a family, so a refusal means the app lost it).
+ *
+ * @example
+ * ```ts
+ * const lost = report.runs[0].counters?.[REFRESH_COUNTERS.familiesLost]; // 0 on a sound cluster
+ * ```
  */
 export const REFRESH_COUNTERS = {
   refreshed: 'tokens.refreshed',
