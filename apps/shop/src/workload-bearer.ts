@@ -51,6 +51,21 @@ export async function tokenLogin(user: WorkloadUser, s: BearerState): Promise<bo
 }
 
 /**
+ * The bearer workload's counters in the lab report's `counters`: refreshes answered with new
+ * tokens, and refreshes refused (401) for a token family the client never gave up (a family lost:
+ * this client forgets its tokens whenever it ends a family, so a refusal means the app lost it).
+ *
+ * @example
+ * ```ts
+ * const lost = report.runs[0].counters?.[REFRESH_COUNTERS.familiesLost]; // 0 on a sound cluster
+ * ```
+ */
+export const REFRESH_COUNTERS = {
+  refreshed: 'tokens.refreshed',
+  familiesLost: 'tokens.familiesLost',
+} as const;
+
+/**
  * Rotates the tokens (`POST /api/tokens/refresh` with an Idempotency-Key: a retry of a refresh
  * whose answer was lost gets the same refresh token instead of counting as a reuse). A refusal
  * is a family lost: this client never gives a family up without forgetting its tokens. Returns
@@ -70,13 +85,14 @@ export async function refreshTokens(user: WorkloadUser, s: BearerState): Promise
   // No answer in the end: the old token may or may not be spent; keep it and see.
   if (!a || a.status >= 500) return true;
   const next = a.status === 200 ? tokensOf(a.body) : null;
+  // Both counters on every answer, so the report shows a 0 beside the refreshes.
+  user.report.count(REFRESH_COUNTERS.refreshed, next ? 1 : 0);
+  user.report.count(REFRESH_COUNTERS.familiesLost, !next && a.status === 401 ? 1 : 0);
   if (next) {
     s.tokens = next;
-    user.report.refreshed();
     return true;
   }
-  if (a.status === 401) user.report.refreshFamilyLost();
-  else user.report.unexpected(a, 'refresh');
+  if (a.status !== 401) user.report.unexpected(a, 'refresh');
   s.tokens = null;
   return false;
 }

@@ -57,8 +57,6 @@ function user(h: WorkloadHttp) {
       created: () => {},
       count: (name, n = 1) => void (seen.counted[name] = (seen.counted[name] ?? 0) + n),
       timing: (name, ms) => void seen.timed.push([name, ms]),
-      refreshed: () => {},
-      refreshFamilyLost: () => {},
     },
     stopped: () => false,
     think: async () => {},

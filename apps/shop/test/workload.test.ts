@@ -33,8 +33,6 @@ interface Tally {
   unexpected: string[];
   counted: Record<string, number>;
   timed: [string, number][];
-  refreshed: number;
-  familiesLost: number;
 }
 
 /** A user whose requests are answered by `routes` (`'GET /api/cart'` → a list of replies, last one repeats). */
@@ -50,8 +48,6 @@ function scripted(routes: Record<string, Reply[] | Route>, credentials: 'cookie'
     unexpected: [],
     counted: {},
     timed: [],
-    refreshed: 0,
-    familiesLost: 0,
   };
   const answer = (method: string, path: string, init: WorkloadRequestInit = {}): WorkloadAnswer | null => {
     const route = `${method} ${path}`;
@@ -99,8 +95,6 @@ function scripted(routes: Record<string, Reply[] | Route>, credentials: 'cookie'
       created: (key, id) => void tally.created.push([key, id]),
       count: (name, n = 1) => void (tally.counted[name] = (tally.counted[name] ?? 0) + n),
       timing: (name, ms) => void tally.timed.push([name, ms]),
-      refreshed: () => void tally.refreshed++,
-      refreshFamilyLost: () => void tally.familiesLost++,
     },
     stopped: () => false,
     think: async () => {},
@@ -317,7 +311,8 @@ describe('the workload with bearer credentials', () => {
       'POST /api/tokens/refresh',
       'GET /api/whoami',
     ]);
-    assert.deepEqual([tally.refreshed, tally.familiesLost, tally.lost, tally.unexpected], [1, 0, [], []]);
+    assert.deepEqual(tally.counted, { 'tokens.refreshed': 1, 'tokens.familiesLost': 0 });
+    assert.deepEqual([tally.lost, tally.unexpected], [[], []]);
   });
 
   it('a refused refresh is a family lost (not also a lost session); the user signs in again', async () => {
@@ -332,7 +327,8 @@ describe('the workload with bearer credentials', () => {
     const state = workload.init(user);
     assert.equal(await workload.prepare!(user, state), true);
     await action('whoami').run(user, state);
-    assert.deepEqual([tally.refreshed, tally.familiesLost, tally.lost, tally.unexpected], [0, 1, [], []]);
+    assert.deepEqual(tally.counted, { 'tokens.refreshed': 0, 'tokens.familiesLost': 1 });
+    assert.deepEqual([tally.lost, tally.unexpected], [[], []]);
     assert.equal(state.loggedIn, false);
     assert.equal(await workload.prepare!(user, state), true);
     assert.equal(state.tokens?.access, 'a3');

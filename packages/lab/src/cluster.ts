@@ -120,6 +120,8 @@ export async function startCluster(
     markDown: (id) => {
       gateway.markDown(id);
       external((p) => p.setState(id, 'maint'));
+      // Resolves once HAProxy or nginx has taken it out (a kill waits for that; `pending` never rejects).
+      return pending;
     },
   };
   // The external proxy learns of each change in order (HAProxy's runtime API, nginx reloads); one

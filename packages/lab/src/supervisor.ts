@@ -19,8 +19,15 @@ export interface InstanceRegistry {
   /** Stops routing new requests to `id`; resolves when its in-flight requests are done. */
   drain(id: string): Promise<void>;
   remove(id: string): void;
-  markDown(id: string): void;
+  /**
+   * Stops routing new requests to `id` at once. A promise, when returned, resolves once every
+   * balancer in front knows too (HAProxy's runtime API, an nginx reload): a kill waits for it.
+   */
+  markDown(id: string): void | Promise<void>;
 }
+
+/** Longest a kill waits for the balancers to take the instance out before it kills anyway. */
+const MARK_DOWN_WAIT = 2000;
 
 export interface SupervisorOptions {
   /** The app module to fork (path or `file:` URL); a `.ts`/`.mts` module runs with tsx. */
@@ -199,15 +206,30 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     });
   }
 
-  /** SIGKILL, for chaos: the gateway marks it down at once and in-flight requests fail over. */
+  /**
+   * SIGKILL, for chaos: the balancers take it out first (the gateway at once, HAProxy or nginx
+   * once they confirm, at most 2 s) and only its in-flight requests fail over.
+   */
   kill(id: string): Promise<void> {
     const s = this.slot(id);
     // Not queued behind a running stop: a kill must cut a slow drain short.
     const child = s.child;
     if (!child || s.state === 'down') return s.op ?? Promise.resolve();
-    if (s.registered) this.options.registry?.markDown(id);
-    child.kill('SIGKILL');
-    return s.exited;
+    const exited = s.exited;
+    const told = s.registered ? this.options.registry?.markDown(id) : undefined;
+    if (!told) {
+      child.kill('SIGKILL');
+      return exited;
+    }
+    // Killed before an external proxy knew, it would keep sending new requests (and the retries
+    // of the failed ones) to the dead address until its runtime API or health checks caught up.
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([told.catch(() => {}), new Promise((r) => (timer = setTimeout(r, MARK_DOWN_WAIT)))])
+      .finally(() => clearTimeout(timer))
+      .then(() => {
+        child.kill('SIGKILL');
+        return exited;
+      });
   }
 
   /** Graceful stop: no new requests, in-flight ones finish, the process exits (SIGKILL after `stopTimeout`). */

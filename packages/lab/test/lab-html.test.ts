@@ -41,7 +41,7 @@ before(async () => {
 after(() => rmSync(out, { recursive: true, force: true }));
 
 describe('lab report files', () => {
-  it('report.json is schema 1 and valid; report.md has the table and the findings', () => {
+  it('report.json is schema 2 and valid; report.md has the table and the findings', () => {
     const json: unknown = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     assert.deepEqual(validateReport(json), []);
     assert.deepEqual(json, JSON.parse(JSON.stringify(report)));

@@ -9,12 +9,17 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { describe, it } from 'node:test';
-import { HAPROXY_BIN, startHaproxy } from '../src/haproxy.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startCluster } from '../src/cluster.js';
+import { HAPROXY_BIN, startHaproxy, type Haproxy } from '../src/haproxy.js';
 import { NGINX_BIN, startNginx } from '../src/nginx.js';
 import { parseConfigs } from '../src/run/config.js';
 import { SAFE_ERRORS } from '../src/run/http-client.js';
 import { validateReport } from '../src/run/report-schema.js';
 import { runLab } from '../src/run/run-lab.js';
+import { alive, CLUSTER_APP } from './support.js';
 
 const SHOP = new URL('../../../apps/shop/dist/server.js', import.meta.url).pathname;
 const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
@@ -72,6 +77,41 @@ describe('--proxy haproxy', { skip }, () => {
       for (const s of [a, b, c]) s.server.close();
     }
     assert.equal(await get(`${proxy.url}/x`).catch(() => null), null, 'HAProxy is gone after close');
+  });
+
+  it('a kill waits until HAProxy has the instance in maintenance: it never routes to the dead process', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stateline-proxy-kill-'));
+    const cluster = await startCluster({
+      app: CLUSTER_APP,
+      port: 0,
+      instances: 2,
+      store: `sqlite:${join(dir, 'state.db')}`,
+      proxy: 'haproxy',
+      stdio: 'ignore',
+    });
+    try {
+      const proxy = cluster.external as Haproxy;
+      // A runtime API as slow as a loaded machine's: the answer comes 300 ms late.
+      const setState = proxy.setState.bind(proxy);
+      proxy.setState = async (id, state) => {
+        await new Promise((r) => setTimeout(r, 300));
+        await setState(id, state);
+      };
+      const { pid } = cluster.supervisor.instance('i1')!;
+      const killing = cluster.supervisor.kill('i1');
+      await new Promise((r) => setTimeout(r, 150));
+      assert.ok(alive(pid!), 'killed before HAProxy took it out');
+      await killing;
+      assert.ok(!alive(pid!));
+      // srv_admin_state 1: forced maintenance, set before the process died.
+      const line = (await proxy.command('show servers state stateline_instances'))
+        .split('\n')
+        .find((l) => l.split(' ')[3] === 'i1');
+      assert.equal(line?.split(' ')[6], '1', line);
+    } finally {
+      await cluster.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('lab --proxy haproxy: each config through both proxies, an instance killed, 0 sessions lost', async () => {

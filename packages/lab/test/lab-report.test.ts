@@ -66,7 +66,6 @@ function ranRun(config: string, over: Partial<RunReport> = {}): RunReport {
     cache: { conditionalRequests: 4, notModified: 4, nearCacheHitRatio: null },
     orders: { placed: 3, missing: 0, auditFailures: 0 },
     cart: { addsAcknowledged: 5, checks: 6 },
-    refresh: { refreshed: 0, familiesLost: 0 },
     faultsNotApplied: [{ kind: 'store-restart', reason: 'SQLite is embedded' }],
     timeline: [
       { t: 0, requests: 10, errors: 0, sessionsLost: 0, p99: 2 },
@@ -97,7 +96,7 @@ function sampleReport(
   ],
 ): LabReport {
   return {
-    schema: 1,
+    schema: 2,
     startedAt: '2026-11-25T01:00:00.000Z',
     finishedAt: '2026-11-25T01:01:00.000Z',
     aborted: false,
@@ -121,7 +120,7 @@ function sampleReport(
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
-describe('report schema 1', () => {
+describe('report schema 2', () => {
   it('accepts a valid report (and survives a JSON round trip)', () => {
     assert.deepEqual(validateReport(sampleReport()), []);
     assert.deepEqual(validateReport(clone(sampleReport())), []);
@@ -130,8 +129,8 @@ describe('report schema 1', () => {
   const damage: [string, (r: LabReport & Record<string, unknown>) => void, RegExp][] = [
     [
       'wrong schema version',
-      (r) => void ((r as { schema: number }).schema = 2),
-      /\$\.schema: expected one of 1/,
+      (r) => void ((r as { schema: number }).schema = 1),
+      /\$\.schema: expected one of 2/,
     ],
     [
       'missing machine field',
@@ -400,16 +399,43 @@ describe('what this run shows', () => {
     assert.match(reportMarkdown(a), /## What this run shows\n\n\*\*Scalability\.\*\*/);
   });
 
-  it('counts the token refreshes and lost refresh families of a bearer run, and says nothing of them for cookies', () => {
+  it("says what a bearer workload counted (refreshes, families lost) as the workload's own count, and nothing of it for cookies", () => {
     const r = sampleReport([
       ranRun('server/sqlite'),
-      ranRun('server/bearer', { credentials: 'bearer', refresh: { refreshed: 120, familiesLost: 2 } }),
+      ranRun('server/bearer', {
+        credentials: 'bearer',
+        counters: { 'tokens.familiesLost': 2, 'tokens.refreshed': 120 },
+      }),
     ]);
     const tolerance = findings(r)
       .find((f) => f.topic === 'Fault tolerance')!
       .sentences.join(' ');
-    assert.match(tolerance, /`server\/bearer`[^`]*120 token refreshes and 2 refresh families lost\./);
-    assert.doesNotMatch(tolerance, /`server\/sqlite`[^`]*refresh/);
+    assert.match(
+      tolerance,
+      /`server\/bearer`, by the workload's own count: tokens\.familiesLost 2, tokens\.refreshed 120\./,
+    );
+    assert.doesNotMatch(tolerance, /`server\/sqlite`[^`]*tokens/);
+  });
+
+  it('names a --proxy run apart and compares it with the same config through the built-in gateway', () => {
+    const r = sampleReport([
+      ranRun('server/sqlite', { throughput: 600, latencyMs: { p50: 30, p95: 130, p99: 290, max: 800 } }),
+      ranRun('server/sqlite', {
+        proxy: 'haproxy',
+        throughput: 1150,
+        latencyMs: { p50: 3, p95: 50, p99: 190, max: 1900 },
+      }),
+    ]);
+    const text = findings(r)
+      .map((f) => f.sentences.join(' '))
+      .join('\n');
+    assert.match(
+      text,
+      /`server\/sqlite` via haproxy: 1150 req\/s and p99 190\.0 ms, against 600 req\/s and p99 290\.0 ms through the built-in gateway \(1\.92× its throughput\)\./,
+    );
+    // Every sentence about one of the two runs says which one it is.
+    assert.match(text, /`server\/sqlite` via haproxy: killing/);
+    assert.match(text, /`server\/sqlite`: killing/);
   });
 
   it('says nothing when nothing ran', () => {

@@ -206,7 +206,7 @@ describe('the generic virtual user', () => {
 });
 
 describe('bearer credentials', () => {
-  it('the user learns its credentials; refreshes and lost families are counted, a lost family as a bad time', async () => {
+  it('the user learns its credentials; what a bearer workload counts lands in the counters', async () => {
     const rec = new Recorder();
     const seen: string[] = [];
     const until = performance.now() + 200;
@@ -220,9 +220,9 @@ describe('bearer credentials', () => {
           async run(user, s) {
             if (s.done) return;
             s.done = true;
-            user.report.refreshed();
-            user.report.refreshed();
-            user.report.refreshFamilyLost();
+            user.report.count('tokens.refreshed');
+            user.report.count('tokens.refreshed');
+            user.report.count('tokens.familiesLost');
           },
         },
       ],
@@ -239,8 +239,8 @@ describe('bearer credentials', () => {
     });
     await vu.run();
     assert.deepEqual(seen, ['bearer']);
-    assert.deepEqual([rec.refreshed, rec.refreshFamiliesLost, rec.errors], [2, 1, 0]);
-    assert.equal(rec.badTimes.length, 1, 'a lost family keeps recoveryMs from calling the seconds clean');
+    assert.deepEqual(rec.counterValues(), { 'tokens.familiesLost': 1, 'tokens.refreshed': 2 });
+    assert.equal(rec.errors, 0);
     rec.destroy();
   });
 
@@ -258,7 +258,7 @@ describe('bearer credentials', () => {
     });
     assert.equal(run.credentials, 'bearer');
     assert.match(run.skipped ?? '', /drives cookie users, not bearer/);
-    assert.equal(run.refresh, null);
+    assert.equal(run.counters, null);
   });
 });
 

@@ -28,8 +28,11 @@ class FakeRegistry implements InstanceRegistry {
     this.calls.push(`remove ${id}`);
     this.urls.delete(id);
   }
+  /** When set, markDown answers a promise that resolves when this one does (an external proxy told). */
+  markDownDone: Promise<void> | undefined;
   markDown(id: string) {
     this.calls.push(`markDown ${id}`);
+    return this.markDownDone;
   }
 }
 
@@ -108,6 +111,23 @@ describe('Supervisor', () => {
     // Starting an instance that is up is a no-op.
     await sup.startInstance('i1');
     assert.equal(sup.instance('i1')!.pid, again.pid);
+  });
+
+  it('kill(id) waits until the registry says every balancer took the instance out, then SIGKILLs it', async () => {
+    const { sup, registry } = make(1);
+    await sup.start();
+    const { pid } = sup.instance('i1')!;
+    let told!: () => void;
+    registry.markDownDone = new Promise<void>((r) => (told = r));
+    const killing = sup.kill('i1');
+    // HAProxy has not confirmed yet: the process still serves its in-flight requests.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(alive(pid!), 'not killed before the balancers stopped sending it requests');
+    assert.deepEqual(registry.calls.slice(-1), ['markDown i1']);
+    told();
+    await killing;
+    assert.ok(!alive(pid!), 'killed once they did');
+    assert.equal(sup.instance('i1')!.state, 'down');
   });
 
   it('stop(id) drains the gateway first, lets in-flight requests finish, and the process exits 0', async () => {

@@ -24,7 +24,8 @@ type Ran = RunReport & {
   latencyMs: NonNullable<RunReport['latencyMs']>;
 };
 
-const c = (r: RunReport) => `\`${r.config}\``;
+// A run through HAProxy or nginx (`--proxy`) is named apart from the same config's built-in one.
+const c = (r: RunReport) => `\`${r.config}\`${r.proxy !== 'builtin' ? ` via ${r.proxy}` : ''}`;
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const ms = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(1)} s` : `${Math.round(n)} ms`);
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
@@ -67,12 +68,6 @@ function scalability(list: Ran[], report: LabReport): string[] {
   return out;
 }
 
-/** For bearer users: `, 120 token refreshes and 0 refresh families lost`; nothing for cookies. */
-function refreshes(r: RunReport): string {
-  if (r.credentials !== 'bearer' || !r.refresh) return '';
-  return `, ${plural(r.refresh.refreshed, 'token refresh', 'token refreshes')} and ${plural(r.refresh.familiesLost, 'refresh family', 'refresh families')} lost`;
-}
-
 function faultTolerance(list: Ran[]): string[] {
   const out: string[] = [];
   for (const r of list) {
@@ -80,7 +75,7 @@ function faultTolerance(list: Ran[]): string[] {
     const storeRestart = r.faults.find((f) => f.kind === 'store-restart');
     if (!kill && !storeRestart) {
       out.push(
-        `${c(r)} ran without faults: ${plural(r.errors, 'error')}, ${plural(r.sessionsLost, 'lost session')}, ${plural(r.lostUpdates ?? 0, 'lost update')}, ${plural(r.staleReads ?? 0, 'stale read')}${refreshes(r)}.`,
+        `${c(r)} ran without faults: ${plural(r.errors, 'error')}, ${plural(r.sessionsLost, 'lost session')}, ${plural(r.lostUpdates ?? 0, 'lost update')}, ${plural(r.staleReads ?? 0, 'stale read')}.`,
       );
       continue;
     }
@@ -107,7 +102,7 @@ function faultTolerance(list: Ran[]): string[] {
       );
     }
     out.push(
-      `${c(r)}: ${parts.join('; ')}. In all: ${plural(r.errors, 'error')}, ${plural(r.sessionsLost, 'lost session')}, ${plural(r.lostUpdates ?? 0, 'lost update')}, ${plural(r.staleReads ?? 0, 'stale read')}, ${plural(r.duplicateOrders ?? 0, 'duplicate order')}${refreshes(r)}.`,
+      `${c(r)}: ${parts.join('; ')}. In all: ${plural(r.errors, 'error')}, ${plural(r.sessionsLost, 'lost session')}, ${plural(r.lostUpdates ?? 0, 'lost update')}, ${plural(r.staleReads ?? 0, 'stale read')}, ${plural(r.duplicateOrders ?? 0, 'duplicate order')}.`,
     );
   }
   // What the workload's own checks and timings say (an entities run: oversold, lost, takeover).
@@ -148,6 +143,21 @@ function performance(list: Ran[]): string[] {
     out.push(
       `${c(r)}: p50 ${fmt(r.latencyMs.p50)} ms, p95 ${fmt(r.latencyMs.p95)} ms, p99 ${fmt(r.latencyMs.p99)} ms, max ${fmt(r.latencyMs.max, 0)} ms at ${fmt(r.throughput, 0)} req/s.`,
     );
+  // `--proxy`: each config through the external proxy beside its built-in run of the same lab run.
+  for (const r of list) {
+    if (r.proxy === 'builtin') continue;
+    const own = list.find(
+      (b) =>
+        b.proxy === 'builtin' &&
+        b.config === r.config &&
+        b.instances === r.instances &&
+        b.stateSize === r.stateSize,
+    );
+    if (!own || own.throughput <= 0) continue;
+    out.push(
+      `${c(r)}: ${fmt(r.throughput, 0)} req/s and p99 ${fmt(r.latencyMs.p99)} ms, against ${fmt(own.throughput, 0)} req/s and p99 ${fmt(own.latencyMs.p99)} ms through the built-in gateway (${fmt(r.throughput / own.throughput, 2)}× its throughput).`,
+    );
+  }
   return out;
 }
 

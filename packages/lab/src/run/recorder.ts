@@ -105,10 +105,6 @@ export class Recorder {
   readonly counters = new Map<string, number>();
   /** Durations the workload timed by name (`report.timing`), ms. */
   private readonly samples = new Map<string, number[]>();
-  /** Bearer credentials renewed (`refresh.refreshed`). */
-  refreshed = 0;
-  /** Refreshes refused for a token family the user never gave up (`refresh.familiesLost`). */
-  refreshFamiliesLost = 0;
 
   /** ms since the load began. */
   now(): number {
@@ -152,16 +148,6 @@ export class Recorder {
     this.bucket(at).sessionsLost++;
     this.badTimes.push(at);
     this.lossTimes.push(at);
-  }
-
-  /**
-   * A refresh refused for a token family its user never gave up: counted like a lost session in
-   * the timeline and recovery (the user lost its credentials), and on its own in the report.
-   */
-  refreshFamilyLost(): void {
-    const at = this.now();
-    this.refreshFamiliesLost++;
-    this.badTimes.push(at);
   }
 
   /** A value held less than the acknowledged writes put there, while the rest survived. */

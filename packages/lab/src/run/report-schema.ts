@@ -156,7 +156,6 @@ const MEASURES: Record<string, Check> = {
   timings: recordOf(
     shape({ count: count, p50: nonNegative, p95: nonNegative, p99: nonNegative, max: nonNegative }),
   ),
-  refresh: shape({ refreshed: count, familiesLost: count }),
 };
 
 /** Measures that may be null in a run that was not skipped (nothing to measure them from). */
@@ -281,7 +280,7 @@ const report = shape({
 });
 
 /**
- * Checks a parsed `report.json` against schema 1 as documented in docs/lab.md: every field
+ * Checks a parsed `report.json` against schema 2 as documented in docs/lab.md: every field
  * present with its type and range, no unknown field, measures null exactly when a run was
  * skipped, and the sums that must agree (timeline vs totals, errors by type, sessions lost by
  * reason). Returns one message per problem, with its JSON path; empty when the report is valid.

@@ -4,7 +4,7 @@ import type { TimelinePoint, TimingSummary, WindowFigures } from './recorder.js'
 import type { SwitchStep } from './rolling-switch.js';
 
 /** The version of `report.json`'s shape; it changes only when a field changes meaning or goes away. */
-export const REPORT_SCHEMA = 1;
+export const REPORT_SCHEMA = 2;
 
 /** A fault the lab injected: `at` ms after the load began. */
 export interface FaultRecord {
@@ -133,11 +133,6 @@ export interface RunReport {
   } | null;
   /** Acknowledged cart adds and cart comparisons made. */
   cart: { addsAcknowledged: number; checks: number } | null;
-  /**
-   * Bearer credentials renewed, and refreshes the app refused for a token family its user never
-   * gave up (a family lost); both 0 with cookies.
-   */
-  refresh: { refreshed: number; familiesLost: number } | null;
   /** Faults asked for that do not apply to this config, with the reason. */
   faultsNotApplied: { kind: FaultKind; reason: string }[];
   /** One point per second of load. */
@@ -257,7 +252,6 @@ export function skippedRun(
     cache: null,
     orders: null,
     cart: null,
-    refresh: null,
     faultsNotApplied: [],
     timeline: [],
     switch: null,

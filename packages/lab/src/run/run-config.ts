@@ -345,7 +345,6 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       },
       orders: { placed: rec.created, missing, auditFailures },
       cart: { addsAcknowledged: rec.acknowledged, checks: rec.checks },
-      refresh: { refreshed: rec.refreshed, familiesLost: rec.refreshFamiliesLost },
       faultsNotApplied: notApplied,
       timeline,
       switch: config.switchTo

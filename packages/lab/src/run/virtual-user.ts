@@ -146,8 +146,6 @@ export class VirtualUser {
       staleRead: () => rec.staleRead(),
       acknowledged: () => void rec.acknowledged++,
       checked: () => void rec.checks++,
-      refreshed: () => void rec.refreshed++,
-      refreshFamilyLost: () => rec.refreshFamilyLost(),
       created: (key, id) => {
         rec.created++;
         const ids = this.created.get(key) ?? new Set<string>();

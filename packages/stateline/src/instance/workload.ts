@@ -135,13 +135,6 @@ export interface WorkloadReport {
    * name's count, p50, p95, p99 and max.
    */
   timing(name: string, ms: number): void;
-  /** A bearer user's credentials were renewed (a refresh the app answered with new tokens). */
-  refreshed(): void;
-  /**
-   * A refresh the app refused for a token family the user never gave up (no logout, no revocation
-   * of its own): the user's credentials were lost and it had to sign in again.
-   */
-  refreshFamilyLost(): void;
 }
 
 /**
