@@ -243,6 +243,37 @@ describe('the shop workload, judged answer by answer', () => {
     const refused = scripted({ 'GET /api/orders': [{ status: 401 }] });
     assert.equal(await workload.audit!({ http: refused.user.http, n: 7, signIn: false }), null);
   });
+
+  it('re-presents the cookie held before each answered logout: signed in again is a resurrected session', async () => {
+    const { user, state } = await withMugs({ 'POST /api/logout': [{ status: 204 }, null] });
+    let jar = 'sl.sid=old';
+    Object.assign(user.http, { cookie: () => jar });
+    await action('logout').run(user, state);
+    jar = 'sl.sid=unanswered';
+    assert.equal(await workload.prepare!(user, state), true);
+    // No answer: the logout may not have happened, so that cookie proves nothing.
+    await action('logout').run(user, state);
+    assert.deepEqual(state.revoked, ['sl.sid=old']);
+    const presented: unknown[] = [];
+    const verify = async (signedIn: boolean) => {
+      const probe = scripted({
+        'GET /api/whoami': (init) => {
+          presented.push(init.headers?.cookie);
+          return { status: 200, body: { user: signedIn ? { id: 'u7', name: 'user7' } : null } };
+        },
+      });
+      return workload.verify!({ http: probe.user.http, states: [state] });
+    };
+    const back = await verify(true);
+    assert.equal(back['session.resurrected'], 1);
+    assert.equal(back['session.revokedChecked'], 1);
+    const gone = await verify(false);
+    assert.equal(gone['session.resurrected'], 0);
+    assert.equal(gone['session.revokedChecked'], 1);
+    assert.deepEqual(presented, ['sl.sid=old', 'sl.sid=old']);
+    // No chat here (the scripted user has no address to open one at).
+    assert.deepEqual([gone['chat.clients'], gone['chat.lost']], [0, 0]);
+  });
 });
 
 describe('the workload with bearer credentials', () => {
@@ -340,5 +371,10 @@ describe('the shop under stateline lab', () => {
     assert.equal(run.staleReads, 0, seen);
     assert.equal(run.duplicateOrders, 0, seen);
     assert.deepEqual([run.orders!.missing, run.orders!.auditFailures], [0, 0], seen);
+    // The four users are all chat users: their clients got every line once.
+    const c = run.counters ?? {};
+    assert.equal(c['chat.clients'], 4, JSON.stringify(c));
+    assert.ok((c['chat.sent'] ?? 0) > 0, JSON.stringify(c));
+    assert.deepEqual([c['chat.lost'], c['chat.duplicates'], c['session.resurrected']], [0, 0, 0]);
   });
 });

@@ -3,7 +3,9 @@
  * instances and the lab's Redis each in a network namespace of its own, 30 s of logged-in users,
  * and one instance cut from Redis for 5 s (`partition`) or slowed toward it by 50 ± 10 ms with
  * 1 % loss (`latency`, where the kernel has netem). Every guarantee the lab measures must hold,
- * the only errors being 503s with Retry-After, and no namespace may be left behind.
+ * the only errors being 503s with Retry-After, and no namespace may be left behind. The shop's
+ * workload checks too: 0 resurrected sessions (old cookies re-presented after logouts must be
+ * anonymous) and 0 chat lines lost or delivered twice to its 6 chat clients.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -78,6 +80,17 @@ function assertGuarantees(report: LabReport): void {
   // elsewhere by the gateway); nothing else fails.
   for (const type of Object.keys(run.errorsByType ?? {}))
     assert.equal(type, '503 SL_ERR_STORE_UNAVAILABLE', `unexpected error type ${type}`);
+  // The shop's own checks: a session logged out of (or revoked everywhere) never comes back, and
+  // every chat line the hub stored reached each client in the lobby exactly once.
+  const c = run.counters ?? {};
+  const seen = JSON.stringify(c);
+  assert.equal(c['verify.failed'], undefined, seen);
+  assert.equal(c['session.resurrected'], 0, seen);
+  assert.ok((c['session.revokedChecked'] ?? 0) > 0, `no logged-out session was re-presented: ${seen}`);
+  assert.equal(c['chat.clients'], 6, seen);
+  assert.ok((c['chat.sent'] ?? 0) > 0, seen);
+  assert.equal(c['chat.lost'], 0, seen);
+  assert.equal(c['chat.duplicates'], 0, seen);
 }
 
 describe('stateline lab --network netns', { skip, timeout: 180_000 }, () => {
