@@ -101,6 +101,8 @@ describe('stateline lab --network netns', { skip, timeout: 180_000 }, () => {
     const fault = run.faults.find((f) => f.kind === 'partition');
     assert.match(fault?.target ?? '', /^i\d from redis-server@10\.213\.0\.\d+:6379 for 5000 ms$/);
     assertGuarantees(report);
+    // The cut instance held chat clients (the lab cuts the one with the most WebSockets).
+    assert.ok((fault?.impact?.websocketsCut ?? 0) >= 1, JSON.stringify(fault));
     // The cut was real: the instance answered 503s while it could not reach Redis.
     assert.ok(
       (run.errorsByType?.['503 SL_ERR_STORE_UNAVAILABLE'] ?? 0) > 0,

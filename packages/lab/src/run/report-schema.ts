@@ -99,6 +99,7 @@ const fault = shape({
       p99MsBefore: nullable(count),
       p99MsDuring: nullable(count),
       errorsDuring: count,
+      websocketsCut: optional(count),
     }),
   ),
 });

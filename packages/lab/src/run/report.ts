@@ -25,6 +25,8 @@ export interface FaultImpact {
   p99MsBefore: number | null;
   p99MsDuring: number | null;
   errorsDuring: number;
+  /** WebSockets the gateway had open to the instance when the fault began (absent: not known). */
+  websocketsCut?: number;
 }
 
 /** A strategy switch `first>second`: the rolling restart and its verdict. */
