@@ -21,6 +21,11 @@ export interface ChatMember {
   pending: number;
   /** Sends refused for good (or still pending when the client was closed). */
   failed: number;
+  /**
+   * The client stopped for good (the hub refused its session: the session was lost, which the
+   * workload counts on its own): it is owed nothing after {@link last}.
+   */
+  gone: boolean;
 }
 
 /** What the chat clients of a run add up to (the report's `chat.*` counters). */
@@ -37,10 +42,14 @@ export interface ChatTally {
   resent: number;
   /** Connections opened again after the first. */
   reconnects: number;
+  /** Clients that stopped for good before the end. */
+  gone: number;
 }
 
 /** Longest the final check waits for the clients to catch up with the last confirmed message. */
 const CATCH_UP_MS = 8000;
+/** Longest a join may take (an instance cut from its store holds it); then the next prepare tries again. */
+const JOIN_MS = 5000;
 
 const keyOf = (m: MessageFrame) => `${m.from} ${m.id}`;
 
@@ -72,20 +81,31 @@ export async function joinChat(user: WorkloadUser): Promise<ChatMember | null> {
     confirmed: [],
     pending: 0,
     failed: 0,
+    gone: false,
   };
+  // A frame the hub refused comes as an error too; a stopped client's error has no frame type.
+  client.on('error', (e) => void (!('type' in e) && (member.gone = true)));
   client.on('message', (m) => {
     if (m.room !== LOBBY) return;
     member.received.set(keyOf(m), (member.received.get(keyOf(m)) ?? 0) + 1);
     member.last = Math.max(member.last, m.offset);
   });
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const joined = await client.join(LOBBY);
+    const joined = await Promise.race([
+      client.join(LOBBY),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('join timed out')), JOIN_MS);
+      }),
+    ]);
     member.joinedAt = joined.offset;
     member.last = Math.max(member.last, joined.offset);
     return member;
   } catch {
     client.close();
     return null;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -117,8 +137,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /**
  * After the load: waits (bounded) until pending sends settle and every client has been delivered
  * the last confirmed offset, then counts, for every confirmed message and every client that had
- * joined before it was stored, a loss when the client never got it and a duplicate for each
- * delivery beyond the first. Closes the clients.
+ * joined before it was stored (and had not stopped for good before it), a loss when the client
+ * never got it and a duplicate for each delivery beyond the first. Closes the clients.
  *
  * @example
  * ```ts
@@ -132,7 +152,7 @@ export async function tallyChat(members: readonly ChatMember[]): Promise<ChatTal
     const head = () => Math.max(0, ...members.flatMap((m) => m.confirmed.map((c) => c.offset)));
     while (
       Date.now() < deadline &&
-      members.some((m) => m.pending > 0 || (m.joinedAt !== null && m.last < head()))
+      members.some((m) => m.pending > 0 || (!m.gone && m.joinedAt !== null && m.last < head()))
     )
       await sleep(100);
     const tally: ChatTally = {
@@ -143,13 +163,14 @@ export async function tallyChat(members: readonly ChatMember[]): Promise<ChatTal
       unconfirmed: 0,
       resent: members.reduce((n, m) => n + m.client.stats.resent, 0),
       reconnects: members.reduce((n, m) => n + m.client.stats.reconnects, 0),
+      gone: members.filter((m) => m.gone).length,
     };
     const sent = members.flatMap((m) => m.confirmed);
     tally.sent = sent.length;
     tally.unconfirmed = members.reduce((n, m) => n + m.pending + m.failed, 0);
     for (const m of members)
       for (const s of sent) {
-        if (m.joinedAt === null || s.offset <= m.joinedAt) continue;
+        if (m.joinedAt === null || s.offset <= m.joinedAt || (m.gone && s.offset > m.last)) continue;
         const got = m.received.get(s.key) ?? 0;
         if (got === 0) tally.lost++;
         else tally.duplicates += got - 1;

@@ -529,6 +529,7 @@ export const workload: Workload<Shopper> = {
       'chat.unconfirmed': chat.unconfirmed,
       'chat.resent': chat.resent,
       'chat.reconnects': chat.reconnects,
+      'chat.clientsGone': chat.gone,
     };
   },
 };

@@ -15,7 +15,9 @@ import type {
   WorkloadRequestInit,
   WorkloadUser,
 } from 'stateline/instance';
+import type { RealtimeClient } from 'stateline/realtime/client';
 import { workload } from '../src/workload.js';
+import { tallyChat, type ChatMember } from '../src/workload-chat.js';
 import { SHOP_APP } from './support.js';
 
 type Reply = { status: number; body?: unknown; headers?: Record<string, string> } | null;
@@ -273,6 +275,65 @@ describe('the shop workload, judged answer by answer', () => {
     assert.deepEqual(presented, ['sl.sid=old', 'sl.sid=old']);
     // No chat here (the scripted user has no address to open one at).
     assert.deepEqual([gone['chat.clients'], gone['chat.lost']], [0, 0]);
+  });
+});
+
+describe('the chat tally', () => {
+  /** A member that joined at `joinedAt` and was delivered `received`; its client only counts closes. */
+  function member(joinedAt: number, received: [string, number][], confirmed: [string, number][] = []) {
+    const closed = { n: 0 };
+    const client = { stats: { reconnects: 1, duplicates: 0, gaps: 0, resent: 2 }, close: () => closed.n++ };
+    const m: ChatMember = {
+      client: client as unknown as RealtimeClient,
+      joinedAt,
+      received: new Map(received),
+      last: 3,
+      confirmed: confirmed.map(([key, offset]) => ({ key, offset })),
+      pending: 0,
+      failed: 0,
+      gone: false,
+    };
+    return { m, closed };
+  }
+
+  it('a stored line a joined client never got is lost, one got twice a duplicate; earlier lines are not owed', async () => {
+    const a = member(
+      0,
+      [
+        ['u1 a', 1],
+        ['u2 b', 1],
+      ],
+      [['u1 a', 2]],
+    );
+    const b = member(0, [['u1 a', 2]], [['u2 b', 3]]);
+    // Joined after both lines were stored: owed nothing.
+    const late = member(3, []);
+    const t = await tallyChat([a.m, b.m, late.m]);
+    assert.deepEqual(t, {
+      clients: 3,
+      sent: 2,
+      lost: 1,
+      duplicates: 1,
+      unconfirmed: 0,
+      resent: 6,
+      reconnects: 3,
+      gone: 0,
+    });
+    assert.deepEqual([a.closed.n, b.closed.n, late.closed.n], [1, 1, 1]);
+    // A client stopped for good (its session refused) is owed nothing after its last delivery.
+    const stopped = member(0, [['u1 a', 1]], [['u1 a', 2]]);
+    stopped.m.last = 2;
+    stopped.m.gone = true;
+    const after = member(
+      0,
+      [
+        ['u1 a', 1],
+        ['u2 c', 1],
+      ],
+      [['u2 c', 3]],
+    );
+    const g = await tallyChat([stopped.m, after.m]);
+    assert.deepEqual([g.lost, g.duplicates, g.gone], [0, 0, 1]);
   });
 });
 

@@ -91,6 +91,7 @@ function assertGuarantees(report: LabReport): void {
   assert.ok((c['chat.sent'] ?? 0) > 0, seen);
   assert.equal(c['chat.lost'], 0, seen);
   assert.equal(c['chat.duplicates'], 0, seen);
+  assert.equal(c['chat.clientsGone'], 0, seen);
 }
 
 describe('stateline lab --network netns', { skip, timeout: 180_000 }, () => {
