@@ -29,6 +29,9 @@ interface Shopper extends BearerState {
   revoked: string[];
   /** Its chat client in the lobby (users 1…{@link CHAT_USERS} with cookies), once joined. */
   chat: ChatMember | null;
+  /** The join under way (it does not hold the shopper up), and how many were tried. */
+  chatJoin: Promise<void> | null;
+  chatJoins: number;
 }
 
 /** How often a bearer client rotates its tokens before an action. */
@@ -36,6 +39,9 @@ const REFRESH_CHANCE = 0.15;
 
 /** Users 1…this many keep a chat client open in the lobby (and never log out, which would end it). */
 const CHAT_USERS = 6;
+
+/** Joins a chatting user tries (an app without the chat refuses them all: the load goes on). */
+const CHAT_JOINS = 3;
 
 /** Old session cookies each shopper keeps to re-present after the load. */
 const REVOKED_KEPT = 4;
@@ -443,12 +449,20 @@ export const workload: Workload<Shopper> = {
     tokens: null,
     revoked: [],
     chat: null,
+    chatJoin: null,
+    chatJoins: 0,
   }),
   prepare: async (user, s) => {
     if (user.credentials === 'cookie') {
       const ready =
         (s.loggedIn === true || (await login(user, s))) && (s.loggedIn !== true || (await fill(user, s)));
-      if (ready && !s.chat && chatting(user) && !user.stopped()) s.chat = await joinChat(user);
+      if (ready && !s.chat && !s.chatJoin && s.chatJoins < CHAT_JOINS && chatting(user) && !user.stopped()) {
+        s.chatJoins++;
+        s.chatJoin = joinChat(user).then((m) => {
+          s.chat = m;
+          s.chatJoin = null;
+        });
+      }
       return ready;
     }
     if (s.tokens && user.random.chance(REFRESH_CHANCE)) await refreshTokens(user, s);
@@ -516,6 +530,8 @@ export const workload: Workload<Shopper> = {
     return a?.status === 200 ? ordersOf(a.body) : null;
   },
   async verify({ http, states }) {
+    // Joins still under way end within their bound.
+    await Promise.all(states.map((s) => s.chatJoin));
     const chat = await tallyChat(states.flatMap((s) => (s.chat ? [s.chat] : [])));
     const revoked = await resurrections(http, states);
     return {
