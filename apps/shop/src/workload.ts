@@ -3,6 +3,7 @@ import { DEFAULT_DEMO_PASSWORD, SHOP_ENV } from './config.js';
 import { SL_ERR_CART_EMPTY } from './errors.js';
 import { VIEWED_MAX } from './recently-viewed.js';
 import { bearerHttp, refreshTokens, tokenLogin, type BearerState } from './workload-bearer.js';
+import { joinChat, say, tallyChat, type ChatMember } from './workload-chat.js';
 
 interface CartItem {
   productId: string;
@@ -26,10 +27,29 @@ interface Shopper extends BearerState {
   products: string[];
   /** "Recently viewed" entries the shop said this login's session holds. */
   viewed: number;
+  /** The cookies it held before each answered logout (the last few): they must stay signed out. */
+  revoked: string[];
+  /** Its chat client in the lobby (users 1…{@link CHAT_USERS} with cookies), once joined. */
+  chat: ChatMember | null;
+  /** The join under way (it does not hold the shopper up), and how many were tried. */
+  chatJoin: Promise<void> | null;
+  chatJoins: number;
 }
 
 /** How often a bearer client rotates its tokens before an action. */
 const REFRESH_CHANCE = 0.15;
+
+/** Users 1…this many keep a chat client open in the lobby (and never log out, which would end it). */
+const CHAT_USERS = 6;
+
+/** Joins a chatting user tries (an app without the chat refuses them all: the load goes on). */
+const CHAT_JOINS = 3;
+
+/** Old session cookies each shopper keeps to re-present after the load. */
+const REVOKED_KEPT = 4;
+
+/** How often a logout is "log out everywhere" (`POST /api/logout-all`: revokes every session). */
+const LOGOUT_ALL_CHANCE = 0.25;
 
 /** Check out before a line gets near the shop's 999 limit. */
 const LINE_SOFT_LIMIT = 900;
@@ -285,12 +305,18 @@ async function endFamily(user: WorkloadUser, s: Shopper): Promise<void> {
   if (a && a.status < 500 && !s.exact) unexpected(user, a, 'end family');
 }
 
+const chatting = (user: WorkloadUser) => user.credentials === 'cookie' && user.n <= CHAT_USERS;
+
 async function logout(user: WorkloadUser, s: Shopper): Promise<void> {
   if (user.credentials === 'bearer') return endFamily(user, s);
-  const a = await user.http.request('POST', '/api/logout');
+  if (chatting(user)) return whoami(user, s);
+  const before = user.http.cookie?.();
+  const path = user.random.chance(LOGOUT_ALL_CHANCE) ? '/api/logout-all' : '/api/logout';
+  const a = await user.http.request('POST', path);
   // The cart is the account's: it is there again, unchanged, at the next login.
   if (a && (a.status === 204 || a.status === 200)) {
     s.loggedIn = false;
+    if (before) s.revoked = [...s.revoked, before].slice(-REVOKED_KEPT);
   } else {
     s.loggedIn = 'unknown';
     s.exact = false;
@@ -332,6 +358,35 @@ async function fill(user: WorkloadUser, s: Shopper): Promise<boolean> {
   const count = field(a.body, 'count');
   s.viewed = typeof count === 'number' ? count : s.viewed;
   return s.viewed >= size;
+}
+
+/** One line to the lobby from a chatting user (a look at whoami for the others). */
+async function chatLine(user: WorkloadUser, s: Shopper): Promise<void> {
+  if (!s.chat) return whoami(user, s);
+  say(s.chat, `user${user.n} ${user.random.hex128().slice(0, 8)}`);
+}
+
+/**
+ * Re-presents every cookie a shopper held before an answered logout: `whoami` must answer
+ * anonymous. Counts the ones that came back signed in, and those no instance answered.
+ */
+async function resurrections(
+  http: WorkloadUser['http'],
+  states: readonly Shopper[],
+): Promise<{ checked: number; resurrected: number; unchecked: number }> {
+  const out = { checked: 0, resurrected: 0, unchecked: 0 };
+  for (const s of states)
+    for (const cookie of s.revoked) {
+      const a = await http.request('GET', '/api/whoami', { headers: { cookie } });
+      if (a?.status !== 200) {
+        out.unchecked++;
+        continue;
+      }
+      out.checked++;
+      const who = field(a.body, 'user');
+      if (who !== null && who !== undefined) out.resurrected++;
+    }
+  return out;
 }
 
 /** A view of the cart, then, when it holds lines, a checkout and now and then the order list. */
@@ -381,6 +436,13 @@ function bearerToo(actions: WorkloadAction<Shopper>[]): WorkloadAction<Shopper>[
  * shopper's session holds that many "recently viewed" entries (sent after each login, up to the
  * shop's 100): what a session carries grows with it, while the cart lives with the account.
  *
+ * Its `verify` adds two checks. Every session cookie a shopper held before an answered logout (a
+ * quarter of them "log out everywhere") is presented again: `whoami` must answer anonymous, or
+ * the session counts in `session.resurrected`. Shoppers 1–6 (cookie runs) keep a chat client
+ * open in the lobby through the gateway (they never log out) and now and then send a line: each
+ * line the hub stored must reach every client that had joined before it exactly once, through
+ * reconnects and resumes (`chat.lost`, `chat.duplicates`).
+ *
  * With `bearer` credentials the same shoppers are API clients: they sign in with
  * `POST /api/tokens`, send `Authorization: Bearer` on every request (their cart lives with their
  * token family), add to the cart with an Idempotency-Key, rotate their tokens before about one
@@ -390,7 +452,7 @@ function bearerToo(actions: WorkloadAction<Shopper>[]): WorkloadAction<Shopper>[
  * @example
  * ```ts
  * import { workload } from '@stateline/shop/server';
- * workload.actions.map((a) => a.name); // ['whoami', 'browse', 'add', …]
+ * workload.actions.map((a) => a.name); // ['whoami', 'browse', 'add', …, 'chat']
  * ```
  */
 export const workload: Workload<Shopper> = {
@@ -404,12 +466,24 @@ export const workload: Workload<Shopper> = {
     products: [],
     viewed: 0,
     tokens: null,
+    revoked: [],
+    chat: null,
+    chatJoin: null,
+    chatJoins: 0,
   }),
   prepare: async (user, s) => {
-    if (user.credentials === 'cookie')
-      return (
-        (s.loggedIn === true || (await login(user, s))) && (s.loggedIn !== true || (await fill(user, s)))
-      );
+    if (user.credentials === 'cookie') {
+      const ready =
+        (s.loggedIn === true || (await login(user, s))) && (s.loggedIn !== true || (await fill(user, s)));
+      if (ready && !s.chat && !s.chatJoin && s.chatJoins < CHAT_JOINS && chatting(user) && !user.stopped()) {
+        s.chatJoins++;
+        s.chatJoin = joinChat(user).then((m) => {
+          s.chat = m;
+          s.chatJoin = null;
+        });
+      }
+      return ready;
+    }
     if (s.tokens && user.random.chance(REFRESH_CHANCE)) await refreshTokens(user, s);
     if (!s.tokens) {
       s.expected.clear();
@@ -462,6 +536,7 @@ export const workload: Workload<Shopper> = {
     },
     { name: 'buy', weight: 4, run: buy },
     { name: 'logout', weight: 0.5, run: logout },
+    { name: 'chat', weight: 2, run: chatLine },
   ]),
   async audit({ http, n, signIn }) {
     if (signIn) {
@@ -472,5 +547,24 @@ export const workload: Workload<Shopper> = {
     }
     const a = await http.request('GET', '/api/orders');
     return a?.status === 200 ? ordersOf(a.body) : null;
+  },
+  async verify({ http, states }) {
+    // Joins still under way end within their bound.
+    await Promise.all(states.map((s) => s.chatJoin));
+    const chat = await tallyChat(states.flatMap((s) => (s.chat ? [s.chat] : [])));
+    const revoked = await resurrections(http, states);
+    return {
+      'session.revokedChecked': revoked.checked,
+      'session.revokedUnchecked': revoked.unchecked,
+      'session.resurrected': revoked.resurrected,
+      'chat.clients': chat.clients,
+      'chat.sent': chat.sent,
+      'chat.lost': chat.lost,
+      'chat.duplicates': chat.duplicates,
+      'chat.unconfirmed': chat.unconfirmed,
+      'chat.resent': chat.resent,
+      'chat.reconnects': chat.reconnects,
+      'chat.clientsGone': chat.gone,
+    };
   },
 };

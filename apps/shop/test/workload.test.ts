@@ -15,7 +15,9 @@ import type {
   WorkloadRequestInit,
   WorkloadUser,
 } from 'stateline/instance';
+import type { RealtimeClient } from 'stateline/realtime/client';
 import { workload } from '../src/workload.js';
+import { tallyChat, type ChatMember } from '../src/workload-chat.js';
 import { SHOP_APP } from './support.js';
 
 type Reply = { status: number; body?: unknown; headers?: Record<string, string> } | null;
@@ -275,6 +277,96 @@ describe('the shop workload, judged answer by answer', () => {
     const refused = scripted({ 'GET /api/orders': [{ status: 401 }] });
     assert.equal(await workload.audit!({ http: refused.user.http, n: 7, signIn: false }), null);
   });
+
+  it('re-presents the cookie held before each answered logout: signed in again is a resurrected session', async () => {
+    const { user, state } = await withMugs({ 'POST /api/logout': [{ status: 204 }, null] });
+    let jar = 'sl.sid=old';
+    Object.assign(user.http, { cookie: () => jar });
+    await action('logout').run(user, state);
+    jar = 'sl.sid=unanswered';
+    assert.equal(await workload.prepare!(user, state), true);
+    // No answer: the logout may not have happened, so that cookie proves nothing.
+    await action('logout').run(user, state);
+    assert.deepEqual(state.revoked, ['sl.sid=old']);
+    const presented: unknown[] = [];
+    const verify = async (signedIn: boolean) => {
+      const probe = scripted({
+        'GET /api/whoami': (init) => {
+          presented.push(init.headers?.cookie);
+          return { status: 200, body: { user: signedIn ? { id: 'u7', name: 'user7' } : null } };
+        },
+      });
+      return workload.verify!({ http: probe.user.http, states: [state] });
+    };
+    const back = await verify(true);
+    assert.equal(back['session.resurrected'], 1);
+    assert.equal(back['session.revokedChecked'], 1);
+    const gone = await verify(false);
+    assert.equal(gone['session.resurrected'], 0);
+    assert.equal(gone['session.revokedChecked'], 1);
+    assert.deepEqual(presented, ['sl.sid=old', 'sl.sid=old']);
+    // No chat here (the scripted user has no address to open one at).
+    assert.deepEqual([gone['chat.clients'], gone['chat.lost']], [0, 0]);
+  });
+});
+
+describe('the chat tally', () => {
+  /** A member that joined at `joinedAt` and was delivered `received`; its client only counts closes. */
+  function member(joinedAt: number, received: [string, number][], confirmed: [string, number][] = []) {
+    const closed = { n: 0 };
+    const client = { stats: { reconnects: 1, duplicates: 0, gaps: 0, resent: 2 }, close: () => closed.n++ };
+    const m: ChatMember = {
+      client: client as unknown as RealtimeClient,
+      joinedAt,
+      received: new Map(received),
+      last: 3,
+      confirmed: confirmed.map(([key, offset]) => ({ key, offset })),
+      pending: 0,
+      failed: 0,
+      gone: false,
+    };
+    return { m, closed };
+  }
+
+  it('a stored line a joined client never got is lost, one got twice a duplicate; earlier lines are not owed', async () => {
+    const a = member(
+      0,
+      [
+        ['u1 a', 1],
+        ['u2 b', 1],
+      ],
+      [['u1 a', 2]],
+    );
+    const b = member(0, [['u1 a', 2]], [['u2 b', 3]]);
+    // Joined after both lines were stored: owed nothing.
+    const late = member(3, []);
+    const t = await tallyChat([a.m, b.m, late.m]);
+    assert.deepEqual(t, {
+      clients: 3,
+      sent: 2,
+      lost: 1,
+      duplicates: 1,
+      unconfirmed: 0,
+      resent: 6,
+      reconnects: 3,
+      gone: 0,
+    });
+    assert.deepEqual([a.closed.n, b.closed.n, late.closed.n], [1, 1, 1]);
+    // A client stopped for good (its session refused) is owed nothing after its last delivery.
+    const stopped = member(0, [['u1 a', 1]], [['u1 a', 2]]);
+    stopped.m.last = 2;
+    stopped.m.gone = true;
+    const after = member(
+      0,
+      [
+        ['u1 a', 1],
+        ['u2 c', 1],
+      ],
+      [['u2 c', 3]],
+    );
+    const g = await tallyChat([stopped.m, after.m]);
+    assert.deepEqual([g.lost, g.duplicates, g.gone], [0, 0, 1]);
+  });
 });
 
 describe('the workload with bearer credentials', () => {
@@ -374,5 +466,10 @@ describe('the shop under stateline lab', () => {
     assert.equal(run.staleReads, 0, seen);
     assert.equal(run.duplicateOrders, 0, seen);
     assert.deepEqual([run.orders!.missing, run.orders!.auditFailures], [0, 0], seen);
+    // The four users are all chat users: their clients got every line once.
+    const c = run.counters ?? {};
+    assert.equal(c['chat.clients'], 4, JSON.stringify(c));
+    assert.ok((c['chat.sent'] ?? 0) > 0, JSON.stringify(c));
+    assert.deepEqual([c['chat.lost'], c['chat.duplicates'], c['session.resurrected']], [0, 0, 0]);
   });
 });

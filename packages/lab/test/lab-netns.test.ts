@@ -4,7 +4,9 @@
  * and one instance cut from Redis for 5 s (`partition`), or every instance's link to Redis slowed
  * by 50 ± 10 ms (a delay relay) with 1 % loss (nftables) for 6 s (`latency`). Every guarantee the
  * lab measures must hold, the only errors being 503s with Retry-After, the latency's cost must
- * show in its fault row, and no namespace may be left behind.
+ * show in its fault row, and no namespace may be left behind. The shop's workload checks too: 0
+ * resurrected sessions (old cookies re-presented after logouts must be anonymous) and 0 chat lines
+ * lost or delivered twice to its 6 chat clients.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -79,6 +81,20 @@ function assertGuarantees(report: LabReport): void {
   // elsewhere by the gateway); nothing else fails.
   for (const type of Object.keys(run.errorsByType ?? {}))
     assert.equal(type, '503 SL_ERR_STORE_UNAVAILABLE', `unexpected error type ${type}`);
+  // The shop's own checks: a session logged out of (or revoked everywhere) never comes back, and
+  // every chat line the hub stored reached each client in the lobby exactly once.
+  const c = run.counters ?? {};
+  const seen = JSON.stringify(c);
+  // Safe and keyed requests the cut instance could not serve were retried elsewhere by the gateway.
+  assert.equal(c['errors.retryable'] ?? 0, 0, seen);
+  assert.equal(c['verify.failed'], undefined, seen);
+  assert.equal(c['session.resurrected'], 0, seen);
+  assert.ok((c['session.revokedChecked'] ?? 0) > 0, `no logged-out session was re-presented: ${seen}`);
+  assert.equal(c['chat.clients'], 6, seen);
+  assert.ok((c['chat.sent'] ?? 0) > 0, seen);
+  assert.equal(c['chat.lost'], 0, seen);
+  assert.equal(c['chat.duplicates'], 0, seen);
+  assert.equal(c['chat.clientsGone'], 0, seen);
 }
 
 describe('stateline lab --network netns', { skip, timeout: 180_000 }, () => {
@@ -89,6 +105,8 @@ describe('stateline lab --network netns', { skip, timeout: 180_000 }, () => {
     const fault = run.faults.find((f) => f.kind === 'partition');
     assert.match(fault?.target ?? '', /^i\d from redis-server@10\.213\.0\.\d+:6379 for 5000 ms$/);
     assertGuarantees(report);
+    // The cut instance held chat clients (the lab cuts the one with the most WebSockets).
+    assert.ok((fault?.impact?.websocketsCut ?? 0) >= 1, JSON.stringify(fault));
     // The cut was real: the instance answered 503s while it could not reach Redis.
     assert.ok(
       (run.errorsByType?.['503 SL_ERR_STORE_UNAVAILABLE'] ?? 0) > 0,

@@ -55,6 +55,34 @@ describe('network faults in the lab', () => {
     assert.ok(healAt! - cutAt! >= 110, calls.join(', '));
   });
 
+  it('a network fault hits the instance netVictim names; a kill still hits the victim', async () => {
+    const calls: string[] = [];
+    const asked: string[] = [];
+    const records = await runFaults(
+      [
+        { at: 0, kind: 'partition' },
+        { at: 0, kind: 'kill' },
+      ],
+      {
+        victim: 'i1',
+        kill: async (id) => void calls.push(`kill ${id}`),
+        start: async () => {},
+        partition: async (id) => void calls.push(`cut ${id}`),
+        heal: async (id) => void calls.push(`heal ${id}`),
+        netVictim: (kind) => (asked.push(kind), 'i3'),
+        holdMs: () => 1,
+        now: () => 0,
+      },
+      () => false,
+    );
+    assert.deepEqual(asked, ['partition']);
+    assert.deepEqual(calls, ['cut i3', 'heal i3', 'kill i1']);
+    assert.deepEqual(
+      records.map((r) => r.target),
+      ['i3 from store for 1 ms', 'i1'],
+    );
+  });
+
   it('heals even when cutting failed, and records the failure', async () => {
     const calls: string[] = [];
     const [r] = await runFaults(

@@ -72,6 +72,8 @@ export interface FaultActions {
   victim: string;
   /** Asked just before the kill: another instance to hit instead (null: {@link victim}). */
   chooseVictim?: () => Promise<string | null>;
+  /** Asked just before a network fault: the instance to cut or slow (null: {@link victim}). */
+  netVictim?: (kind: 'partition' | 'latency') => string | null;
   kill(id: string): Promise<void>;
   start(id: string): Promise<void>;
   restartStore?: () => Promise<void>;
@@ -123,11 +125,13 @@ export async function runFaults(
     const at = Math.round(a.now());
     const net = f.kind === 'partition' || f.kind === 'latency' ? f.kind : null;
     const hold = net ? (a.holdMs?.(net) ?? 5000) : 0;
+    // A network fault may hit another instance than a kill; the kill's victim stays.
+    const hit = net ? (a.netVictim?.(net) ?? victim) : victim;
     const target =
       f.kind === 'store-restart'
         ? (a.storeTarget ?? 'store')
         : net
-          ? `${net === 'latency' ? (a.impairs ?? victim) : victim} from ${a.peersTarget ?? a.storeTarget ?? 'store'} for ${hold} ms`
+          ? `${net === 'latency' ? (a.impairs ?? hit) : hit} from ${a.peersTarget ?? a.storeTarget ?? 'store'} for ${hold} ms`
           : victim;
     const record: FaultRecord = { at, kind: f.kind, target };
     out.push(record);
@@ -137,11 +141,11 @@ export async function runFaults(
       else if (f.kind === 'store-restart') await a.restartStore?.();
       else {
         try {
-          await (net === 'partition' ? a.partition : a.impair)?.(victim);
+          await (net === 'partition' ? a.partition : a.impair)?.(hit);
           // Held for its time even when the load ends first: a fault is always healed.
           await new Promise((r) => setTimeout(r, hold));
         } finally {
-          await a.heal?.(victim);
+          await a.heal?.(hit);
         }
       }
     } catch (err) {

@@ -83,8 +83,9 @@ export class HttpClient implements WorkloadHttp {
   ): Promise<WorkloadAnswer | null> {
     const { rec } = this.o;
     const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
+    // A cookie the workload sends itself (an old session it re-presents) goes instead of the jar's.
     const cookie = this.jar.header();
-    if (cookie) headers.cookie = cookie;
+    if (cookie && headers.cookie === undefined) headers.cookie = cookie;
     const cached = init.revalidate ? this.etags.get(path) : undefined;
     if (cached) {
       headers['if-none-match'] = cached.etag;
@@ -132,6 +133,14 @@ export class HttpClient implements WorkloadHttp {
       if (retryable) rec?.count(SAFE_ERRORS);
       return null;
     }
+  }
+
+  url(path: string): string {
+    return this.o.base + path;
+  }
+
+  cookie(): string | undefined {
+    return this.jar.header();
   }
 
   async idempotent(method: string, path: string, init: WorkloadRequestInit = {}): Promise<IdempotentAnswer> {

@@ -28,7 +28,9 @@ export function reportMarkdown(report: LabReport): string {
   ];
   for (const r of report.runs.filter((x) => x.skipped === null)) {
     const cost = (i: (typeof r.faults)[number]['impact']) =>
-      i ? ` (p99 ${i.p99MsBefore ?? '–'} → ${i.p99MsDuring ?? '–'} ms, ${i.errorsDuring} errors)` : '';
+      i
+        ? ` (p99 ${i.p99MsBefore ?? '–'} → ${i.p99MsDuring ?? '–'} ms, ${i.errorsDuring} errors${i.websocketsCut === undefined ? '' : `, ${i.websocketsCut} WebSockets on it`})`
+        : '';
     const done = r.faults.map(
       (f) => `${f.kind} ${f.target} at ${(f.at / 1000).toFixed(1)} s${cost(f.impact)}`,
     );

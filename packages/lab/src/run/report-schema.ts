@@ -111,6 +111,7 @@ const fault = shape({
       errorsDuring: count,
       before: optional(windowFigures),
       during: optional(windowFigures),
+      websocketsCut: optional(count),
     }),
   ),
 });

@@ -29,6 +29,8 @@ export interface FaultImpact {
   /** Every figure of the window just before the fault, and of the fault's (whole seconds). */
   before?: WindowFigures;
   during?: WindowFigures;
+  /** WebSockets the gateway had open to the instance when the fault began (absent: not known). */
+  websocketsCut?: number;
 }
 
 /** A strategy switch `first>second`: the rolling restart and its verdict. */

@@ -203,6 +203,17 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     const rnd = mulberry32(deriveSeed(o.seed, 0xfa17));
     const victim = `i${rnd.int(1, o.instances)}`;
     const up = () => c.status().instances.filter((i) => i.state === 'up');
+    // A network fault hits the instance the gateway holds the most WebSockets to (the seeded
+    // victim among equals), so realtime clients live through it; none open: the seeded victim.
+    const socketsCut = new Map<string, number>();
+    const netVictim = (kind: 'partition' | 'latency'): string | null => {
+      const live = up();
+      const most = Math.max(0, ...live.map((i) => i.websockets));
+      const tied = live.filter((i) => i.websockets === most).map((i) => i.id);
+      const id = most > 0 ? (tied.includes(victim) ? victim : tied[0]!) : null;
+      socketsCut.set(kind, live.find((i) => i.id === (id ?? victim))?.websockets ?? 0);
+      return id;
+    };
     // A switch run's fault is its rolling restart: the others would blur what it costs.
     const { plan, notApplied } = config.switchTo
       ? { plan: [], notApplied: o.faults.map((kind) => ({ kind, reason: SWITCH_ONLY })) }
@@ -224,6 +235,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
         ...(store.restart ? { restartStore: store.restart } : {}),
         ...(store.target ? { storeTarget: store.target } : {}),
         ...(netFaults && !storeOnHost ? { peersTarget: 'the other instances' } : {}),
+        ...(netFaults ? { netVictim } : {}),
         ...(netFaults
           ? {
               partition: (id: string) => netFaults.partition(id, peersOf(id)),
@@ -295,8 +307,11 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
     progress('closing', rec);
 
     const timeline = rec.timeline(loadMs);
-    for (const f of recorded)
+    for (const f of recorded) {
       f.impact = faultImpact(rec, timeline, f.at, faultWindowMs(f.kind, o.durationMs));
+      const sockets = socketsCut.get(f.kind);
+      if (sockets !== undefined) f.impact.websocketsCut = sockets;
+    }
     const t = meter.totals();
     const perRequest = (n: number | null, digits = 2) =>
       n === null || rec.requests === 0 ? null : round(n / rec.requests, digits);

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { lingerOnEarlyClose, trackRequest } from '../http/linger.js';
 import { resolveLogger, type Logger } from '../logger.js';
 import { closeInOrder, type Closable } from './close.js';
-import { closeServer } from './drain.js';
+import { closeServer, trackUpgrades } from './drain.js';
 import { instanceIdFromEnv, portFromEnv } from './env.js';
 import { answerProbe } from './probes.js';
 import { isSupervised, isSupervisorMessage, tellSupervisor } from './supervisor-protocol.js';
@@ -88,7 +88,8 @@ function takeHandler(app: RequestListener | http.Server): { server: http.Server;
  * serves, 503 once it drains; what a balancer routes by) and `/readyz` (503 while draining or when
  * `ready` says no, e.g. its Store is unreachable), adds `X-Stateline-Instance` to every response,
  * and drains on SIGTERM: stops accepting, lets in-flight requests finish, closes `close` in order,
- * exits 0. Under a supervisor it also reports its port, drains on the supervisor's request or when
+ * exits 0. Upgraded connections (WebSockets) do not hold the drain: `close` should close them (a
+ * realtime hub does, with "going away"); any still open after it are cut. Under a supervisor it also reports its port, drains on the supervisor's request or when
  * the supervisor goes away, and ignores SIGINT (a terminal's Ctrl-C reaches every process of the
  * group, and the supervisor drains its instances in order).
  *
@@ -122,6 +123,7 @@ export async function runInstance(
   let drained: Promise<void> | undefined;
 
   lingerOnEarlyClose(server);
+  const upgraded = trackUpgrades(server);
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     trackRequest(req);
     inflight++;
@@ -150,8 +152,13 @@ export async function runInstance(
   const drain = (timeout: number): Promise<void> =>
     (drained ??= (async () => {
       state.draining = true;
-      await closeServer(server, timeout);
-      await closeInOrder(options.close, options.closeTimeout ?? 5000);
+      await closeServer(server, timeout, upgraded);
+      try {
+        await closeInOrder(options.close, options.closeTimeout ?? 5000);
+      } finally {
+        // Upgraded sockets the app's close left open.
+        for (const socket of upgraded) socket.destroy();
+      }
     })());
 
   const drainAndExit = (timeout: number) => {

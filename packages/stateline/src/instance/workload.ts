@@ -70,6 +70,16 @@ export interface WorkloadHttp {
    * and asked again (each counted as a retry), within the tool's deadline.
    */
   idempotent(method: string, path: string, init?: WorkloadRequestInit): Promise<IdempotentAnswer>;
+  /**
+   * The absolute URL a request for `path` goes to (to open a WebSocket beside the requests, for
+   * instance). Absent when the tool has no such address.
+   */
+  url?(path: string): string;
+  /**
+   * The `Cookie` header the next request would carry (the user's session), or undefined when the
+   * jar is empty. A `cookie` given in a request's `headers` is sent instead of the jar's.
+   */
+  cookie?(): string | undefined;
 }
 
 /** A seeded source of choices: the same seed gives the same run. */

@@ -173,6 +173,48 @@ describe('runInstance', () => {
     assert.equal(inst.inflight, 0);
   });
 
+  it('drain: an open WebSocket does not hold it; close runs (to say goodbye), then a socket it left is cut', async () => {
+    const order: string[] = [];
+    const said: { socket?: net.Socket } = {};
+    const inst = await start((_req, res) => res.end('ok'), {
+      drainTimeout: 60_000,
+      // The app's close (a realtime hub's) says goodbye on one socket and leaves the other open.
+      close: () => {
+        order.push('close');
+        said.socket?.end('bye');
+      },
+    });
+    const sockets: net.Socket[] = [];
+    inst.server.on('upgrade', (_req, socket: net.Socket) => {
+      sockets.push(socket);
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    });
+    const upgrade = async () => {
+      const c = net.connect(inst.port, '127.0.0.1');
+      const seen: string[] = [];
+      c.on('data', (d) => seen.push(d.toString()));
+      const closed = new Promise<void>((r) => c.once('close', () => r()));
+      c.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      while (seen.length === 0) await sleep(10);
+      return { closed, seen };
+    };
+    const a = await upgrade();
+    const b = await upgrade();
+    said.socket = sockets[0];
+    const t0 = Date.now();
+    // Before the fix the drain waited for the WebSockets, which only the app's close would end.
+    let timer: NodeJS.Timeout | undefined;
+    const held = await Promise.race([
+      inst.drain().then(() => void order.push('drained')),
+      new Promise<'held'>((r) => (timer = setTimeout(() => r('held'), 3000))),
+    ]).finally(() => clearTimeout(timer));
+    assert.notEqual(held, 'held', `the drain waited ${Date.now() - t0} ms for open WebSockets`);
+    assert.deepEqual(order, ['close', 'drained']);
+    await Promise.all([a.closed, b.closed]);
+    assert.match(a.seen.join(''), /bye$/);
+    assert.doesNotMatch(b.seen.join(''), /bye/);
+  });
+
   it('takes over an existing http.Server (frameworks that own theirs)', async () => {
     const server = http.createServer((_req, res) => res.end('framework'));
     const inst = await start(server);
