@@ -101,7 +101,7 @@ export class RecordStrategy implements SessionStrategy {
   private async find(
     values: readonly string[],
     floor: number,
-  ): Promise<{ rec: Stored; version: number; secret: string } | null> {
+  ): Promise<{ rec: Stored; version: number; secret: string; text: string } | null> {
     const { o, metrics } = this.env;
     const now = o.now();
     for (const value of values) {
@@ -133,7 +133,7 @@ export class RecordStrategy implements SessionStrategy {
         await this.remove(rec);
         continue;
       }
-      return { rec, version: found.version, secret };
+      return { rec, version: found.version, secret, text: found.value };
     }
     return null;
   }
@@ -145,8 +145,8 @@ export class RecordStrategy implements SessionStrategy {
     const floor = this.env.near && values.length > 0 ? readVersion(req.cookie, cookie) : 0;
     const hit = await this.find(values, floor);
     const s = hit
-      ? new RecordSession(this.env, this, cookie, hit.rec, hit.version, hit.secret, req.userAgent)
-      : new RecordSession(this.env, this, cookie, null, 0, null, req.userAgent, values.length > 0);
+      ? new RecordSession(this.env, this, cookie, hit.rec, hit.version, hit.secret, req.userAgent, hit.text)
+      : new RecordSession(this.env, this, cookie, null, 0, null, req.userAgent, '', values.length > 0);
     s.sentVersion = floor;
     return s;
   }
@@ -162,7 +162,7 @@ export class RecordStrategy implements SessionStrategy {
   /** An empty session that is never saved: the Store is down and the policy is `anonymous`. */
   degraded(req: RequestContext): Session {
     const cookie = cookieSettings(this.env.o.cookie, req, this.env.o.trustProxy);
-    return new RecordSession(this.env, this, cookie, null, 0, null, req.userAgent, false, true);
+    return new RecordSession(this.env, this, cookie, null, 0, null, req.userAgent, '', false, true);
   }
 
   async remove(rec: SessionRecord): Promise<boolean> {
@@ -239,6 +239,8 @@ class RecordSession extends BaseSession {
     /** The secret of the id this request holds; null while the session is unsaved. */
     private secret: string | null,
     private readonly userAgent: string | undefined,
+    /** The Store's value at `version` (what `rec` was parsed from): writes send what differs from it. */
+    private text: string,
     presented = false,
     degraded = false,
   ) {
@@ -277,6 +279,7 @@ class RecordSession extends BaseSession {
     if (rec.k !== v && !(rec.p === v && (rec.q ?? 0) > this.env.o.now())) return null;
     this.rec = rec;
     this.version = found.version;
+    this.text = found.value;
     return rec;
   }
 
@@ -297,13 +300,16 @@ class RecordSession extends BaseSession {
       const cur = this.stored!;
       const want = next(cur);
       if (!want) return;
-      const res = await store.update(keys.session(cur.h), serialize(want), {
+      const text = serialize(want);
+      const res = await store.update(keys.session(cur.h), text, {
         ifVersion: this.version,
         ttl: this.ttl(want, this.env.o.now()),
+        previous: this.text,
       });
       if (res.ok) {
         this.rec = want;
         this.version = res.version;
+        this.text = text;
         return;
       }
       if (res.reason === 'missing' || !(await this.refresh(res.version))) throw this.ended();
@@ -320,10 +326,12 @@ class RecordSession extends BaseSession {
     const rec: Stored = { ...newRecord(randomId(), now, this.userAgent), u: userId, k: verifierOf(secret) };
     if (userId) rec.l = now;
     rec.d = this.withChanges(rec.d);
-    const res = await store.create(keys.session(rec.h), serialize(rec), { ttl: this.ttl(rec, now) });
+    const text = serialize(rec);
+    const res = await store.create(keys.session(rec.h), text, { ttl: this.ttl(rec, now) });
     if (!res.ok) throw new StatelineError('SL_ERR_INTERNAL', 'a fresh session handle collided');
     this.rec = rec;
     this.version = res.version;
+    this.text = text;
     this.secret = secret;
     this.dirty.clear();
     this.destroyed = false;
