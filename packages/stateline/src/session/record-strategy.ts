@@ -21,6 +21,7 @@ import {
 import { randomId, verifierOf } from './key-ring.js';
 import type { ResolvedOptions } from './options.js';
 import { isRecord, keys, newRecord, timedOut, type SessionRecord } from './record.js';
+import { rewriteRecord, type Changed } from './record-text.js';
 import type { Revocations } from './revocations.js';
 import type { SessionStrategy } from './strategy.js';
 import type { CommitResult, RequestContext, Session, SessionInfo, SessionMetrics } from './types.js';
@@ -222,6 +223,11 @@ export function parse(found: StoredRecord, handle: string): Stored | null {
   }
 }
 
+/** The one key an `update` changes. */
+function only(key: string): Changed {
+  return { has: (k) => k === key, size: 1 };
+}
+
 function serialize(rec: Stored): string {
   const { h: _handle, ...rest } = rec;
   return JSON.stringify(rest);
@@ -293,14 +299,17 @@ class RecordSession extends BaseSession {
     );
   }
 
-  /** Writes `next(rec)` with compare-and-set, re-reading and re-applying on conflict; `null` stops. */
-  private async casLoop(next: (rec: Stored) => Stored | null): Promise<void> {
+  /**
+   * Writes `next(rec)` with compare-and-set, re-reading and re-applying on conflict; `null` stops.
+   * `changed`: the keys of `d` that `next` sets or deletes (the rest are copied from the loaded text).
+   */
+  private async casLoop(next: (rec: Stored) => Stored | null, changed: Changed): Promise<void> {
     const { store, metrics } = this.env;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const cur = this.stored!;
       const want = next(cur);
       if (!want) return;
-      const text = serialize(want);
+      const text = rewriteRecord(this.text, cur, want, changed) ?? serialize(want);
       const res = await store.update(keys.session(cur.h), text, {
         ifVersion: this.version,
         ttl: this.ttl(want, this.env.o.now()),
@@ -356,7 +365,7 @@ class RecordSession extends BaseSession {
     await this.casLoop((rec) => {
       result = fn(this.current(key, rec.d) as T | undefined);
       return { ...rec, d: this.setIn(rec.d, key, result) };
-    });
+    }, only(key));
     this.dirty.delete(key);
     return result;
   }
@@ -382,7 +391,7 @@ class RecordSession extends BaseSession {
       if (userId && userId !== rec.u) next.l = next.i;
       else if (!userId) delete next.l;
       return next;
-    });
+    }, this.dirty);
     this.secret = secret;
     this.dirty.clear();
     this.env.metrics.renewed++;
@@ -426,7 +435,7 @@ class RecordSession extends BaseSession {
           if (fresh && rec.k === verifierOf(this.secret!))
             Object.assign(next, { k: verifierOf(fresh), p: rec.k, q: now + o.grace, i: now });
           return next;
-        }).catch((err: unknown) => {
+        }, this.dirty).catch((err: unknown) => {
           if (!needed && err instanceof StatelineError && err.code === 'SL_ERR_SESSION_ENDED') return;
           throw err;
         });
