@@ -39,6 +39,11 @@ export interface Stored extends SessionRecord {
 }
 
 const MAX_ATTEMPTS = 1000;
+/**
+ * Records shorter than this are serialized whole on a write: locating the loaded text's members
+ * costs ~3 µs whatever the size, JSON.stringify of a 1 KB record about as much (of 4 KB, ~9 µs).
+ */
+const REWRITE_MIN = 1024;
 /** Cookies whose signature was checked recently, with their secret's verifier (insertion-ordered). */
 const VERIFIED_CACHE = 4096;
 const ID_RE = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
@@ -309,7 +314,8 @@ class RecordSession extends BaseSession {
       const cur = this.stored!;
       const want = next(cur);
       if (!want) return;
-      const text = rewriteRecord(this.text, cur, want, changed) ?? serialize(want);
+      const text =
+        (this.text.length >= REWRITE_MIN && rewriteRecord(this.text, cur, want, changed)) || serialize(want);
       const res = await store.update(keys.session(cur.h), text, {
         ifVersion: this.version,
         ttl: this.ttl(want, this.env.o.now()),
