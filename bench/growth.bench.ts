@@ -81,6 +81,8 @@ const fmt = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digit
 
 interface Tally {
   answers: number;
+  /** req/s of each slice, in turn order: slice i of two rows ran back to back (a pair). */
+  perSlice: number[];
   requests: number;
   seconds: number;
   serverMicros: number;
@@ -94,6 +96,7 @@ interface Tally {
 }
 const tally = (): Tally => ({
   answers: 0,
+  perSlice: [],
   requests: 0,
   seconds: 0,
   serverMicros: 0,
@@ -122,6 +125,7 @@ interface Result {
   row: GrowthRow;
   workload: Workload;
   rps: number;
+  perSlice: number[];
   serverUs: number;
   redisUs: number | null;
   cookieUp: number;
@@ -144,6 +148,7 @@ async function slice(side: Side, workload: Workload, redis: RedisAdmin): Promise
   t.setCookieBytes += after.setCookie - bytes.setCookie;
   t.responses += after.responses - bytes.responses;
   t.answers += r.rps * SLICE;
+  t.perSlice.push(r.rps);
   t.requests += r.requests;
   t.seconds += SLICE;
   t.errors += r.errors;
@@ -213,6 +218,7 @@ async function runSize(items: number, redis: RedisAdmin): Promise<Result[]> {
           row: side.row,
           workload,
           rps: t.answers / t.seconds,
+          perSlice: t.perSlice,
           serverUs: t.serverMicros / Math.max(1, t.requests),
           redisUs: side.row.redis ? t.redisMicros / Math.max(1, t.requests) : null,
           cookieUp: t.cookieBytes / Math.max(1, t.responses),
@@ -310,9 +316,18 @@ function ratio(items: number, a: string, b: string, workload: Workload): { value
       value: NaN,
       text: `n/a (${x.problem ? x.row.label : y.row.label} failed: ${x.problem || y.problem})`,
     };
+  // Slice i of each row ran in the same turn, next to each other: a drift of the machine between
+  // turns moves both sides of a pair, so the pairs' spread shows how steady the run was.
+  const pairs = x.perSlice.map((v, i) => v / y.perSlice[i]!).sort((p, q) => p - q);
+  const median =
+    pairs.length % 2
+      ? pairs[pairs.length >> 1]!
+      : (pairs[pairs.length / 2 - 1]! + pairs[pairs.length / 2]!) / 2;
   return {
     value: x.rps / y.rps,
-    text: `${fmt(x.rps / y.rps, 2)}× (CPU per request ${fmt(y.serverUs / x.serverUs, 2)}× lower)`,
+    text:
+      `${fmt(x.rps / y.rps, 2)}× (CPU per request ${fmt(y.serverUs / x.serverUs, 2)}× lower; ` +
+      `slice pairs ${fmt(pairs[0]!, 2)}–${fmt(pairs[pairs.length - 1]!, 2)}, median ${fmt(median, 2)})`,
   };
 }
 console.log('ratios per cart size:');
