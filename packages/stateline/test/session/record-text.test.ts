@@ -39,7 +39,7 @@ describe('record text rewrite', () => {
       [
         'a removed key and a new one',
         (b) => {
-          const d = { ...b.d, fresh: [1, 2] };
+          const d: Record<string, unknown> = { ...b.d, fresh: [1, 2] };
           delete d.theme;
           return { ...b, d };
         },
@@ -85,7 +85,8 @@ describe('record text rewrite', () => {
     const out = rewriteRecord(text, before, { ...before, d: { ...before.d, hits: 2 } }, new Set(['hits']));
     assert.deepEqual(JSON.parse(out!), expected({ ...before, d: { ...before.d, hits: 2 } }));
     const other = loaded({ ...base, s: 5 });
-    assert.equal(rewriteRecord(other.text, before, { ...before, s: 6 }, new Set()), null);
-    assert.equal(rewriteRecord(`${text} `, before, { ...before, s: 6 }, new Set()), null);
+    const touched: Rec = { ...before, s: 6 };
+    assert.equal(rewriteRecord(other.text, before, touched, new Set()), null);
+    assert.equal(rewriteRecord(`${text} `, before, touched, new Set()), null);
   });
 });
