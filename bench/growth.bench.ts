@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- growth [--items 1,10,50,100] [--connections 50] [--warmup 1] [--slices 2] [--slice 1.5]
- *   [--workloads read,hit] [--only <row>]…`
+ *   [--workloads read,hit] [--only <row>]… [--profile]`
  *
  * How each session strategy's cost grows with the state it carries. Per cart size (a cart of
  * `items` lines shaped like apps/shop/src/cart.ts's, put in each session by its first hit), every
@@ -10,13 +10,19 @@
  * session per connection, each connection's counter checked) goes to one row at a time in slices
  * of `--slice` seconds, the rows taking turns and every other turn in reverse order, so a drift of
  * the shared machine falls on every row alike (paired slices). Per row and workload: req/s, server
- * CPU µs per request, the Cookie bytes a request carries and the Set-Cookie bytes an answer
+ * CPU µs per request, the shared Redis's CPU µs per request (the slice's Redis CPU, whoever caused it,
+ * over its requests: Redis shares the cores with the server), the Cookie bytes a request carries and the Set-Cookie bytes an answer
  * carries, and the Redis bytes per session (`MEMORY USAGE` of every key under the row's prefix,
  * divided by the sessions). A row whose answers fail (e.g. 500 `SL_ERR_SESSION_TOO_LARGE`) or
- * whose connections lose their session is marked with the first failure.
+ * whose connections lose their session is marked with the first failure. `--profile` runs the
+ * children under `--cpu-prof` and prints, per cart size and row, where the measured slices' CPU
+ * went (e.g. `--only stateline-server --workloads hit --items 1,100` to see what a bigger record costs).
  */
-import { cpus, loadavg } from 'node:os';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { summarizeProfile } from './servers/cpu-profile.js';
 import { RedisAdmin } from './servers/redis-admin.js';
 import {
   Jar,
@@ -38,6 +44,7 @@ const { values: args } = parseArgs({
     slice: { type: 'string', default: '1.5' },
     workloads: { type: 'string', default: 'read,hit' },
     only: { type: 'string', multiple: true },
+    profile: { type: 'boolean', default: false },
   },
 });
 const SIZES = args.items.split(',').map(Number);
@@ -74,9 +81,13 @@ const fmt = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digit
 
 interface Tally {
   answers: number;
+  /** req/s of each slice, in turn order: slice i of two rows ran back to back (a pair). */
+  perSlice: number[];
   requests: number;
   seconds: number;
   serverMicros: number;
+  /** The shared Redis's CPU during the slices (µs): its own work for this row plus anyone else's. */
+  redisMicros: number;
   errors: number;
   firstError?: string;
   cookieBytes: number;
@@ -85,9 +96,11 @@ interface Tally {
 }
 const tally = (): Tally => ({
   answers: 0,
+  perSlice: [],
   requests: 0,
   seconds: 0,
   serverMicros: 0,
+  redisMicros: 0,
   errors: 0,
   cookieBytes: 0,
   setCookieBytes: 0,
@@ -102,6 +115,9 @@ interface Side {
   jars: Jar[];
   by: Map<Workload, Tally>;
   storeBytes: number | null;
+  /** `--profile`: where the child writes its profile, and the measured slices on its clock. */
+  profileDir?: string;
+  window: { from: number; to: number };
 }
 
 interface Result {
@@ -109,25 +125,30 @@ interface Result {
   row: GrowthRow;
   workload: Workload;
   rps: number;
+  perSlice: number[];
   serverUs: number;
+  redisUs: number | null;
   cookieUp: number;
   setCookieDown: number;
   storeBytes: number | null;
   problem: string;
 }
 
-async function slice(side: Side, workload: Workload): Promise<number> {
+async function slice(side: Side, workload: Workload, redis: RedisAdmin): Promise<number> {
   const t = side.by.get(workload)!;
   const before = (await statsOf(side.child)).cpuMicros;
+  const redisBefore = side.row.redis ? await redis.cpuSeconds() : 0;
   const bytes = sumBytes(side.jars);
   for (const jar of side.jars) jar.fresh = true;
   const r = await loadLean(side.port, workload, SLICE, side.jars, true);
   t.serverMicros += (await statsOf(side.child)).cpuMicros - before;
+  if (side.row.redis) t.redisMicros += ((await redis.cpuSeconds()) - redisBefore) * 1e6;
   const after = sumBytes(side.jars);
   t.cookieBytes += after.cookie - bytes.cookie;
   t.setCookieBytes += after.setCookie - bytes.setCookie;
   t.responses += after.responses - bytes.responses;
   t.answers += r.rps * SLICE;
+  t.perSlice.push(r.rps);
   t.requests += r.requests;
   t.seconds += SLICE;
   t.errors += r.errors;
@@ -152,7 +173,8 @@ async function runSize(items: number, redis: RedisAdmin): Promise<Result[]> {
   try {
     for (const row of ROWS) {
       const prefix = `${RUN_PREFIX}${items}:${row.name.replace(/[^\w-]/g, '_')}:`;
-      const { child, port } = await startChild(row, prefix, undefined, [String(items)]);
+      const profileDir = args.profile ? mkdtempSync(join(tmpdir(), 'slgrowth-prof-')) : undefined;
+      const { child, port } = await startChild(row, prefix, profileDir, [String(items)]);
       const jars = Array.from({ length: CONNECTIONS }, () => new Jar());
       sides.push({
         row,
@@ -162,6 +184,8 @@ async function runSize(items: number, redis: RedisAdmin): Promise<Result[]> {
         jars,
         by: new Map(WORKLOADS.map((w) => [w, tally()])),
         storeBytes: null,
+        ...(profileDir ? { profileDir } : {}),
+        window: { from: 0, to: Infinity },
       });
     }
     for (const side of sides) {
@@ -170,13 +194,15 @@ async function runSize(items: number, redis: RedisAdmin): Promise<Result[]> {
         await loadLean(side.port, 'hit', WARMUP, side.jars, true);
       }
       if (side.row.redis) side.storeBytes = (await redis.bytesUnder(side.prefix)).bytes / CONNECTIONS;
+      side.window.from = (await statsOf(side.child)).clockMicros;
     }
     for (const workload of WORKLOADS) {
       for (let i = 0; i < SLICES; i++) {
-        for (const side of i % 2 ? [...sides].reverse() : sides) await slice(side, workload);
+        for (const side of i % 2 ? [...sides].reverse() : sides) await slice(side, workload, redis);
       }
     }
     const stats = await Promise.all(sides.map((s) => statsOf(s.child)));
+    sides.forEach((side, k) => (side.window.to = stats[k]!.clockMicros));
     return sides.flatMap((side, k) =>
       WORKLOADS.map((workload): Result => {
         const t = side.by.get(workload)!;
@@ -192,7 +218,9 @@ async function runSize(items: number, redis: RedisAdmin): Promise<Result[]> {
           row: side.row,
           workload,
           rps: t.answers / t.seconds,
+          perSlice: t.perSlice,
           serverUs: t.serverMicros / Math.max(1, t.requests),
+          redisUs: side.row.redis ? t.redisMicros / Math.max(1, t.requests) : null,
           cookieUp: t.cookieBytes / Math.max(1, t.responses),
           setCookieDown: t.setCookieBytes / Math.max(1, t.responses),
           storeBytes: side.storeBytes,
@@ -202,7 +230,29 @@ async function runSize(items: number, redis: RedisAdmin): Promise<Result[]> {
     );
   } finally {
     await Promise.all(sides.map((s) => stopChild(s.child)));
+    for (const side of sides) if (side.profileDir) printProfile(items, side);
   }
+}
+
+/** `--profile`: the main thread's profile of one side, cut to its measured slices (other rows' turns show as idle). */
+function printProfile(items: number, side: Side): void {
+  // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (tsx's loader has its own).
+  const file = readdirSync(side.profileDir!).find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+  if (!file) {
+    console.log(`${items} items ${side.row.name}: no profile written in ${side.profileDir!}`);
+    return;
+  }
+  const s = summarizeProfile(join(side.profileDir!, file), 25, side.window);
+  const lines = [
+    `${items} items ${side.row.name}: cpu profile ${join(side.profileDir!, file)}: busy ${(s.busyMs / 1000).toFixed(1)} s`,
+    '  self time by owner:',
+    ...s.owners.map((o) => `    ${o.pct.toFixed(1).padStart(5)}%  ${o.name}`),
+    '  top functions by self time:',
+    ...s.functions.map((f) => `    ${f.pct.toFixed(1).padStart(5)}%  ${f.name}`),
+    '  library functions by inclusive time (with what they call):',
+    ...s.inclusive.map((f) => `    ${f.pct.toFixed(1).padStart(5)}%  ${f.name}`),
+  ];
+  console.log(lines.join('\n'));
 }
 
 const redis = await RedisAdmin.open();
@@ -232,7 +282,7 @@ try {
     results.push(...r);
     for (const x of r)
       console.log(
-        `${String(items).padStart(3)} items ${x.row.name.padEnd(28)} ${x.workload.padEnd(4)} ${fmt(x.rps, 0).padStart(6)} req/s ${fmt(x.serverUs, 0).padStart(4)} µs/req${x.problem ? ` | ${x.problem}` : ''}`,
+        `${String(items).padStart(3)} items ${x.row.name.padEnd(28)} ${x.workload.padEnd(4)} ${fmt(x.rps, 0).padStart(6)} req/s ${fmt(x.serverUs, 0).padStart(4)} µs/req${x.redisUs === null ? '' : ` redis ${fmt(x.redisUs, 0)} µs/req`}${x.problem ? ` | ${x.problem}` : ''}`,
       );
   }
 } finally {
@@ -242,8 +292,8 @@ try {
 const find = (items: number, name: string, w: Workload) =>
   results.find((r) => r.items === items && r.row.name === name && r.workload === w);
 const lines = [
-  '| items | row | workload | req/s | server CPU µs/req | Cookie bytes/request | Set-Cookie bytes/answer | Redis bytes/session | notes |',
-  '|---:|---|---|---:|---:|---:|---:|---:|---|',
+  '| items | row | workload | req/s | server CPU µs/req | Redis CPU µs/req | Cookie bytes/request | Set-Cookie bytes/answer | Redis bytes/session | notes |',
+  '|---:|---|---|---:|---:|---:|---:|---:|---:|---|',
 ];
 for (const items of SIZES)
   for (const workload of WORKLOADS)
@@ -251,7 +301,7 @@ for (const items of SIZES)
       const x = find(items, row.name, workload);
       if (!x) continue;
       lines.push(
-        `| ${items} | ${row.label} | ${workload} | ${x.problem ? '—' : fmt(x.rps, 0)} | ${fmt(x.serverUs, 0)} | ${fmt(x.cookieUp, 0)} | ${fmt(x.setCookieDown, 0)} | ${x.storeBytes === null ? '-' : fmt(x.storeBytes, 0)} | ${x.problem || ''} |`,
+        `| ${items} | ${row.label} | ${workload} | ${x.problem ? '—' : fmt(x.rps, 0)} | ${fmt(x.serverUs, 0)} | ${x.redisUs === null ? '-' : fmt(x.redisUs, 0)} | ${fmt(x.cookieUp, 0)} | ${fmt(x.setCookieDown, 0)} | ${x.storeBytes === null ? '-' : fmt(x.storeBytes, 0)} | ${x.problem || ''} |`,
       );
     }
 console.log(`\n${lines.join('\n')}\n`);
@@ -266,9 +316,18 @@ function ratio(items: number, a: string, b: string, workload: Workload): { value
       value: NaN,
       text: `n/a (${x.problem ? x.row.label : y.row.label} failed: ${x.problem || y.problem})`,
     };
+  // Slice i of each row ran in the same turn, next to each other: a drift of the machine between
+  // turns moves both sides of a pair, so the pairs' spread shows how steady the run was.
+  const pairs = x.perSlice.map((v, i) => v / y.perSlice[i]!).sort((p, q) => p - q);
+  const median =
+    pairs.length % 2
+      ? pairs[pairs.length >> 1]!
+      : (pairs[pairs.length / 2 - 1]! + pairs[pairs.length / 2]!) / 2;
   return {
     value: x.rps / y.rps,
-    text: `${fmt(x.rps / y.rps, 2)}× (CPU per request ${fmt(y.serverUs / x.serverUs, 2)}× lower)`,
+    text:
+      `${fmt(x.rps / y.rps, 2)}× (CPU per request ${fmt(y.serverUs / x.serverUs, 2)}× lower; ` +
+      `slice pairs ${fmt(pairs[0]!, 2)}–${fmt(pairs[pairs.length - 1]!, 2)}, median ${fmt(median, 2)})`,
   };
 }
 console.log('ratios per cart size:');

@@ -75,6 +75,112 @@ end
 return tonumber(new)
 `);
 
+/**
+ * The compare-and-set of UPDATE sending only what changed: KEYS[1] record; ARGV middle, ifVersion,
+ * ttl ('' keep, '-' none), newVersion, head, tail, length (bytes). The stored value at ifVersion is
+ * kept up to `head` bytes and from its last `tail` bytes, with `middle` between. Replies as UPDATE,
+ * or 'R' when the stored value is not `length` bytes long (not the base the caller diffed against:
+ * it then sends the whole value). When the header and the middle keep their lengths (a counter
+ * that keeps its digits, the same version width) the record is patched in place with SETRANGE:
+ * the value never enters Lua, where a GET, a concatenation and a SET of a 4 KB record cost Redis
+ * ~15 µs more than of a 200-byte one. Otherwise it is rebuilt as UPDATE would.
+ */
+const SPLICE = redisScript(`local h = redis.call('GETRANGE', KEYS[1], 0, 63)
+if h == '' then return 0 end
+local i = string.find(h, ':', 1, true)
+local ver = string.sub(h, 1, i - 1)
+if ver ~= ARGV[2] then return -tonumber(ver) end
+local j = string.find(h, ':', i + 1, true)
+local size = redis.call('STRLEN', KEYS[1])
+if not j or size - j ~= tonumber(ARGV[7]) then return 'R' end
+local new = ARGV[4]
+local head
+local at
+if ARGV[3] == '' then
+  head = new .. string.sub(h, i, j)
+elseif ARGV[3] == '-' then
+  head = new .. '::'
+else
+  ${EXPIRES_AT('ARGV[3]')}
+  at = t
+  head = new .. ':' .. t .. ':'
+end
+local hd = tonumber(ARGV[5])
+local tl = tonumber(ARGV[6])
+if #head == j and #ARGV[1] == size - j - hd - tl then
+  redis.call('SETRANGE', KEYS[1], 0, head)
+  redis.call('SETRANGE', KEYS[1], j + hd, ARGV[1])
+  if ARGV[3] == '-' then
+    redis.call('PERSIST', KEYS[1])
+  elseif ARGV[3] ~= '' then
+    redis.call('PEXPIREAT', KEYS[1], at)
+  end
+  return tonumber(new)
+end
+local cur = redis.call('GET', KEYS[1])
+local v = head .. string.sub(cur, j + 1, j + hd) .. ARGV[1] .. string.sub(cur, size - tl + 1)
+if ARGV[3] == '' then
+  redis.call('SET', KEYS[1], v, 'KEEPTTL')
+elseif ARGV[3] == '-' then
+  redis.call('SET', KEYS[1], v)
+else
+  redis.call('SET', KEYS[1], v, 'PXAT', at)
+end
+return tonumber(new)
+`);
+
+/** Below this many characters a value goes whole: a splice saves nothing worth its arguments. */
+const SPLICE_MIN = 512;
+
+/**
+ * The length of the common head of `a` and `b` (`fromEnd`: of their common tail), at most `max`
+ * characters. Compares slices, coarse to fine: equal slices compare as memory, where a loop of
+ * charCodeAt over a 4 KB record costs more than the JSON.stringify that made it.
+ */
+function common(a: string, b: string, max: number, fromEnd: boolean): number {
+  const al = a.length;
+  const bl = b.length;
+  let n = 0;
+  for (let step = 1024; step >= 1; step >>= 2) {
+    while (
+      n + step <= max &&
+      (fromEnd
+        ? a.slice(al - n - step, al - n) === b.slice(bl - n - step, bl - n)
+        : a.slice(n, n + step) === b.slice(n, n + step))
+    )
+      n += step;
+  }
+  return n;
+}
+
+/**
+ * How `value` differs from `previous`: the UTF-8 byte lengths of their common head and tail and
+ * the middle of `value` between them, or null when most of it changed (then it goes whole).
+ */
+function spliceOf(
+  previous: string,
+  value: string,
+): { head: number; tail: number; middle: string; length: number } | null {
+  const pl = previous.length;
+  const vl = value.length;
+  let head = common(previous, value, Math.min(pl, vl), false);
+  let tail = common(previous, value, Math.min(pl, vl) - head, true);
+  // Never cut a surrogate pair (JSON text has no lone surrogates, so a pair is whole on both sides).
+  if (head > 0 && (previous.charCodeAt(head - 1) & 0xfc00) === 0xd800) head--;
+  if (tail > 0 && (previous.charCodeAt(pl - tail) & 0xfc00) === 0xdc00) tail--;
+  if ((head + tail) * 2 < vl) return null;
+  const middle = value.slice(head, vl - tail);
+  const length = Buffer.byteLength(previous);
+  if (length === pl) return { head, tail, middle, length };
+  // Not all ASCII: offsets in bytes, as Lua counts them.
+  return {
+    head: Buffer.byteLength(previous.slice(0, head)),
+    tail: Buffer.byteLength(previous.slice(pl - tail)),
+    middle,
+    length,
+  };
+}
+
 /** KEYS[1] record; ARGV ttl ('-' none). 1 touched, 0 missing. Version and value stay. */
 const TOUCH = redisScript(`local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
@@ -189,6 +295,22 @@ class RedisStore implements Store {
         );
       }
       const ttlA = ttl === undefined ? '' : ttlArg(ttl, 'ttl');
+      const { previous } = options;
+      if (ifVersion !== undefined && previous !== undefined && value.length >= SPLICE_MIN) {
+        const d = spliceOf(previous, value);
+        if (d) {
+          const version = String(ifVersion);
+          const next = String(ifVersion + 1);
+          const args = [d.middle, version, ttlA, next, String(d.head), String(d.tail), String(d.length)];
+          return this.link
+            .script(SPLICE, [k], args, toSpliceResult)
+            .then((res) =>
+              res !== RESEND
+                ? res
+                : this.link.script(UPDATE, [k], [value, version, ttlA, next], toUpdateResult),
+            );
+        }
+      }
       const args =
         ifVersion === undefined
           ? [value, '', ttlA, '']
@@ -267,6 +389,13 @@ function toUpdateResult(reply: unknown): UpdateResult {
   if (reply > 0) return { ok: true, version: reply };
   if (reply === 0) return { ok: false, reason: 'missing' };
   return { ok: false, reason: 'conflict', version: -reply };
+}
+
+/** SPLICE found a stored value of another length than the base: send the whole value. */
+const RESEND = Symbol('resend');
+
+function toSpliceResult(reply: unknown): UpdateResult | typeof RESEND {
+  return reply === 'R' ? RESEND : toUpdateResult(reply);
 }
 
 function toEntries(reply: unknown): IndexEntry[] {

@@ -30,6 +30,13 @@ export interface UpdateOptions {
   ifVersion?: number;
   /** New time to live in ms; omitted keeps the current expiry, `null` removes it. */
   ttl?: number | null;
+  /**
+   * With `ifVersion`: the value stored at that version, exactly as `get` returned it with that
+   * version. A backend may then send only the part that differs (Redis splices it into the stored
+   * value after the same version check, and writes `value` whole when the stored value's length
+   * is not `previous`'s); the others ignore it.
+   */
+  previous?: string;
 }
 
 /** A member of a per-owner index, e.g. one session of a user. */

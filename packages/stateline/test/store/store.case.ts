@@ -107,6 +107,62 @@ export function runStoreConformance(c: StoreCase): void {
       assert.ok((await store.get('e'))!.expiresAt! > first + 50_000);
     });
 
+    it(`[${c.backend}] update with \`previous\` writes exactly the value, whatever changed`, async () => {
+      // Large enough for Redis to send only the difference; every other backend ignores `previous`.
+      const base = JSON.stringify({ a: 'x'.repeat(700), n: 'ü😀\u00e9', hits: 1, z: 'y'.repeat(300) });
+      await store.create('p', base, { ttl: 60_000 });
+      const first = (await store.get('p'))!.expiresAt!;
+      const steps: [string, string, number | null | undefined][] = [
+        ['"hits":1', '"hits":2', undefined], // same length, expiry kept
+        ['"hits":2', '"hits":3', 120_000], // same length, new expiry
+        ['"hits":3', '"hits":30', undefined], // longer
+        ['"hits":30', '"hits":4', null], // shorter, expiry removed
+        ['ü😀', 'ü😁', 60_000], // inside a surrogate pair
+        ['"a":"xxx', '"a":"', undefined], // near the start
+        ['yyy"}', '"}', undefined], // at the end
+      ];
+      let prev = base;
+      let version = 1;
+      for (const [from, to, ttl] of steps) {
+        const next = prev.replace(from, to);
+        const res = await store.update('p', next, {
+          ifVersion: version,
+          previous: prev,
+          ...(ttl !== undefined ? { ttl } : {}),
+        });
+        assert.deepEqual(res, { ok: true, version: version + 1 }, `${from} → ${to}`);
+        const got = (await store.get('p'))!;
+        assert.equal(got.value, next, `${from} → ${to}`);
+        assert.equal(got.version, version + 1);
+        if (ttl === undefined && version === 1) assert.equal(got.expiresAt, first);
+        if (ttl === null) assert.equal(got.expiresAt, null);
+        if (typeof ttl === 'number') assert.ok(Math.abs(got.expiresAt! - (Date.now() + ttl)) < 5_000);
+        prev = next;
+        version++;
+      }
+      // A stale compare-and-set with `previous` still conflicts and writes nothing.
+      assert.deepEqual(
+        await store.update('p', prev.replace('"hits":4', '"hits":5'), {
+          ifVersion: version - 1,
+          previous: prev,
+        }),
+        { ok: false, reason: 'conflict', version },
+      );
+      assert.equal((await store.get('p'))!.value, prev);
+      // A `previous` that is not the stored value's length: the value is still written whole.
+      const whole = prev.replace('"hits":4', '"hits":6');
+      assert.deepEqual(await store.update('p', whole, { ifVersion: version, previous: `${prev}??` }), {
+        ok: true,
+        version: version + 1,
+      });
+      assert.equal((await store.get('p'))!.value, whole);
+      await store.delete('p');
+      assert.deepEqual(await store.update('p', whole, { ifVersion: version + 1, previous: whole }), {
+        ok: false,
+        reason: 'missing',
+      });
+    });
+
     it(`[${c.backend}] records expire; an expired key can be created again and not updated`, async () => {
       await store.create('short', 'x', { ttl: 150 });
       assert.equal((await store.get('short'))?.value, 'x');
@@ -203,6 +259,28 @@ export function runStoreConformance(c: StoreCase): void {
       assert.equal(rec?.value, '200');
       assert.equal(rec?.version, 201);
       if (!c.perObjectState) assert.ok(conflicts > 0, 'the loops really raced');
+    });
+
+    it(`[${c.backend}] 200 concurrent CAS loops on a 4 KB value, sending \`previous\`, end at exactly 200`, async () => {
+      const clients = c.perObjectState
+        ? [store, store, store, store]
+        : [store, await open(), await open(), await open()];
+      const pad = 'c'.repeat(4000);
+      await store.create('big-counter', JSON.stringify({ pad, n: 0 }));
+      const loop = async (s: Store) => {
+        for (;;) {
+          const rec = (await s.get('big-counter'))!;
+          const { n } = JSON.parse(rec.value) as { n: number };
+          const value = JSON.stringify({ pad, n: n + 1 });
+          const res = await s.update('big-counter', value, { ifVersion: rec.version, previous: rec.value });
+          if (res.ok) return;
+          assert.equal(res.reason, 'conflict');
+        }
+      };
+      await Promise.all(Array.from({ length: 200 }, (_, i) => loop(clients[i % 4]!)));
+      const rec = (await store.get('big-counter'))!;
+      assert.deepEqual(JSON.parse(rec.value), { pad, n: 200 });
+      assert.equal(rec.version, 201);
     });
 
     it(`[${c.backend}] a closed store refuses calls with SL_ERR_CLOSED`, async () => {
