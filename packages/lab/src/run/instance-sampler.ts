@@ -16,6 +16,37 @@ export interface ProcessSample {
   rssBytes: number | null;
   storeOps: number | null;
   nearCacheHitRatio: number | null;
+  /** The `memory` replication's counters (`stateline_sessions_replica…`), null without them. */
+  replication: ReplicationCounts | null;
+}
+
+/** How the `memory` strategy's copies fared: what a lost session is attributed by. */
+export interface ReplicationCounts {
+  /** Writes no peer acknowledged in time: they stood without a copy. */
+  degraded: number;
+  /** Writes whose backup did not acknowledge in time, copied to the next peer instead. */
+  rerouted: number;
+  /** Reads of a missing session that failed because a live peer did not answer in time. */
+  fetchFailures: number;
+  /** Sessions fetched from a peer (a failover). */
+  fetched: number;
+}
+
+const REPLICATION_METRICS: Record<keyof ReplicationCounts, string> = {
+  degraded: 'stateline_sessions_replication_degraded_total',
+  rerouted: 'stateline_sessions_replication_rerouted_total',
+  fetchFailures: 'stateline_sessions_replica_fetch_failures_total',
+  fetched: 'stateline_sessions_replicas_fetched_total',
+};
+
+function replicationOf(text: string): ReplicationCounts | null {
+  const out: Partial<ReplicationCounts> = {};
+  for (const [k, name] of Object.entries(REPLICATION_METRICS) as [keyof ReplicationCounts, string][]) {
+    const v = sumMetric(text, name);
+    if (v === null) return null;
+    out[k] = v;
+  }
+  return out as ReplicationCounts;
 }
 
 /** The sums over every instance process of a run. */
@@ -28,6 +59,8 @@ export interface SamplerTotals {
   storeOps: number | null;
   /** Mean of the instances' last `stateline_near_cache_hit_ratio`, when they expose it. */
   nearCacheHitRatio: number | null;
+  /** The replication counters over the load, summed over every process; null when none exposes them. */
+  replication: ReplicationCounts | null;
   /** Processes looked at (a restarted instance is a new one). */
   processes: number;
 }
@@ -157,11 +190,18 @@ export class InstanceSampler {
       rssBytes: rss ?? sumMetric(text, 'process_resident_memory_bytes'),
       storeOps: sumMetric(text, 'stateline_store_operations_total'),
       nearCacheHitRatio: sumMetric(text, 'stateline_near_cache_hit_ratio'),
+      replication: replicationOf(text),
     };
     const key = `${i.id}:${pid}`;
     const t = this.tracked.get(key);
     if (!t) {
-      const zero: ProcessSample = { cpuSeconds: 0, rssBytes: null, storeOps: 0, nearCacheHitRatio: null };
+      const zero: ProcessSample = {
+        cpuSeconds: 0,
+        rssBytes: null,
+        storeOps: 0,
+        nearCacheHitRatio: null,
+        replication: null,
+      };
       this.tracked.set(key, { baseline: this.begun ? zero : sample, last: sample });
     } else {
       // A process that stopped answering keeps what it last said.
@@ -170,6 +210,7 @@ export class InstanceSampler {
         rssBytes: sample.rssBytes ?? t.last.rssBytes,
         storeOps: sample.storeOps ?? t.last.storeOps,
         nearCacheHitRatio: sample.nearCacheHitRatio ?? t.last.nearCacheHitRatio,
+        replication: sample.replication ?? t.last.replication,
       };
     }
     if (sample.rssBytes !== null) this.maxRss = Math.max(this.maxRss ?? 0, sample.rssBytes);
@@ -189,7 +230,16 @@ export class InstanceSampler {
     const ratios = [...this.tracked.values()]
       .map((t) => t.last.nearCacheHitRatio)
       .filter((r): r is number => r !== null);
+    let replication: ReplicationCounts | null = null;
+    for (const t of this.tracked.values()) {
+      const last = t.last.replication;
+      if (!last) continue;
+      replication ??= { degraded: 0, rerouted: 0, fetchFailures: 0, fetched: 0 };
+      for (const k of Object.keys(REPLICATION_METRICS) as (keyof ReplicationCounts)[])
+        replication[k] += Math.max(0, last[k] - (t.baseline.replication?.[k] ?? 0));
+    }
     return {
+      replication,
       cpuSeconds: sum((s) => s.cpuSeconds),
       maxRssBytes: this.maxRss,
       storeOps: sum((s) => s.storeOps),

@@ -62,6 +62,17 @@ export function reportMarkdown(report: LabReport): string {
       lines.push(`- \`${r.config}\`: ${[...counters, ...timings].join('; ')}`);
     }
   }
+  const copied = report.runs.filter((r) => r.copies);
+  if (copied.length > 0) {
+    lines.push('', '## Session copies (memory replication)', '');
+    for (const r of copied) {
+      const c = r.copies!;
+      const name = r.proxy && r.proxy !== 'builtin' ? `${r.config} via ${r.proxy}` : r.config;
+      lines.push(
+        `- \`${name}\`: ${c.degraded} writes stood without a copy, ${c.rerouted} copied to the next peer, ${c.fetchFailures} reads found no copy in time, ${c.fetched} sessions fetched from a peer`,
+      );
+    }
+  }
   lines.push('', '## What this run shows', '');
   for (const f of findings(report))
     lines.push(`**${f.topic}${f.failed ? ' (FAILED)' : ''}.** ${f.sentences.join(' ')}`, '');

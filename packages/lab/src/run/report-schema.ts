@@ -162,6 +162,7 @@ const MEASURES: Record<string, Check> = {
 /** Measures that may be null in a run that was not skipped (nothing to measure them from). */
 const OPTIONAL_MEASURES: Record<string, Check> = {
   duplicateOrders: count,
+  copies: shape({ degraded: count, rerouted: count, fetchFailures: count, fetched: count }),
   bytesPerRequest: count,
   storeOpsPerRequest: nonNegative,
   rssMb: nonNegative,

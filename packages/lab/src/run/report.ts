@@ -2,6 +2,7 @@ import { cpus, totalmem } from 'node:os';
 import type { FaultKind } from './options.js';
 import type { TimelinePoint, TimingSummary, WindowFigures } from './recorder.js';
 import type { SwitchStep } from './rolling-switch.js';
+import type { ReplicationCounts } from './instance-sampler.js';
 
 /** The version of `report.json`'s shape; it changes only when a field changes meaning or goes away. */
 export const REPORT_SCHEMA = 2;
@@ -114,6 +115,12 @@ export interface RunReport {
   errorsByType: Record<string, number>;
   /** Answers that asked the client to try again (409 with Retry-After, 429): retried, not errors. */
   retries: number | null;
+  /**
+   * `memory` with replication: the instances' copy counters over the load (a killed process counts
+   * what it last reported), so a lost session can be put down to a write that stood without its
+   * copy (`degraded`) or a read that found no copy; null for other strategies.
+   */
+  copies: ReplicationCounts | null;
   /** The two halves of bytesPerRequest. */
   requestHeaderBytes: number | null;
   responseHeaderBytes: number | null;
@@ -249,6 +256,7 @@ export function skippedRun(
     sessionsLostBy: null,
     errorsByType: {},
     retries: null,
+    copies: null,
     requestHeaderBytes: null,
     responseHeaderBytes: null,
     cache: null,

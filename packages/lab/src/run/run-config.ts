@@ -347,6 +347,7 @@ export async function runConfig(o: RunConfigOptions): Promise<RunReport> {
       },
       errorsByType: rec.errorTypes(),
       retries: rec.retries,
+      copies: config.strategy === 'memory' ? totals.replication : null,
       requestHeaderBytes: t.exchanges ? Math.round(t.requestBytes / t.exchanges) : null,
       responseHeaderBytes: t.exchanges ? Math.round(t.responseBytes / t.exchanges) : null,
       cache: {

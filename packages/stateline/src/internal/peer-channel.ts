@@ -28,12 +28,22 @@ export interface PeerChannelOptions<Q, A> {
 export interface Answers<A> {
   answers: A[];
   complete: boolean;
+  /** Peers asked that were still live and had not answered when the wait ended (timed out). */
+  unanswered: string[];
+}
+
+/** Once an answer satisfies `when`, the others are waited for at most `ms` more. */
+export interface Settle<A> {
+  when: (answer: A) => boolean;
+  ms: number;
 }
 
 interface Pending<A> {
   left: Set<string>;
   answers: A[];
   enough: ((answer: A) => boolean) | undefined;
+  settle: Settle<A> | undefined;
+  settling: NodeJS.Timeout | undefined;
   /** A peer asked went away before answering. */
   missed: boolean;
   done(complete: boolean): void;
@@ -74,14 +84,21 @@ export class PeerChannel<Q, A> {
     return `${this.o.name}:${id}`;
   }
 
-  /** Subscribes, says hello, and starts the heartbeat. */
-  async start(): Promise<void> {
+  /**
+   * Subscribes, says hello, and starts the heartbeat. With `waitForPeers` (ms), resolves once a
+   * first peer answered the hello or that long has passed: a restarted instance must know its
+   * peers before it answers "nobody holds this record".
+   */
+  async start(waitForPeers = 0): Promise<void> {
     const on = (raw: string) => this.receive(raw);
     this.offs.push(await this.bus.subscribe(this.o.name, on));
     this.offs.push(await this.bus.subscribe(this.direct(this.o.instanceId), on));
     this.timer = setInterval(() => this.beat(), this.o.heartbeat);
     this.timer.unref();
     this.beat(true);
+    const deadline = Date.now() + waitForPeers;
+    while (this.seen.size === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, Math.min(20, deadline - Date.now())));
   }
 
   /** The live peers (not this instance), sorted; the silent ones are dropped first. */
@@ -97,26 +114,30 @@ export class PeerChannel<Q, A> {
 
   /**
    * Sends `q` to the peers `to` (default: every live peer, in one broadcast) and gathers their
-   * answers until each has answered, `enough` holds for an answer, or `timeout` ms have passed.
+   * answers until each has answered, `enough` holds for an answer, `settle.ms` have passed since
+   * an answer for which `settle.when` held, or `timeout` ms have passed.
    */
   ask(
     q: Q,
     timeout: number,
-    options: { to?: readonly string[]; enough?: (answer: A) => boolean } = {},
+    options: { to?: readonly string[]; enough?: (answer: A) => boolean; settle?: Settle<A> } = {},
   ): Promise<Answers<A>> {
     const to = options.to ?? this.peers();
-    if (to.length === 0) return Promise.resolve({ answers: [], complete: true });
+    if (to.length === 0) return Promise.resolve({ answers: [], complete: true, unanswered: [] });
     const id = randomUUID();
     return new Promise((resolve) => {
       const p: Pending<A> = {
         left: new Set(to),
         answers: [],
         enough: options.enough,
+        settle: options.settle,
+        settling: undefined,
         missed: false,
         done: (complete) => {
           clearTimeout(timer);
+          clearTimeout(p.settling);
           this.pending.delete(id);
-          resolve({ answers: p.answers, complete });
+          resolve({ answers: p.answers, complete, unanswered: [...p.left] });
         },
       };
       const timer = setTimeout(() => p.done(false), timeout);
@@ -174,6 +195,8 @@ export class PeerChannel<Q, A> {
         p.left.delete(m.from);
         if (p.enough?.(m.a)) p.done(true);
         else if (p.left.size === 0) p.done(!p.missed);
+        else if (p.settle && !p.settling && p.settle.when(m.a))
+          p.settling = setTimeout(() => p.done(false), p.settle.ms);
         return;
       }
     }

@@ -184,6 +184,26 @@ export async function collectMetrics(options: MetricsOptions = {}): Promise<Stat
     s((m) => m.revoked),
   );
   mirror(
+    'sessions_replication_degraded_total',
+    '`memory` replication: writes no peer acknowledged in time (they stood without a copy)',
+    s((m) => m.replicationDegraded),
+  );
+  mirror(
+    'sessions_replication_rerouted_total',
+    '`memory` replication: writes copied to the next peer in line because their backup did not acknowledge in time',
+    s((m) => m.replicationRerouted),
+  );
+  mirror(
+    'sessions_replica_fetch_failures_total',
+    '`memory` replication: reads of a missing session that failed because a live peer did not answer in time',
+    s((m) => m.replicaFetchFailures),
+  );
+  mirror(
+    'sessions_replicas_fetched_total',
+    '`memory` replication: sessions fetched from a peer after their owner died',
+    s((m) => m.replicasFetched),
+  );
+  mirror(
     'sessions_conflicts_resolved_total',
     'Concurrent session writes reconciled by re-applying a change',
     s((m) => m.conflictsResolved),
@@ -258,8 +278,16 @@ export async function collectMetrics(options: MetricsOptions = {}): Promise<Stat
     hub((h) => h.dropped + h.slowConsumers),
   );
 
-  mirror('tokens_issued_total', 'Token families started (issue)', t((m) => m.issued));
-  mirror('tokens_refreshed_total', 'Refresh tokens rotated', t((m) => m.refreshed));
+  mirror(
+    'tokens_issued_total',
+    'Token families started (issue)',
+    t((m) => m.issued),
+  );
+  mirror(
+    'tokens_refreshed_total',
+    'Refresh tokens rotated',
+    t((m) => m.refreshed),
+  );
   mirror(
     'tokens_reuse_detected_total',
     'Rotated refresh tokens presented again; each revoked its family (theft detection)',

@@ -30,6 +30,8 @@ export function zeroMetrics(): SessionMetrics {
     conflictsResolved: 0,
     revokedRefused: 0,
     replicationDegraded: 0,
+    replicationRerouted: 0,
+    replicaFetchFailures: 0,
     replicasFetched: 0,
     nearCacheHits: 0,
     nearCacheMisses: 0,

@@ -204,8 +204,12 @@ export interface SessionMetrics {
   conflictsResolved: number;
   /** Tokens, and `memory` sessions, refused because they were revoked. */
   revokedRefused: number;
-  /** `memory` replication: writes whose backup did not acknowledge in time. */
+  /** `memory` replication: writes no peer acknowledged in time (they stood without a copy). */
   replicationDegraded: number;
+  /** `memory` replication: writes whose backup did not acknowledge in time, copied to the next peer in line. */
+  replicationRerouted: number;
+  /** `memory` replication: reads of a missing session that failed because a live peer did not answer in time. */
+  replicaFetchFailures: number;
   /** `memory` replication: sessions fetched from a peer after a failover. */
   replicasFetched: number;
   /** `hybrid`: session-record reads the near cache answered without asking the Store. */

@@ -44,12 +44,12 @@ export const openMemory: StrategyFactory = async ({ o, store, bus, metrics, reso
         mode: o.replication,
         instanceId: o.instanceId,
         timeout: o.replicationTimeout,
-        // A session missing here is worth waiting for as long as a write waits for its backup.
-        fetchTimeout: o.replicationTimeout,
       }),
     );
     readThrough(metrics, {
       replicationDegraded: () => replicated.metrics.replicationDegraded,
+      replicationRerouted: () => replicated.metrics.replicationRerouted,
+      replicaFetchFailures: () => replicated.metrics.replicaFetchFailures,
       replicasFetched: () => replicated.metrics.replicasFetched,
     });
     replicated.onCopy = (key, rec) => fleet.adopt(key, rec);

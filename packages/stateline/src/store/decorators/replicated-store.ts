@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Bus } from '../../bus/types.js';
+import { StatelineError } from '../../errors.js';
 import { PeerChannel } from '../../internal/peer-channel.js';
 import type { MemoryStore } from '../memory-store.js';
 import type { CreateOptions, CreateResult, StoredRecord, UpdateOptions, UpdateResult } from '../types.js';
@@ -15,16 +16,28 @@ export interface ReplicationOptions {
   timeout: number;
   /** Heartbeat interval (ms); a peer silent for three of them is gone. */
   heartbeat?: number;
-  /** Longest wait for peers when a record is missing locally (ms). */
+  /**
+   * Longest wait for peers when a record is missing locally (ms; default: until a silent peer is
+   * declared gone, four heartbeats). Once a peer sent a copy, the others get `timeout` more.
+   */
   fetchTimeout?: number;
 }
 
 /** Counters the manager exposes. */
 export interface ReplicationMetrics {
-  /** Writes whose backup did not acknowledge in time (the write itself stood). */
+  /** Writes no peer acknowledged in time, the chosen backup nor the next ones (the write itself stood). */
   replicationDegraded: number;
+  /** Writes whose chosen backup did not acknowledge in time and that the next peer in line took. */
+  replicationRerouted: number;
+  /**
+   * Reads of a record missing here that no peer supplied while a live peer had not answered: the
+   * read failed (`SL_ERR_STORE_UNAVAILABLE`) rather than report the record gone.
+   */
+  replicaFetchFailures: number;
   /** Records fetched from a peer after a failover. */
   replicasFetched: number;
+  /** Deletes some listed peer did not confirm in time (a dead one not yet declared gone, usually). */
+  deletesUnconfirmed: number;
   /** Records sent to a peer that became their backup after the membership changed. */
   replicasTransferred: number;
 }
@@ -55,8 +68,11 @@ function score(instance: string, key: string): number {
 export class ReplicatedStore extends ForwardingStore<MemoryStore> {
   readonly metrics: ReplicationMetrics = {
     replicationDegraded: 0,
+    replicationRerouted: 0,
+    replicaFetchFailures: 0,
     replicasFetched: 0,
     replicasTransferred: 0,
+    deletesUnconfirmed: 0,
   };
   private readonly channel: PeerChannel<Question, StoredRecord | null>;
   /** Keys this instance wrote (it is their owner) and the backup each was last sent to. */
@@ -71,11 +87,15 @@ export class ReplicatedStore extends ForwardingStore<MemoryStore> {
     private readonly o: ReplicationOptions,
   ) {
     super(local);
-    this.fetchTimeout = o.fetchTimeout ?? Math.min(o.timeout, 250);
+    const heartbeat = o.heartbeat ?? 1000;
+    // A killed peer stays listed until three heartbeats passed in silence: a record it held a copy
+    // of is worth waiting for until then, or the session would be reported gone while its copy
+    // sits on a live but slow peer.
+    this.fetchTimeout = o.fetchTimeout ?? Math.max(4 * heartbeat, o.timeout);
     this.channel = new PeerChannel(bus, {
       name: 'replication',
       instanceId: o.instanceId,
-      heartbeat: o.heartbeat ?? 1000,
+      heartbeat,
       answer: (q) => this.answer(q),
       onPeersChanged: () => this.rebalance(),
     });
@@ -83,7 +103,8 @@ export class ReplicatedStore extends ForwardingStore<MemoryStore> {
 
   static async open(local: MemoryStore, bus: Bus, options: ReplicationOptions): Promise<ReplicatedStore> {
     const s = new ReplicatedStore(local, bus, options);
-    await s.channel.start();
+    // A restarted instance that answered before hearing its peers would find no copy of anything.
+    await s.channel.start(options.heartbeat ?? 1000);
     return s;
   }
 
@@ -108,27 +129,57 @@ export class ReplicatedStore extends ForwardingStore<MemoryStore> {
     }
   }
 
+  /** The live peers in the order a key's backup is chosen (rendezvous: highest score first). */
+  private ranked(key: string): string[] {
+    return this.channel
+      .peers()
+      .map((p) => [p, score(p, key)] as const)
+      .sort((a, b) => b[1] - a[1])
+      .map(([p]) => p);
+  }
+
   /** Where a key's copies go: its backup, or every live peer. */
   private targets(key: string): string[] {
     const peers = this.channel.peers();
     if (this.o.mode === 'all' || peers.length <= 1) return peers;
-    let best = '';
-    let bestScore = -1;
-    for (const p of peers) {
-      const s = score(p, key);
-      if (s > bestScore) [best, bestScore] = [p, s];
-    }
-    return [best];
+    return this.ranked(key).slice(0, 1);
   }
 
-  /** Sends the write to the key's targets and waits for their acknowledgements (bounded by timeout). */
+  /**
+   * Sends the write to the key's targets and waits for their acknowledgements (bounded by
+   * timeout). In `backup` mode a backup that does not answer in time (killed, not yet declared
+   * gone, or overloaded) is passed over for the next peer in rendezvous order, so the write still
+   * has a copy on a live peer before the response goes out.
+   */
   private async replicate(q: Question & { op: 'put' | 'del' }): Promise<void> {
-    // A delete must reach every copy, wherever earlier owners put them.
-    const targets = q.op === 'del' ? this.channel.peers() : this.targets(q.key);
-    if (q.op === 'put') this.owned.set(q.key, targets[0] ?? null);
-    else this.owned.delete(q.key);
-    const { complete } = await this.channel.ask(q, this.o.timeout, { to: targets });
-    if (!complete) this.metrics.replicationDegraded++;
+    if (q.op === 'del') {
+      // A delete must reach every copy, wherever earlier owners put them.
+      this.owned.delete(q.key);
+      const { complete } = await this.channel.ask(q, this.o.timeout, { to: this.channel.peers() });
+      if (!complete) this.metrics.deletesUnconfirmed++;
+      return;
+    }
+    if (this.o.mode === 'all') {
+      const targets = this.channel.peers();
+      this.owned.set(q.key, targets[0] ?? null);
+      const { complete } = await this.channel.ask(q, this.o.timeout, { to: targets });
+      if (!complete) this.metrics.replicationDegraded++;
+      return;
+    }
+    const line = this.ranked(q.key);
+    this.owned.set(q.key, line[0] ?? null);
+    for (let i = 0; i < line.length; i++) {
+      const { complete } = await this.channel.ask(q, this.o.timeout, { to: [line[i]!] });
+      if (complete) {
+        if (i > 0) {
+          this.metrics.replicationRerouted++;
+          // Owned records whose backup is not the rendezvous one move when the membership changes.
+          this.owned.set(q.key, line[i]!);
+        }
+        return;
+      }
+    }
+    if (line.length > 0) this.metrics.replicationDegraded++;
   }
 
   /** After a membership change, owned records whose backup changed go to their new backup. */
@@ -167,10 +218,30 @@ export class ReplicatedStore extends ForwardingStore<MemoryStore> {
    * whose acknowledgement timed out, or a former owner, may hold an older one).
    */
   private async fetch(key: string): Promise<StoredRecord | null> {
-    const { answers } = await this.channel.ask({ op: 'get', key }, this.fetchTimeout);
-    let newest: StoredRecord | null = null;
-    for (const rec of answers) if (rec && (!newest || rec.version > newest.version)) newest = rec;
-    return newest;
+    // Two rounds at most: when a peer went away during the first, the others are asked again, as
+    // a copy sent to one of them may have been on its way when it answered (the copy comes on the
+    // peer's own channel, the question on the broadcast one: no order between them).
+    for (let round = 0; ; round++) {
+      const { answers, complete, unanswered } = await this.channel.ask(
+        { op: 'get', key },
+        this.fetchTimeout,
+        {
+          settle: { when: (rec) => rec !== null, ms: this.o.timeout },
+        },
+      );
+      let newest: StoredRecord | null = null;
+      for (const rec of answers) if (rec && (!newest || rec.version > newest.version)) newest = rec;
+      if (newest) return newest;
+      if (unanswered.length > 0) {
+        // A live peer may hold the only copy: "gone" would silently replace the session.
+        this.metrics.replicaFetchFailures++;
+        throw new StatelineError(
+          'SL_ERR_STORE_UNAVAILABLE',
+          `no peer supplied ${key} in time (${unanswered.length} did not answer)`,
+        );
+      }
+      if (complete || round > 0) return null;
+    }
   }
 
   override async get(key: string): Promise<StoredRecord | null> {
