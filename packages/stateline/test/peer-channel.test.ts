@@ -103,4 +103,28 @@ describe('PeerChannel', () => {
     assert.equal(changes, 2);
     await c.close();
   });
+
+  it('a hello from a peer still listed is reported as a restart', async () => {
+    const hub = {};
+    const calls: (readonly string[] | undefined)[] = [];
+    const c = new PeerChannel<string, string>(new MemoryBus({ hub }), {
+      name: 'test-peers',
+      instanceId: 'p1',
+      heartbeat: 1000,
+      answer: (q) => q,
+      onPeersChanged: (restarted) => calls.push(restarted),
+    });
+    await c.start();
+    const other = new MemoryBus({ hub });
+    await other.publish('test-peers', JSON.stringify({ t: 'hb', from: 'p2', hello: true }));
+    await other.publish('test-peers', JSON.stringify({ t: 'hb', from: 'p2' }));
+    await sleep(10);
+    assert.deepEqual(calls, [undefined], 'first heard: a change, no restart; a plain heartbeat: nothing');
+    // p2 restarted within its expiry: its new process says hello under the same id.
+    await other.publish('test-peers', JSON.stringify({ t: 'hb', from: 'p2', hello: true }));
+    await sleep(10);
+    assert.deepEqual(calls, [undefined, ['p2']]);
+    assert.deepEqual(c.peers(), ['p2']);
+    await c.close();
+  });
 });

@@ -20,8 +20,12 @@ export interface PeerChannelOptions<Q, A> {
    * a rejection sends nothing (the asker stops waiting at its timeout).
    */
   answer(q: Q, from: string): A | Promise<A>;
-  /** The live peers changed: one was first heard, said goodbye or fell silent. */
-  onPeersChanged?(): void;
+  /**
+   * The live peers changed: one was first heard, said goodbye or fell silent. `restarted`: peers
+   * that said hello again while still listed (a restart faster than their expiry), which lost
+   * whatever they held in memory; listed for one call, the others being unchanged.
+   */
+  onPeersChanged?(restarted?: readonly string[]): void;
 }
 
 /** What {@link PeerChannel.ask} gathered; `complete` when every peer asked answered (or `enough` held). */
@@ -182,6 +186,8 @@ export class PeerChannel<Q, A> {
     const isNew = !this.seen.has(m.from);
     this.seen.set(m.from, Date.now());
     if (isNew) this.o.onPeersChanged?.();
+    // A hello from a peer still listed: it restarted under the same id before it was declared gone.
+    else if (m.t === 'hb' && m.hello) this.o.onPeersChanged?.([m.from]);
     switch (m.t) {
       case 'hb':
         if (m.hello) this.post(this.direct(m.from), { t: 'hb', from: this.o.instanceId });

@@ -75,8 +75,13 @@ export class ReplicatedStore extends ForwardingStore<MemoryStore> {
     deletesUnconfirmed: 0,
   };
   private readonly channel: PeerChannel<Question, StoredRecord | null>;
-  /** Keys this instance wrote (it is their owner) and the backup each was last sent to. */
+  /**
+   * Keys this instance owns (it wrote them, or took over a copy whose owner left) and the backup
+   * that acknowledged the last copy; null when no peer holds one.
+   */
   private readonly owned = new Map<string, string | null>();
+  /** Keys held here as a peer's copy, and that peer (their owner). */
+  private readonly copies = new Map<string, string>();
   private readonly fetchTimeout: number;
   /** Called after a peer's copy of a record was taken in (replicated to here, or fetched after a failover). */
   onCopy: ((key: string, rec: StoredRecord) => void) | undefined;
@@ -96,8 +101,8 @@ export class ReplicatedStore extends ForwardingStore<MemoryStore> {
       name: 'replication',
       instanceId: o.instanceId,
       heartbeat,
-      answer: (q) => this.answer(q),
-      onPeersChanged: () => this.rebalance(),
+      answer: (q, from) => this.answer(q, from),
+      onPeersChanged: (restarted) => this.rebalance(restarted),
     });
   }
 
@@ -113,16 +118,18 @@ export class ReplicatedStore extends ForwardingStore<MemoryStore> {
     return this.channel.peers();
   }
 
-  private answer(q: Question): StoredRecord | null {
+  private answer(q: Question, from: string): StoredRecord | null {
     switch (q.op) {
       case 'put':
         if (this.inner.restore(q.key, q.rec)) this.onCopy?.(q.key, q.rec);
         // Someone else wrote it: they own it now.
         this.owned.delete(q.key);
+        this.copies.set(q.key, from);
         return null;
       case 'del':
         void this.inner.delete(q.key).catch(() => {});
         this.owned.delete(q.key);
+        this.copies.delete(q.key);
         return null;
       case 'get':
         return this.inner.peek(q.key);
@@ -155,10 +162,13 @@ export class ReplicatedStore extends ForwardingStore<MemoryStore> {
     if (q.op === 'del') {
       // A delete must reach every copy, wherever earlier owners put them.
       this.owned.delete(q.key);
+      this.copies.delete(q.key);
       const { complete } = await this.channel.ask(q, this.o.timeout, { to: this.channel.peers() });
       if (!complete) this.metrics.deletesUnconfirmed++;
       return;
     }
+    // Written here: this instance owns it now, whoever did before.
+    this.copies.delete(q.key);
     if (this.o.mode === 'all') {
       const targets = this.channel.peers();
       this.owned.set(q.key, targets[0] ?? null);
@@ -180,16 +190,25 @@ export class ReplicatedStore extends ForwardingStore<MemoryStore> {
       }
     }
     if (line.length > 0) this.metrics.replicationDegraded++;
+    // No copy anywhere: the next membership change (or the drain) sends one.
+    if (this.owned.has(q.key)) this.owned.set(q.key, null);
   }
 
-  /** After a membership change, owned records whose backup changed go to their new backup. */
-  private rebalance(): void {
+  /**
+   * After a membership change, owned records whose backup changed (or left, or restarted and so
+   * lost its copy) go to their new backup. Copies whose owner left or restarted are the only ones
+   * left: this instance takes them over and replicates them in turn.
+   */
+  private rebalance(restarted: readonly string[] = []): void {
+    const live = new Set(this.channel.peers());
+    this.adoptOrphans(live, restarted);
+    for (const r of restarted)
+      for (const [key, sentTo] of this.owned) if (sentTo === r) this.owned.set(key, null);
     if (this.o.mode === 'all') {
       const peers = this.channel.peers();
       for (const key of this.owned.keys()) this.transfer(key, peers);
       return;
     }
-    const live = new Set(this.channel.peers());
     for (const [key, sentTo] of this.owned) {
       const [target] = this.targets(key);
       if (target && target !== sentTo) {
@@ -199,6 +218,37 @@ export class ReplicatedStore extends ForwardingStore<MemoryStore> {
         if (sentTo && live.has(sentTo)) this.channel.tell({ op: 'del', key }, sentTo);
       }
     }
+  }
+
+  /** Copies whose owner is not among `live` (or restarted) become this instance's own, with no backup yet. */
+  private adoptOrphans(live: ReadonlySet<string>, restarted: readonly string[] = []): void {
+    for (const [key, owner] of this.copies) {
+      if (live.has(owner) && !restarted.includes(owner)) continue;
+      this.copies.delete(key);
+      if (this.inner.peek(key)) this.owned.set(key, null);
+    }
+  }
+
+  /**
+   * Before this instance leaves: every record it owns with no acknowledged copy on a live peer
+   * (a degraded write, a copy taken over from an owner that left) is sent to its backup and the
+   * acknowledgements awaited (bounded by timeout), so the last holder of a record does not take
+   * it away with it.
+   */
+  private async handOff(): Promise<void> {
+    const live = new Set(this.channel.peers());
+    if (live.size === 0) return;
+    this.adoptOrphans(live);
+    const sends: Promise<unknown>[] = [];
+    for (const [key, sentTo] of this.owned) {
+      if (sentTo !== null && live.has(sentTo)) continue;
+      const rec = this.inner.peek(key);
+      const [target] = this.targets(key);
+      if (!rec || !target) continue;
+      this.metrics.replicasTransferred++;
+      sends.push(this.channel.ask({ op: 'put', key, rec }, this.o.timeout, { to: [target] }));
+    }
+    await Promise.all(sends);
   }
 
   private transfer(key: string, to: string[]): void {
@@ -286,8 +336,9 @@ export class ReplicatedStore extends ForwardingStore<MemoryStore> {
   // The per-user index stays local (inherited): the memory strategy's MemoryFleet indexes copies
   // (onCopy) and gathers every instance's view for `list()`.
 
-  /** Stops replicating; the MemoryStore stays open (its owner closes it). */
-  override close(): Promise<void> {
+  /** Hands over the records only this instance holds, then stops replicating; the MemoryStore stays open (its owner closes it). */
+  override async close(): Promise<void> {
+    await this.handOff();
     return this.channel.close();
   }
 }
