@@ -60,8 +60,8 @@ export function createChat(o: {
   busSpec?: string;
   instance: string;
   logger?: Logger;
-  /** Rooms besides the lobby (the entities' live rooms), or null. */
-  rooms?: (name: string) => RoomPolicy | null;
+  /** Rooms besides the lobby (the entities' live rooms), or null; a join waits for a promise. */
+  rooms?: (name: string) => RoomPolicy | null | Promise<RoomPolicy | null>;
 }): Promise<Hub> {
   return createHub({
     log: chatLogSpec(o.storeSpec, o.busSpec),

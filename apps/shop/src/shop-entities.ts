@@ -28,8 +28,11 @@ export interface ShopEntities {
   get(): Promise<Entities>;
   /** Starts the entities with this instance's URL, which other instances forward calls to. */
   listening(url: string): Promise<void>;
-  /** The policy of the realtime rooms the entities feed (`drop:<sku>`, `list:<id>`), else null. */
-  room(name: string): RoomPolicy | null;
+  /**
+   * The policy of the realtime rooms the entities feed (`drop:<sku>`, `list:<id>`), else null.
+   * Settles once this instance receives the entity's events, so a join confirmed after it misses none.
+   */
+  room(name: string): Promise<RoomPolicy | null>;
   /** Answers a call another instance forwarded here (true), or leaves the request alone (false). */
   forwarded(req: IncomingMessage, res: ServerResponse): boolean;
   close(): Promise<void>;
@@ -78,8 +81,9 @@ export async function openShopEntities(o: {
   const fed = new Map<string, Promise<() => Promise<void>>>();
 
   // Every instance with a socket in the room publishes each event; the hub's keyed append keeps one.
-  const feed = (type: 'drop' | 'list', key: string, room: string): void => {
-    if (fed.has(room)) return;
+  const feed = (type: 'drop' | 'list', key: string, room: string): Promise<unknown> => {
+    const feeding = fed.get(room);
+    if (feeding) return feeding;
     const off = ready.then((e) =>
       e.subscribe(type, key, (event) => {
         const version = (event as { version?: unknown }).version;
@@ -93,6 +97,7 @@ export async function openShopEntities(o: {
       o.onError(err);
     });
     fed.set(room, off);
+    return off;
   };
 
   const readOnly: RoomPolicy = { anonymous: false, canSend: () => false };
@@ -128,12 +133,14 @@ export async function openShopEntities(o: {
       started?.(made);
     },
 
-    room(name) {
+    async room(name) {
       const [kind, key = ''] = name.split(':', 2) as [string, string?];
       const type =
         kind === 'drop' && findDrop(key) ? 'drop' : kind === 'list' && LIST_ID.test(key) ? 'list' : null;
       if (!type) return null;
-      feed(type, key, name);
+      // The join waits for the subscription: an event emitted after `joined` must find this
+      // instance publishing it (a failed subscription fails the join; the client joins again).
+      await feed(type, key, name);
       return readOnly;
     },
 

@@ -342,4 +342,60 @@ describe('the shop in a browser', () => {
       for (const p of pages) await p.context().close();
     },
   );
+
+  it(
+    'the shared list: a change that reaches the page before its first read answers is not lost',
+    { skip, timeout: 60_000 },
+    async () => {
+      const errors: string[] = [];
+      const pages: Page[] = [];
+      for (const name of ['alice', 'bob']) {
+        const context = await browser!.newContext();
+        context.setDefaultTimeout(15_000);
+        const page = await context.newPage();
+        watch(page, errors);
+        await logIn(page, name);
+        pages.push(page);
+      }
+      const [alice, bob] = pages as [Page, Page];
+      await alice.getByTestId('nav-list').click();
+      await alice.getByTestId('list-live').filter({ hasText: 'live' }).waitFor();
+
+      // Bob's reads of the list are answered by the shop at once, but their answers reach his
+      // page only after alice's new item has come in on his socket: the order a loaded machine
+      // can produce (a slow fetch answer, a quick WebSocket frame).
+      const text = `early tea ${Date.now()}`;
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      const read: Promise<unknown>[] = [];
+      const delivered: Promise<void>[] = [];
+      await bob.route('**/api/lists/shared', (route) => {
+        if (route.request().method() !== 'GET') return route.continue();
+        const answered = route.fetch();
+        read.push(answered);
+        delivered.push(answered.then(async (response) => released.then(() => route.fulfill({ response }))));
+      });
+      const frame = new Promise<void>((resolve) =>
+        bob.on('websocket', (ws) =>
+          ws.on('framereceived', (f) => {
+            if (typeof f.payload === 'string' && f.payload.includes(text)) resolve();
+          }),
+        ),
+      );
+      await bob.getByTestId('nav-list').click();
+      await bob.getByTestId('list-live').filter({ hasText: 'live' }).waitFor();
+      // Both reads (the first render's and the one after `joined`) were answered before the add.
+      await until('bob read the list twice', async () => (read.length >= 2 ? true : undefined));
+      await Promise.all(read);
+      await alice.getByTestId('list-input').fill(text);
+      await alice.getByTestId('list-add').click();
+      await frame;
+      release();
+      await Promise.all(delivered);
+      await bob.unroute('**/api/lists/shared');
+      await bob.getByTestId('list-item').filter({ hasText: text }).waitFor({ timeout: 5000 });
+      assert.deepEqual(errors, []);
+      for (const p of pages) await p.context().close();
+    },
+  );
 });

@@ -12,6 +12,9 @@ const LIST = 'shared';
 const isListEvent = (e: unknown): e is ListEvent =>
   typeof e === 'object' && e !== null && (e as { kind?: unknown }).kind === 'list';
 
+/** Events kept while the page has no list yet (beyond it, the oldest go: a gap makes it read again). */
+const MAX_EARLY = 200;
+
 /** The list after one event, or null when the event does not follow on (then read it again). */
 function apply(list: ListView, e: ListEvent): ListView | null {
   if (e.version <= list.version) return list;
@@ -78,9 +81,25 @@ export function renderList(root: HTMLElement): (() => void) | void {
       ),
     );
   };
-  const load = () =>
+  // Events that came in before any read answered: that read may be older than them, so they are
+  // applied on top of it (dropping them would lose them for good: the room is live only).
+  let early: ListEvent[] = [];
+  const load = (): Promise<void> =>
     getList(LIST).then((l) => {
-      if (!list || l.version >= list.version) list = l;
+      let next: ListView = !list || l.version >= list.version ? l : list;
+      const waiting = early.sort((a, b) => a.version - b.version);
+      early = [];
+      for (const [i, e] of waiting.entries()) {
+        const after = apply(next, e);
+        if (after) next = after;
+        else {
+          // A change between the read and this event is missing: keep the rest, read again.
+          early = waiting.slice(i);
+          void load();
+          break;
+        }
+      }
+      list = next;
       draw();
     }, showError);
 
@@ -113,7 +132,12 @@ export function renderList(root: HTMLElement): (() => void) | void {
   void load();
   return watchRoom(`list:${LIST}`, {
     event(e) {
-      if (!isListEvent(e) || e.list !== LIST || !list) return;
+      if (!isListEvent(e) || e.list !== LIST) return;
+      if (!list) {
+        early.push(e);
+        if (early.length > MAX_EARLY) early.shift();
+        return;
+      }
       const next = apply(list, e);
       if (next) {
         list = next;
