@@ -162,7 +162,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private retry(failed: Instance, next: Instance): void {
-    if (this.ctx.options.metrics) failed.retries++;
+    if (this.ctx.options.metrics) failed.counts.retries++;
     this.dispatch(next);
   }
 
@@ -184,7 +184,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     // Any answer, whatever its status, shows the instance is live (passive health counts failures to answer).
     this.ctx.set.passiveSuccess(instance);
     if (statusCode === 502 || statusCode === 503) {
-      if (this.ctx.options.metrics) instance.errors++;
+      if (this.ctx.options.metrics) instance.counts.errors++;
       if (this.replayable && this.safeAfterSend() && !this.clientGone) {
         const next = this.retryTarget(instance);
         if (next !== undefined) {
@@ -230,7 +230,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.retry(instance, this.next!);
       return;
     }
-    if (this.ctx.options.metrics) instance.served++;
+    if (this.ctx.options.metrics) instance.counts.served++;
     if (!this.clientGone) this.res.end();
   }
 
@@ -265,7 +265,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     if (!refusedUpload) this.ctx.set.passiveFailure(instance);
-    else if (this.ctx.options.metrics) instance.errors++;
+    else if (this.ctx.options.metrics) instance.counts.errors++;
     const notSent = NOT_SENT.has(code);
     if (this.replayable && (notSent || this.safeAfterSend())) {
       const next = this.retryTarget(instance);

@@ -10,7 +10,7 @@ import { proxyRequest, relayedFrom, type ExchangeContext } from './exchange.js';
 import { reportSafely, runFront, type FrontHandler } from './front.js';
 import { InstanceSet } from './instance-set.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
-import type { Gateway, GatewayOptions, InstanceConfig, InstanceInfo, ResponseEvent } from './types.js';
+import type { Gateway, GatewayOptions, InstanceConfig, InstanceCounts, InstanceInfo, ResponseEvent } from './types.js';
 import { proxyUpgrade } from './upgrade.js';
 
 /** Reports the answer to `onResponse` once it ends or is cut off. */
@@ -114,6 +114,9 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     },
     instances(): InstanceInfo[] {
       return set.instances();
+    },
+    counts(id: string): InstanceCounts | undefined {
+      return set.counts(id);
     },
     listen(port: number, host = '127.0.0.1'): Promise<{ port: number }> {
       return new Promise((resolve, reject) => {

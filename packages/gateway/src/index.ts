@@ -31,6 +31,7 @@ export type {
   HashOptions,
   HealthOptions,
   InstanceConfig,
+  InstanceCounts,
   InstanceInfo,
   InstanceState,
   ResponseEvent,

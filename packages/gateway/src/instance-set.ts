@@ -3,7 +3,7 @@ import { Balancer } from './balancer.js';
 import { HealthChecker } from './health.js';
 import { Instance } from './instance.js';
 import type { ResolvedOptions } from './options.js';
-import type { InstanceConfig, InstanceInfo, InstanceState } from './types.js';
+import type { InstanceConfig, InstanceCounts, InstanceInfo, InstanceState } from './types.js';
 
 /** Grace for requests still running on a removed instance before its connections are cut. */
 const REMOVE_GRACE_MS = 30_000;
@@ -17,6 +17,8 @@ export class InstanceSet {
   readonly balancer: Balancer;
   private readonly byId = new Map<string, Instance>();
   private readonly checkers = new Map<Instance, HealthChecker>();
+  /** Per id ever added, kept after removal: a removed process's last retry lands here too. */
+  private readonly countsById = new Map<string, InstanceCounts>();
   private closed = false;
 
   constructor(private readonly options: ResolvedOptions) {
@@ -29,7 +31,9 @@ export class InstanceSet {
       throw new StatelineError('SL_ERR_INVALID_ARGUMENT', 'gateway: add() takes { id, url }');
     }
     const health = this.options.health;
-    const instance = new Instance(config.id, config.url, health ? 'starting' : 'up', this.options);
+    const counts = this.countsById.get(config.id) ?? { served: 0, errors: 0, retries: 0 };
+    const instance = new Instance(config.id, config.url, health ? 'starting' : 'up', this.options, counts);
+    this.countsById.set(instance.id, counts);
     const previous = this.byId.get(instance.id);
     if (previous !== undefined) this.forget(previous);
     this.byId.set(instance.id, instance);
@@ -66,6 +70,11 @@ export class InstanceSet {
     this.setState(instance, 'down', 'markDown');
   }
 
+  counts(id: string): InstanceCounts | undefined {
+    const c = this.countsById.get(id);
+    return c && { ...c };
+  }
+
   get(id: string): Instance | undefined {
     return this.byId.get(id);
   }
@@ -76,7 +85,7 @@ export class InstanceSet {
 
   /** A proxied attempt got no answer from `instance` (refused, reset, timed out): counts toward `fall`. */
   passiveFailure(instance: Instance): void {
-    if (this.options.metrics) instance.errors++;
+    if (this.options.metrics) instance.counts.errors++;
     const health = this.options.health;
     if (!health || instance.removed) return;
     instance.passes = 0;

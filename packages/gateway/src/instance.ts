@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import { StatelineError } from 'stateline/errors';
-import type { InstanceInfo, InstanceState } from './types.js';
+import type { InstanceCounts, InstanceInfo, InstanceState } from './types.js';
 
 const ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -21,9 +21,8 @@ export class Instance {
   readonly pool: Pool;
   state: InstanceState;
   inflight = 0;
-  served = 0;
-  errors = 0;
-  retries = 0;
+  /** Shared with every instance added under this id (see {@link InstanceCounts}). */
+  readonly counts: InstanceCounts;
   websockets = 0;
   /** Consecutive failures (active and passive) and consecutive passing health checks. */
   failures = 0;
@@ -32,7 +31,13 @@ export class Instance {
   removed = false;
   private drainWaiters: (() => void)[] = [];
 
-  constructor(id: string, url: string, state: InstanceState, settings: PoolSettings) {
+  constructor(
+    id: string,
+    url: string,
+    state: InstanceState,
+    settings: PoolSettings,
+    counts: InstanceCounts = { served: 0, errors: 0, retries: 0 },
+  ) {
     if (typeof id !== 'string' || !ID.test(id)) {
       throw new StatelineError(
         'SL_ERR_INVALID_ARGUMENT',
@@ -60,6 +65,7 @@ export class Instance {
     this.hostname = parsed.hostname.replace(/^\[|\]$/g, '');
     this.port = parsed.port ? Number(parsed.port) : 80;
     this.state = state;
+    this.counts = counts;
     this.pool = new Pool(this.origin, {
       pipelining: 1,
       connect: { timeout: settings.connectTimeout },
@@ -93,9 +99,7 @@ export class Instance {
       url: this.url,
       state: this.state,
       inflight: this.inflight,
-      served: this.served,
-      errors: this.errors,
-      retries: this.retries,
+      ...this.counts,
       websockets: this.websockets,
     };
   }

@@ -126,19 +126,27 @@ export interface InstanceConfig {
   url: string;
 }
 
-/** One instance as {@link Gateway.instances} reports it. */
-export interface InstanceInfo {
-  id: string;
-  url: string;
-  state: InstanceState;
-  /** Requests being proxied to it now. */
-  inflight: number;
+/**
+ * What the gateway counted for one instance id, since the id was first added and over every
+ * instance added under it since (a replaced or removed instance's late failures and retries, which
+ * may land after its removal, still count): these only ever go up.
+ */
+export interface InstanceCounts {
   /** Responses it completed. */
   served: number;
   /** Attempts that failed on it: connection errors, resets, timeouts, 502/503 answers. */
   errors: number;
   /** Requests that failed on it and were retried on another instance. */
   retries: number;
+}
+
+/** One instance as {@link Gateway.instances} reports it. */
+export interface InstanceInfo extends InstanceCounts {
+  id: string;
+  url: string;
+  state: InstanceState;
+  /** Requests being proxied to it now. */
+  inflight: number;
   /** WebSocket (upgraded) connections to it now. */
   websockets: number;
 }
@@ -171,6 +179,17 @@ export interface Gateway {
   /** Marks the instance `down` at once (e.g. its process was killed); health checks may bring it back. Ignores unknown ids. */
   markDown(id: string): void;
   instances(): InstanceInfo[];
+  /**
+   * The counts of an id added at any time, also after its removal (a killed process's last retry
+   * may be counted just after it was removed); undefined for an id never added.
+   *
+   * @example
+   * ```ts
+   * gw.remove('i2');
+   * gw.counts('i2'); // { served: 120, errors: 1, retries: 1 }
+   * ```
+   */
+  counts(id: string): InstanceCounts | undefined;
   listen(port: number, host?: string): Promise<{ port: number }>;
   close(): Promise<void>;
   /** The node:http server. Its `request`, `upgrade` and `clientError` listeners are the gateway's: answer requests with {@link Gateway.use}. */

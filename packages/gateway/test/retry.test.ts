@@ -187,6 +187,38 @@ describe('retries on a dead instance', () => {
     }
   });
 
+  test('a retry that lands after its instance was removed still counts for that id, and after a re-add', async () => {
+    // A supervisor removes a killed process when it sees the exit, which may come before the
+    // gateway sees the connection reset and retries: the retry must not fall into a forgotten object.
+    const { gw, backends, c } = await setup();
+    try {
+      const slow = c.send('/slow?ms=3000');
+      await waitFor(() => gw.instances().find((i) => i.id === 'b1')!.inflight === 1);
+      gw.remove('b1');
+      await backends[0]!.kill();
+      const r = await slow;
+      assert.equal(r.status, 200);
+      assert.equal(r.instance, 'b2');
+      const b1 = gw.counts('b1');
+      assert.equal(b1?.retries, 1, JSON.stringify(b1));
+      assert.ok(b1!.errors >= 1, JSON.stringify(b1));
+      assert.equal(gw.counts('b2')?.served, 1);
+      assert.equal(gw.counts('nope'), undefined);
+      const [again] = await startBackends(1);
+      try {
+        gw.add({ id: 'b1', url: again!.url });
+        const listed = gw.instances().find((i) => i.id === 'b1')!;
+        assert.deepEqual([listed.served, listed.retries], [0, 1], 'the new process adds to the id');
+      } finally {
+        await again!.kill();
+      }
+    } finally {
+      await c.close();
+      await gw.close();
+      await backends[1]!.kill();
+    }
+  });
+
   test('a body larger than retry.maxBodyBytes streams and is not retried', async () => {
     const backends = await startBackends(2);
     const gw = createGateway({ health: { ...FAST_HEALTH, interval: 60_000 }, retry: { maxBodyBytes: 1024 } });

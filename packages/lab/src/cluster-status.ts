@@ -16,7 +16,7 @@ export interface ClusterStatus {
     pid: number | null;
     inflight: number;
     served: number;
-    /** Since the cluster started, over every process of this id (with `totals`; else the current process's). */
+    /** Since the cluster started, over every process of this id (with `counts`; else the current process's). */
     errors: number;
     retries: number;
     websockets: number;

@@ -10,7 +10,6 @@ import { gatewayFront } from './gateway-front.js';
 import { startHaproxy, type ExternalProxy } from './haproxy.js';
 import { startNginx } from './nginx.js';
 import { createGatewayMetrics } from './gateway-metrics.js';
-import { InstanceTotals } from './instance-totals.js';
 import { resolveApp } from './run/app-module.js';
 import { Supervisor, type InstanceRegistry } from './supervisor.js';
 
@@ -94,12 +93,9 @@ export async function startCluster(
   // sending straight to an instance port cannot forge its address).
   const gatewaySecret = randomBytes(24).toString('base64url');
 
-  // What each instance id served, failed and retried over all its processes (the gateway forgets them).
-  const totals = new InstanceTotals(() => gateway.instances());
   // The gateway is made after the supervisor (its control hook needs it); reach it lazily.
   const registry: InstanceRegistry = {
     add: (instance) => {
-      totals.retire(instance.id);
       gateway.add(instance);
       const { hostname, port } = new URL(instance.url);
       external(async (p) => {
@@ -113,7 +109,6 @@ export async function startCluster(
       await pending;
     },
     remove: (id) => {
-      totals.retire(id);
       gateway.remove(id);
       external((p) => p.setState(id, 'maint'));
     },
@@ -160,7 +155,7 @@ export async function startCluster(
   const control: ControlOptions = {
     supervisor: sup,
     gatewayInstances: () => gateway.instances(),
-    totals: (id, current) => totals.of(id, current),
+    counts: (id) => gateway.counts(id),
     balance: o.balance,
     strategy: o.strategy,
     store: redactSpec(o.store),
@@ -173,7 +168,10 @@ export async function startCluster(
   );
   control.history = history;
   const metrics = createGatewayMetrics(() =>
-    totals.ids().map((id) => ({ id, retries: totals.of(id).retries })),
+    sup.instances().flatMap(({ id }) => {
+      const c = gateway.counts(id);
+      return c ? [{ id, retries: c.retries }] : [];
+    }),
   );
   const gateway = createGateway({
     balance: o.balance,

@@ -1,12 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { InstanceCounts } from '@stateline/gateway';
 import { isStatelineError } from 'stateline/errors';
 import { problem, problemFor, SL_ERR_NOT_FOUND, type ProblemResponse } from 'stateline/http';
 import type { ClusterHistory } from './cluster-history.js';
 import type { ClusterStatus, InstanceState } from './cluster-status.js';
 import { SL_ERR_FORBIDDEN, SL_ERR_UNAUTHORIZED } from './errors.js';
 import { dashboardPage } from './dashboard-page.js';
-import type { InstanceCounts } from './instance-totals.js';
 import type { Supervisor } from './supervisor.js';
 
 export type { ClusterStatus };
@@ -29,8 +29,11 @@ export interface ControlOptions {
   supervisor: Supervisor;
   /** The gateway's view of its instances. */
   gatewayInstances: () => readonly GatewayInstanceView[];
-  /** Served, errors and retries per id over every process of it (default: the gateway's current counts). */
-  totals?: (id: string, current: GatewayInstanceView | undefined) => InstanceCounts;
+  /**
+   * Served, errors and retries per id over every process of it, also one that was removed
+   * (the gateway's `counts`); default: the current process's, zero when it has none.
+   */
+  counts?: (id: string) => InstanceCounts | undefined;
   balance: string;
   strategy: string;
   /** As shown (credentials redacted). */
@@ -99,7 +102,7 @@ export function clusterStatus(o: ControlOptions): ClusterStatus {
       const g = routed.get(s.id);
       // A live process is as the gateway sees it (it may have failed health checks); otherwise the supervisor knows best.
       const state = s.state === 'up' && g ? g.state : s.state;
-      const counts = o.totals?.(s.id, g) ?? {
+      const counts = o.counts?.(s.id) ?? {
         served: g?.served ?? 0,
         errors: g?.errors ?? 0,
         retries: g?.retries ?? 0,
