@@ -5,48 +5,18 @@
  * places an order, and chats with Bob, whose socket goes through another instance.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
-import { startCluster, type Cluster, type ClusterStatus } from '@stateline/lab';
-import type { Browser, Page } from 'playwright-core';
-import { chromiumSkip, launchChromium } from '../../../packages/stateline/test/support/browser.js';
+import { describe, it } from 'node:test';
+import type { ClusterStatus } from '@stateline/lab';
+import type { Page } from 'playwright-core';
+import { logInAt, RESULTS, useBrowser } from './browser-support.js';
 import { within } from './support.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const APP = join(ROOT, 'apps/shop/dist/server.js');
-const RESULTS = join(ROOT, 'test-results');
-const skip = chromiumSkip('shop browser test');
-
-const dir = mkdtempSync(join(tmpdir(), 'shop-browser-'));
-let cluster: Cluster | undefined;
-let browser: Browser | undefined;
-
-before(async () => {
-  if (skip) return;
-  assert.ok(existsSync(APP), `${APP} is missing: run npm run build first`);
-  cluster = await startCluster({
-    app: APP,
-    strategy: 'server',
-    store: `sqlite:${join(dir, 'state.db')}`,
-    port: 0,
-    instances: 3,
-    stdio: 'ignore',
-    env: { LOG_LEVEL: 'silent' },
-  });
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await cluster?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = useBrowser('shop browser test', { cluster: true });
+const skip = fx.skip;
 
 const status = async (): Promise<ClusterStatus> =>
-  (await (await fetch(`${cluster!.url}/_stateline/status`)).json()) as ClusterStatus;
+  (await (await fetch(`${fx.cluster.url}/_stateline/status`)).json()) as ClusterStatus;
 
 /** Polls until `check` returns a value (not undefined) or `ms` pass. */
 async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
@@ -64,13 +34,7 @@ async function sockets(): Promise<Map<string, number>> {
   return new Map((await status()).instances.map((i) => [i.id, i.websockets]));
 }
 
-async function logIn(page: Page, name: string): Promise<void> {
-  await page.goto(`${cluster!.url}/#/login`);
-  await page.getByTestId('login-username').fill(name);
-  await page.getByTestId('login-password').fill('stateline');
-  await page.getByTestId('login-submit').click();
-  await page.getByTestId('user').filter({ hasText: name }).waitFor();
-}
+const logIn = (page: Page, name: string) => logInAt(page, fx.cluster.url, name);
 
 /** Collects page errors and console errors: a working page has none. */
 function watch(page: Page, into: string[]): void {
@@ -85,9 +49,8 @@ describe('the shop in a browser', () => {
     'cart survives the death of the instance that served it; order; chat across instances',
     { skip, timeout: 60_000 },
     async () => {
-      mkdirSync(RESULTS, { recursive: true });
       const errors: string[] = [];
-      const alice = await browser!.newContext();
+      const alice = await fx.browser.newContext();
       alice.setDefaultTimeout(10_000);
       const shop = await alice.newPage();
       watch(shop, errors);
@@ -107,7 +70,7 @@ describe('the shop in a browser', () => {
       // Kill that instance from the dashboard.
       const dashboard = await alice.newPage();
       watch(dashboard, errors);
-      await dashboard.goto(`${cluster!.url}/_stateline/`);
+      await dashboard.goto(`${fx.cluster.url}/_stateline/`);
       await dashboard.getByTestId(`state-${victim}`).filter({ hasText: 'up' }).waitFor();
       // The dashboard marks the instance that served this browser's shop page last, and asks before a kill.
       await dashboard.getByTestId(`you-${victim}`).waitFor();
@@ -145,7 +108,7 @@ describe('the shop in a browser', () => {
       });
 
       // …Bob's must land on another: reconnect (shifting the round-robin by a request) until it does.
-      const bobContext = await browser!.newContext();
+      const bobContext = await fx.browser.newContext();
       bobContext.setDefaultTimeout(10_000);
       const bob = await bobContext.newPage();
       watch(bob, errors);
@@ -201,13 +164,13 @@ describe('the shop in a browser', () => {
     { skip, timeout: 30_000 },
     async () => {
       const errors: string[] = [];
-      const laptop = await browser!.newContext();
+      const laptop = await fx.browser.newContext();
       laptop.setDefaultTimeout(10_000);
       const page = await laptop.newPage();
       watch(page, errors);
 
       // A wrong password: the problem's title, not a dump.
-      await page.goto(`${cluster!.url}/#/login`);
+      await page.goto(`${fx.cluster.url}/#/login`);
       await page.getByTestId('login-username').fill('carol');
       await page.getByTestId('login-password').fill('not-the-password');
       await page.getByTestId('login-submit').click();
@@ -252,13 +215,13 @@ describe('the shop in a browser', () => {
       errors.length = 0; // the aborted request is logged by the browser
 
       // My sessions: two devices and an API client; revoke the phone, then log out everywhere.
-      const cli = await fetch(`${cluster!.url}/api/tokens`, {
+      const cli = await fetch(`${fx.cluster.url}/api/tokens`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'user-agent': 'carol-cli' },
         body: JSON.stringify({ username: 'carol', password: 'stateline' }),
       });
       const { accessToken } = (await cli.json()) as { accessToken: string };
-      const phone = await browser!.newContext({ userAgent: 'carol-phone' });
+      const phone = await fx.browser.newContext({ userAgent: 'carol-phone' });
       phone.setDefaultTimeout(10_000);
       const phonePage = await phone.newPage();
       watch(phonePage, errors);
@@ -281,7 +244,7 @@ describe('the shop in a browser', () => {
       await page.getByTestId('nav-login').waitFor();
       // Every instance refuses the API client's token within a second of "log out everywhere".
       await within(1000, async () => {
-        const r = await fetch(`${cluster!.url}/api/whoami`, {
+        const r = await fetch(`${fx.cluster.url}/api/whoami`, {
           headers: { authorization: `Bearer ${accessToken}` },
         });
         return r.status === 401;
@@ -296,11 +259,10 @@ describe('the shop in a browser', () => {
     'the limited drop and the shared list: one browser acts, the other sees it live',
     { skip, timeout: 60_000 },
     async () => {
-      mkdirSync(RESULTS, { recursive: true });
       const errors: string[] = [];
       const pages: Page[] = [];
       for (const name of ['alice', 'bob']) {
-        const context = await browser!.newContext();
+        const context = await fx.browser.newContext();
         context.setDefaultTimeout(15_000);
         const page = await context.newPage();
         watch(page, errors);
@@ -350,7 +312,7 @@ describe('the shop in a browser', () => {
       const errors: string[] = [];
       const pages: Page[] = [];
       for (const name of ['alice', 'bob']) {
-        const context = await browser!.newContext();
+        const context = await fx.browser.newContext();
         context.setDefaultTimeout(15_000);
         const page = await context.newPage();
         watch(page, errors);

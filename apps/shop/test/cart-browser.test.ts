@@ -5,62 +5,27 @@
  * test-results/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
-import { startCluster, type Cluster } from '@stateline/lab';
-import type { Browser, Page } from 'playwright-core';
-import { chromiumSkip, launchChromium } from '../../../packages/stateline/test/support/browser.js';
+import { describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { fillLogin, RESULTS, useBrowser } from './browser-support.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const APP = join(ROOT, 'apps/shop/dist/server.js');
-const RESULTS = join(ROOT, 'test-results');
-const skip = chromiumSkip('shop cart browser test');
-
-const dir = mkdtempSync(join(tmpdir(), 'shop-cart-browser-'));
-let cluster: Cluster | undefined;
-let browser: Browser | undefined;
-
-before(async () => {
-  if (skip) return;
-  assert.ok(existsSync(APP), `${APP} is missing: run npm run build first`);
-  mkdirSync(RESULTS, { recursive: true });
-  cluster = await startCluster({
-    app: APP,
-    strategy: 'server',
-    store: `sqlite:${join(dir, 'state.db')}`,
-    port: 0,
-    instances: 3,
-    stdio: 'ignore',
-    env: { LOG_LEVEL: 'silent' },
-  });
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await cluster?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = useBrowser('shop cart browser test', { cluster: true });
+const skip = fx.skip;
 
 async function device(errors: string[]): Promise<Page> {
-  const context = await browser!.newContext();
+  const context = await fx.browser.newContext();
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(cluster!.url);
+  await page.goto(fx.cluster.url);
   await page.locator('body[data-ready="true"]').waitFor();
   return page;
 }
 
 async function logIn(page: Page, name: string): Promise<void> {
   await page.getByTestId('nav-login').click();
-  await page.getByTestId('login-username').fill(name);
-  await page.getByTestId('login-password').fill('stateline');
-  await page.getByTestId('login-submit').click();
-  await page.getByTestId('user').filter({ hasText: name }).waitFor();
+  await fillLogin(page, name);
 }
 
 async function add(page: Page, productId: string, qty: number, total: number): Promise<void> {

@@ -6,42 +6,13 @@
  * instance and from what the session load found. Screenshots go to test-results/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { startCluster, type Cluster } from '@stateline/lab';
-import type { Browser, Page } from 'playwright-core';
-import { chromiumSkip, launchChromium } from '../../../packages/stateline/test/support/browser.js';
+import { APP, logInAt, RESULTS, useBrowser } from './browser-support.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const APP = join(ROOT, 'apps/shop/dist/server.js');
-const RESULTS = join(ROOT, 'test-results');
-const skip = chromiumSkip('shop failover browser test');
-
-const dir = mkdtempSync(join(tmpdir(), 'shop-failover-'));
-let browser: Browser | undefined;
-
-before(async () => {
-  if (skip) return;
-  assert.ok(existsSync(APP), `${APP} is missing: run npm run build first`);
-  mkdirSync(RESULTS, { recursive: true });
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function logIn(page: Page, url: string, name: string): Promise<void> {
-  await page.goto(`${url}/#/login`);
-  await page.getByTestId('login-username').fill(name);
-  await page.getByTestId('login-password').fill('stateline');
-  await page.getByTestId('login-submit').click();
-  await page.getByTestId('user').filter({ hasText: name }).waitFor();
-}
+const fx = useBrowser('shop failover browser test', { cluster: false });
+const skip = fx.skip;
 
 /**
  * Logs in on a sticky memory cluster, fills the cart, kills the instance that holds the session
@@ -54,19 +25,19 @@ async function failover(replication: 'off' | 'backup', next: 'reload' | 'open th
     strategy: 'memory',
     balance: 'sticky',
     replication,
-    store: `sqlite:${join(dir, `${replication}.db`)}`,
+    store: `sqlite:${join(fx.dir, `${replication}.db`)}`,
     port: 0,
     instances: 3,
     stdio: 'ignore',
     env: { LOG_LEVEL: 'silent' },
   });
-  const context = await browser!.newContext();
+  const context = await fx.browser.newContext();
   try {
     context.setDefaultTimeout(15_000);
     const errors: string[] = [];
     const page = await context.newPage();
     page.on('pageerror', (e) => errors.push(e.message));
-    await logIn(page, cluster.url, 'alice');
+    await logInAt(page, cluster.url, 'alice');
     await page.getByTestId('nav-catalog').click();
     await page.getByTestId('add-mug').click();
     await page.getByTestId('cart-count').filter({ hasText: /^1$/ }).waitFor();

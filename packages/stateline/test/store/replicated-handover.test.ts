@@ -7,65 +7,12 @@
  * when the last memory instance restarted: its copies had never reached the joining reader.)
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
-import { MemoryBus } from '../../src/bus/memory-bus.js';
-import type { Bus, BusBackend, BusHandler } from '../../src/bus/types.js';
-import { ReplicatedStore } from '../../src/store/decorators/replicated-store.js';
-import { MemoryStore } from '../../src/store/memory-store.js';
-
-/**
- * A process's link to the Bus; `kill()` cuts it (SIGKILL: no goodbye, silence), `drop` loses the
- * incoming messages that contain it (a busy process whose queue overflowed).
- */
-class Link implements Bus {
-  readonly backend: BusBackend = 'memory';
-  private dead = false;
-  drop: string | undefined;
-  constructor(private readonly inner: Bus) {}
-  kill(): void {
-    this.dead = true;
-  }
-  publish(channel: string, message: string): Promise<void> {
-    return this.dead ? Promise.resolve() : this.inner.publish(channel, message);
-  }
-  subscribe(channel: string, handler: BusHandler): Promise<() => Promise<void>> {
-    return this.inner.subscribe(channel, (msg, ch) =>
-      this.dead || (this.drop !== undefined && msg.includes(this.drop)) ? undefined : handler(msg, ch),
-    );
-  }
-  onConnectionChange(listener: (connected: boolean) => void): () => void {
-    return this.inner.onConnectionChange(listener);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
+import { describe, it } from 'node:test';
+import { replicatedFleet, settle } from '../support/replicated-fleet.js';
 
 const HEARTBEAT = 200;
-const open: ReplicatedStore[] = [];
-after(async () => {
-  for (const s of open.splice(0)) await s.close();
-});
-const settle = (ms = 40) => new Promise((r) => setTimeout(r, ms));
 const keys = Array.from({ length: 20 }, (_, i) => `sess:k${i}`);
-
-async function peer(hub: object, id: string) {
-  const local = new MemoryStore();
-  const link = new Link(new MemoryBus({ hub }));
-  const store = await ReplicatedStore.open(local, link, {
-    mode: 'backup',
-    instanceId: id,
-    timeout: 300,
-    heartbeat: HEARTBEAT,
-  });
-  open.push(store);
-  return { store, local, link };
-}
-
-async function closed(p: { store: ReplicatedStore }): Promise<void> {
-  open.splice(open.indexOf(p.store), 1);
-  await p.store.close();
-}
+const { peer, closed } = replicatedFleet({ heartbeat: HEARTBEAT, timeout: 300 });
 
 describe('ReplicatedStore hand-over', () => {
   it("copies whose owner left reach the peer that joins, and outlive their last holder's restart", async () => {

@@ -7,65 +7,13 @@
  * machine at load 14–26; these are the same races, made deterministic.)
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
-import { MemoryBus } from '../../src/bus/memory-bus.js';
-import type { Bus, BusBackend, BusHandler } from '../../src/bus/types.js';
+import { describe, it } from 'node:test';
 import { isStatelineError } from '../../src/errors.js';
-import { ReplicatedStore } from '../../src/store/decorators/replicated-store.js';
-import { MemoryStore } from '../../src/store/memory-store.js';
-
-/** A process's link to the Bus: `slow(ms)` holds what it receives (an overloaded process), `kill()` cuts it (SIGKILL). */
-class Link implements Bus {
-  readonly backend: BusBackend = 'memory';
-  private delay = 0;
-  private dead = false;
-  constructor(private readonly inner: Bus) {}
-  slow(ms: number): void {
-    this.delay = ms;
-  }
-  kill(): void {
-    this.dead = true;
-  }
-  publish(channel: string, message: string): Promise<void> {
-    return this.dead ? Promise.resolve() : this.inner.publish(channel, message);
-  }
-  subscribe(channel: string, handler: BusHandler): Promise<() => Promise<void>> {
-    return this.inner.subscribe(channel, (msg, ch) => {
-      if (this.dead) return;
-      if (this.delay === 0) return handler(msg, ch);
-      setTimeout(() => {
-        if (!this.dead) handler(msg, ch);
-      }, this.delay).unref();
-    });
-  }
-  onConnectionChange(listener: (connected: boolean) => void): () => void {
-    return this.inner.onConnectionChange(listener);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
+import { replicatedFleet, settle } from '../support/replicated-fleet.js';
 
 const HEARTBEAT = 100;
 const TIMEOUT = 100;
-const open: ReplicatedStore[] = [];
-after(async () => {
-  for (const s of open.splice(0)) await s.close();
-});
-const settle = (ms = 40) => new Promise((r) => setTimeout(r, ms));
-
-async function peer(hub: object, id: string) {
-  const local = new MemoryStore();
-  const link = new Link(new MemoryBus({ hub }));
-  const store = await ReplicatedStore.open(local, link, {
-    mode: 'backup',
-    instanceId: id,
-    timeout: TIMEOUT,
-    heartbeat: HEARTBEAT,
-  });
-  open.push(store);
-  return { store, local, link };
-}
+const { peer } = replicatedFleet({ heartbeat: HEARTBEAT, timeout: TIMEOUT });
 
 /** Three peers and a key whose backup, as `a` ranks its peers, is `b`. */
 async function trio() {
