@@ -104,6 +104,7 @@ export class HttpClient implements WorkloadHttp {
     const started = performance.now();
     const trace = this.o.trace;
     const at = rec ? rec.now() : 0;
+    // Arguments are built only when tracing (`?.` skips the call and them).
     const note = (status: number | string, code: string, set: readonly string[]) =>
       trace?.add({
         t: Math.round(at),
@@ -126,10 +127,11 @@ export class HttpClient implements WorkloadHttp {
       });
       const text = await res.text();
       rec?.response(performance.now() - started);
-      this.jar.store(res.headers.getSetCookie());
+      const setCookies = res.headers.getSetCookie();
+      this.jar.store(setCookies);
       let parsed = parse(text);
       const code = problemCode(parsed);
-      note(res.status, code, res.headers.getSetCookie());
+      note(res.status, code, setCookies);
       // A 503 must say when to come back; one that does not is its own error type in the report.
       const noRetryAfter =
         res.status === 503 && res.headers.get('retry-after') === null ? ' (no Retry-After)' : '';
