@@ -3,6 +3,7 @@ import { fetch, type Dispatcher } from 'undici';
 import { CookieJar } from './cookie-jar.js';
 import type { Random } from './prng.js';
 import type { Recorder } from './recorder.js';
+import { cookieHeads, setCookieHeads, type RequestTrace } from './request-trace.js';
 
 /** What one {@link HttpClient} needs. */
 export interface HttpClientOptions {
@@ -19,6 +20,8 @@ export interface HttpClientOptions {
   stopped?: () => boolean;
   /** Longest wait for one answer (default 10 s). */
   requestTimeout?: number;
+  /** Keeps each request for a diagnostic (`STATELINE_LAB_TRACE`). */
+  trace?: RequestTrace | null;
 }
 
 /** Retries of one idempotent request after a network error or 5xx, with backoff 100 ms × 2^n. */
@@ -99,6 +102,20 @@ export class HttpClient implements WorkloadHttp {
     rec?.sent();
     const retryable = SAFE_METHODS.has(method.toUpperCase()) || headers['idempotency-key'] !== undefined;
     const started = performance.now();
+    const trace = this.o.trace;
+    const at = rec ? rec.now() : 0;
+    // Arguments are built only when tracing (`?.` skips the call and them).
+    const note = (status: number | string, code: string, set: readonly string[]) =>
+      trace?.add({
+        t: Math.round(at),
+        ms: Math.round(performance.now() - started),
+        method,
+        path,
+        status,
+        code,
+        sent: cookieHeads(headers.cookie),
+        set: setCookieHeads(set),
+      });
     try {
       const res = await fetch(this.o.base + path, {
         method,
@@ -110,9 +127,11 @@ export class HttpClient implements WorkloadHttp {
       });
       const text = await res.text();
       rec?.response(performance.now() - started);
-      this.jar.store(res.headers.getSetCookie());
+      const setCookies = res.headers.getSetCookie();
+      this.jar.store(setCookies);
       let parsed = parse(text);
       const code = problemCode(parsed);
+      note(res.status, code, setCookies);
       // A 503 must say when to come back; one that does not is its own error type in the report.
       const noRetryAfter =
         res.status === 503 && res.headers.get('retry-after') === null ? ' (no Retry-After)' : '';
@@ -129,6 +148,7 @@ export class HttpClient implements WorkloadHttp {
       }
       return { status: res.status, headers: res.headers, body: parsed, code };
     } catch (err) {
+      note(`network ${networkReason(err)}`, '', []);
       rec?.error(`network ${networkReason(err)}`);
       if (retryable) rec?.count(SAFE_ERRORS);
       return null;

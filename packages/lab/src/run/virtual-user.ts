@@ -9,6 +9,7 @@ import type { Dispatcher } from 'undici';
 import { HttpClient } from './http-client.js';
 import type { Random } from './prng.js';
 import type { Recorder } from './recorder.js';
+import { RequestTrace } from './request-trace.js';
 
 /** What one virtual user needs. */
 export interface VirtualUserOptions {
@@ -71,10 +72,13 @@ export class VirtualUser {
   private readonly http: HttpClient;
   private readonly user: WorkloadUser;
   private memory: { state: unknown } | undefined;
+  private readonly trace: RequestTrace | null;
 
   constructor(private readonly o: VirtualUserOptions) {
     this.n = o.n;
+    this.trace = RequestTrace.fromEnv(o.n);
     this.http = new HttpClient({
+      trace: this.trace,
       base: o.base,
       dispatcher: o.dispatcher,
       random: o.rnd,
@@ -141,7 +145,10 @@ export class VirtualUser {
     return {
       unexpected: (a, what) => rec.error(`${a.status} ${a.code || what}`),
       retry: () => void rec.retries++,
-      sessionLost: (reason) => rec.sessionLost(reason),
+      sessionLost: (reason) => {
+        rec.sessionLost(reason);
+        this.trace?.dump(reason, rec.now());
+      },
       lostUpdate: () => rec.lostUpdate(),
       staleRead: () => rec.staleRead(),
       acknowledged: () => void rec.acknowledged++,

@@ -47,6 +47,13 @@ const REWRITE_MIN = 1024;
 /** Cookies whose signature was checked recently, with their secret's verifier (insertion-ordered). */
 const VERIFIED_CACHE = 4096;
 const ID_RE = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
+/**
+ * What an ended record is overwritten with (compare-and-set) before it is deleted: `parse`
+ * refuses it, so the handle is dead from that write on and can never be issued again.
+ */
+const ENDED = '{"ended":true}';
+/** How long a tombstone outlives a delete that never arrived. */
+const ENDED_TTL = 60_000;
 
 /** Shared by every request session of one manager. */
 interface Env {
@@ -177,6 +184,35 @@ export class RecordStrategy implements SessionStrategy {
     return removed;
   }
 
+  /**
+   * Ends the record `handle` (`found`: as last read) while `still` holds for it, fenced by its
+   * version like every other session write: a tombstone written with compare-and-set, then the
+   * delete and the index entry. A write sent before a timeout or a partition may reach the Store
+   * long after its caller gave up; an unconditional delete would then end whatever the handle
+   * became meanwhile (a login answered since re-issues the same handle), while a stale version
+   * only conflicts. On a conflict it reads again and goes on while `still` holds. True when it
+   * ended a live record.
+   */
+  async end(handle: string, found: StoredRecord | null, still: (rec: Stored) => boolean): Promise<boolean> {
+    const { store, metrics } = this.env;
+    const key = keys.session(handle);
+    let cur = found;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const rec = cur && parse(cur, handle);
+      if (!cur || !rec || !still(rec)) return false;
+      const res = await store.update(key, ENDED, { ifVersion: cur.version, ttl: ENDED_TTL });
+      if (res.ok || res.reason === 'missing') {
+        // The handle is dead either way: removing what is left of it cannot touch a live session.
+        if (res.ok) await store.delete(key);
+        if (rec.u) await store.indexRemove(keys.user(rec.u), handle);
+        return res.ok;
+      }
+      cur = await read(this.env, handle, res.version);
+      metrics.conflictsResolved++;
+    }
+    throw new StatelineError('SL_ERR_SESSION_CONTENDED', `gave up after ${MAX_ATTEMPTS} conflicting writes`);
+  }
+
   async list(userId: string): Promise<SessionInfo[]> {
     const { store, o } = this.env;
     const members = await store.indexMembers(keys.user(userId));
@@ -198,18 +234,19 @@ export class RecordStrategy implements SessionStrategy {
 
   async revoke(handle: string, userId?: string): Promise<boolean> {
     const found = await this.env.store.get(keys.session(handle));
-    const rec = found && parse(found, handle);
-    if (!rec || (userId !== undefined && rec.u !== userId)) return false;
-    return this.remove(rec);
+    return this.end(handle, found, (rec) => userId === undefined || rec.u === userId);
   }
 
   async revokeAll(userId: string): Promise<number> {
-    const members = await this.env.store.indexMembers(keys.user(userId));
+    const { store } = this.env;
+    const members = await store.indexMembers(keys.user(userId));
     let n = 0;
     await Promise.all(
       members.map(async ({ member }) => {
-        if (await this.env.store.delete(keys.session(member))) n++;
-        await this.env.store.indexRemove(keys.user(userId), member);
+        const found = await store.get(keys.session(member));
+        if (await this.end(member, found, (rec) => rec.u === userId)) n++;
+        // Not a live session of the user (gone, or bound to another since): its entry goes.
+        else await store.indexRemove(keys.user(userId), member);
       }),
     );
     return n;
@@ -415,7 +452,19 @@ class RecordSession extends BaseSession {
 
   async destroy(): Promise<void> {
     this.reopen();
-    if (this.rec && (await this.strategy.remove(this.rec))) this.env.metrics.revoked++;
+    // Ends the id this request holds: a session re-issued under another secret since is not ended.
+    const verifier = this.secret && verifierOf(this.secret);
+    const found = { value: this.text, version: this.version, expiresAt: null };
+    if (
+      this.rec &&
+      verifier &&
+      (await this.strategy.end(
+        this.rec.h,
+        found,
+        (rec) => rec.k === verifier || (rec.p === verifier && (rec.q ?? 0) > this.env.o.now()),
+      ))
+    )
+      this.env.metrics.revoked++;
     this.rec = null;
     this.secret = null;
     this.dirty.clear();
