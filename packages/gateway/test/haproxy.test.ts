@@ -98,7 +98,12 @@ describe('sticky routing and failover: built-in gateway and HAProxy with the exp
  * as an instance killed while the request waits in its socket does. `heads` resolves each time a
  * request head arrives without its body (a proxy that forwarded the head before the body came).
  */
-async function resettingServer(): Promise<{ port: number; hits: number; onHead: (f: () => void) => void; close(): void }> {
+async function resettingServer(): Promise<{
+  port: number;
+  hits: number;
+  onHead: (f: () => void) => void;
+  close(): void;
+}> {
   let onHead = () => {};
   const state = { hits: 0 };
   const server = net.createServer((socket) => {
@@ -149,47 +154,51 @@ function postInTwoParts(port: number, release: (send: () => void) => void): Prom
   });
 }
 
-describe('HAProxy (exportHaproxy) retries a keyed request whose instance dies', { skip: needBinary(HAPROXY, 'haproxy') }, () => {
-  test('also when the body reached HAProxy after the head', async () => {
-    const bad = await resettingServer();
-    const good = createHttpServer((req, res) => {
-      req.resume();
-      req.on('end', () => res.end('good'));
-    });
-    await new Promise<void>((r) => good.listen(0, '127.0.0.1', r));
-    const port = await freePort();
-    const config = exportHaproxy({
-      balance: 'round-robin',
-      host: '127.0.0.1',
-      port,
-      health: HEALTH,
-      instances: [
-        { id: 'bad', address: `127.0.0.1:${bad.port}` },
-        { id: 'good', address: `127.0.0.1:${(good.address() as net.AddressInfo).port}` },
-      ],
-    });
-    const proxy = await startHaproxy(config, port);
-    try {
-      const answers: string[] = [];
-      // Round-robin: of four requests, two start on the resetting instance.
-      for (let k = 0; k < 4; k++) {
-        answers.push(
-          await postInTwoParts(port, (send) => {
-            // The body goes once an instance has the head alone (HAProxy forwarded it without
-            // waiting), or after 200 ms when none does (HAProxy holds the head for the body).
-            bad.onHead(send);
-            setTimeout(send, 200);
-          }),
-        );
+describe(
+  'HAProxy (exportHaproxy) retries a keyed request whose instance dies',
+  { skip: needBinary(HAPROXY, 'haproxy') },
+  () => {
+    test('also when the body reached HAProxy after the head', async () => {
+      const bad = await resettingServer();
+      const good = createHttpServer((req, res) => {
+        req.resume();
+        req.on('end', () => res.end('good'));
+      });
+      await new Promise<void>((r) => good.listen(0, '127.0.0.1', r));
+      const port = await freePort();
+      const config = exportHaproxy({
+        balance: 'round-robin',
+        host: '127.0.0.1',
+        port,
+        health: HEALTH,
+        instances: [
+          { id: 'bad', address: `127.0.0.1:${bad.port}` },
+          { id: 'good', address: `127.0.0.1:${(good.address() as net.AddressInfo).port}` },
+        ],
+      });
+      const proxy = await startHaproxy(config, port);
+      try {
+        const answers: string[] = [];
+        // Round-robin: of four requests, two start on the resetting instance.
+        for (let k = 0; k < 4; k++) {
+          answers.push(
+            await postInTwoParts(port, (send) => {
+              // The body goes once an instance has the head alone (HAProxy forwarded it without
+              // waiting), or after 200 ms when none does (HAProxy holds the head for the body).
+              bad.onHead(send);
+              setTimeout(send, 200);
+            }),
+          );
+        }
+        assert.ok(bad.hits >= 1, 'the resetting instance got a request');
+        // Without "option http-buffer-request" HAProxy connects as soon as it has the head, cannot
+        // replay a request it did not have whole, and answers 502.
+        assert.deepEqual(answers, Array(4).fill('HTTP/1.1 200 OK'));
+      } finally {
+        await proxy.stop();
+        bad.close();
+        good.close();
       }
-      assert.ok(bad.hits >= 1, 'the resetting instance got a request');
-      // Without "option http-buffer-request" HAProxy connects as soon as it has the head, cannot
-      // replay a request it did not have whole, and answers 502.
-      assert.deepEqual(answers, Array(4).fill('HTTP/1.1 200 OK'));
-    } finally {
-      await proxy.stop();
-      bad.close();
-      good.close();
-    }
-  });
-});
+    });
+  },
+);
