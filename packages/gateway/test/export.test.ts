@@ -49,6 +49,7 @@ describe('exportHaproxy', () => {
         /^\s+http-request deny deny_status 413 if \{ req\.hdr_val\(content-length\) gt 1048576 \}$/m,
       );
       assert.match(c, /^\s+retries 1$/m);
+      assert.match(c, /^\s+option http-buffer-request$/m);
       assert.match(c, /^\s+option redispatch 1$/m);
       assert.match(c, /^\s+retry-on conn-failure empty-response response-timeout 502 503$/m);
       assert.match(

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer as createHttpServer } from 'node:http';
+import net from 'node:net';
 import { describe, test } from 'node:test';
 import { createGateway, exportHaproxy } from '../src/index.js';
 import { startBackends, type Backend } from './support/backend.js';
@@ -90,3 +92,113 @@ describe('sticky routing and failover: built-in gateway and HAProxy with the exp
   test('built-in gateway', () => stickyAndFailover(builtIn));
   test('HAProxy (exportHaproxy)', { skip: needBinary(HAPROXY, 'haproxy') }, () => stickyAndFailover(haproxy));
 });
+
+/**
+ * A server that answers `/healthz` and resets every other request once it has the whole of it,
+ * as an instance killed while the request waits in its socket does. `heads` resolves each time a
+ * request head arrives without its body (a proxy that forwarded the head before the body came).
+ */
+async function resettingServer(): Promise<{
+  port: number;
+  hits: number;
+  onHead: (f: () => void) => void;
+  close(): void;
+}> {
+  let onHead = () => {};
+  const state = { hits: 0 };
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    let data = '';
+    socket.on('data', (chunk: Buffer) => {
+      data += chunk.toString('latin1');
+      const end = data.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      if (data.startsWith('GET /healthz')) {
+        socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok');
+        return;
+      }
+      const length = Number(/content-length: *(\d+)/i.exec(data.slice(0, end))?.[1] ?? 0);
+      if (data.length - end - 4 < length) return void onHead();
+      state.hits++;
+      socket.resetAndDestroy();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    get hits() {
+      return state.hits;
+    },
+    onHead: (f) => (onHead = f),
+    close: () => server.close(),
+  };
+}
+
+/** One POST on its own connection, its body sent once `release` says so; the status line back. */
+function postInTwoParts(port: number, release: (send: () => void) => void): Promise<string> {
+  return new Promise((resolve) => {
+    const c = net.connect(port, '127.0.0.1');
+    let answer = '';
+    c.on('error', () => {});
+    c.on('data', (d: Buffer) => (answer += d.toString()));
+    c.on('close', () => resolve(answer.split('\r\n')[0] || 'closed without an answer'));
+    c.write(
+      'POST /orders HTTP/1.1\r\nhost: shop\r\nidempotency-key: k1\r\ncontent-type: application/json\r\n' +
+        'content-length: 2\r\nconnection: close\r\n\r\n',
+    );
+    let sent = false;
+    release(() => {
+      if (!sent) c.write('{}');
+      sent = true;
+    });
+  });
+}
+
+describe(
+  'HAProxy (exportHaproxy) retries a keyed request whose instance dies',
+  { skip: needBinary(HAPROXY, 'haproxy') },
+  () => {
+    test('also when the body reached HAProxy after the head', async () => {
+      const bad = await resettingServer();
+      const good = createHttpServer((req, res) => {
+        req.resume();
+        req.on('end', () => res.end('good'));
+      });
+      await new Promise<void>((r) => good.listen(0, '127.0.0.1', r));
+      const port = await freePort();
+      const config = exportHaproxy({
+        balance: 'round-robin',
+        host: '127.0.0.1',
+        port,
+        health: HEALTH,
+        instances: [
+          { id: 'bad', address: `127.0.0.1:${bad.port}` },
+          { id: 'good', address: `127.0.0.1:${(good.address() as net.AddressInfo).port}` },
+        ],
+      });
+      const proxy = await startHaproxy(config, port);
+      try {
+        const answers: string[] = [];
+        // Round-robin: of four requests, two start on the resetting instance.
+        for (let k = 0; k < 4; k++) {
+          answers.push(
+            await postInTwoParts(port, (send) => {
+              // The body goes once an instance has the head alone (HAProxy forwarded it without
+              // waiting), or after 200 ms when none does (HAProxy holds the head for the body).
+              bad.onHead(send);
+              setTimeout(send, 200);
+            }),
+          );
+        }
+        assert.ok(bad.hits >= 1, 'the resetting instance got a request');
+        // Without "option http-buffer-request" HAProxy connects as soon as it has the head, cannot
+        // replay a request it did not have whole, and answers 502.
+        assert.deepEqual(answers, Array(4).fill('HTTP/1.1 200 OK'));
+      } finally {
+        await proxy.stop();
+        bad.close();
+        good.close();
+      }
+    });
+  },
+);

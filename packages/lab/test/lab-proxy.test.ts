@@ -8,6 +8,8 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import net from 'node:net';
+import { Agent } from 'undici';
 import { describe, it } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +18,9 @@ import { startCluster } from '../src/cluster.js';
 import { HAPROXY_BIN, startHaproxy, type Haproxy } from '../src/haproxy.js';
 import { NGINX_BIN, startNginx } from '../src/nginx.js';
 import { parseConfigs } from '../src/run/config.js';
-import { SAFE_ERRORS } from '../src/run/http-client.js';
+import { HttpClient, RESENT, SAFE_ERRORS } from '../src/run/http-client.js';
+import { mulberry32 } from '../src/run/prng.js';
+import { Recorder } from '../src/run/recorder.js';
 import { validateReport } from '../src/run/report-schema.js';
 import { runLab } from '../src/run/run-lab.js';
 import { alive, CLUSTER_APP } from './support.js';
@@ -111,6 +115,52 @@ describe('--proxy haproxy', { skip }, () => {
     } finally {
       await cluster.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a GET whose tries HAProxy spent comes back as a closed connection: the lab client sends it again', async () => {
+    // Three instances that reset the first three /flaky requests between them (each as an instance
+    // killed with the request in its socket), then answer: HAProxy's three tries (retries 2) all
+    // fail, as when an instance dies and the retries meet another failure.
+    let resets = 0;
+    const servers = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const server = net.createServer((socket) => {
+          socket.on('error', () => {});
+          socket.on('data', (chunk: Buffer) => {
+            const line = chunk.toString('latin1').split('\r\n')[0]!;
+            if (line.startsWith('GET /flaky') && resets++ < 3) return void socket.resetAndDestroy();
+            socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}');
+          });
+        });
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+        return { server, port: (server.address() as net.AddressInfo).port };
+      }),
+    );
+    const proxy = await startHaproxy({
+      balance: 'round-robin',
+      instances: servers.map((x, k) => ({ id: `i${k + 1}`, host: '127.0.0.1', port: x.port })),
+      port: 0,
+      host: '127.0.0.1',
+      maxBodyBytes: 1024,
+    });
+    const rec = new Recorder();
+    const dispatcher = new Agent({ connections: 1 });
+    try {
+      const http = new HttpClient({ base: proxy.url, dispatcher, random: mulberry32(1), rec });
+      assert.equal((await http.request('GET', '/cart'))?.status, 200);
+      // The second request of the keep-alive connection: HAProxy closes it without an answer
+      // (on a connection's first request it would answer 502), the client sends it again.
+      assert.equal((await http.request('GET', '/flaky'))?.status, 200);
+      assert.equal(resets, 4, 'three resets, then the second attempt answered');
+      assert.equal(rec.counterValues()[RESENT], 1);
+      assert.equal(rec.counterValues()[SAFE_ERRORS], undefined);
+      assert.equal(rec.errors, 0);
+    } finally {
+      rec.destroy();
+      await dispatcher.close();
+      await proxy.close();
+      for (const x of servers) x.server.close();
     }
   });
 

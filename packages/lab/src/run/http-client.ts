@@ -60,8 +60,9 @@ function askedToWait(a: WorkloadAnswer): boolean {
 
 /**
  * A virtual user's HTTP, as the workload contract's {@link WorkloadHttp}: undici `fetch` over the
- * lab's keep-alive agent with one cookie jar, JSON bodies, ETag revalidation on request, and
- * Idempotency-Key retries. With a {@link Recorder} every request, latency, network error and 5xx
+ * lab's keep-alive agent with one cookie jar, JSON bodies, ETag revalidation on request,
+ * Idempotency-Key retries, and one resend of a request that is safe to repeat when its connection
+ * closed before any answer (as browsers do). With a {@link Recorder} every request, latency, network error and 5xx
  * is counted there.
  *
  * @example
@@ -116,15 +117,29 @@ export class HttpClient implements WorkloadHttp {
         sent: cookieHeads(headers.cookie),
         set: setCookieHeads(set),
       });
-    try {
-      const res = await fetch(this.o.base + path, {
+    const signal = AbortSignal.timeout(this.o.requestTimeout ?? 10_000);
+    const send = () =>
+      fetch(this.o.base + path, {
         method,
         headers,
         body,
         dispatcher: this.o.dispatcher,
-        signal: AbortSignal.timeout(this.o.requestTimeout ?? 10_000),
+        signal,
         redirect: 'manual',
       });
+    try {
+      let res;
+      try {
+        res = await send();
+      } catch (err) {
+        // Closed before any byte of an answer: a keep-alive connection the proxy closed (HAProxy
+        // closes one whose request failed on every instance it tried, rather than answering 502,
+        // so that the client repeats it). HTTP/1.1 clients (browsers) send such a request again
+        // once when it is safe to (RFC 9112 §9.3.1); so does the lab, on another connection.
+        if (!retryable || !CLOSED_UNANSWERED.has(networkReason(err))) throw err;
+        rec?.count(RESENT);
+        res = await send();
+      }
       const text = await res.text();
       rec?.response(performance.now() - started);
       const setCookies = res.headers.getSetCookie();
@@ -196,6 +211,15 @@ export class HttpClient implements WorkloadHttp {
  */
 export const SAFE_ERRORS = 'errors.retryable';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/**
+ * The counter of safe or keyed requests sent a second time because their connection closed
+ * before any byte of an answer (see {@link HttpClient.request}); a failure counts only if the
+ * second attempt fails too.
+ */
+export const RESENT = 'http.resent';
+/** Network errors of a connection that closed (or was reset) with no answer: nothing came back. */
+const CLOSED_UNANSWERED = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 /** `timeout`, or the system error code (`ECONNRESET`), or the error's name. */
 function networkReason(err: unknown): string {
