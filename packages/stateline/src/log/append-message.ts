@@ -32,7 +32,8 @@ export function fillAppendMessage(m: AppendMessage, r: AppendResult): string {
   let out = m.text[0]!;
   for (let i = 0; i < m.fields.length; i++) {
     const f = m.fields[i];
-    out += (f === 'epoch' ? JSON.stringify(r.epoch) : String(f === 'offset' ? r.offset : r.at)) + m.text[i + 1]!;
+    out +=
+      (f === 'epoch' ? JSON.stringify(r.epoch) : String(f === 'offset' ? r.offset : r.at)) + m.text[i + 1]!;
   }
   return out;
 }
