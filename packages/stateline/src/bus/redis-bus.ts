@@ -13,6 +13,8 @@
  * subscription still in place, a MOVED-guided SSUBSCRIBE on the new owner for one that was dropped.
  * Messages published in between are missed, as the at-most-once contract allows.
  * Either way `onConnectionChange(true)` fires only once the subscriptions are active.
+ * A single-server bus registers its url and prefix (internal/redis-publish-route.ts), so a Redis
+ * Log on the same url can publish its messages from the append script (`Log.publisherFor`).
  */
 import { StatelineError } from '../errors.js';
 import { CallGuard } from '../internal/guard.js';
@@ -23,6 +25,7 @@ import {
   type RedisLink,
   type RedisSubscriber,
 } from '../internal/redis-connect.js';
+import { setRedisPublishRoute } from '../internal/redis-publish-route.js';
 import { safeCall } from './memory-bus.js';
 import { resolveLogger, type Logger } from '../logger.js';
 import type {
@@ -224,7 +227,10 @@ export async function openRedisBus(
   }
   const pub = await connectRedisClient(options.url, o);
   try {
-    return new RedisBus('redis', pub, await connectRedisClient(options.url, o), prefix, guard, log);
+    const bus = new RedisBus('redis', pub, await connectRedisClient(options.url, o), prefix, guard, log);
+    // A Redis Log on this url may publish for this Bus from its append script (one round trip).
+    setRedisPublishRoute(bus, { url: options.url, prefix, closed: () => guard.isClosed });
+    return bus;
   } catch (err) {
     await pub.close();
     throw err;

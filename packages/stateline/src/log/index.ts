@@ -16,6 +16,7 @@ import type { Log, LogOptions, LogSpec } from './types.js';
 
 export type * from './types.js';
 export { MemoryLog } from './memory-log.js';
+export { fillAppendMessage } from './append-message.js';
 
 const LOGS: BackendFamily<ByType<LogOptions>, Log> = {
   what: 'log',

@@ -1,3 +1,4 @@
+import type { Bus } from '../bus/types.js';
 import type { Logger } from '../logger.js';
 /** One message in a stream. Offsets start at 1 and grow by one per append within an epoch. */
 export interface LogEntry {
@@ -34,6 +35,36 @@ export interface AppendOptions {
    */
   fence?: number;
 }
+
+/**
+ * A value an {@link AppendPublisher} fills into the message it publishes: the new entry's `offset`
+ * or `at` as a decimal integer, its `epoch` as a JSON string (quoted).
+ */
+export type AppendField = 'offset' | 'epoch' | 'at';
+
+/**
+ * A Bus message published with an append, as a template: `text[0]`, then the value of
+ * `fields[0]`, then `text[1]`, and so on (`text` holds one element more than `fields`).
+ */
+export interface AppendMessage {
+  /** The Bus channel (the Bus's own prefix is added, as `bus.publish` would). */
+  channel: string;
+  text: readonly string[];
+  fields: readonly AppendField[];
+}
+
+/**
+ * Appends like {@link Log.append} and, when an entry was appended (not a duplicate, not fenced),
+ * publishes `message` on the Bus it was made for in the same server call: the entry is stored
+ * before the message is sent, and a failed call published nothing that was not stored. The
+ * message is delivered at most once, like any Bus message.
+ */
+export type AppendPublisher = (
+  stream: string,
+  data: string,
+  message: AppendMessage,
+  options?: AppendOptions,
+) => Promise<AppendResult>;
 
 export interface ReadOptions {
   /** Most entries to return (default 100, at most 10,000). */
@@ -101,6 +132,12 @@ export interface Log {
   trim(stream: string, through: number, options?: { fence?: number }): Promise<void>;
   /** Entries after `since` (0: from the beginning). */
   read(stream: string, since: number, options?: ReadOptions): Promise<ReadResult>;
+  /**
+   * Optional: an {@link AppendPublisher} that appends and publishes on `bus` in ONE round trip,
+   * when this Log can publish on that Bus itself (the Redis Log, with a Redis Bus opened on the
+   * same `url`); `undefined` (or no method) otherwise: append, then `bus.publish`.
+   */
+  publisherFor?(bus: Bus): AppendPublisher | undefined;
   close(): Promise<void>;
 }
 

@@ -12,6 +12,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import type { AppendMessage } from '../log/types.js';
 
 /** A message as stored in the Log. */
 export interface StoredMessage {
@@ -75,6 +76,30 @@ export function encodeBus(m: BusMessage): string {
     case 'q':
       return `q${JSON.stringify([m.instance])}`;
   }
+}
+
+/**
+ * The `m` Bus payload of a message about to be appended, as a Log template: filled with the
+ * entry's epoch, offset and time it is exactly `encodeBus({ kind: 'm', …, frame: messageJson(…) })`.
+ */
+export function messageTemplate(
+  channel: string,
+  room: string,
+  from: string,
+  id: string,
+  data: string,
+): AppendMessage {
+  return {
+    channel,
+    text: [
+      'm[',
+      ',',
+      `,${JSON.stringify(from)},${JSON.stringify(id)}]\n{"type":"message","room":${JSON.stringify(room)},"offset":`,
+      ',"at":',
+      `,${data.slice(1)}`,
+    ],
+    fields: ['epoch', 'offset', 'offset', 'at'],
+  };
 }
 
 const isStr = (v: unknown): v is string => typeof v === 'string';

@@ -1,6 +1,16 @@
 import { isStatelineError } from '../errors.js';
-import type { LogEntry } from '../log/types.js';
-import { decodeBus, dedupKey, encodeBus, logKey, messageJson, storedData, type BusMessage } from './codec.js';
+import { fillAppendMessage } from '../log/append-message.js';
+import type { AppendMessage, AppendPublisher, AppendResult, LogEntry } from '../log/types.js';
+import {
+  decodeBus,
+  dedupKey,
+  encodeBus,
+  logKey,
+  messageJson,
+  messageTemplate,
+  storedData,
+  type BusMessage,
+} from './codec.js';
 import type { Connection } from './connection.js';
 import { DedupWindow, type Stored } from './dedup-window.js';
 import { FanOut } from './fan-out.js';
@@ -39,6 +49,8 @@ export class Room implements SequencerHost {
   private readonly dedup: DedupWindow;
   private readonly fanOut: FanOut;
   private unsubscribe: (() => Promise<void>) | undefined;
+  /** Appends and publishes in one round trip, when the Log can publish on this Bus itself. */
+  private readonly publisher: AppendPublisher | undefined;
 
   constructor(
     readonly name: string,
@@ -52,6 +64,7 @@ export class Room implements SequencerHost {
     this.dedup = new DedupWindow(ctx.dedupWindow);
     this.seq = new Sequencer(name, ctx, this, this.history, this.dedup);
     this.fanOut = new FanOut(this.members, ctx.flushInterval, ctx.queueLimit);
+    this.publisher = ctx.log.publisherFor?.(ctx.bus);
   }
 
   get live(): boolean {
@@ -170,9 +183,15 @@ export class Room implements SequencerHost {
 
   private async store(key: string, from: string, id: string, text: string): Promise<Stored> {
     const data = storedData({ id, from, text });
+    const message = messageTemplate(this.channel, this.name, from, id, data);
     // Keyed: an instance that stored this message and died before telling anyone cannot make a
     // resend (reaching this instance) store it twice.
-    const r = await this.ctx.log.append(this.history.stream, data, { key: logKey(from, id) });
+    const options = { key: logKey(from, id) };
+    // One round trip when the Log publishes for this Bus (the other instances get the message
+    // straight from the append); else append, then publish.
+    const r = this.publisher
+      ? await this.publisher(this.history.stream, data, message, options)
+      : await this.ctx.log.append(this.history.stream, data, options);
     this.dedup.remember(key, r.offset);
     if (r.duplicate) {
       this.ctx.stats.duplicates++;
@@ -187,8 +206,13 @@ export class Room implements SequencerHost {
       if (r.epoch === this.seq.epoch) this.seq.accept(r.offset, frame);
       else void this.seq.fill();
     }
-    const bus = encodeBus({ kind: 'm', epoch: r.epoch, offset: r.offset, from, id, frame });
-    this.ctx.bus.publish(this.channel, bus).catch((err: unknown) => {
+    if (!this.publisher) this.announce(message, r);
+    return { offset: r.offset, epoch: r.epoch };
+  }
+
+  /** Publishes a stored message; one too large for the Bus goes as a hint to read the Log. */
+  private announce(message: AppendMessage, r: AppendResult): void {
+    this.ctx.bus.publish(this.channel, fillAppendMessage(message, r)).catch((err: unknown) => {
       if (!isStatelineError(err, 'SL_ERR_BUS_PAYLOAD_TOO_LARGE'))
         return this.ctx.warn(
           `realtime: publish to ${this.name} failed (other instances will read the Log)`,
@@ -196,7 +220,6 @@ export class Room implements SequencerHost {
         );
       this.publish({ kind: 'h', epoch: r.epoch, offset: r.offset });
     });
-    return { offset: r.offset, epoch: r.epoch };
   }
 
   private publish(m: BusMessage): void {

@@ -4,9 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { MemoryBus } from '../../src/bus/index.js';
+import type { Bus } from '../../src/bus/types.js';
 import { isStatelineError } from '../../src/errors.js';
-import type { Log, Retention } from '../../src/log/index.js';
-import { sleep } from '../support/free-port.js';
+import { fillAppendMessage, type AppendMessage, type Log, type Retention } from '../../src/log/index.js';
+import { eventually, sleep } from '../support/free-port.js';
 import { uniquePrefix } from '../support/services.js';
 
 export interface LogCase {
@@ -14,6 +16,10 @@ export interface LogCase {
   make: (prefix: string, retention?: Retention) => Promise<Log>;
   /** The backend keeps state per object (memory): "two connections" share one object. */
   perObjectState?: string;
+  /** Opens a Bus on the Log's own server (prefix given), for `publisherFor`; default a memory Bus. */
+  bus?: (prefix: string) => Promise<Bus>;
+  /** `publisherFor` must give a publisher for that Bus (the Log publishes in its append call). */
+  publishes?: boolean;
   skip?: string | false;
 }
 
@@ -294,6 +300,77 @@ export function runLogConformance(c: LogCase): void {
       assert.ok((await log.append('t', 'next')).offset >= 7);
       await assert.rejects(log.trim('t', -1), (e) => isStatelineError(e, 'SL_ERR_INVALID_ARGUMENT'));
     });
+
+    it(`[${c.backend}] publisherFor: none for a Bus it cannot publish on${c.publishes ? '' : ' (this Log: any Bus)'}`, async () => {
+      const log = await open();
+      assert.equal(log.publisherFor?.(new MemoryBus({ hub: {} })), undefined, 'a memory Bus');
+      if (c.publishes || !c.bus) return;
+      const bus = await c.bus(uniquePrefix(`log-${c.backend}-bus`));
+      try {
+        assert.equal(log.publisherFor?.(bus), undefined, 'append, then bus.publish');
+      } finally {
+        await bus.close();
+      }
+    });
+
+    it(
+      `[${c.backend}] publisherFor: the message goes out once its entry is stored, never for a duplicate or a refused append`,
+      {
+        skip: c.publishes ? undefined : 'this Log publishes on no Bus',
+      },
+      async () => {
+        const busPrefix = uniquePrefix(`log-${c.backend}-bus`);
+        const log = await open();
+        const bus = await c.bus!(busPrefix);
+        const listener = await c.bus!(busPrefix);
+        try {
+          const publish = log.publisherFor?.(bus);
+          assert.ok(publish, 'a publisher for a Bus on the same server');
+          const got: Array<{ message: string; stored: number[] }> = [];
+          await listener.subscribe('room', (message) => {
+            const r = { message, stored: [] as number[] };
+            got.push(r);
+            // Read on receipt: the entry is already there.
+            void log.read('s', 0).then((read) => r.stored.push(...read.entries.map((e) => e.offset)));
+          });
+          const m = (tag: string): AppendMessage => ({
+            channel: 'room',
+            text: [`${tag}[`, ',', ',', ']'],
+            fields: ['epoch', 'offset', 'at'],
+          });
+          const first = await publish('s', 'one', m('a'), { key: 'k1' });
+          assert.equal(first.duplicate, false);
+          const again = await publish('s', 'one again', m('dup'), { key: 'k1' });
+          assert.deepEqual([again.duplicate, again.offset], [true, first.offset]);
+          await log.fence('s', 5);
+          await assert.rejects(publish('s', 'old writer', m('fenced'), { fence: 3 }), (e) =>
+            isStatelineError(e, 'SL_ERR_LOG_FENCED'),
+          );
+          await assert.rejects(publish('s', 'x', { channel: 'room', text: ['a'], fields: ['offset'] }), (e) =>
+            isStatelineError(e, 'SL_ERR_INVALID_ARGUMENT'),
+          );
+          const second = await publish('s', 'two', m('b'), { fence: 5 });
+          // One channel keeps its order: once `b` is in, nothing published before it is missing.
+          await eventually(() => got.length >= 2 && got.every((g) => g.stored.length > 0));
+          assert.deepEqual(
+            got.map((g) => g.message),
+            [fillAppendMessage(m('a'), first), fillAppendMessage(m('b'), second)],
+          );
+          assert.deepEqual(JSON.parse(got[1]!.message.slice(1)), [second.epoch, second.offset, second.at]);
+          assert.ok(got[0]!.stored.includes(first.offset) && got[1]!.stored.includes(second.offset));
+          assert.deepEqual(
+            (await log.read('s', 0)).entries.map((e) => e.data),
+            ['one', 'two'],
+            'the refused calls stored nothing',
+          );
+          await bus.close();
+          await assert.rejects(publish('s', 'late', m('c')), (e) => isStatelineError(e, 'SL_ERR_CLOSED'));
+        } finally {
+          await bus.close();
+          await listener.close();
+        }
+      },
+    );
 
     it(`[${c.backend}] bad arguments are refused and a closed log refuses calls`, async () => {
       const log = await c.make(uniquePrefix(`log-${c.backend}`));

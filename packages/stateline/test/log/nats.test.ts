@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { isStatelineError } from '../../src/errors.js';
+import { createBus } from '../../src/bus/index.js';
 import { createLog, type Log } from '../../src/log/index.js';
 import { freePort } from '../support/free-port.js';
 import { NATS_URL, needService, uniquePrefix } from '../support/services.js';
@@ -16,6 +17,8 @@ runLogConformance({
   skip,
   make: (prefix, retention) =>
     createLog({ type: 'nats', url: NATS_URL, prefix, ...(retention ? { retention } : {}) }),
+  bus: (prefix) => createBus({ type: 'nats', url: NATS_URL, prefix }),
+  publishes: false,
 });
 
 describe('nats log [nats]', { skip: skip || undefined }, () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { isStatelineError } from '../../src/errors.js';
+import { createBus } from '../../src/bus/index.js';
 import { createLog, type Log } from '../../src/log/index.js';
 import { freePort } from '../support/free-port.js';
 import { POSTGRES_URL, needService, uniquePrefix } from '../support/services.js';
@@ -27,6 +28,8 @@ runLogConformance({
       poolSize: 4,
       ...(retention ? { retention } : {}),
     }),
+  bus: (prefix) => createBus({ type: 'postgres', url: POSTGRES_URL, prefix }),
+  publishes: false,
   skip,
 });
 

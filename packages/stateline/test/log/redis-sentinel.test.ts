@@ -1,3 +1,4 @@
+import { createBus } from '../../src/bus/index.js';
 import { createLog } from '../../src/log/index.js';
 import { sentinelForFile } from '../support/redis-sentinel.js';
 import { runLogConformance } from './log.case.js';
@@ -15,4 +16,6 @@ runLogConformance({
       prefix,
       ...(retention ? { retention } : {}),
     }),
+  bus: (prefix) => createBus({ type: 'redis-sentinel', sentinels: set!.sentinels, name: set!.name, prefix }),
+  publishes: false,
 });
