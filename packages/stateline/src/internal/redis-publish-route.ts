@@ -14,6 +14,8 @@ export interface RedisPublishRoute {
   readonly prefix: string;
   /** True once the Bus was closed: its publishes are refused. */
   readonly closed: () => boolean;
+  /** Told of each message the Log's script published for this Bus (a wrapper's counters). */
+  readonly published?: () => void;
 }
 
 const routes = new WeakMap<Bus, RedisPublishRoute>();
@@ -21,6 +23,22 @@ const routes = new WeakMap<Bus, RedisPublishRoute>();
 /** Registers `bus` as publishing by `route` (called by the Redis Bus when it opens). */
 export function setRedisPublishRoute(bus: Bus, route: RedisPublishRoute): void {
   routes.set(bus, route);
+}
+
+/**
+ * For a Bus that wraps `inner` (metrics, say): publishes by the same route, each one reported to
+ * `published` too; no-op when `inner` has no route.
+ */
+export function forwardRedisPublishRoute(inner: Bus, outer: Bus, published: () => void): void {
+  const route = routes.get(inner);
+  if (!route) return;
+  routes.set(outer, {
+    ...route,
+    published: () => {
+      route.published?.();
+      published();
+    },
+  });
 }
 
 /** The route of a single-server Redis Bus; `undefined` for any other Bus. */

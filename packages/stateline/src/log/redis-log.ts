@@ -297,7 +297,10 @@ class RedisLog implements Log {
     return (stream, data, message, options) =>
       this.guard.run('append', () => {
         if (route.closed()) throw new StatelineError('SL_ERR_CLOSED', 'redis bus was closed');
-        return this.appendCall(stream, data, options, publishArgs(route.prefix, message));
+        return this.appendCall(stream, data, options, publishArgs(route.prefix, message)).then((r) => {
+          if (!r.duplicate) route.published?.();
+          return r;
+        });
       });
   }
 

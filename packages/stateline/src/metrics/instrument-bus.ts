@@ -1,4 +1,5 @@
 import type { Bus } from '../bus/types.js';
+import { forwardRedisPublishRoute } from '../internal/redis-publish-route.js';
 import type { Counter } from 'prom-client';
 
 /** The metrics a wrapped Bus feeds. */
@@ -10,7 +11,8 @@ export interface BusInstruments {
 
 /**
  * A Bus that counts what it publishes, the publishes that fail, and the messages its subscribers
- * receive (one per handler call); everything else passes through.
+ * receive (one per handler call); everything else passes through. A Redis Log on the same server
+ * still publishes for it from its append script (one round trip), and those publishes count too.
  *
  * @example
  * ```ts
@@ -18,7 +20,7 @@ export interface BusInstruments {
  * ```
  */
 export function instrumentBus(inner: Bus, m: BusInstruments): Bus {
-  return {
+  const outer: Bus = {
     get backend() {
       return inner.backend;
     },
@@ -39,4 +41,6 @@ export function instrumentBus(inner: Bus, m: BusInstruments): Bus {
     onConnectionChange: (listener) => inner.onConnectionChange(listener),
     close: () => inner.close(),
   };
+  forwardRedisPublishRoute(inner, outer, () => m.publishes.inc());
+  return outer;
 }

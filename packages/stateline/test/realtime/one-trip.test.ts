@@ -12,6 +12,8 @@ import { createLog, fillAppendMessage } from '../../src/log/index.js';
 import { decodeBus, encodeBus, messageJson, messageTemplate, storedData } from '../../src/realtime/codec.js';
 import type { Log } from '../../src/log/types.js';
 import type { MessageFrame } from '../../src/realtime/client.js';
+import { Counter, Registry } from 'prom-client';
+import { instrumentBus } from '../../src/metrics/instrument-bus.js';
 import { eventually } from '../support/free-port.js';
 import { cleanUpAfter } from '../support/cleanup.js';
 import { REDIS_URL, needService, uniquePrefix } from '../support/services.js';
@@ -20,27 +22,31 @@ import { Harness } from './harness.js';
 const skip = await needService('redis');
 cleanUpAfter('redis', skip);
 
-/** Counts the Log appends and the Bus publishes of stored messages (`m…`) made through them. */
-function spy(log: Log, bus: Bus): { appends: number; messages: number } {
-  const n = { appends: 0, messages: 0 };
+/** Counts the Log appends, and the Bus publishes (all, and of stored messages `m…`) made through them. */
+function spy(log: Log, bus: Bus): { appends: number; messages: number; all: number } {
+  const n = { appends: 0, messages: 0, all: 0 };
   const append = log.append.bind(log);
   log.append = (...args) => (n.appends++, append(...args));
   const publish = bus.publish.bind(bus);
   bus.publish = (channel, message) => {
+    n.all++;
     if (message.startsWith('m')) n.messages++;
     return publish(channel, message);
   };
   return n;
 }
 
-async function scenario(busUrl: string): Promise<{ appends: number; messages: number }> {
+async function scenario(
+  busUrl: string,
+  wrap: (bus: Bus) => Bus = (bus) => bus,
+): Promise<{ appends: number; messages: number; all: number }> {
   const prefix = uniquePrefix('rt-one-trip');
   const h = new Harness();
   const opened: Array<Log | Bus> = [];
   try {
     const open = async () => {
       const log = await createLog({ type: 'redis', url: REDIS_URL, prefix });
-      const bus = await createBus({ type: 'redis', url: busUrl, prefix });
+      const bus = wrap(await createBus({ type: 'redis', url: busUrl, prefix }));
       opened.push(log, bus);
       return { log, bus };
     };
@@ -114,10 +120,29 @@ describe('realtime: the message template a Log fills', () => {
 
 describe('realtime: append and publish in one round trip', { skip: skip || undefined }, () => {
   it('Redis Log + Redis Bus on one url: the append script carries the message to the other instance', async () => {
-    assert.deepEqual(await scenario(REDIS_URL), { appends: 0, messages: 0 });
+    const { appends, messages } = await scenario(REDIS_URL);
+    assert.deepEqual({ appends, messages }, { appends: 0, messages: 0 });
+  });
+
+  it("a Bus wrapped for metrics keeps the one round trip, and its counter counts the script's publishes", async () => {
+    const registry = new Registry();
+    let n = 0;
+    const counters: Counter[] = [];
+    const counter = () => new Counter({ name: `c${n++}`, help: 'count', registers: [registry] });
+    const wrap = (bus: Bus) => {
+      const m = { publishes: counter(), errors: counter(), deliveries: counter() };
+      counters.push(m.publishes);
+      return instrumentBus(bus, m);
+    };
+    const { appends, messages, all } = await scenario(REDIS_URL, wrap);
+    assert.deepEqual({ appends, messages }, { appends: 0, messages: 0 });
+    // Instance a's counter: what went through its Bus (presence, joins) and its four messages.
+    const counted = (await counters[0]!.get()).values[0]?.value ?? 0;
+    assert.equal(counted, all + 4);
   });
 
   it('another pairing (a Bus url spelled otherwise): append, then publish, same deliveries', async () => {
-    assert.deepEqual(await scenario(`${REDIS_URL}/0`), { appends: 4, messages: 4 });
+    const { appends, messages } = await scenario(`${REDIS_URL}/0`);
+    assert.deepEqual({ appends, messages }, { appends: 4, messages: 4 });
   });
 });
