@@ -44,6 +44,20 @@ function watch(page: Page, into: string[]): void {
   });
 }
 
+/** A new browser context per user (15 s timeouts), its page watched and logged in. */
+async function loggedIn(names: readonly string[], errors: string[]): Promise<Page[]> {
+  const pages: Page[] = [];
+  for (const name of names) {
+    const context = await fx.browser.newContext();
+    context.setDefaultTimeout(15_000);
+    const page = await context.newPage();
+    watch(page, errors);
+    await logIn(page, name);
+    pages.push(page);
+  }
+  return pages;
+}
+
 describe('the shop in a browser', () => {
   it(
     'cart survives the death of the instance that served it; order; chat across instances',
@@ -260,15 +274,7 @@ describe('the shop in a browser', () => {
     { skip, timeout: 60_000 },
     async () => {
       const errors: string[] = [];
-      const pages: Page[] = [];
-      for (const name of ['alice', 'bob']) {
-        const context = await fx.browser.newContext();
-        context.setDefaultTimeout(15_000);
-        const page = await context.newPage();
-        watch(page, errors);
-        await logIn(page, name);
-        pages.push(page);
-      }
+      const pages = await loggedIn(['alice', 'bob'], errors);
       const [alice, bob] = pages as [Page, Page];
 
       // The shared list: alice adds, bob sees it without reloading; bob ticks it, alice sees that.
@@ -310,15 +316,7 @@ describe('the shop in a browser', () => {
     { skip, timeout: 60_000 },
     async () => {
       const errors: string[] = [];
-      const pages: Page[] = [];
-      for (const name of ['alice', 'bob']) {
-        const context = await fx.browser.newContext();
-        context.setDefaultTimeout(15_000);
-        const page = await context.newPage();
-        watch(page, errors);
-        await logIn(page, name);
-        pages.push(page);
-      }
+      const pages = await loggedIn(['alice', 'bob'], errors);
       const [alice, bob] = pages as [Page, Page];
       await alice.getByTestId('nav-list').click();
       await alice.getByTestId('list-live').filter({ hasText: 'live' }).waitFor();

@@ -23,16 +23,21 @@ async function builtIn(backends: Backend[]): Promise<Front> {
   return { base: `http://127.0.0.1:${port}`, stop: () => gw.close() };
 }
 
-async function haproxy(backends: Backend[]): Promise<Front> {
+/** HAProxy running the exported configuration for instances on loopback ports, on a free port. */
+async function exported(balance: 'sticky' | 'round-robin', instances: { id: string; port: number }[]) {
   const port = await freePort();
   const config = exportHaproxy({
-    balance: 'sticky',
+    balance,
     host: '127.0.0.1',
     port,
     health: HEALTH,
-    instances: backends.map((b) => ({ id: b.id, address: `127.0.0.1:${b.port}` })),
+    instances: instances.map((i) => ({ id: i.id, address: `127.0.0.1:${i.port}` })),
   });
-  const proxy = await startHaproxy(config, port);
+  return { port, proxy: await startHaproxy(config, port) };
+}
+
+async function haproxy(backends: Backend[]): Promise<Front> {
+  const { port, proxy } = await exported('sticky', backends);
   const base = `http://127.0.0.1:${port}`;
   // Servers start "up" in HAProxy; wait until it answers through them.
   const probe = new Client(base);
@@ -165,18 +170,10 @@ describe(
         req.on('end', () => res.end('good'));
       });
       await new Promise<void>((r) => good.listen(0, '127.0.0.1', r));
-      const port = await freePort();
-      const config = exportHaproxy({
-        balance: 'round-robin',
-        host: '127.0.0.1',
-        port,
-        health: HEALTH,
-        instances: [
-          { id: 'bad', address: `127.0.0.1:${bad.port}` },
-          { id: 'good', address: `127.0.0.1:${(good.address() as net.AddressInfo).port}` },
-        ],
-      });
-      const proxy = await startHaproxy(config, port);
+      const { port, proxy } = await exported('round-robin', [
+        { id: 'bad', port: bad.port },
+        { id: 'good', port: (good.address() as net.AddressInfo).port },
+      ]);
       try {
         const answers: string[] = [];
         // Round-robin: of four requests, two start on the resetting instance.

@@ -4,28 +4,10 @@
  * matter when instances come and go one at a time (a rolling restart, a strategy switch).
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
-import { MemoryBus } from '../../src/bus/memory-bus.js';
-import { ReplicatedStore } from '../../src/store/decorators/replicated-store.js';
-import { MemoryStore } from '../../src/store/memory-store.js';
+import { describe, it } from 'node:test';
+import { replicatedFleet, settle } from '../support/replicated-fleet.js';
 
-const open: ReplicatedStore[] = [];
-after(async () => {
-  for (const s of open.splice(0)) await s.close();
-});
-
-const settle = (ms = 40) => new Promise((r) => setTimeout(r, ms));
-
-async function peer(hub: object, id: string): Promise<{ store: ReplicatedStore; local: MemoryStore }> {
-  const local = new MemoryStore();
-  const store = await ReplicatedStore.open(local, new MemoryBus({ hub }), {
-    mode: 'backup',
-    instanceId: id,
-    timeout: 500,
-  });
-  open.push(store);
-  return { store, local };
-}
+const { peer } = replicatedFleet({ timeout: 500 });
 
 describe('ReplicatedStore copies', () => {
   it('a backup replaced by a peer that joined drops its copy', async () => {

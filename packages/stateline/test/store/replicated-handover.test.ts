@@ -8,23 +8,34 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { replicatedFleet, settle } from '../support/replicated-fleet.js';
+import { replicatedFleet, settle, type Peer } from '../support/replicated-fleet.js';
 
 const HEARTBEAT = 200;
 const keys = Array.from({ length: 20 }, (_, i) => `sess:k${i}`);
 const { peer, closed } = replicatedFleet({ heartbeat: HEARTBEAT, timeout: 300 });
 
+/** `a` and `b` on one hub, each knowing the other. */
+async function pair() {
+  const hub = {};
+  const a = await peer(hub, 'a');
+  const b = await peer(hub, 'b');
+  await settle();
+  return { hub, a, b };
+}
+
+/** `a` creates every key; `b`, its only peer, holds the only copy of each. */
+async function written(a: Peer, b: Peer): Promise<void> {
+  for (const k of keys) await a.store.create(k, `a:${k}`);
+  assert.ok(
+    keys.every((k) => b.local.peek(k) !== null),
+    'b holds the only copy of each',
+  );
+}
+
 describe('ReplicatedStore hand-over', () => {
   it("copies whose owner left reach the peer that joins, and outlive their last holder's restart", async () => {
-    const hub = {};
-    const a = await peer(hub, 'a');
-    const b = await peer(hub, 'b');
-    await settle();
-    for (const k of keys) await a.store.create(k, `a:${k}`);
-    assert.ok(
-      keys.every((k) => b.local.peek(k) !== null),
-      'b holds the only copy of each',
-    );
+    const { hub, a, b } = await pair();
+    await written(a, b);
     await closed(a); // a restarts into another strategy: its records live on b only
     const reader = await peer(hub, 'a.migrate'); // the switched a reads the old sessions over the Bus
     await settle();
@@ -33,10 +44,7 @@ describe('ReplicatedStore hand-over', () => {
   });
 
   it('a leaving instance first hands over the records no peer acknowledged a copy of', async () => {
-    const hub = {};
-    const a = await peer(hub, 'a');
-    const b = await peer(hub, 'b');
-    await settle();
+    const { a, b } = await pair();
     b.link.drop = '"op":"put"'; // b, busy, loses the copies (its heartbeats still go out)
     await a.store.create('sess:lone', 'v1');
     assert.equal(a.store.metrics.replicationDegraded, 1);
@@ -46,11 +54,8 @@ describe('ReplicatedStore hand-over', () => {
   });
 
   it('a peer restarted under the same id, before it was declared gone, gets its copies again', async () => {
-    const hub = {};
-    const a = await peer(hub, 'a');
-    const b = await peer(hub, 'b');
-    await settle();
-    for (const k of keys) await a.store.create(k, `a:${k}`);
+    const { hub, a, b } = await pair();
+    await written(a, b);
     b.link.kill(); // b dies and is back under its id well within three heartbeats
     const b2 = await peer(hub, 'b');
     await settle(HEARTBEAT / 2);
@@ -60,15 +65,8 @@ describe('ReplicatedStore hand-over', () => {
   });
 
   it("a restarted owner's records, held here as copies, are replicated back to it", async () => {
-    const hub = {};
-    const a = await peer(hub, 'a');
-    const b = await peer(hub, 'b');
-    await settle();
-    for (const k of keys) await a.store.create(k, `a:${k}`);
-    assert.ok(
-      keys.every((k) => b.local.peek(k) !== null),
-      'b holds the only copy of each',
-    );
+    const { hub, a, b } = await pair();
+    await written(a, b);
     a.link.kill(); // the owner restarts empty under the same id: b's copies are the only ones
     const a2 = await peer(hub, 'a');
     await settle(HEARTBEAT / 2);

@@ -54,8 +54,11 @@ export interface Peer {
 
 export const settle = (ms = 40) => new Promise((r) => setTimeout(r, ms));
 
-/** A fleet with these timings: `peer(hub, id)` opens one (`backup` mode), `closed(p)` stops it gracefully. */
-export function replicatedFleet(timing: { heartbeat: number; timeout: number }) {
+/**
+ * A fleet with these timings (the store's default heartbeat when none is given): `peer(hub, id)`
+ * opens one (`backup` mode), `closed(p)` stops it gracefully.
+ */
+export function replicatedFleet(timing: { heartbeat?: number; timeout: number }) {
   const open: ReplicatedStore[] = [];
   after(async () => {
     for (const s of open.splice(0)) await s.close();
