@@ -90,11 +90,20 @@ export abstract class BaseSession implements Session {
   abstract regenerate(): Promise<void>;
   abstract destroy(): Promise<void>;
   protected abstract doCommit(): Promise<CommitResult>;
+  /** The commit done synchronously when no Store write is due; undefined (and nothing done) otherwise. */
+  protected abstract doCommitNow(): CommitResult | undefined;
 
   /** Runs once; later calls get the same result, so adapters and handlers may both call it. */
   commit(): Promise<CommitResult> {
     this.committing ??= this.doCommit();
     return this.committing;
+  }
+
+  commitNow(): CommitResult | undefined {
+    if (this.committing !== undefined) return undefined;
+    const done = this.doCommitNow();
+    if (done !== undefined) this.committing = Promise.resolve(done);
+    return done;
   }
 
   /** A later change after commit starts a new commit cycle (e.g. a handler that streams twice). */

@@ -182,6 +182,11 @@ class MigratedSession implements Session {
     return this.answer!;
   }
 
+  commitNow(): CommitResult | undefined {
+    // The first commit also retires the legacy record: that one is awaited.
+    return this.clears === null ? this.inner.commitNow?.() : undefined;
+  }
+
   private async first(commit: Promise<CommitResult>): Promise<CommitResult> {
     const result = await commit;
     const clears = this.clears;

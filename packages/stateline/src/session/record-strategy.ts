@@ -407,7 +407,11 @@ class RecordSession extends BaseSession {
     let result!: T;
     await this.casLoop((rec) => {
       result = fn(this.current(key, rec.d) as T | undefined);
-      return { ...rec, d: this.setIn(rec.d, key, result) };
+      const next: Stored = { ...rec, d: this.setIn(rec.d, key, result) };
+      // The write refreshes the expiry anyway; a touch that is due goes with it, not after it.
+      const now = this.env.o.now();
+      if (now - rec.s >= this.env.o.touchAfter) next.s = now;
+      return next;
     }, only(key));
     this.dirty.delete(key);
     return result;
@@ -471,8 +475,21 @@ class RecordSession extends BaseSession {
     this.destroyed = true;
   }
 
-  protected async doCommit(): Promise<CommitResult> {
+  /** A renewal or a touch is due: the commit writes even with nothing pending. */
+  private writeDue(rec: SessionRecord, now: number): boolean {
+    return now - rec.i > this.env.o.renewal || now - rec.s >= this.env.o.touchAfter;
+  }
+
+  protected doCommitNow(): CommitResult | undefined {
     if (this.degraded) return { setCookie: [] };
+    if (this.dirty.size > 0 || (this.rec !== null && this.writeDue(this.rec, this.env.o.now())))
+      return undefined;
+    return this.answer();
+  }
+
+  protected async doCommit(): Promise<CommitResult> {
+    const done = this.doCommitNow();
+    if (done !== undefined) return done;
     const { o } = this.env;
     if (!this.rec && this.dirty.size > 0) await this.create(null);
     if (this.rec) {
@@ -498,6 +515,11 @@ class RecordSession extends BaseSession {
         this.dirty.clear();
       }
     }
+    return this.answer();
+  }
+
+  /** What the response carries once the record is saved: the cookies that changed. */
+  private answer(): CommitResult {
     const changed = this.secret !== this.sentSecret;
     this.sentSecret = this.secret;
     if (this.rec) {

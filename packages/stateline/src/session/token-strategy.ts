@@ -237,24 +237,41 @@ class TokenSession extends BaseSession {
     this.reopen();
   }
 
-  protected async doCommit(): Promise<CommitResult> {
-    const { o, store, jwe } = this.env;
+  protected doCommitNow(): CommitResult | undefined {
+    const { o } = this.env;
     const now = o.now();
-    let fresh = false;
     if (!this.rec) {
       if (this.dirty.size === 0) {
         const clear = this.destroyed || this.presented;
         this.destroyed = this.presented = false;
         return { setCookie: clear ? [clearCookie(this.cookieSettings)] : [] };
       }
-      this.rec = newRecord(randomId(), now, this.userAgent);
-      this.changed = true;
-      fresh = true;
+      // A new token is bound to no user, so it has no last-seen to write.
+      return this.seal(newRecord(randomId(), now, this.userAgent), now, true);
     }
-    const rec = this.rec;
+    // A touch of a logged-in token writes its last-seen for list(): that one waits for the Store.
+    if (this.rec.u && now - this.rec.s >= o.touchAfter) return undefined;
+    return this.seal(this.rec, now, false);
+  }
+
+  protected async doCommit(): Promise<CommitResult> {
+    const done = this.doCommitNow();
+    if (done !== undefined) return done;
+    const now = this.env.o.now();
+    const rec = this.rec!;
+    const info: TokenInfo = { u: rec.u!, c: rec.c, s: now, a: rec.a };
+    const out = this.seal(rec, now, false);
+    // Best effort: list() shows last-seen from here; the token itself stays valid without it.
+    await this.env.store.update(keys.tokenInfo(rec.h), JSON.stringify(info)).catch(() => {});
+    return out;
+  }
+
+  /** Seals `rec` with the pending changes into the cookie when anything changed or is due. */
+  private seal(rec: SessionRecord, now: number, fresh: boolean): CommitResult {
+    const { o, jwe } = this.env;
     const touch = now - rec.s >= o.touchAfter;
     const renew = now - rec.i > o.renewal;
-    if (!(this.changed || this.dirty.size > 0 || touch || renew)) return { setCookie: [] };
+    if (!(fresh || this.changed || this.dirty.size > 0 || touch || renew)) return { setCookie: [] };
     const next: SessionRecord = { ...rec, d: this.withChanges(rec.d), s: now, i: renew ? now : rec.i };
     const compress = o.compress !== null && !o.compress.except.some((k) => Object.hasOwn(next.d, k));
     const token = jwe.encrypt(JSON.stringify(next), compress);
@@ -264,11 +281,6 @@ class TokenSession extends BaseSession {
         'SL_ERR_SESSION_TOO_LARGE',
         `the session token would be ${token.length} bytes, over the ${o.maxTokenBytes}-byte budget; keep less in the session or use another strategy`,
       );
-    }
-    if (next.u && touch) {
-      // Best effort: list() shows last-seen from here; the token itself stays valid without it.
-      const info: TokenInfo = { u: next.u, c: next.c, s: now, a: next.a };
-      await store.update(keys.tokenInfo(next.h), JSON.stringify(info)).catch(() => {});
     }
     this.rec = next;
     this.dirty.clear();

@@ -178,6 +178,20 @@ export interface Session {
   destroy(): Promise<void>;
   /** Writes pending changes now (adapters call it before the response; call it yourself before streaming). */
   commit(): Promise<CommitResult>;
+  /**
+   * The commit, done at once when it has nothing to wait for: no Store write is due (nothing
+   * pending, no renewal or touch; after an `update()` that saved the record itself, say). Returns
+   * its result, which `commit()` then answers too; undefined, having done nothing, when the commit
+   * must be awaited. Throws what `commit()` would reject with. Adapters use it to send a response
+   * without holding it; a custom `Session` may leave it out.
+   *
+   * @example
+   * ```ts
+   * const done = session.commitNow?.() ?? (await session.commit());
+   * for (const c of done.setCookie) res.appendHeader('set-cookie', c);
+   * ```
+   */
+  commitNow?(): CommitResult | undefined;
 }
 
 /** Counters of what the manager did, refused or saw; `stateline/metrics` exports them to Prometheus. */

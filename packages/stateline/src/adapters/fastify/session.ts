@@ -1,6 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { problemFor } from '../../http/problem.js';
-import type { Session, SessionManager, Session as StatelineSession } from '../../session/types.js';
+import type {
+  CommitResult,
+  Session,
+  SessionManager,
+  Session as StatelineSession,
+} from '../../session/types.js';
 import { requestContext } from '../node/request-context.js';
 
 declare module 'fastify' {
@@ -60,18 +65,27 @@ export const sessionPlugin = Object.assign(
         return reject(reply, err);
       }
     });
-    app.addHook('onSend', async (request, reply, payload) => {
+    // Callback style: a commit with nothing to write (after an update() that saved) answers at once.
+    app.addHook('onSend', (request, reply, payload, done) => {
       const s = (request as unknown as { session: Session | null }).session;
-      if (!s) return payload;
-      try {
-        const { setCookie } = await s.commit();
+      if (!s) return done(null, payload);
+      const sent = ({ setCookie }: CommitResult) => {
         for (const c of setCookie) reply.header('set-cookie', c);
-        return payload;
-      } catch (err) {
+        done(null, payload);
+      };
+      const failed = (err: unknown) => {
         const p = problemFor(err);
         reply.code(p.status).headers(p.headers);
-        return p.body;
+        done(null, p.body);
+      };
+      let now: CommitResult | undefined;
+      try {
+        now = s.commitNow?.();
+      } catch (err) {
+        return failed(err);
       }
+      if (now !== undefined) return sent(now);
+      s.commit().then(sent, failed);
     });
   },
   { [Symbol.for('skip-override')]: true },

@@ -61,7 +61,7 @@ export function session(sessions: SessionManager): MiddlewareHandler<{ Variables
     c.set('session', s);
     await next();
     try {
-      const { setCookie } = await s.commit();
+      const { setCookie } = s.commitNow?.() ?? (await s.commit());
       for (const v of setCookie) c.res.headers.append('set-cookie', v);
     } catch (err) {
       c.res = problemResponse(err);
