@@ -22,7 +22,10 @@
  * pairs (`runPair`): both servers up at once, load alternating between them in `--slice`-second
  * slices, A B B A …, so a drift of the shared machine falls on both sides alike (targets in
  * rows.ts; the pairs against a bare framework, issue #20, print RECORDED when they have no
- * minimum). `--only`
+ * minimum). Two Express rows are floors, not sessions: the same two Redis round trips as a
+ * session hit with no session layer (`floor-redis`: a GET and an INCR with raw node-redis;
+ * `floor-store`: Stateline's Store, a GET and its compare-and-set), paired with bare Express to
+ * show what the session row can reach. `--only`
  * matches a substring of a row's name (bench/servers/rows.ts) or of its label in kebab case
  * (`--only bare-fastify` is the bare fastify row alone, `--only fastify` every fastify row).
  */

@@ -6,6 +6,7 @@ import { getIronSession } from 'iron-session';
 import { createClient } from 'redis';
 import { problemHandler, session } from 'stateline/express';
 import type { Session, SessionStrategy } from 'stateline/session';
+import { createStore, type StoredRecord } from 'stateline/store';
 import { cartOf } from './cart.js';
 import { memcachedServer } from './memcached-admin.js';
 import { BENCH_SECRET, REDIS_URL } from './rows.js';
@@ -53,6 +54,54 @@ export async function startExpress(
     let hits = 0;
     app.get('/hit', (_req, res) => void res.json({ hits: stats.hit(++hits) }));
     app.get('/read', (_req, res) => void res.json({ hits: stats.read(hits) }));
+  } else if (variant === 'floor-redis' || variant === 'floor-store') {
+    // Issue #20's floors: the two Redis round trips of a session hit with no session layer, one
+    // key per connection. `floor-redis`: a GET in the middleware and an INCR in the handler, raw
+    // node-redis. `floor-store`: Stateline's Store, a GET and the compare-and-set script.
+    const key = (req: Request) => `${prefix}floor:${req.socket.remotePort ?? 0}`;
+    const loaded = (req: Request) => (req as unknown as { floor: StoredRecord | string | null }).floor;
+    if (variant === 'floor-redis') {
+      const client = createClient({ url: REDIS_URL });
+      client.on('error', (err: unknown) => console.error('floor redis client:', err));
+      await client.connect();
+      closers.push(() => client.close());
+      app.use((req, _res, next) => {
+        client.get(key(req)).then((v) => {
+          (req as unknown as { floor: string | null }).floor = v;
+          next();
+        }, next);
+      });
+      app.get('/hit', async (req, res) => {
+        res.json({ hits: stats.hit(await client.incr(key(req))) });
+      });
+      app.get('/read', (req, res) => void res.json({ hits: stats.read(Number(loaded(req) ?? 0)) }));
+    } else {
+      const store = await createStore({ type: 'redis', url: REDIS_URL, prefix });
+      closers.push(() => store.close());
+      app.use((req, _res, next) => {
+        store.get(key(req)).then((v) => {
+          (req as unknown as { floor: StoredRecord | null }).floor = v;
+          next();
+        }, next);
+      });
+      app.get('/hit', async (req, res) => {
+        const k = key(req);
+        let cur = loaded(req) as StoredRecord | null;
+        for (;;) {
+          const n = (cur ? (JSON.parse(cur.value) as { hits: number }).hits : 0) + 1;
+          const value = JSON.stringify({ hits: n });
+          const r = cur
+            ? await store.update(k, value, { ifVersion: cur.version, ttl: 1_800_000 })
+            : await store.create(k, value, { ttl: 1_800_000 });
+          if (r.ok) return void res.json({ hits: stats.hit(n) });
+          cur = await store.get(k);
+        }
+      });
+      app.get('/read', (req, res) => {
+        const cur = loaded(req) as StoredRecord | null;
+        res.json({ hits: stats.read(cur ? (JSON.parse(cur.value) as { hits: number }).hits : undefined) });
+      });
+    }
   } else if (variant.startsWith('stateline-')) {
     const [strategy, extra] = variant.slice('stateline-'.length).split('-') as [SessionStrategy, string?];
     const sessions = await statelineSessions(

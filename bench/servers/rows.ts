@@ -121,6 +121,22 @@ export const ROWS: readonly Row[] = [
     redis: true,
   },
   {
+    name: 'express+floor-redis',
+    framework: 'express',
+    label: 'floor: GET + INCR, raw node-redis',
+    anchor: EXPRESS_ANCHOR,
+    session: false,
+    redis: true,
+  },
+  {
+    name: 'express+floor-store',
+    framework: 'express',
+    label: 'floor: Stateline Store GET + compare-and-set',
+    anchor: EXPRESS_ANCHOR,
+    session: false,
+    redis: true,
+  },
+  {
     name: EXPRESS_ANCHOR,
     framework: 'express',
     label: 'express-session+connect-redis',
@@ -171,6 +187,9 @@ export const TARGETS: readonly Target[] = [
   // Issue #20: the session hit against the bare framework (no session middleware).
   { workload: 'hit', row: 'express+stateline-server', anchor: 'express', min: 0.9 },
   { workload: 'hit', row: 'fastify+stateline-server', anchor: 'fastify' },
+  // The same two Redis round trips without the session layer: what the Express figure can reach.
+  { workload: 'hit', row: 'express+floor-redis', anchor: 'express' },
+  { workload: 'hit', row: 'express+floor-store', anchor: 'express' },
   // Issue #14: a request with a valid native cookie pays nothing for configured migrations.
   { workload: 'hit', row: 'fastify+stateline-server-migrate', anchor: 'fastify+stateline-server', min: 0.97 },
   { workload: 'hit', row: 'express+stateline-server-migrate', anchor: 'express+stateline-server', min: 0.97 },
