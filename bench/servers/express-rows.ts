@@ -59,18 +59,22 @@ export async function startExpress(
     // key per connection. `floor-redis`: a GET in the middleware and an INCR in the handler, raw
     // node-redis. `floor-store`: Stateline's Store, a GET and the compare-and-set script.
     const key = (req: Request) => `${prefix}floor:${req.socket.remotePort ?? 0}`;
-    const loaded = (req: Request) => (req as unknown as { floor: StoredRecord | string | null }).floor;
+    type Loaded = StoredRecord | string | null;
+    const loaded = (req: Request) => (req as unknown as { floor: Loaded }).floor;
+    // Both read the connection's key in a middleware, before the handler runs.
+    const loadWith = (get: (k: string) => Promise<Loaded>) =>
+      app.use((req, _res, next) => {
+        get(key(req)).then((v) => {
+          (req as unknown as { floor: Loaded }).floor = v;
+          next();
+        }, next);
+      });
     if (variant === 'floor-redis') {
       const client = createClient({ url: REDIS_URL });
       client.on('error', (err: unknown) => console.error('floor redis client:', err));
       await client.connect();
       closers.push(() => client.close());
-      app.use((req, _res, next) => {
-        client.get(key(req)).then((v) => {
-          (req as unknown as { floor: string | null }).floor = v;
-          next();
-        }, next);
-      });
+      loadWith((k) => client.get(k));
       app.get('/hit', async (req, res) => {
         res.json({ hits: stats.hit(await client.incr(key(req))) });
       });
@@ -78,12 +82,7 @@ export async function startExpress(
     } else {
       const store = await createStore({ type: 'redis', url: REDIS_URL, prefix });
       closers.push(() => store.close());
-      app.use((req, _res, next) => {
-        store.get(key(req)).then((v) => {
-          (req as unknown as { floor: StoredRecord | null }).floor = v;
-          next();
-        }, next);
-      });
+      loadWith((k) => store.get(k));
       app.get('/hit', async (req, res) => {
         const k = key(req);
         let cur = loaded(req) as StoredRecord | null;

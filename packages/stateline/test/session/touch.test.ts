@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createSessions } from '../../src/session/index.js';
+import { createSessions, type SessionOptions } from '../../src/session/index.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { UpdateOptions } from '../../src/store/types.js';
 import { FakeClock, Jar, KEY_A, request } from './client.js';
@@ -13,18 +13,24 @@ class CountingStore extends MemoryStore {
   }
 }
 
+/** A manager over a counting Store on a fake clock: idle timeout 30 min, touch after 3. */
+async function setUp(options: Partial<SessionOptions> = {}) {
+  const clock = new FakeClock();
+  const store = new CountingStore({ now: clock.now });
+  const m = await createSessions({
+    keys: [KEY_A],
+    store,
+    now: clock.now,
+    idleTimeout: '30m',
+    touchAfter: '3m',
+    ...options,
+  });
+  return { clock, store, m, jar: new Jar() };
+}
+
 describe('sliding idle timeout without a write per request [server]', () => {
   it('[server] reads inside touchAfter write nothing; the first read after it writes once', async () => {
-    const clock = new FakeClock();
-    const store = new CountingStore({ now: clock.now });
-    const m = await createSessions({
-      keys: [KEY_A],
-      store,
-      now: clock.now,
-      idleTimeout: '30m',
-      touchAfter: '3m',
-    });
-    const jar = new Jar();
+    const { clock, store, m, jar } = await setUp();
     await request(m, jar, (s) => s.set('k', 1));
     store.updates = 0;
     for (let i = 0; i < 20; i++) {
@@ -43,16 +49,7 @@ describe('sliding idle timeout without a write per request [server]', () => {
 
 describe('an update() leaves its commit nothing to write [server]', () => {
   it('[server] an update() when a touch is due writes once: the touch goes with it, and slides the timeout', async () => {
-    const clock = new FakeClock();
-    const store = new CountingStore({ now: clock.now });
-    const m = await createSessions({
-      keys: [KEY_A],
-      store,
-      now: clock.now,
-      idleTimeout: '30m',
-      touchAfter: '3m',
-    });
-    const jar = new Jar();
+    const { clock, store, m, jar } = await setUp();
     await request(m, jar, (s) => s.set('n', 1));
     clock.advance(20 * 60_000);
     store.updates = 0;
@@ -67,9 +64,7 @@ describe('an update() leaves its commit nothing to write [server]', () => {
   });
 
   it('[server] after update(), commitNow() answers at once with nothing written; with a pending set() it waits', async () => {
-    const store = new CountingStore();
-    const m = await createSessions({ keys: [KEY_A], store });
-    const jar = new Jar();
+    const { store, m, jar } = await setUp();
     await request(m, jar, (s) => s.set('n', 1));
     store.updates = 0;
     const s = await m.load(jar.context());
@@ -91,16 +86,7 @@ describe('an update() leaves its commit nothing to write [server]', () => {
   });
 
   it('[token] a changed token is sealed by commitNow(); a due touch of a logged-in token waits for the Store', async () => {
-    const clock = new FakeClock();
-    const store = new CountingStore({ now: clock.now });
-    const m = await createSessions({
-      strategy: 'token',
-      keys: [KEY_A],
-      store,
-      now: clock.now,
-      touchAfter: '3m',
-    });
-    const jar = new Jar();
+    const { clock, store, m, jar } = await setUp({ strategy: 'token' });
     const s = await m.load(jar.context());
     s.set('n', 1);
     const now = s.commitNow?.();
