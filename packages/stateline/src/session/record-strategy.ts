@@ -410,7 +410,7 @@ class RecordSession extends BaseSession {
       const next: Stored = { ...rec, d: this.setIn(rec.d, key, result) };
       // The write refreshes the expiry anyway; a touch that is due goes with it, not after it.
       const now = this.env.o.now();
-      if (now - rec.s >= this.env.o.touchAfter) next.s = now;
+      if (this.touchDue(rec, now)) next.s = now;
       return next;
     }, only(key));
     this.dirty.delete(key);
@@ -475,14 +475,20 @@ class RecordSession extends BaseSession {
     this.destroyed = true;
   }
 
-  /** A renewal or a touch is due: the commit writes even with nothing pending. */
-  private writeDue(rec: SessionRecord, now: number): boolean {
-    return now - rec.i > this.env.o.renewal || now - rec.s >= this.env.o.touchAfter;
+  /** Last-seen is older than `touchAfter`: the next write refreshes it (or a commit writes for it). */
+  private touchDue(rec: SessionRecord, now: number): boolean {
+    return now - rec.s >= this.env.o.touchAfter;
+  }
+
+  private renewalDue(rec: SessionRecord, now: number): boolean {
+    return now - rec.i > this.env.o.renewal;
   }
 
   protected doCommitNow(): CommitResult | undefined {
     if (this.degraded) return { setCookie: [] };
-    if (this.dirty.size > 0 || (this.rec !== null && this.writeDue(this.rec, this.env.o.now())))
+    const rec = this.rec;
+    const now = this.env.o.now();
+    if (this.dirty.size > 0 || (rec !== null && (this.renewalDue(rec, now) || this.touchDue(rec, now))))
       return undefined;
     return this.answer();
   }
@@ -494,9 +500,9 @@ class RecordSession extends BaseSession {
     if (!this.rec && this.dirty.size > 0) await this.create(null);
     if (this.rec) {
       const now = o.now();
-      const renew = now - this.rec.i > o.renewal;
+      const renew = this.renewalDue(this.rec, now);
       const needed = this.dirty.size > 0 || renew;
-      if (needed || now - this.rec.s >= o.touchAfter) {
+      if (needed || this.touchDue(this.rec, now)) {
         const fresh = renew ? randomId() : null;
         let first = true;
         await this.casLoop((rec) => {

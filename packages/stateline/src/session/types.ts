@@ -182,8 +182,8 @@ export interface Session {
    * The commit, done at once when it has nothing to wait for: no Store write is due (nothing
    * pending, no renewal or touch; after an `update()` that saved the record itself, say). Returns
    * its result, which `commit()` then answers too; undefined, having done nothing, when the commit
-   * must be awaited. Throws what `commit()` would reject with. Adapters use it to send a response
-   * without holding it; a custom `Session` may leave it out.
+   * must be awaited. Throws what `commit()` would reject with. Adapters use it to skip awaiting a
+   * commit that has nothing to write; a custom `Session` may leave it out.
    *
    * @example
    * ```ts

@@ -35,9 +35,21 @@ export interface SessionPluginOptions {
   sessions: SessionManager;
 }
 
-function reject(reply: FastifyReply, err: unknown): FastifyReply {
+/** Puts the commit's cookies on the reply; the payload goes on unchanged. */
+function withCookies<P>(reply: FastifyReply, { setCookie }: CommitResult, payload: P): P {
+  for (const c of setCookie) reply.header('set-cookie', c);
+  return payload;
+}
+
+/** A failed commit: the reply becomes its problem, whose body replaces the payload. */
+function problemPayload(reply: FastifyReply, err: unknown): string {
   const p = problemFor(err);
-  return reply.code(p.status).headers(p.headers).send(p.body);
+  reply.code(p.status).headers(p.headers);
+  return p.body;
+}
+
+function reject(reply: FastifyReply, err: unknown): FastifyReply {
+  return reply.send(problemPayload(reply, err));
 }
 
 /**
@@ -65,27 +77,22 @@ export const sessionPlugin = Object.assign(
         return reject(reply, err);
       }
     });
-    // Callback style: a commit with nothing to write (after an update() that saved) answers at once.
+    // Callback style: a commit with nothing to write (after an update() that saved) answers at
+    // once, without a promise or a closure.
     app.addHook('onSend', (request, reply, payload, done) => {
       const s = (request as unknown as { session: Session | null }).session;
       if (!s) return done(null, payload);
-      const sent = ({ setCookie }: CommitResult) => {
-        for (const c of setCookie) reply.header('set-cookie', c);
-        done(null, payload);
-      };
-      const failed = (err: unknown) => {
-        const p = problemFor(err);
-        reply.code(p.status).headers(p.headers);
-        done(null, p.body);
-      };
       let now: CommitResult | undefined;
       try {
         now = s.commitNow?.();
       } catch (err) {
-        return failed(err);
+        return done(null, problemPayload(reply, err));
       }
-      if (now !== undefined) return sent(now);
-      s.commit().then(sent, failed);
+      if (now !== undefined) return done(null, withCookies(reply, now, payload));
+      s.commit().then(
+        (result) => done(null, withCookies(reply, result, payload)),
+        (err: unknown) => done(null, problemPayload(reply, err)),
+      );
     });
   },
   { [Symbol.for('skip-override')]: true },
